@@ -1,0 +1,11 @@
+"""Point d'entrée Streamlit : configuration et navigation, rien d'autre."""
+import streamlit as st
+
+from perr_metrics import ui
+
+st.set_page_config(page_title="perr-metrics — tableau de bord des PERR", page_icon="📊", layout="wide")
+ui.preparer_base()
+st.navigation([
+    st.Page("pages/accueil.py", title="Accueil", icon="🏠", default=True),
+    st.Page("pages/referentiel.py", title="Référentiel", icon="🗂️"),
+]).run()

@@ -1,0 +1,42 @@
+"""Référentiel : modèle vierge, import d'un classeur (tout ou rien), export d'un protocole."""
+import io
+
+import streamlit as st
+
+from perr_metrics import referentiel, requetes, ui
+from perr_metrics.rapport_erreurs import ImportRefuse
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+st.title("Référentiel d'un protocole")
+st.markdown("Un protocole se décrit dans un classeur : protocole, contrats de ville, communes, quartiers, signataires, "
+            "axes, engagements, indicateurs, références et cibles. Réimporter le classeur d'un protocole existant le "
+            "met à jour sans rien perdre de ce qui y est déjà attaché.")
+with ui.protections():
+    modele = io.BytesIO()
+    referentiel.ecrire_modele(modele)
+    st.download_button("Télécharger le modèle vierge", modele.getvalue(), "referentiel-modele.xlsx", XLSX)
+
+    st.header("Importer un classeur")
+    fichier = st.file_uploader("Classeur du référentiel (.xlsx ou .ods)", type=["xlsx", "ods", "xlsm"], key="classeur")
+    if fichier is not None:
+        try:
+            res = referentiel.importer_referentiel(ui.store(), fichier.getvalue(), fichier.name,
+                                                   utilisateur="tableau de bord")
+        except ImportRefuse as exc:
+            st.error(f"Classeur refusé : {exc} Corrigez les cellules ci-dessous et déposez-le à nouveau.")
+            st.dataframe(exc.rapport.lignes(), hide_index=True, width="stretch",
+                         column_config={"niveau": "Niveau", "feuille": "Feuille", "cellule": "Cellule",
+                                        "code": "Code", "valeur": "Valeur reçue", "message": "Problème"})
+        else:
+            ui.vider_cache()
+            st.success(f"Protocole {res.protocole} {'créé' if res.cree else 'mis à jour'} : {res.compte['noeud']} "
+                       f"nœuds, {res.compte['engagement']} engagements, {res.compte['indicateur']} indicateurs.")
+
+    st.header("Exporter un protocole")
+    df = ui.lire(requetes.protocoles)
+    if not df.empty:
+        code = st.selectbox("Protocole à exporter", list(df["code"]), key="export")
+        flux = io.BytesIO()
+        referentiel.exporter_referentiel(ui.store(), code, flux)
+        st.download_button("Télécharger son classeur", flux.getvalue(), f"referentiel-{code}.xlsx", XLSX)

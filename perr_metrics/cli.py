@@ -1,0 +1,185 @@
+"""`python -m perr_metrics …` : la ligne de commande de la coordination.
+
+Codes de sortie : 0 succès ; 1 entrée refusée ou opération impossible (message en français sur la sortie d'erreur, ou
+`{"statut": "rejete", "erreurs": [...]}` avec `--json`) ; 2 erreur d'utilisation.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from . import requetes
+from .db import BaseOccupee, ErreurBase, Store
+from .rapport_erreurs import ImportRefuse, Rapport
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, avec des messages d'erreur d'utilisation en français et le code de sortie 2."""
+
+    def error(self, message: str):  # noqa: D401 - signature d'argparse
+        traductions = {
+            "the following arguments are required": "arguments obligatoires manquants",
+            "unrecognized arguments": "arguments non reconnus",
+            "invalid choice": "choix invalide",
+            "expected one argument": "une valeur est attendue",
+            "argument ": "option ",
+        }
+        for en, fr in traductions.items():
+            message = message.replace(en, fr)
+        self.print_usage(sys.stderr)
+        self.exit(2, f"Erreur d'utilisation : {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m perr_metrics",
+                description="Tableau de bord des protocoles d'engagements renforcés et réciproques.")
+    p.add_argument("--db", help="chemin de la base DuckDB (par défaut : $PERR_DB ou data/perr.duckdb)")
+    sous = p.add_subparsers(dest="commande", metavar="COMMANDE", parser_class=_Parser)
+    sous.required = True
+
+    s = sous.add_parser("init", help="crée la base (et charge la démonstration avec --demo)")
+    s.add_argument("--demo", action="store_true", help="charge les protocoles de démonstration (Troyes, Blois)")
+
+    s = sous.add_parser("protocoles", help="liste les protocoles")
+    s.add_argument("--json", action="store_true")
+
+    s = sous.add_parser("signataires", help="liste les signataires d'un protocole")
+    s.add_argument("--protocole", required=True)
+    s.add_argument("--json", action="store_true")
+
+    s = sous.add_parser("indicateurs", help="liste les indicateurs d'un protocole")
+    s.add_argument("--protocole", required=True)
+    s.add_argument("--signataire", help="seulement ceux que déclare ce signataire")
+    s.add_argument("--json", action="store_true")
+
+    s = sous.add_parser("referentiel", help="modèle, import et export du classeur de référentiel")
+    ref = s.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    ref.required = True
+    r = ref.add_parser("modele", help="écrit le classeur vierge (instructions et listes déroulantes)")
+    r.add_argument("fichier")
+    r = ref.add_parser("importer", help="importe un classeur (crée ou met à jour un protocole), tout ou rien")
+    r.add_argument("fichier")
+    r.add_argument("--utilisateur", default="ligne de commande")
+    r.add_argument("--json", action="store_true")
+    r = ref.add_parser("exporter", help="exporte un protocole dans un classeur")
+    r.add_argument("--protocole", required=True)
+    r.add_argument("fichier")
+
+    s = sous.add_parser("sauvegarde", help="sauvegarde toute la base dans un dossier neuf")
+    s.add_argument("dossier")
+    s = sous.add_parser("restauration", help="remplace la base par une sauvegarde")
+    s.add_argument("dossier")
+    return p
+
+
+def _afficher(df: pd.DataFrame, colonnes: list[str], en_json: bool) -> None:
+    if en_json:
+        propre = df[colonnes].astype(object).where(df[colonnes].notna(), None)
+        print(json.dumps(propre.to_dict("records"), ensure_ascii=False, indent=2, default=str))
+    elif df.empty:
+        print("(aucun)")
+    else:
+        print(df[colonnes].to_string(index=False))
+
+
+def _refus(rapport: Rapport, en_json: bool, message: str) -> int:
+    if en_json:
+        print(json.dumps({
+            "statut": "rejete",
+            "erreurs": [dict(feuille=p.feuille, cellule=p.cellule, code=p.code, message=p.message, valeur=p.valeur)
+                        for p in rapport.erreurs],
+            "avertissements": [dict(feuille=p.feuille, cellule=p.cellule, code=p.code, message=p.message,
+                                    valeur=p.valeur) for p in rapport.avertissements],
+        }, ensure_ascii=False, indent=2))
+    print(message, file=sys.stderr)
+    print(rapport.texte(), file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    store = Store(args.db)
+    try:
+        return _executer(args, store)
+    except (BaseOccupee, ErreurBase) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except requetes.ProtocoleInconnu as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+
+
+def _executer(args, store: Store) -> int:
+    c = args.commande
+    if c == "init":
+        version = store.initialiser()
+        print(f"Base {store.chemin} prête (schéma version {version}).")
+        if args.demo:
+            from .demo import charger_demo
+            codes = charger_demo(store)
+            print(f"Démonstration chargée : {', '.join(codes)}.")
+        return 0
+    if c == "protocoles":
+        _afficher(requetes.protocoles(store), ["code", "libelle", "territoire", "annee_debut", "annee_fin",
+                                               "nb_engagements", "nb_indicateurs"], args.json)
+        return 0
+    if c == "signataires":
+        _afficher(requetes.signataires(store, args.protocole),
+                  ["code", "libelle", "categorie", "rattache_a", "signe", "nb_engagements", "nb_indicateurs"],
+                  args.json)
+        return 0
+    if c == "indicateurs":
+        _afficher(requetes.indicateurs(store, args.protocole, args.signataire),
+                  ["code", "libelle", "unite", "signataire", "niveau", "agregation", "sens", "periodicite"], args.json)
+        return 0
+    if c == "referentiel":
+        from . import referentiel
+        if args.action == "modele":
+            referentiel.ecrire_modele(args.fichier)
+            print(f"Modèle vierge écrit : {args.fichier}")
+            return 0
+        if args.action == "importer":
+            if not Path(args.fichier).exists():
+                print(f"Le fichier {args.fichier} n'existe pas.", file=sys.stderr)
+                return 1
+            try:
+                res = referentiel.importer_referentiel(store, args.fichier, utilisateur=args.utilisateur)
+            except ImportRefuse as exc:
+                return _refus(exc.rapport, args.json, f"Classeur refusé : {exc}")
+            if args.json:
+                print(json.dumps({"statut": "accepte", "protocole": res.protocole, "cree": res.cree,
+                                  "erreurs": [], "avertissements": [p.as_dict() for p in res.rapport.avertissements],
+                                  "compte": res.compte}, ensure_ascii=False, indent=2))
+            else:
+                quoi = "créé" if res.cree else "mis à jour"
+                print(f"Protocole {res.protocole} {quoi} : {res.compte['noeud']} nœuds, {res.compte['engagement']} "
+                      f"engagements, {res.compte['indicateur']} indicateurs, {res.compte['signataire']} signataires.")
+                if res.rapport.avertissements:
+                    print(res.rapport.texte(), file=sys.stderr)
+            return 0
+        if args.action == "exporter":
+            requetes.protocole(store, args.protocole)
+            referentiel.exporter_referentiel(store, args.protocole, args.fichier)
+            print(f"Protocole {args.protocole} exporté : {args.fichier}")
+            return 0
+    if c == "sauvegarde":
+        try:
+            dossier = store.sauvegarder(args.dossier)
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        print(f"Sauvegarde écrite dans {dossier}")
+        return 0
+    if c == "restauration":
+        try:
+            version = store.restaurer(args.dossier)
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        print(f"Base {store.chemin} restaurée depuis {args.dossier} (schéma version {version}).")
+        return 0
+    raise AssertionError(c)  # pragma: no cover

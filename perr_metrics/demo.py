@@ -1,0 +1,156 @@
+"""Les protocoles de démonstration (Troyes Champagne Métropole, Blois) et leurs valeurs fictives, déterministes.
+
+Les référentiels viennent des documents réels (data/demo/*/, format de docs/referentiel.md). Les valeurs 2019–2022 sont
+inventées : chaque page, export et rapport qui les montre le dit (champ `demonstration` du protocole).
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import random
+from pathlib import Path
+
+import pandas as pd
+
+from .db import Store
+from .depots import enregistrer_depot
+from .referentiel import importer_referentiel
+
+DOSSIER_DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
+PROTOCOLES_DEMO = ("troyes", "blois")
+UTILISATEUR_DEMO = "démonstration"
+
+UNITES_CONTINUES = {"%", "€", "jours", "heures", "ETP", "mois", "ans"}
+
+
+def _graine(*morceaux: str) -> int:
+    return int(hashlib.sha256("|".join(morceaux).encode()).hexdigest()[:16], 16)
+
+
+def charger_demo(store: Store, dossier: Path = DOSSIER_DEMO) -> list[str]:
+    """Importe les protocoles de démonstration absents de la base et génère leurs valeurs. Renvoie leurs codes."""
+    codes = []
+    for nom in PROTOCOLES_DEMO:
+        resultat = importer_referentiel(store, dossier / nom, utilisateur=UTILISATEUR_DEMO)
+        codes.append(resultat.protocole)
+        deja = store.lire(lambda con: con.execute("SELECT count(*) FROM valeur WHERE protocole = ?",
+                                                  [resultat.protocole]).fetchone()[0])
+        if not deja:
+            generer_valeurs(store, resultat.protocole)
+    return codes
+
+
+def _periodes(annee: int, periodicite: str) -> list[tuple[str, float]]:
+    """Les périodes d'une année et la fraction d'année écoulée à leur fin."""
+    if periodicite == "semestrielle":
+        return [(f"{annee}-S1", annee - 0.5), (f"{annee}-S2", float(annee))]
+    return [(str(annee), float(annee))]
+
+
+def _arrondir(v: float, unite: str) -> float:
+    if unite == "%":
+        return round(min(max(v, 0.0), 100.0), 1)
+    if unite in UNITES_CONTINUES:
+        return round(max(v, 0.0), 1)
+    return float(max(round(v), 0))
+
+
+def generer_valeurs(store: Store, code: str) -> int:
+    """Valeurs fictives de chaque indicateur, pour chaque périmètre qui a une référence et chaque période du protocole.
+
+    Chaque (indicateur, périmètre) suit un profil tiré d'une graine fixe (en avance, dans les temps, en retard, à
+    l'arrêt) ; quelques valeurs manquent, un signataire n'a pas envoyé la dernière année, et un dépôt est corrigé par un
+    second : de quoi montrer tous les statuts, la complétude et l'historique. Renvoie le nombre de valeurs écrites.
+    """
+    def lire(con):
+        p = con.execute("SELECT annee_debut, annee_fin FROM protocole WHERE code = ?", [code]).fetchone()
+        ind = con.execute("SELECT code, unite, periodicite, agregation, numerateur, denominateur, signataire "
+                          "FROM indicateur WHERE protocole = ? ORDER BY ordre", [code]).df()
+        ref = con.execute("SELECT indicateur, perimetre, annee, valeur FROM reference WHERE protocole = ?", [code]).df()
+        cib = con.execute("SELECT indicateur, perimetre, arg_max(annee, annee) AS annee, arg_max(valeur, annee) AS valeur "
+                          "FROM cible WHERE protocole = ? GROUP BY ALL", [code]).df()
+        return p, ind, ref, cib
+
+    (debut, fin), ind, ref, cib = store.lire(lire)
+    cibles = {(r.indicateur, r.perimetre): (int(r.annee), float(r.valeur)) for r in cib.itertuples()}
+    refs = {(r.indicateur, r.perimetre): (int(r.annee), float(r.valeur)) for r in ref.itertuples()}
+    signataires = sorted(set(ind["signataire"]))
+    # Un signataire sur quatre environ n'a pas encore envoyé la dernière année.
+    retardataires = {s for s in signataires if _graine(code, "retard", s) % 4 == 0} or {signataires[0]}
+
+    lignes: list[dict] = []
+    generees: dict[tuple[str, str, str], float] = {}
+    composes = ind[(ind["agregation"] == "taux") & ind["numerateur"].notna() & ind["denominateur"].notna()]
+    simples = ind.drop(composes.index)
+    for i in simples.itertuples():
+        for (indic, per), (annee_ref, base) in refs.items():
+            if indic != i.code:
+                continue
+            annee_cible, cible = cibles.get((indic, per), (fin, base))
+            rng = random.Random(_graine(code, indic, per))
+            profil = rng.choices([1.15, 0.95, 0.55, 0.15], weights=[2, 4, 3, 1])[0]
+            ecart = cible - base
+            for annee in range(debut, fin + 1):
+                for periode, instant in _periodes(annee, i.periodicite):
+                    fraction = min(max((instant - annee_ref) / max(annee_cible - annee_ref, 1), 0.0), 1.2)
+                    bruit = rng.gauss(0, 0.04) * (abs(ecart) or abs(base) or 1)
+                    v = _arrondir(base + ecart * fraction * profil + bruit, i.unite)
+                    generees[(indic, per, periode)] = v
+                    lignes.append(dict(indicateur=indic, perimetre=per, periode=periode, annee=annee, valeur=v,
+                                       signataire=i.signataire))
+    for i in composes.itertuples():
+        for (indic, per, periode), num in list(generees.items()):
+            if indic != i.numerateur:
+                continue
+            den = generees.get((i.denominateur, per, periode))
+            if den:
+                lignes.append(dict(indicateur=i.code, perimetre=per, periode=periode, annee=int(periode[:4]),
+                                   valeur=round(100 * num / den, 1), signataire=i.signataire))
+
+    df = pd.DataFrame(lignes)
+    if df.empty:
+        return 0
+    # Quelques trous, et la dernière année absente pour les retardataires.
+    garde = [
+        not (r.annee == fin and r.signataire in retardataires)
+        and _graine(code, "trou", r.indicateur, r.perimetre, r.periode) % 25 != 0
+        for r in df.itertuples()
+    ]
+    df = df[garde]
+
+    def ecrire(con):
+        n = 0
+        premier = True
+        for (signataire, annee), groupe in df.groupby(["signataire", "annee"], sort=True):
+            rng = random.Random(_graine(code, "depot", signataire, str(annee)))
+            quand = dt.datetime(annee + 1, rng.randint(1, 3), rng.randint(1, 28), rng.randint(8, 17), rng.randint(0, 59))
+            valeurs = groupe[["indicateur", "perimetre", "periode", "valeur"]].reset_index(drop=True)
+            enregistrer_depot(con, protocole=code, signataire=signataire, periode=str(annee),
+                              utilisateur=UTILISATEUR_DEMO, fichier_nom=f"demo-{signataire}-{annee}.csv",
+                              contenu=_csv(valeurs), valeurs=valeurs, depose_le=quand)
+            n += len(valeurs)
+            if premier and len(valeurs) >= 4:
+                # Un dépôt corrigé un mois plus tard : deux valeurs changent, l'historique garde les deux.
+                premier = False
+                corrige = valeurs.head(2).copy()
+                corrige["valeur"] = corrige["valeur"] + 1
+                corrige["commentaire"] = "Correction après vérification (démonstration)"
+                enregistrer_depot(con, protocole=code, signataire=signataire, periode=str(annee),
+                                  utilisateur=UTILISATEUR_DEMO, fichier_nom=f"demo-{signataire}-{annee}-corrige.csv",
+                                  contenu=_csv(corrige), valeurs=corrige, depose_le=quand + dt.timedelta(days=30))
+                n += len(corrige)
+        return n
+
+    return store.ecrire(ecrire)
+
+
+def _csv(valeurs: pd.DataFrame) -> bytes:
+    flux = io.StringIO()
+    w = csv.writer(flux, delimiter=";")
+    w.writerow(["indicateur", "perimetre", "periode", "valeur", "commentaire"])
+    for r in valeurs.itertuples():
+        commentaire = getattr(r, "commentaire", "") or ""
+        w.writerow([r.indicateur, r.perimetre, r.periode, f"{r.valeur:g}".replace(".", ","), commentaire])
+    return flux.getvalue().encode("utf-8")

@@ -1,0 +1,137 @@
+"""Écritures françaises des nombres et des dates, dans les deux sens (affichage et lecture de cellules saisies)."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import unicodedata
+
+ESPACE_INSECABLE = "\u00a0"
+
+MOIS = (
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+)
+
+
+def format_nombre(x, decimales: int | None = None) -> str:
+    """`1234.5` → `1 234,5` (espace insécable). `None` ou NaN → `–`.
+
+    Sans `decimales`, affiche au plus une décimale et aucune pour un entier.
+    """
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    x = float(x)
+    if decimales is None:
+        decimales = 0 if float(x).is_integer() else 1
+        if decimales == 1 and abs(x) < 1 and round(x, 1) == 0:
+            decimales = 2
+    texte = f"{x:,.{decimales}f}"
+    if texte.startswith("-") and float(texte.replace(",", "")) == 0:
+        texte = texte[1:]
+    return texte.replace(",", ESPACE_INSECABLE).replace(".", ",")
+
+
+def format_pourcent(x, decimales: int | None = 1) -> str:
+    """`12.5` (déjà en pourcentage) → `12,5 %`."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{format_nombre(x, decimales)}{ESPACE_INSECABLE}%"
+
+
+def format_valeur(x, unite: str | None) -> str:
+    """Une valeur avec son unité, à la française : `12,5 %`, `1 200 €`, `35 apprentis` n'est pas notre affaire."""
+    if unite == "%":
+        return format_pourcent(x)
+    if unite == "€":
+        return f"{format_nombre(x)}{ESPACE_INSECABLE}€"
+    return format_nombre(x)
+
+
+def format_date(d) -> str:
+    """`date(2021, 2, 12)` → `12 février 2021` ; le premier du mois s'écrit `1er`."""
+    if d is None:
+        return "–"
+    if isinstance(d, str):
+        d = dt.date.fromisoformat(d[:10])
+    if isinstance(d, dt.datetime):
+        d = d.date()
+    jour = "1er" if d.day == 1 else str(d.day)
+    return f"{jour} {MOIS[d.month - 1]} {d.year}"
+
+
+def format_date_heure(d) -> str:
+    """`12 février 2021 à 14 h 05`."""
+    if d is None:
+        return "–"
+    if isinstance(d, str):
+        d = dt.datetime.fromisoformat(d)
+    return f"{format_date(d)} à {d.hour} h {d.minute:02d}"
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Lecture de ce qu'un partenaire a tapé
+# --------------------------------------------------------------------------------------------------------------------
+
+_ESPACES = re.compile(r"[\s\u00a0\u202f\u2009]+")
+_NOMBRE_FR = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
+
+
+class NombreInvalide(ValueError):
+    pass
+
+
+def lire_nombre(v) -> tuple[float, bool]:
+    """Lit un nombre saisi à la française. Renvoie `(valeur, ecrit_en_pourcent)`.
+
+    Accepte `1234,5`, `1 234,5` (espaces ordinaires, insécables ou fines), `1234.5`, `12,5 %`. Refuse les booléens, les
+    dates et tout texte qui ne serait pas un nombre (lève `NombreInvalide`).
+    """
+    if isinstance(v, bool) or isinstance(v, (dt.date, dt.datetime, dt.time)):
+        raise NombreInvalide(v)
+    if isinstance(v, (int, float)):
+        if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+            raise NombreInvalide(v)
+        return float(v), False
+    texte = _ESPACES.sub("", str(v))
+    pourcent = texte.endswith("%")
+    if pourcent:
+        texte = texte[:-1]
+    if not _NOMBRE_FR.match(texte):
+        raise NombreInvalide(v)
+    return float(texte.replace(",", ".")), pourcent
+
+
+def lire_date(v) -> dt.date:
+    """Une cellule date, `12/02/2021`, `2021-02-12` ou `12 février 2021`."""
+    if isinstance(v, dt.datetime):
+        return v.date()
+    if isinstance(v, dt.date):
+        return v
+    texte = str(v).strip()
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y"):
+        try:
+            return dt.datetime.strptime(texte, fmt).date()
+        except ValueError:
+            pass
+    m = re.match(r"^(\d{1,2})(?:er)?\s+([a-zéû]+)\s+(\d{4})$", texte.lower())
+    if m and m.group(2) in MOIS:
+        return dt.date(int(m.group(3)), MOIS.index(m.group(2)) + 1, int(m.group(1)))
+    raise ValueError(v)
+
+
+def sans_accents(texte: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", texte) if unicodedata.category(c) != "Mn")
+
+
+def normaliser_entete(texte) -> str:
+    """Clé de comparaison d'un en-tête : sans accents, minuscules, espaces réduits."""
+    t = sans_accents(str(texte or "")).lower().replace("’", "'")
+    return " ".join(t.replace("_", " ").split())
+
+
+def neutraliser_formule(texte):
+    """Empêche un tableur d'interpréter un texte comme une formule (`=`, `+`, `-`, `@` en tête) dans un export CSV."""
+    if isinstance(texte, str) and texte[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + texte
+    return texte

@@ -1,0 +1,145 @@
+"""Les lectures dont les pages et la ligne de commande ont besoin : une fonction par vue, un DataFrame en retour."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .db import Store
+
+
+class ProtocoleInconnu(KeyError):
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+    def __str__(self) -> str:
+        return f"Le protocole « {self.code} » n'existe pas dans cette base."
+
+
+def protocoles(store: Store) -> pd.DataFrame:
+    """Les protocoles de la base, avec leurs effectifs."""
+    return store.requete("""
+        SELECT p.code, p.titre AS libelle, p.territoire, p.code_territoire, p.annee_debut, p.annee_fin,
+               p.date_signature, p.geographie, p.demonstration, p.description,
+               (SELECT count(*) FROM noeud n WHERE n.protocole = p.code) AS nb_noeuds,
+               (SELECT count(*) FROM engagement e WHERE e.protocole = p.code) AS nb_engagements,
+               (SELECT count(*) FROM indicateur i WHERE i.protocole = p.code) AS nb_indicateurs,
+               (SELECT count(*) FROM signataire s WHERE s.protocole = p.code) AS nb_signataires,
+               (SELECT count(*) FROM perimetre q WHERE q.protocole = p.code AND q.niveau = 'QPV') AS nb_quartiers
+        FROM protocole p ORDER BY p.territoire, p.annee_debut
+    """)
+
+
+def protocole(store: Store, code: str) -> dict:
+    df = protocoles(store)
+    df = df[df["code"] == code]
+    if df.empty:
+        raise ProtocoleInconnu(code)
+    return df.iloc[0].to_dict()
+
+
+def _verifier(store: Store, code: str) -> None:
+    if not store.lire(lambda con: con.execute("SELECT count(*) FROM protocole WHERE code = ?", [code]).fetchone()[0]):
+        raise ProtocoleInconnu(code)
+
+
+def signataires(store: Store, code: str) -> pd.DataFrame:
+    """Les signataires et services d'un protocole, avec ce que chacun porte et déclare."""
+    _verifier(store, code)
+    return store.requete("""
+        SELECT s.code, s.nom AS libelle, s.categorie, s.rattache_a, s.signe, s.insee,
+               (SELECT count(*) FROM engagement_porteur x WHERE x.protocole = s.protocole AND x.signataire = s.code)
+                   AS nb_engagements,
+               (SELECT count(*) FROM indicateur i WHERE i.protocole = s.protocole AND i.signataire = s.code)
+                   AS nb_indicateurs
+        FROM signataire s WHERE s.protocole = ? ORDER BY s.ordre
+    """, [code])
+
+
+def indicateurs(store: Store, code: str, signataire: str | None = None) -> pd.DataFrame:
+    """Les indicateurs d'un protocole (ceux que déclare un signataire si `signataire` est donné)."""
+    _verifier(store, code)
+    df = store.requete("""
+        SELECT i.code, i.libelle, i.unite, i.signataire, s.nom AS signataire_nom, i.sens, i.periodicite, i.niveau,
+               i.agregation, i.numerateur, i.denominateur, i.source, i.minimum, i.maximum, i.definition,
+               (SELECT string_agg(engagement, ';' ORDER BY engagement) FROM indicateur_engagement x
+                 WHERE x.protocole = i.protocole AND x.indicateur = i.code) AS engagements
+        FROM indicateur i LEFT JOIN signataire s ON s.protocole = i.protocole AND s.code = i.signataire
+        WHERE i.protocole = ? AND (? IS NULL OR i.signataire = ?)
+        ORDER BY i.ordre
+    """, [code, signataire, signataire])
+    return df
+
+
+def arbre(store: Store, code: str) -> pd.DataFrame:
+    """L'arborescence des axes, dans l'ordre, avec pour chaque nœud le nombre d'engagements et d'indicateurs qu'il
+    contient, lui et ses descendants (un indicateur compte pour un nœud s'il mesure l'un de ses engagements)."""
+    _verifier(store, code)
+    return store.requete("""
+        WITH n AS (SELECT * FROM noeud WHERE protocole = ?),
+        e AS (SELECT e.code, n.chemin FROM engagement e JOIN n ON n.code = e.noeud WHERE e.protocole = ?),
+        i AS (SELECT DISTINCT x.indicateur, e.chemin FROM indicateur_engagement x JOIN e ON e.code = x.engagement
+              WHERE x.protocole = ?)
+        SELECT n.code, n.parent, n.niveau, n.libelle, n.profondeur, n.chemin,
+               (SELECT count(*) FROM e WHERE e.chemin = n.chemin OR starts_with(e.chemin, n.chemin || '.'))
+                   AS nb_engagements,
+               (SELECT count(DISTINCT indicateur) FROM i WHERE i.chemin = n.chemin
+                   OR starts_with(i.chemin, n.chemin || '.')) AS nb_indicateurs,
+               (SELECT string_agg(cadre, ';' ORDER BY cadre) FROM noeud_cadre c WHERE c.protocole = n.protocole
+                   AND c.noeud = n.code) AS cadres
+        FROM n ORDER BY n.chemin
+    """, [code, code, code])
+
+
+def engagements(store: Store, code: str, noeud: str | None = None) -> pd.DataFrame:
+    """Les engagements (d'un nœud et de ses descendants si `noeud` est donné), avec leurs porteurs en clair."""
+    _verifier(store, code)
+    return store.requete("""
+        WITH racine AS (SELECT chemin FROM noeud WHERE protocole = ? AND code = ?)
+        SELECT e.code, e.noeud, n.libelle AS noeud_libelle, e.parent, e.libelle, e.formule, e.levier, e.echeance,
+               (SELECT string_agg(x.signataire, ';' ORDER BY x.rang) FROM engagement_porteur x
+                 WHERE x.protocole = e.protocole AND x.engagement = e.code) AS porteurs,
+               (SELECT string_agg(s.nom, ', ' ORDER BY x.rang) FROM engagement_porteur x JOIN signataire s
+                 ON s.protocole = x.protocole AND s.code = x.signataire
+                 WHERE x.protocole = e.protocole AND x.engagement = e.code) AS porteurs_noms,
+               (SELECT string_agg(cadre, ';' ORDER BY cadre) FROM engagement_cadre c
+                 WHERE c.protocole = e.protocole AND c.engagement = e.code) AS cadres
+        FROM engagement e JOIN noeud n ON n.protocole = e.protocole AND n.code = e.noeud
+        WHERE e.protocole = ?
+          AND (? IS NULL OR n.chemin = (SELECT chemin FROM racine) OR starts_with(n.chemin, (SELECT chemin FROM racine) || '.'))
+        ORDER BY n.chemin, e.ordre
+    """, [code, noeud, code, noeud])
+
+
+def perimetres(store: Store, code: str) -> pd.DataFrame:
+    """Le territoire, ses communes et ses quartiers (QPV et veille active), avec les communes de chaque quartier."""
+    _verifier(store, code)
+    return store.requete("""
+        SELECT p.code, p.libelle, p.niveau, p.type,
+               (SELECT string_agg(c.insee, ';' ORDER BY c.insee) FROM perimetre_commune c
+                 WHERE c.protocole = p.protocole AND c.perimetre = p.code) AS communes,
+               (SELECT string_agg(m.libelle, ', ' ORDER BY m.libelle) FROM perimetre_commune c JOIN perimetre m
+                 ON m.protocole = c.protocole AND m.code = c.insee
+                 WHERE c.protocole = p.protocole AND c.perimetre = p.code) AS communes_noms
+        FROM perimetre p WHERE p.protocole = ?
+        ORDER BY CASE p.niveau WHEN 'Territoire' THEN 0 WHEN 'Commune' THEN 1 ELSE 2 END, p.ordre
+    """, [code])
+
+
+def contrats(store: Store, code: str) -> pd.DataFrame:
+    _verifier(store, code)
+    return store.requete("SELECT code, libelle, date_signature FROM contrat WHERE protocole = ? ORDER BY ordre", [code])
+
+
+def cadres_du_protocole(store: Store, code: str) -> pd.DataFrame:
+    """Combien de nœuds et d'engagements se rattachent à chaque cadre national."""
+    _verifier(store, code)
+    return store.requete("""
+        SELECT c.referentiel, c.code, c.libelle,
+               (SELECT count(*) FROM noeud_cadre x WHERE x.protocole = ? AND x.cadre = c.code) AS nb_noeuds,
+               (SELECT count(*) FROM engagement_cadre x WHERE x.protocole = ? AND x.cadre = c.code) AS nb_engagements
+        FROM cadre c ORDER BY c.ordre
+    """, [code, code])
+
+
+def nombre_de_valeurs(store: Store, code: str) -> int:
+    return store.lire(lambda con: con.execute("SELECT count(*) FROM valeur WHERE protocole = ?", [code]).fetchone()[0])

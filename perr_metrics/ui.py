@@ -1,0 +1,149 @@
+"""La colle Streamlit, en un seul endroit : magasin partagé, lectures en cache, widgets communs, messages d'erreur.
+
+Le reste du paquet ignore Streamlit. Les pages appellent ces fonctions et le cœur, et n'écrivent jamais de SQL.
+
+Cache : les lectures sont mises en cache avec, pour clé, la signature du fichier de base (taille et date des fichiers
+.duckdb et .wal) ; toute écriture, y compris par la ligne de commande dans un autre processus, change cette signature et
+périme donc le cache sans qu'on ait à y penser.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import streamlit as st
+
+from . import requetes
+from .db import BaseOccupee, ErreurBase, Store
+from .formats import format_date, format_nombre
+
+journal = logging.getLogger("perr_metrics.ui")
+
+
+@st.cache_resource(show_spinner=False)
+def _store(chemin: str) -> Store:
+    return Store(chemin)
+
+
+def store() -> Store:
+    """Le magasin de l'application (chemin : $PERR_DB ou data/perr.duckdb)."""
+    return _store(os.environ.get("PERR_DB") or str(Path("data") / "perr.duckdb"))
+
+
+@st.cache_resource(show_spinner="Création de la base et chargement de la démonstration…")
+def _preparer(chemin: str) -> bool:
+    s = _store(chemin)
+    s.initialiser()
+    if s.est_vide() and os.environ.get("PERR_DEMO", "1") != "0":
+        from .demo import charger_demo
+        charger_demo(s)
+    return True
+
+
+def preparer_base() -> None:
+    """Au premier démarrage : crée la base et y charge les protocoles de démonstration."""
+    with protections():
+        _preparer(str(store().chemin))
+
+
+def signature_base() -> tuple:
+    """Change à chaque écriture dans la base, quel que soit le processus qui écrit."""
+    chemin = store().chemin
+    sig = []
+    for f in (chemin, Path(str(chemin) + ".wal")):
+        try:
+            st_ = f.stat()
+            sig.append((st_.st_size, st_.st_mtime_ns))
+        except FileNotFoundError:
+            sig.append(None)
+    return tuple(sig)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _lecture(nom: str, signature: tuple, chemin: str, args: tuple):
+    return getattr(requetes, nom)(_store(chemin), *args)
+
+
+def lire(fonction: Callable, *args):
+    """Appelle une fonction de `requetes` à travers le cache (clé : nom, arguments, signature de la base)."""
+    return _lecture(fonction.__name__, signature_base(), str(store().chemin), args)
+
+
+def vider_cache() -> None:
+    _lecture.clear()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Erreurs : jamais de trace Python devant un utilisateur
+# --------------------------------------------------------------------------------------------------------------------
+
+@contextmanager
+def protections():
+    """Transforme toute exception en message français ; la trace va au journal du serveur, pas à l'écran."""
+    try:
+        yield
+    except st.runtime.scriptrunner.StopException:  # pragma: no cover - mécanique interne de Streamlit
+        raise
+    except BaseOccupee as exc:
+        st.warning(str(exc))
+    except requetes.ProtocoleInconnu as exc:
+        st.warning(str(exc))
+    except ErreurBase as exc:
+        st.error(str(exc))
+    except Exception as exc:  # noqa: BLE001 - c'est précisément le filet
+        if type(exc).__name__ in ("RerunException", "StopException"):
+            raise
+        journal.error("Erreur inattendue : %s", traceback.format_exc())
+        st.error("Une erreur inattendue est survenue ; elle a été consignée dans le journal du serveur. "
+                 "Rechargez la page ; si elle se reproduit, signalez-la à l'équipe de coordination.")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Widgets communs
+# --------------------------------------------------------------------------------------------------------------------
+
+def choisir_protocole() -> dict | None:
+    """Sélecteur de protocole, gardé dans l'adresse (`?protocole=CODE`) pour qu'un lien ouvre la même vue."""
+    df = lire(requetes.protocoles)
+    if df.empty:
+        st.info("Aucun protocole dans la base. Importez un classeur de référentiel (page « Référentiel ») ou lancez "
+                "`python -m perr_metrics init --demo`.")
+        return None
+    codes = list(df["code"])
+    demande = st.query_params.get("protocole")
+    index = codes.index(demande) if demande in codes else 0
+    libelles = {r.code: f"{r.territoire} — {r.annee_debut}–{r.annee_fin} ({r.code})" for r in df.itertuples()}
+    code = st.selectbox("Protocole", codes, index=index, format_func=libelles.get, key="protocole")
+    if st.query_params.get("protocole") != code:
+        st.query_params["protocole"] = code
+    return df[df["code"] == code].iloc[0].to_dict()
+
+
+def bandeau_demonstration(protocole: dict) -> None:
+    if protocole.get("demonstration"):
+        st.warning("**Données de démonstration.** Le référentiel reprend le protocole réel ; les valeurs des "
+                   "indicateurs, les références et les cibles sont fictives.", icon="🧪")
+
+
+def tableau(df: pd.DataFrame, colonnes: dict[str, str], **kwargs) -> None:
+    """Un tableau aux en-têtes français (`colonnes` : nom technique → en-tête affiché)."""
+    st.dataframe(df[list(colonnes)].rename(columns=colonnes), hide_index=True, width="stretch", **kwargs)
+
+
+def periode_texte(protocole: dict) -> str:
+    return f"{protocole['annee_debut']}–{protocole['annee_fin']}"
+
+
+def date_texte(d) -> str:
+    if d is None or (isinstance(d, float) and pd.isna(d)) or d is pd.NaT:
+        return "non renseignée"
+    return format_date(pd.Timestamp(d).date())
+
+
+def nombre(x) -> str:
+    return format_nombre(x)
