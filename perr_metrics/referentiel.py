@@ -895,11 +895,11 @@ def ecrire_classeur(chemin_ou_flux, donnees: dict[str, list[dict]] | None = None
                 v = ligne.get(col.cle)
                 if isinstance(v, (list, tuple)):
                     v = ";".join(v) if v else None
-                elif isinstance(v, bool) or (col.type == "ouinon" and v is not None):
+                elif isinstance(v, bool):
                     v = "oui" if v else "non"
                 elif isinstance(v, pd.Timestamp):
                     v = v.date()
-                elif col.type == "entier" and v is not None:
+                elif col.type == "entier" and isinstance(v, float) and v.is_integer():
                     v = int(v)
                 cellule = feuille.cell(row=i, column=j, value=v)
                 if isinstance(v, str):
