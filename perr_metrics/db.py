@@ -251,6 +251,11 @@ class Store:
                 return duckdb.connect(str(self.chemin))
             except duckdb.IOException as exc:
                 if not _est_conflit_de_verrou(exc):
+                    if "not a valid DuckDB database" in str(exc):
+                        raise ErreurBase(
+                            f"Le fichier {self.chemin} n'est pas une base perr-metrics lisible (fichier abîmé ou "
+                            "d'un autre format). Déplacez-le, ou restaurez une sauvegarde "
+                            "(python -m perr_metrics restauration DOSSIER).") from exc
                     raise ErreurBase(f"Impossible d'ouvrir la base {self.chemin} : {exc}") from exc
                 if time.monotonic() - debut > self.delai_verrou:
                     raise BaseOccupee(self.chemin, self.delai_verrou) from exc

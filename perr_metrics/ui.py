@@ -17,6 +17,7 @@ from typing import Callable
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import RerunException, StopException
 
 from . import requetes
 from .db import BaseOccupee, ErreurBase, Store
@@ -46,9 +47,15 @@ def _preparer(chemin: str) -> bool:
 
 
 def preparer_base() -> None:
-    """Au premier démarrage : crée la base et y charge les protocoles de démonstration."""
+    """Au premier démarrage : crée la base et y charge les protocoles de démonstration.
+
+    Si la base est inutilisable, le message est affiché et la page s'arrête là.
+    """
+    pret = False
     with protections():
-        _preparer(str(store().chemin))
+        pret = _preparer(str(store().chemin))
+    if not pret:
+        st.stop()
 
 
 def signature_base() -> tuple:
@@ -87,7 +94,7 @@ def protections():
     """Transforme toute exception en message français ; la trace va au journal du serveur, pas à l'écran."""
     try:
         yield
-    except st.runtime.scriptrunner.StopException:  # pragma: no cover - mécanique interne de Streamlit
+    except (StopException, RerunException):  # la mécanique de Streamlit (st.stop, st.rerun) doit passer
         raise
     except BaseOccupee as exc:
         st.warning(str(exc))
@@ -96,8 +103,6 @@ def protections():
     except ErreurBase as exc:
         st.error(str(exc))
     except Exception as exc:  # noqa: BLE001 - c'est précisément le filet
-        if type(exc).__name__ in ("RerunException", "StopException"):
-            raise
         journal.error("Erreur inattendue : %s", traceback.format_exc())
         st.error("Une erreur inattendue est survenue ; elle a été consignée dans le journal du serveur. "
                  "Rechargez la page ; si elle se reproduit, signalez-la à l'équipe de coordination.")

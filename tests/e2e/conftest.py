@@ -5,8 +5,10 @@
   Le journal du serveur est écrit dans tests/artefacts/streamlit-e2e.log.
 - `navigateur` : Chromium (/usr/bin/chromium, ou $PERR_CHROMIUM) en mode headless, via l'API synchrone de Playwright.
   Jamais `playwright install` : le navigateur vient des paquets Debian (voir .ci/run).
-- `page` : une page neuve (contexte neuf, 1400 × 900, locale fr-FR) par test ; en cas d'échec, une capture
-  `ECHEC-<test>.png` est enregistrée.
+- `onglet` : une page neuve (contexte neuf, 1400 × 900, locale fr-FR) par test ; en cas d'échec, une capture
+  `ECHEC-<test>.png` est enregistrée. `nouvel_onglet()` en ouvre d'autres (chacune est une nouvelle session Streamlit).
+  Les noms ne sont pas `page`/`browser` : si pytest-playwright est installé, ses fixtures de même nom paramétreraient
+  les tests par navigateur (`[chromium]`) et voudraient leurs propres navigateurs.
 - `capture(page, nom)` : capture pleine page dans tests/artefacts/screenshots/<nom>.png (dossier ignoré par git).
 """
 from __future__ import annotations
@@ -122,7 +124,7 @@ def navigateur():
 
 
 @pytest.fixture
-def nouvelle_page(navigateur):
+def nouvel_onglet(navigateur):
     """Fabrique de pages, chacune dans son propre contexte (pas de cookies ni de session Streamlit partagés)."""
     contextes = []
 
@@ -139,8 +141,8 @@ def nouvelle_page(navigateur):
 
 
 @pytest.fixture
-def page(request, nouvelle_page):
-    p = nouvelle_page()
+def onglet(request, nouvel_onglet):
+    p = nouvel_onglet()
     yield p
     rapport = getattr(request.node, "rapport_call", None)
     if rapport is not None and rapport.failed and not p.is_closed():
@@ -150,10 +152,27 @@ def page(request, nouvelle_page):
             pass
 
 
+# Streamlit ne fait pas défiler la page mais son conteneur principal : `full_page=True` seul ne capture que la fenêtre.
+# On agrandit donc la fenêtre à la hauteur du contenu le temps de la capture.
+_HAUTEUR_CONTENU = """() => Math.max(document.documentElement.scrollHeight,
+    ...Array.from(document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppScrollToBottomContainer"],'
+                                           + ' [data-testid="stSidebarContent"]'), e => e.scrollHeight))"""
+
+
 def _capturer(page, nom: str) -> Path:
     CAPTURES.mkdir(parents=True, exist_ok=True)
     chemin = CAPTURES / f"{nom}.png"
-    page.screenshot(path=str(chemin), full_page=True)
+    fenetre = page.viewport_size
+    hauteur = min(int(page.evaluate(_HAUTEUR_CONTENU)), 20_000)
+    if fenetre and hauteur > fenetre["height"]:
+        page.set_viewport_size({"width": fenetre["width"], "height": hauteur})
+        page.wait_for_timeout(500)  # laisser les graphiques et tableaux se redessiner à la nouvelle taille
+        try:
+            page.screenshot(path=str(chemin), full_page=True)
+        finally:
+            page.set_viewport_size(fenetre)
+    else:
+        page.screenshot(path=str(chemin), full_page=True)
     return chemin
 
 

@@ -33,15 +33,22 @@ def titre_protocole(page: Page):
 
 
 def selecteur_protocole(page: Page):
+    """La boîte « Protocole » (le premier sélecteur de la page)."""
     boite = page.get_by_test_id("stSelectbox").first
     expect(boite).to_contain_text("Protocole")
     return boite
 
 
-def test_accueil(page: Page, app_url, capture):
+def protocole_choisi(page: Page):
+    """Le champ du sélecteur « Protocole », dont la valeur est le libellé du protocole affiché."""
+    return selecteur_protocole(page).get_by_role("combobox")
+
+
+def test_accueil(onglet: Page, app_url, capture):
+    page = onglet
     ouvrir_accueil(page, app_url + "/")
 
-    expect(page.get_by_text("Données de démonstration")).to_be_visible()
+    expect(page.get_by_test_id("stAlert").filter(has_text="Données de démonstration")).to_be_visible()
     expect(page.get_by_test_id("stMetricLabel").filter(has_text=re.compile(r"^Engagements$"))).to_be_visible()
     expect(page.get_by_test_id("stMetricValue").first).to_have_text(re.compile(r"\d"))
     expect(titre_protocole(page)).to_be_visible()
@@ -51,7 +58,8 @@ def test_accueil(page: Page, app_url, capture):
     capture(page, "accueil")
 
 
-def test_changer_de_protocole_et_lien_partage(page: Page, nouvelle_page, app_url, capture):
+def test_changer_de_protocole_et_lien_partage(onglet: Page, nouvel_onglet, app_url, capture):
+    page = onglet
     # Un lien partagé rouvre la vue de Troyes.
     ouvrir_accueil(page, f"{app_url}/?protocole={TROYES}")
     expect(titre_protocole(page)).to_contain_text("Troyes Champagne Métropole")
@@ -77,19 +85,19 @@ def test_changer_de_protocole_et_lien_partage(page: Page, nouvelle_page, app_url
     expect(page).to_have_url(re.compile(rf"[?&]protocole={re.escape(code)}(&|$)"))
     attendre_fin_calcul(page)
     expect(titre_protocole(page)).not_to_contain_text("Troyes Champagne Métropole")
-    expect(selecteur_protocole(page)).to_contain_text(code)
+    expect(protocole_choisi(page)).to_have_value(re.compile(re.escape(f"({code})")))
     expect(page.locator(GRAPHIQUE).first).to_be_visible()
     capture(page, f"accueil-{code}")
 
     # Les deux liens partagés restaurent chacun leur vue, dans une page neuve (nouvelle session Streamlit).
-    lien_troyes = nouvelle_page()
+    lien_troyes = nouvel_onglet()
     ouvrir_accueil(lien_troyes, f"{app_url}/?protocole={TROYES}")
     expect(titre_protocole(lien_troyes)).to_contain_text("Troyes Champagne Métropole")
-    expect(selecteur_protocole(lien_troyes)).to_contain_text(TROYES)
+    expect(protocole_choisi(lien_troyes)).to_have_value(re.compile(re.escape(f"({TROYES})")))
 
-    lien_choix = nouvelle_page()
+    lien_choix = nouvel_onglet()
     ouvrir_accueil(lien_choix, f"{app_url}/?protocole={code}")
-    expect(selecteur_protocole(lien_choix)).to_contain_text(code)
+    expect(protocole_choisi(lien_choix)).to_have_value(re.compile(re.escape(f"({code})")))
     expect(titre_protocole(lien_choix)).not_to_contain_text("Troyes Champagne Métropole")
 
     if not blois:
@@ -111,7 +119,8 @@ def classeur_casse(chemin) -> None:
     wb.save(chemin)
 
 
-def test_referentiel_classeur_refuse(page: Page, app_url, capture, tmp_path):
+def test_referentiel_classeur_refuse(onglet: Page, app_url, capture, tmp_path):
+    page = onglet
     ouvrir_accueil(page, app_url + "/")
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Référentiel").click()
     expect(page.get_by_role("heading", name="Référentiel d'un protocole")).to_be_visible()

@@ -1,0 +1,120 @@
+"""`python -m perr_metrics` : listes, référentiel, sauvegarde, codes de sortie et JSON."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from perr_metrics.cli import main
+from tests import classeurs
+from tests.core.test_referentiel import instantane
+
+RACINE = Path(__file__).resolve().parents[2]
+
+
+def lancer(capsys, *args) -> tuple[int, str, str]:
+    code = main(list(args))
+    sortie = capsys.readouterr()
+    return code, sortie.out, sortie.err
+
+
+def test_vraie_commande_init_demo_et_listes(tmp_path):
+    """Le vrai `python -m perr_metrics`, dans un sous-processus, avec la base donnée par PERR_DB."""
+    env = dict(os.environ, PERR_DB=str(tmp_path / "perr.duckdb"), PYTHONPATH=str(RACINE))
+    r = subprocess.run([sys.executable, "-m", "perr_metrics", "init", "--demo"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "TCM-PERR-2019" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "perr_metrics", "protocoles", "--json"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0
+    assert {p["code"] for p in json.loads(r.stdout)} == {"TCM-PERR-2019", "BLOIS-PERR-2020"}
+    r = subprocess.run([sys.executable, "-m", "perr_metrics", "inconnue"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "Erreur d'utilisation" in r.stderr
+
+
+def test_listes_json(store_demo, capsys):
+    db = str(store_demo.chemin)
+    code, out, _ = lancer(capsys, "--db", db, "protocoles", "--json")
+    assert code == 0
+    protos = json.loads(out)
+    assert all({"code", "libelle"} <= set(p) for p in protos)
+    code, out, _ = lancer(capsys, "--db", db, "signataires", "--protocole", "TCM-PERR-2019", "--json")
+    sig = {s["code"]: s for s in json.loads(out)}
+    assert sig["CAF10"]["libelle"] == "CAF de l'Aube"
+    code, out, _ = lancer(capsys, "--db", db, "indicateurs", "--protocole", "TCM-PERR-2019", "--json")
+    ind = json.loads(out)
+    assert len(ind) >= 30 and all({"code", "libelle", "unite", "signataire"} <= set(i) for i in ind)
+    code, out, _ = lancer(capsys, "--db", db, "indicateurs", "--protocole", "TCM-PERR-2019", "--signataire",
+                          "ETAT-DDSP", "--json")
+    assert {i["signataire"] for i in json.loads(out)} == {"ETAT-DDSP"}
+    code, out, _ = lancer(capsys, "--db", db, "signataires", "--protocole", "TCM-PERR-2019")
+    assert code == 0 and "CAF de l'Aube" in out
+
+
+def test_protocole_inconnu(store_demo, capsys):
+    code, _, err = lancer(capsys, "--db", str(store_demo.chemin), "signataires", "--protocole", "NANCY")
+    assert code == 1 and "n'existe pas" in err
+
+
+def test_usage(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["indicateurs"])
+    assert exc.value.code == 2
+    assert "arguments obligatoires manquants" in capsys.readouterr().err
+
+
+def test_referentiel_modele_importer_exporter(tmp_path, capsys):
+    db = str(tmp_path / "perr.duckdb")
+    modele = tmp_path / "modele.xlsx"
+    assert lancer(capsys, "--db", db, "referentiel", "modele", str(modele))[0] == 0
+    assert modele.exists()
+    classeur = classeurs.ecrire(tmp_path)
+    code, out, _ = lancer(capsys, "--db", db, "referentiel", "importer", str(classeur), "--json")
+    assert code == 0 and json.loads(out)["statut"] == "accepte"
+    export = tmp_path / "export.xlsx"
+    code, out, _ = lancer(capsys, "--db", db, "referentiel", "exporter", "--protocole", "EQ2030-TEST", str(export))
+    assert code == 0 and export.exists()
+    code, out, _ = lancer(capsys, "--db", db, "referentiel", "importer", str(export))
+    assert code == 0 and "mis à jour" in out
+
+
+def test_referentiel_refuse_json_et_code_1(tmp_path, capsys):
+    db = str(tmp_path / "perr.duckdb")
+    d = classeurs.donnees()
+    d["engagements"][0]["porteurs"] = ["ETAT", "MYSTERE"]
+    classeur = classeurs.ecrire(tmp_path, d)
+    code, out, err = lancer(capsys, "--db", db, "referentiel", "importer", str(classeur), "--json")
+    assert code == 1
+    rapport = json.loads(out)
+    assert rapport["statut"] == "rejete"
+    assert {"feuille": "Engagements", "cellule": "Engagements!E2", "code": "porteur-inconnu"}.items() <= \
+        rapport["erreurs"][0].items()
+    assert "Engagements!E2" in err and "MYSTERE" in err
+    # Le même rapport, en clair, sans --json.
+    code, out, err = lancer(capsys, "--db", db, "referentiel", "importer", str(classeur))
+    assert code == 1 and "[porteur-inconnu] Engagements!E2" in err
+
+
+def test_referentiel_fichier_absent(tmp_path, capsys):
+    code, _, err = lancer(capsys, "--db", str(tmp_path / "x.duckdb"), "referentiel", "importer",
+                          str(tmp_path / "nulle-part.xlsx"))
+    assert code == 1 and "n'existe pas" in err
+
+
+def test_sauvegarde_restauration(store_demo, tmp_path, capsys):
+    db = str(store_demo.chemin)
+    avant = instantane(store_demo)
+    assert lancer(capsys, "--db", db, "sauvegarde", str(tmp_path / "svg"))[0] == 0
+    store_demo.ecrire(lambda con: con.execute("DELETE FROM depot"))
+    code, out, _ = lancer(capsys, "--db", db, "restauration", str(tmp_path / "svg"))
+    assert code == 0 and "restaurée" in out
+    assert instantane(store_demo) == avant
+    code, _, err = lancer(capsys, "--db", db, "sauvegarde", str(tmp_path / "svg"))
+    assert code == 1 and "pas vide" in err
