@@ -64,14 +64,19 @@ def enregistrer_depot(con: duckdb.DuckDBPyConnection, *, protocole: str, signata
     return Depot(depot_id, protocole, signataire, periode, fichier_nom, empreinte, len(valeurs))
 
 
+SQL_VALEURS_COURANTES = """
+    SELECT v.indicateur, v.perimetre, v.periode, v.annee,
+           arg_max(v.valeur, v.depot_id) AS valeur, max(v.depot_id) AS depot_id
+    FROM valeur v JOIN depot d ON d.id = v.depot_id
+    WHERE v.protocole = ? AND d.statut <> 'à corriger'
+    GROUP BY v.indicateur, v.perimetre, v.periode, v.annee
+"""
+
+
 def valeurs_courantes(store: Store, protocole: str) -> pd.DataFrame:
-    """La valeur qui fait foi par (indicateur, périmètre, période) : celle du dépôt le plus récent."""
-    return store.requete("""
-        SELECT v.indicateur, v.perimetre, v.periode, v.annee,
-               arg_max(v.valeur, v.depot_id) AS valeur, max(v.depot_id) AS depot_id
-        FROM valeur v WHERE v.protocole = ?
-        GROUP BY ALL ORDER BY ALL
-    """, [protocole])
+    """La valeur qui fait foi par (indicateur, périmètre, période) : celle du dépôt le plus récent, parmi les dépôts que
+    la coordination n'a pas marqués « à corriger ». C'est elle que montrent les graphiques et le rapport."""
+    return store.requete(SQL_VALEURS_COURANTES + " ORDER BY ALL", [protocole])
 
 
 def historique(store: Store, protocole: str, indicateur: str, perimetre: str | None = None) -> pd.DataFrame:

@@ -141,7 +141,7 @@ def nouvel_onglet(navigateur):
 
 
 @pytest.fixture
-def onglet(request, nouvel_onglet):
+def onglet(request, nouvel_onglet, _captures_neuves):
     p = nouvel_onglet()
     yield p
     rapport = getattr(request.node, "rapport_call", None)
@@ -176,7 +176,16 @@ def _capturer(page, nom: str) -> Path:
     return chemin
 
 
+@pytest.fixture(scope="session")
+def _captures_neuves():
+    """Vide le dossier des captures une fois par session : il ne montre que celles de la dernière exécution."""
+    if CAPTURES.exists():
+        for f in CAPTURES.glob("*.png"):
+            f.unlink()
+    CAPTURES.mkdir(parents=True, exist_ok=True)
+
+
 @pytest.fixture
-def capture():
+def capture(_captures_neuves):
     """`capture(page, "accueil")` → tests/artefacts/screenshots/accueil.png (pleine page)."""
     return _capturer

@@ -14,6 +14,7 @@ TROYES = "TCM-PERR-2019"
 BLOIS = "BLOIS-PERR-2020"
 PREMIER_CHARGEMENT = 90_000  # ms : la première requête crée la base et importe la démonstration
 GRAPHIQUE = '[data-testid="stPlotlyChart"] .main-svg'
+PARTS_DU_GRAPHIQUE = '[data-testid="stPlotlyChart"] g.slice'  # un secteur du sunburst : le graphique n'est pas vide
 
 
 def attendre_fin_calcul(page: Page) -> None:
@@ -55,6 +56,7 @@ def test_accueil(onglet: Page, app_url, capture):
     # L'adresse garde le protocole affiché, pour qu'un lien rouvre la même vue.
     expect(page).to_have_url(re.compile(r"[?&]protocole=[A-Za-z0-9_.-]+"))
     expect(page.locator(GRAPHIQUE).first).to_be_visible()
+    expect(page.locator(PARTS_DU_GRAPHIQUE).first).to_be_visible()
     capture(page, "accueil")
 
 
@@ -126,6 +128,7 @@ def test_referentiel_classeur_refuse(onglet: Page, app_url, capture, tmp_path):
     expect(page.get_by_role("heading", name="Référentiel d'un protocole")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/referentiel(\?|$)"))
     attendre_fin_calcul(page)
+    capture(page, "referentiel")
 
     chemin = tmp_path / "classeur-casse.xlsx"
     classeur_casse(chemin)
