@@ -14,6 +14,7 @@ import pandas as pd
 
 from . import requetes
 from .db import BaseOccupee, ErreurBase, Store
+from .formats import format_pourcent
 from .rapport_erreurs import ImportRefuse, Rapport
 
 
@@ -69,6 +70,33 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--protocole", required=True)
     r.add_argument("fichier")
 
+    s = sous.add_parser("modele", help="écrit le modèle de dépôt pré-rempli d'un signataire pour une période")
+    s.add_argument("--protocole", required=True)
+    s.add_argument("--signataire", required=True)
+    s.add_argument("--periode", required=True, help="année (2021) ou semestre (2021-S1)")
+    s.add_argument("fichier")
+
+    s = sous.add_parser("depot", help="dépose un fichier de valeurs (modèle ou table longue), tout ou rien")
+    s.add_argument("fichier")
+    s.add_argument("--protocole", required=True)
+    s.add_argument("--signataire", required=True)
+    s.add_argument("--periode", help="année ou semestre du dépôt (par défaut : celle du modèle ou du fichier)")
+    s.add_argument("--utilisateur", default="ligne de commande")
+    s.add_argument("--accepter-avertissements", action="store_true",
+                   help="enregistre malgré les avertissements de vraisemblance")
+    s.add_argument("--json", action="store_true")
+
+    s = sous.add_parser("completude", help="ce que chaque signataire devait envoyer, ce qui est arrivé")
+    s.add_argument("--protocole", required=True)
+    s.add_argument("--periode", required=True)
+    s.add_argument("--json", action="store_true")
+
+    s = sous.add_parser("revue", help="marque un dépôt « validé » ou « à corriger »")
+    s.add_argument("depot", type=int)
+    s.add_argument("--statut", required=True, choices=["validé", "à-corriger"])
+    s.add_argument("--commentaire")
+    s.add_argument("--utilisateur", default="ligne de commande")
+
     s = sous.add_parser("sauvegarde", help="sauvegarde toute la base dans un dossier neuf")
     s.add_argument("dossier")
     s = sous.add_parser("restauration", help="remplace la base par une sauvegarde")
@@ -97,6 +125,37 @@ def _refus(rapport: Rapport, en_json: bool, message: str) -> int:
         }, ensure_ascii=False, indent=2))
     print(message, file=sys.stderr)
     print(rapport.texte(), file=sys.stderr)
+    return 1
+
+
+def _depot(args, store: Store) -> int:
+    from .depots import deposer
+    chemin = Path(args.fichier)
+    if not chemin.is_file():
+        print(f"Le fichier {chemin} n'existe pas.", file=sys.stderr)
+        return 1
+    res = deposer(store, chemin.read_bytes(), chemin.name, protocole=args.protocole, signataire=args.signataire,
+                  periode=args.periode, utilisateur=args.utilisateur,
+                  accepter_avertissements=args.accepter_avertissements)
+    if args.json:
+        print(json.dumps(res.as_dict(), ensure_ascii=False, indent=2))
+    if res.rapport.problemes:
+        print(res.rapport.texte(), file=sys.stderr)
+    if res.statut == "accepte":
+        if not args.json:
+            modifiees = int((res.changements["nature"] == "modifiée").sum()) if not res.changements.empty else 0
+            print(f"Dépôt n° {res.depot_id} enregistré : {res.nb_valeurs} valeurs ({modifiees} modifiée(s) par "
+                  "rapport aux valeurs précédentes).")
+        return 0
+    if res.statut == "deja-depose":
+        print(f"Ce fichier a déjà été déposé (dépôt n° {res.depot_id}) : rien de nouveau n'a été enregistré.",
+              file=sys.stderr)
+        return 0
+    if res.statut == "a-confirmer":
+        print("Rien n'a été enregistré : vérifiez les avertissements ci-dessus, puis relancez avec "
+              "--accepter-avertissements pour confirmer.", file=sys.stderr)
+        return 1
+    print("Fichier refusé : rien n'a été enregistré.", file=sys.stderr)
     return 1
 
 
@@ -166,6 +225,44 @@ def _executer(args, store: Store) -> int:
             referentiel.exporter_referentiel(store, args.protocole, args.fichier)
             print(f"Protocole {args.protocole} exporté : {args.fichier}")
             return 0
+    if c == "modele":
+        from .modele_depot import ModeleImpossible, ecrire_modele_depot
+        try:
+            n = ecrire_modele_depot(store, args.protocole, args.signataire, args.periode, args.fichier)
+        except ModeleImpossible as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        print(f"Modèle écrit : {args.fichier} ({n} valeur{'s' if n > 1 else ''} attendue{'s' if n > 1 else ''}).")
+        return 0
+    if c == "depot":
+        return _depot(args, store)
+    if c == "completude":
+        from .depots import completude
+        try:
+            comp = completude(store, args.protocole, args.periode)
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        if args.json:
+            print(json.dumps(comp.as_dict(), ensure_ascii=False, indent=2, default=str))
+        else:
+            df = comp.par_signataire.copy()
+            df["taux"] = df["taux"].map(lambda x: format_pourcent(x))
+            print(f"Complétude {args.protocole} — {args.periode} : {int(df['recus'].sum())} valeurs reçues sur "
+                  f"{int(df['attendus'].sum())} attendues.")
+            print(df[["signataire", "nom", "attendus", "recus", "taux", "statut"]].to_string(index=False))
+            if comp.en_retard:
+                print(f"En retard : {', '.join(comp.en_retard)}")
+        return 0
+    if c == "revue":
+        from .depots import revoir_depot
+        try:
+            revoir_depot(store, args.depot, args.statut.replace("-", " "), args.commentaire, args.utilisateur)
+        except KeyError as exc:
+            print(exc.args[0], file=sys.stderr)
+            return 1
+        print(f"Dépôt n° {args.depot} marqué « {args.statut.replace('-', ' ')} ».")
+        return 0
     if c == "sauvegarde":
         try:
             dossier = store.sauvegarder(args.dossier)

@@ -158,6 +158,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "Revue des dépôts par la coordination",
+        """
+        -- Chaque revue (« validé », « à corriger ») est gardée ; depot.statut porte la dernière.
+        CREATE TABLE revue_depot (
+            depot_id BIGINT NOT NULL, statut VARCHAR NOT NULL, commentaire VARCHAR, auteur VARCHAR NOT NULL,
+            revu_le TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
 
 VERSION_SCHEMA = len(MIGRATIONS)

@@ -1,22 +1,28 @@
-"""Les dépôts des partenaires : un fichier, ses octets, ses valeurs, écrits ensemble dans une transaction.
+"""Les dépôts des partenaires : contrôle, écriture tout-ou-rien, historique, revue, complétude.
 
-La valeur qui fait foi pour un (indicateur, périmètre, période) est celle du dépôt le plus récent ; les précédentes restent
-dans l'historique (table `valeur`, jamais modifiée ni effacée par un dépôt).
+Un dépôt = un fichier envoyé par un signataire (ou un de ses services). Ses octets sont gardés ; ses valeurs sont écrites avec
+lui, dans une seule transaction. La valeur qui fait foi pour un (indicateur, périmètre, période) est celle du dépôt le plus
+récent que la coordination n'a pas marqué « à corriger » ; les précédentes restent dans l'historique (la table `valeur` n'est
+jamais modifiée ni vidée par un dépôt).
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import duckdb
 import pandas as pd
 
 from .db import Store, prochain_id
+from .rapport_erreurs import Rapport
 from .referentiel import inserer_df
+from .validation import Contexte, lire_depot, verifier
 
 RE_PERIODE = re.compile(r"^(\d{4})(?:-S([12]))?$")
+STATUTS_REVUE = ("validé", "à corriger")
 
 
 def annee_de(periode: str) -> int:
@@ -26,6 +32,10 @@ def annee_de(periode: str) -> int:
         raise ValueError(periode)
     return int(m.group(1))
 
+
+# --------------------------------------------------------------------------------------------------------------------
+# Écriture d'un dépôt
+# --------------------------------------------------------------------------------------------------------------------
 
 @dataclass
 class Depot:
@@ -40,7 +50,7 @@ class Depot:
 
 def enregistrer_depot(con: duckdb.DuckDBPyConnection, *, protocole: str, signataire: str, periode: str | None,
                       utilisateur: str, fichier_nom: str, contenu: bytes, valeurs: pd.DataFrame,
-                      depose_le: dt.datetime | None = None) -> Depot:
+                      depose_le: dt.datetime | None = None, commentaire: str | None = None) -> Depot:
     """Écrit un dépôt et ses valeurs dans la transaction `con` (appelé depuis `Store.ecrire`).
 
     `valeurs` a les colonnes `indicateur`, `perimetre`, `periode`, `valeur` et, facultatives, `commentaire`, `cellule`.
@@ -49,9 +59,9 @@ def enregistrer_depot(con: duckdb.DuckDBPyConnection, *, protocole: str, signata
     empreinte = hashlib.sha256(contenu).hexdigest()
     con.execute(
         "INSERT INTO depot (id, protocole, signataire, periode, utilisateur, depose_le, fichier_nom, sha256, contenu, "
-        "nb_valeurs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "nb_valeurs, commentaire) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [depot_id, protocole, signataire, periode, utilisateur, depose_le or dt.datetime.now(), fichier_nom,
-         empreinte, contenu, len(valeurs)])
+         empreinte, contenu, len(valeurs), commentaire])
     df = valeurs.copy()
     for col in ("commentaire", "cellule"):
         if col not in df.columns:
@@ -79,13 +89,261 @@ def valeurs_courantes(store: Store, protocole: str) -> pd.DataFrame:
     return store.requete(SQL_VALEURS_COURANTES + " ORDER BY ALL", [protocole])
 
 
-def historique(store: Store, protocole: str, indicateur: str, perimetre: str | None = None) -> pd.DataFrame:
-    """Toutes les valeurs déposées pour un indicateur, avec leur dépôt d'origine (fichier, signataire, date)."""
+def signataires_couverts(con: duckdb.DuckDBPyConnection, protocole: str, signataire: str) -> set[str]:
+    """Le signataire et, récursivement, ses services : un dépôt de l'État peut porter les indicateurs de la DDSP."""
+    lignes = con.execute("""
+        WITH RECURSIVE c(code) AS (
+            SELECT code FROM signataire WHERE protocole = ? AND code = ?
+            UNION SELECT s.code FROM signataire s JOIN c ON s.rattache_a = c.code WHERE s.protocole = ?)
+        SELECT code FROM c""", [protocole, signataire, protocole]).fetchall()
+    return {l[0] for l in lignes}
+
+
+def _contexte(con: duckdb.DuckDBPyConnection, protocole: str, signataire: str) -> Contexte | str:
+    p = con.execute("SELECT annee_debut, annee_fin FROM protocole WHERE code = ?", [protocole]).fetchone()
+    if p is None:
+        return f"Le protocole « {protocole} » n'existe pas dans cette base."
+    couverts = signataires_couverts(con, protocole, signataire)
+    if not couverts:
+        return f"Le signataire « {signataire} » n'existe pas dans le protocole {protocole}."
+    ind = con.execute("SELECT code, unite, periodicite, niveau, signataire, minimum, maximum FROM indicateur "
+                      "WHERE protocole = ?", [protocole]).df().set_index("code")
+    per = con.execute("SELECT code, niveau FROM perimetre WHERE protocole = ?", [protocole]).df().set_index("code")
+    codes = [c for c, s in ind["signataire"].items() if s in couverts]
+    prec = con.execute(f"SELECT * FROM ({SQL_VALEURS_COURANTES}) WHERE indicateur IN (SELECT unnest(?))",
+                       [protocole, codes]).df()
+    return Contexte(protocole, p[0], p[1], signataire, couverts, ind, per, prec)
+
+
+@dataclass
+class ResultatDepot:
+    """`statut` : « accepte », « rejete », « deja-depose » ou « a-confirmer » (avertissements à confirmer)."""
+
+    statut: str
+    rapport: Rapport
+    depot_id: int | None = None
+    nb_valeurs: int = 0
+    changements: pd.DataFrame = field(default_factory=pd.DataFrame)
+    periode: str | None = None
+
+    def as_dict(self) -> dict:
+        def lignes(ps):
+            return [dict(feuille=p.feuille, cellule=p.cellule, code=p.code, message=p.message, valeur=p.valeur)
+                    for p in ps]
+        return {"statut": self.statut, "erreurs": lignes(self.rapport.erreurs),
+                "avertissements": lignes(self.rapport.avertissements), "valeurs": self.nb_valeurs,
+                "depot_id": self.depot_id}
+
+
+class _Abandon(Exception):
+    """Sortie de la transaction sans rien écrire."""
+
+    def __init__(self, resultat: ResultatDepot):
+        self.resultat = resultat
+
+
+def deposer(store: Store, donnees: bytes, nom_fichier: str, *, protocole: str, signataire: str,
+            periode: str | None = None, utilisateur: str = "anonyme", accepter_avertissements: bool = False,
+            progression: Callable[[float, str], None] | None = None) -> ResultatDepot:
+    """Contrôle un fichier et, s'il est bon, l'enregistre avec ses valeurs, tout ou rien.
+
+    Un fichier déjà déposé à l'identique (même empreinte SHA-256) pour ce signataire n'est pas compté deux fois. Si le
+    contrôle ne trouve que des avertissements, rien n'est écrit tant que `accepter_avertissements` n'est pas vrai.
+    """
+    avancer = progression or (lambda f, m: None)
+    avancer(0.05, "Lecture du fichier…")
+    if periode is not None and not RE_PERIODE.match(periode):
+        r = Rapport()
+        r.ajouter("periode-invalide", "Période illisible : attendu une année (2021) ou un semestre (2021-S1).",
+                  "", "", periode)
+        return ResultatDepot("rejete", r)
+    lecture = lire_depot(donnees, nom_fichier)
+    if not lecture.rapport.valide:
+        return ResultatDepot("rejete", lecture.rapport)
+    avancer(0.5, f"Contrôle de {len(lecture.lignes)} lignes…")
+    empreinte = hashlib.sha256(donnees).hexdigest()
+
+    def ecrire(con: duckdb.DuckDBPyConnection) -> ResultatDepot:
+        deja = con.execute("SELECT id, nb_valeurs FROM depot WHERE protocole = ? AND signataire = ? AND sha256 = ? "
+                           "ORDER BY id LIMIT 1", [protocole, signataire, empreinte]).fetchone()
+        if deja:
+            raise _Abandon(ResultatDepot("deja-depose", lecture.rapport, deja[0], 0))
+        ctx = _contexte(con, protocole, signataire)
+        if isinstance(ctx, str):
+            lecture.rapport.ajouter("signataire-inconnu" if "signataire" in ctx else "protocole-inconnu", ctx)
+            raise _Abandon(ResultatDepot("rejete", lecture.rapport))
+        valeurs = verifier(lecture, ctx, periode)
+        if not lecture.rapport.valide:
+            raise _Abandon(ResultatDepot("rejete", lecture.rapport))
+        if lecture.rapport.avertissements and not accepter_avertissements:
+            raise _Abandon(ResultatDepot("a-confirmer", lecture.rapport))
+        avancer(0.8, f"Enregistrement de {len(valeurs)} valeurs…")
+        changements = _changements(valeurs, ctx.precedentes)
+        annees = {p[:4] for p in valeurs["periode"]}
+        periode_depot = periode or lecture.meta.get("periode") or (annees.pop() if len(annees) == 1 else None)
+        n = len(lecture.rapport.avertissements)
+        depot = enregistrer_depot(
+            con, protocole=protocole, signataire=signataire, periode=periode_depot, utilisateur=utilisateur,
+            fichier_nom=nom_fichier, contenu=donnees, valeurs=valeurs,
+            commentaire=f"{n} avertissement{'s' if n > 1 else ''} confirmé{'s' if n > 1 else ''} au dépôt" if n else None)
+        return ResultatDepot("accepte", lecture.rapport, depot.id, depot.nb_valeurs, changements, periode_depot)
+
+    try:
+        resultat = store.ecrire(ecrire)
+    except _Abandon as abandon:
+        resultat = abandon.resultat
+    avancer(1.0, "Terminé.")
+    return resultat
+
+
+def _changements(valeurs: pd.DataFrame, precedentes: pd.DataFrame) -> pd.DataFrame:
+    """Ce que le dépôt change par rapport aux valeurs qui faisaient foi."""
+    cles = ["indicateur", "perimetre", "periode"]
+    avant = precedentes[cles + ["valeur"]].rename(columns={"valeur": "ancienne"}) if not precedentes.empty else \
+        pd.DataFrame(columns=cles + ["ancienne"])
+    df = valeurs[cles + ["valeur"]].rename(columns={"valeur": "nouvelle"}).merge(avant, on=cles, how="left")
+    df["nature"] = "inchangée"
+    df.loc[df["ancienne"].isna(), "nature"] = "nouvelle"
+    df.loc[df["ancienne"].notna() & (df["ancienne"] != df["nouvelle"]), "nature"] = "modifiée"
+    return df
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Revue, historique, fichiers
+# --------------------------------------------------------------------------------------------------------------------
+
+def revoir_depot(store: Store, depot_id: int, statut: str, commentaire: str | None, auteur: str) -> None:
+    """La coordination marque un dépôt « validé » ou « à corriger » (les valeurs d'un dépôt à corriger ne font plus foi)."""
+    if statut not in STATUTS_REVUE:
+        raise ValueError(f"Statut de revue inconnu : « {statut} » (attendu : {', '.join(STATUTS_REVUE)}).")
+
+    def ecrire(con):
+        if not con.execute("SELECT count(*) FROM depot WHERE id = ?", [depot_id]).fetchone()[0]:
+            raise KeyError(f"Le dépôt n° {depot_id} n'existe pas.")
+        con.execute("INSERT INTO revue_depot VALUES (?, ?, ?, ?, current_timestamp)",
+                    [depot_id, statut, commentaire, auteur])
+        con.execute("UPDATE depot SET statut = ? WHERE id = ?", [statut, depot_id])
+
+    store.ecrire(ecrire)
+
+
+def liste_depots(store: Store, protocole: str, signataire: str | None = None) -> pd.DataFrame:
+    """Les dépôts d'un protocole, du plus récent au plus ancien (sans les octets des fichiers)."""
     return store.requete("""
+        SELECT d.id, d.signataire, s.nom AS signataire_nom, d.periode, d.utilisateur, d.depose_le, d.fichier_nom,
+               d.sha256, d.nb_valeurs, octet_length(d.contenu) AS taille, d.statut, d.commentaire,
+               (SELECT r.commentaire FROM revue_depot r WHERE r.depot_id = d.id ORDER BY r.revu_le DESC LIMIT 1)
+                   AS commentaire_revue
+        FROM depot d LEFT JOIN signataire s ON s.protocole = d.protocole AND s.code = d.signataire
+        WHERE d.protocole = ? AND (? IS NULL OR d.signataire = ?)
+        ORDER BY d.id DESC
+    """, [protocole, signataire, signataire])
+
+
+def fichier_du_depot(store: Store, depot_id: int) -> tuple[str, bytes]:
+    """Le nom et les octets d'origine d'un fichier déposé."""
+    ligne = store.lire(lambda con: con.execute("SELECT fichier_nom, contenu FROM depot WHERE id = ?",
+                                               [depot_id]).fetchone())
+    if ligne is None:
+        raise KeyError(f"Le dépôt n° {depot_id} n'existe pas.")
+    return ligne[0], bytes(ligne[1])
+
+
+def historique(store: Store, protocole: str, indicateur: str, perimetre: str | None = None) -> pd.DataFrame:
+    """Toutes les valeurs déposées pour un indicateur, avec leur dépôt d'origine (fichier, signataire, date) ; la
+    colonne `fait_foi` marque celle que montrent les graphiques."""
+    return store.requete(f"""
+        WITH c AS ({SQL_VALEURS_COURANTES})
         SELECT v.perimetre, v.periode, v.valeur, v.commentaire, v.cellule, d.id AS depot_id, d.fichier_nom,
-               d.signataire, d.utilisateur, d.depose_le,
-               v.depot_id = max(v.depot_id) OVER (PARTITION BY v.perimetre, v.periode) AS fait_foi
+               d.signataire, d.utilisateur, d.depose_le, d.statut,
+               coalesce(c.depot_id = v.depot_id, false) AS fait_foi
         FROM valeur v JOIN depot d ON d.id = v.depot_id
+        LEFT JOIN c ON c.indicateur = v.indicateur AND c.perimetre = v.perimetre AND c.periode = v.periode
         WHERE v.protocole = ? AND v.indicateur = ? AND (? IS NULL OR v.perimetre = ?)
         ORDER BY v.periode, v.perimetre, d.id
-    """, [protocole, indicateur, perimetre, perimetre])
+    """, [protocole, protocole, indicateur, perimetre, perimetre])
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Ce qui est attendu, et la complétude
+# --------------------------------------------------------------------------------------------------------------------
+
+SQL_ATTENDUS = """
+    -- Les périmètres attendus d'un indicateur : ceux qui ont une référence ou une cible s'il y en a, sinon tous les
+    -- périmètres de son niveau. Les périodes : l'année, ou ses deux semestres pour un indicateur semestriel.
+    WITH i AS (SELECT * FROM indicateur WHERE protocole = $protocole),
+    fixes AS (SELECT indicateur, perimetre FROM reference WHERE protocole = $protocole
+              UNION SELECT indicateur, perimetre FROM cible WHERE protocole = $protocole),
+    per AS (
+        SELECT i.code AS indicateur, f.perimetre FROM i JOIN fixes f ON f.indicateur = i.code
+        UNION ALL
+        SELECT i.code, p.code FROM i JOIN perimetre p ON p.protocole = i.protocole AND p.niveau = i.niveau
+        WHERE NOT EXISTS (SELECT 1 FROM fixes f WHERE f.indicateur = i.code)),
+    periodes AS (
+        SELECT i.code AS indicateur, unnest(CASE
+            WHEN i.periodicite = 'semestrielle' AND len($periode) = 4 THEN [$periode || '-S1', $periode || '-S2']
+            WHEN i.periodicite = 'semestrielle' THEN [$periode]
+            WHEN len($periode) = 4 THEN [$periode]
+            ELSE [] END) AS periode
+        FROM i)
+    SELECT i.signataire, i.code AS indicateur, i.libelle, i.unite, per.perimetre, periodes.periode, i.ordre
+    FROM i JOIN per ON per.indicateur = i.code JOIN periodes ON periodes.indicateur = i.code
+"""
+
+
+def attendus(con: duckdb.DuckDBPyConnection, protocole: str, periode: str) -> pd.DataFrame:
+    """Chaque (indicateur, périmètre, période) qu'un signataire devait envoyer pour une année ou un semestre."""
+    return con.execute(SQL_ATTENDUS + " ORDER BY i.ordre, per.perimetre, periodes.periode",
+                       {"protocole": protocole, "periode": periode}).df()
+
+
+@dataclass
+class Completude:
+    periode: str
+    par_signataire: pd.DataFrame     # signataire, nom, attendus, recus, taux, statut, dernier_depot
+    detail: pd.DataFrame             # chaque attendu, avec recu (bool)
+
+    @property
+    def en_retard(self) -> list[str]:
+        return list(self.par_signataire.loc[self.par_signataire["statut"] != "complet", "signataire"])
+
+    def as_dict(self) -> dict:
+        df = self.par_signataire.astype(object).where(self.par_signataire.notna(), None)
+        return {"periode": self.periode, "signataires": df.to_dict("records"), "en_retard": self.en_retard,
+                "attendus": int(self.par_signataire["attendus"].sum()),
+                "recus": int(self.par_signataire["recus"].sum())}
+
+
+def completude(store: Store, protocole: str, periode: str) -> Completude:
+    """Pour une année (ou un semestre) : ce que chaque signataire devait envoyer, ce qui est arrivé, qui est en retard."""
+    if not RE_PERIODE.match(str(periode)):
+        raise ValueError(f"Période illisible : « {periode} » (attendu 2021 ou 2021-S1).")
+
+    def lire(con):
+        if not con.execute("SELECT count(*) FROM protocole WHERE code = ?", [protocole]).fetchone()[0]:
+            from .requetes import ProtocoleInconnu
+            raise ProtocoleInconnu(protocole)
+        detail = con.execute(f"""
+            WITH a AS ({SQL_ATTENDUS}), c AS ({SQL_VALEURS_COURANTES.replace('?', '$protocole')})
+            SELECT a.*, c.valeur, c.depot_id, c.depot_id IS NOT NULL AS recu
+            FROM a LEFT JOIN c ON c.indicateur = a.indicateur AND c.perimetre = a.perimetre AND c.periode = a.periode
+            ORDER BY a.signataire, a.ordre, a.perimetre, a.periode
+        """, {"protocole": protocole, "periode": str(periode)}).df()
+        sig = con.execute("""
+            SELECT s.code AS signataire, s.nom,
+                   (SELECT max(d.depose_le) FROM depot d WHERE d.protocole = s.protocole AND d.signataire = s.code
+                     AND d.periode LIKE ? || '%') AS dernier_depot
+            FROM signataire s WHERE s.protocole = ?""", [str(periode)[:4], protocole]).df()
+        return detail, sig
+
+    detail, sig = store.lire(lire)
+    compte = detail.groupby("signataire").agg(attendus=("recu", "size"), recus=("recu", "sum")).reset_index()
+    df = compte.merge(sig, on="signataire", how="left")
+    df["recus"] = df["recus"].astype(int)
+    df["taux"] = (100 * df["recus"] / df["attendus"]).round(1)
+    df["statut"] = "partiel"
+    df.loc[df["recus"] == df["attendus"], "statut"] = "complet"
+    df.loc[df["recus"] == 0, "statut"] = "aucune donnée"
+    df = df.sort_values(["taux", "signataire"]).reset_index(drop=True)
+    return Completude(str(periode), df[["signataire", "nom", "attendus", "recus", "taux", "statut", "dernier_depot"]],
+                      detail)

@@ -6,6 +6,7 @@ a tapé `n/a` doit recevoir une réponse, pas un vide silencieux.
 from __future__ import annotations
 
 import csv
+import re
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,14 @@ EXTENSIONS_CLASSEUR = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
 
 
 class FichierIllisible(ValueError):
-    """Le fichier n'a pas pu être ouvert ; le message dit pourquoi, en français."""
+    """Le fichier n'a pas pu être ouvert ; le message dit pourquoi, en français. `code` : le code d'erreur stable."""
+
+    code = "fichier-illisible"
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        if code:
+            self.code = code
 
 
 def lettre_colonne(indice: int) -> str:
@@ -86,6 +94,10 @@ def lire_classeur(source: str | Path | bytes, nom_fichier: str | None = None) ->
     extension = Path(nom_fichier).suffix.lower()
     if extension == ".csv":
         return {Path(nom_fichier).stem: _lire_csv_octets(donnees, Path(nom_fichier).stem)}
+    if est_protege_par_mot_de_passe(donnees):
+        raise FichierIllisible(f"{nom_fichier} est protégé par un mot de passe : enregistrez-le sans mot de passe puis "
+                               "déposez-le à nouveau.", "fichier-protege")
+    verifier_archive(donnees, nom_fichier)
     try:
         classeur = CalamineWorkbook.from_filelike(io.BytesIO(donnees))
     except Exception as exc:  # calamine lève plusieurs types selon le format
@@ -129,3 +141,164 @@ def trouver_feuille(feuilles: dict[str, Feuille], *noms: str) -> Feuille | None:
 
 def est_vide(cellule) -> bool:
     return cellule is None or (isinstance(cellule, str) and not cellule.strip())
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Ce que calamine ne dit pas : formats pourcentage et formules sans valeur calculée
+# --------------------------------------------------------------------------------------------------------------------
+
+TAILLE_DECOMPRESSEE_MAX = 400 * 1024 * 1024   # au-delà, une archive .xlsx est une bombe, pas un tableau de bord
+RATIO_COMPRESSION_MAX = 1000
+
+
+class ArchiveSuspecte(FichierIllisible):
+    code = "archive-suspecte"
+
+
+def verifier_archive(donnees: bytes, nom: str) -> None:
+    """Refuse une archive (.xlsx, .ods) qui se décompresserait démesurément (« bombe zip »), avant de l'ouvrir."""
+    import zipfile
+
+    if donnees[:2] != b"PK":
+        return
+    try:
+        with zipfile.ZipFile(io.BytesIO(donnees)) as z:
+            total = 0
+            for info in z.infolist():
+                total += info.file_size
+                if info.compress_size and info.file_size / info.compress_size > RATIO_COMPRESSION_MAX \
+                        and info.file_size > 50 * 1024 * 1024:
+                    raise ArchiveSuspecte(f"{nom} se décompresserait en {info.file_size // 2**20} Mo à partir de "
+                                          f"{max(info.compress_size // 1024, 1)} Ko : fichier refusé par précaution.")
+            if total > TAILLE_DECOMPRESSEE_MAX:
+                raise ArchiveSuspecte(f"{nom} se décompresserait en {total // 2**20} Mo : c'est bien plus qu'un "
+                                      "tableau de valeurs ; fichier refusé par précaution.")
+    except zipfile.BadZipFile:
+        return  # calamine dira que le fichier est illisible
+
+
+def est_protege_par_mot_de_passe(donnees: bytes) -> bool:
+    """Un .xlsx chiffré est un conteneur OLE qui porte un « EncryptedPackage »."""
+    return donnees[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" and "EncryptedPackage".encode("utf-16-le") in donnees
+
+
+_RE_CELLULE = re.compile(rb'<c r="([A-Z]+)(\d+)"([^>]*?)(/>|>(.*?)</c>)', re.S)
+_RE_STYLE = re.compile(rb'\ss="(\d+)"')
+
+
+def inspecter_xlsx(donnees: bytes, feuille: str, colonnes: set[str]) -> tuple[set[str], set[str]]:
+    """Pour les colonnes données d'une feuille .xlsx : les cellules au format pourcentage, et les cellules à formule
+    dont le classeur n'a pas gardé de valeur calculée. Adresses sans le nom de feuille (`F12`)."""
+    import posixpath
+    import zipfile
+
+    try:
+        z = zipfile.ZipFile(io.BytesIO(donnees))
+        classeur = z.read("xl/workbook.xml")
+        liens = z.read("xl/_rels/workbook.xml.rels")
+    except (zipfile.BadZipFile, KeyError):
+        return set(), set()
+    rid = None
+    for m in re.finditer(rb"<sheet\b[^>]*>", classeur):
+        balise = m.group(0)
+        nom = re.search(rb'name="([^"]*)"', balise)
+        if nom and _xml_texte(nom.group(1)) == feuille:
+            r = re.search(rb'r:id="([^"]*)"', balise) or re.search(rb'\bid="([^"]*)"', balise)
+            rid = r.group(1) if r else None
+    if rid is None:
+        return set(), set()
+    cible = None
+    for m in re.finditer(rb"<Relationship\b[^>]*>", liens):
+        if re.search(rb'Id="' + re.escape(rid) + rb'"', m.group(0)):
+            cible = re.search(rb'Target="([^"]*)"', m.group(0)).group(1).decode()
+    if cible is None:
+        return set(), set()
+    chemin = cible.lstrip("/") if cible.startswith("/") else posixpath.normpath(posixpath.join("xl", cible))
+    try:
+        xml = z.read(chemin)
+    except KeyError:
+        return set(), set()
+    pourcent_styles = _styles_pourcent(z)
+    if not pourcent_styles and b"<f" not in xml:
+        return set(), set()
+    pourcents, formules = set(), set()
+    for m in _RE_CELLULE.finditer(xml):
+        col = m.group(1).decode()
+        if col not in colonnes:
+            continue
+        adresse = col + m.group(2).decode()
+        s = _RE_STYLE.search(m.group(3))
+        if s and int(s.group(1)) in pourcent_styles:
+            pourcents.add(adresse)
+        contenu = m.group(5) or b""
+        if b"<f" in contenu and not re.search(rb"<v>[^<]+</v>", contenu):
+            formules.add(adresse)
+    return pourcents, formules
+
+
+def _xml_texte(b: bytes) -> str:
+    import html
+
+    return html.unescape(b.decode("utf-8"))
+
+
+def _styles_pourcent(z) -> set[int]:
+    try:
+        styles = z.read("xl/styles.xml")
+    except KeyError:
+        return set()
+    formats_pourcent = {9, 10}
+    for m in re.finditer(rb'<numFmt\b[^>]*numFmtId="(\d+)"[^>]*formatCode="([^"]*)"', styles):
+        code = re.sub(r'"[^"]*"|\\.', "", _xml_texte(m.group(2)))
+        if "%" in code:
+            formats_pourcent.add(int(m.group(1)))
+    bloc = re.search(rb"<cellXfs\b.*?</cellXfs>", styles, re.S)
+    if not bloc:
+        return set()
+    indices = set()
+    for i, xf in enumerate(re.finditer(rb"<xf\b[^>]*>", bloc.group(0))):
+        n = re.search(rb'numFmtId="(\d+)"', xf.group(0))
+        if n and int(n.group(1)) in formats_pourcent:
+            indices.add(i)
+    return indices
+
+
+def inspecter_ods(donnees: bytes, feuille: str, colonnes: set[str]) -> tuple[set[str], set[str]]:
+    """Même chose pour un .ods : cellules de type pourcentage, formules sans valeur."""
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    T = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+    O = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
+    try:
+        contenu = zipfile.ZipFile(io.BytesIO(donnees)).open("content.xml")
+    except (zipfile.BadZipFile, KeyError):
+        return set(), set()
+    pourcents, formules = set(), set()
+    dans_feuille, ligne = False, 0
+    for evenement, el in ET.iterparse(contenu, events=("start", "end")):
+        if el.tag == T + "table":
+            if evenement == "start":
+                dans_feuille, ligne = el.get(T + "name") == feuille, 0
+            else:
+                if dans_feuille:
+                    break
+                el.clear()
+        elif el.tag == T + "table-row" and evenement == "end":
+            if dans_feuille:
+                colonne = 0
+                for cellule in el:
+                    rep = int(cellule.get(T + "number-columns-repeated", "1"))
+                    if rep == 1 or cellule.get(O + "value-type") or cellule.get(T + "formula"):
+                        lettre = lettre_colonne(colonne)
+                        if lettre in colonnes:
+                            adresse = f"{lettre}{ligne + 1}"
+                            if cellule.get(O + "value-type") == "percentage":
+                                pourcents.add(adresse)
+                            if cellule.get(T + "formula") and cellule.get(O + "value") is None \
+                                    and cellule.get(O + "value-type") in (None, "float", "percentage"):
+                                formules.add(adresse)
+                    colonne += rep
+                ligne += int(el.get(T + "number-rows-repeated", "1"))
+            el.clear()
+    return pourcents, formules

@@ -37,7 +37,9 @@ class Rapport:
         if len(self.problemes) >= self.plafond:
             self.tronque = True
             return
-        texte = "" if valeur is None else str(valeur)
+        if isinstance(valeur, float) and valeur.is_integer():
+            valeur = int(valeur)
+        texte = "" if valeur is None else (valeur.isoformat() if hasattr(valeur, "isoformat") else str(valeur))
         if len(texte) > 200:
             texte = texte[:197] + "…"
         self.problemes.append(Probleme(code, message, feuille, cellule, texte, niveau))

@@ -1,0 +1,655 @@
+"""Le modèle d'avancement : de la valeur de référence à la cible, la trajectoire, les statuts et leur remontée.
+
+Trois étages, décrits pour les membres du COPIL dans docs/avancement.md :
+
+1. un indicateur sur un périmètre, à une période (`evaluer`, fonction pure) : valeur attendue sur la trajectoire
+   référence → cibles intermédiaires → cible finale, progression, statut et une phrase qui l'explique ;
+2. un indicateur sur le territoire ou un ensemble de quartiers (`indicateurs_au_territoire`), selon sa règle
+   d'agrégation : somme, taux recalculé à partir de son numérateur et de son dénominateur (jamais une moyenne de taux),
+   ou non agrégeable ;
+3. un nœud de l'arborescence des axes (`avancement_par_noeud`) : nombre d'indicateurs par statut et score.
+
+Chaque fonction publique lit les données du protocole en une fois (une connexion, cinq requêtes) puis travaille en
+mémoire : pas de requête par ligne, et seules les valeurs de l'année demandée sont lues.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import pandas as pd
+
+from .db import Store
+from .depots import RE_PERIODE, SQL_VALEURS_COURANTES
+from .formats import ESPACE_INSECABLE, format_nombre, format_valeur
+from .requetes import ProtocoleInconnu
+
+# --------------------------------------------------------------------------------------------------------------------
+# Statuts et réglages
+# --------------------------------------------------------------------------------------------------------------------
+
+ATTEINT = "atteint"
+EN_BONNE_VOIE = "en bonne voie"
+EN_RETARD = "en retard"
+NON_RENSEIGNE = "non renseigné"
+SANS_CIBLE = "sans cible"
+
+#: Les statuts, dans l'ordre des légendes (du meilleur au moins informatif).
+STATUTS = (ATTEINT, EN_BONNE_VOIE, EN_RETARD, NON_RENSEIGNE, SANS_CIBLE)
+
+#: Un indicateur reste « en bonne voie » s'il est en deçà de la valeur attendue de moins de cette fraction du chemin
+#: total |cible finale − référence|. Sans cette marge, le moindre aléa (un apprenti de moins) ferait passer en retard.
+TOLERANCE = 0.10
+
+# Écart relatif sous lequel deux nombres sont tenus pour égaux (0,1 + 0,2 ≠ 0,3 en virgule flottante).
+_EPSILON = 1e-9
+
+COLONNES_PERIMETRE = [
+    "indicateur", "libelle", "unite", "sens", "perimetre", "perimetre_libelle", "niveau", "valeur", "reference",
+    "annee_reference", "cible_finale", "annee_cible", "attendu", "progression", "statut", "explication", "depot_id",
+]
+COLONNES_TERRITOIRE = COLONNES_PERIMETRE + ["nb_perimetres", "nb_renseignes"]
+COLONNES_NOEUD = [
+    "code", "parent", "libelle", "profondeur", "nb_atteint", "nb_en_bonne_voie", "nb_en_retard", "nb_non_renseigne",
+    "nb_sans_cible", "score",
+]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Périodes
+# --------------------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Periode:
+    """Une période de suivi : `2021` (l'année) ou `2021-S1`, `2021-S2` (les semestres)."""
+
+    code: str
+    annee: int
+    semestre: int | None
+
+    @property
+    def instant(self) -> float:
+        """La date que décrit la période, en années : une valeur annuelle, comme une cible de l'année N, vaut pour la
+        fin de l'année (N) ; le premier semestre pour le milieu de l'année (N − 0,5)."""
+        return self.annee - 0.5 if self.semestre == 1 else float(self.annee)
+
+    @property
+    def en(self) -> str:
+        """« en 2021 », « au 1er semestre 2021 »."""
+        if self.semestre is None:
+            return f"en {self.annee}"
+        return f"au {'1er' if self.semestre == 1 else '2e'} semestre {self.annee}"
+
+    @property
+    def nom(self) -> str:
+        """« 2021 », « le 1er semestre 2021 » (après « pour », « dès »)."""
+        if self.semestre is None:
+            return str(self.annee)
+        return f"le {'1er' if self.semestre == 1 else '2e'} semestre {self.annee}"
+
+
+def lire_periode(periode) -> Periode:
+    """`"2021"`, `2021`, `"2021-S1"`, `"2021-S2"` → `Periode`. Lève `ValueError` (message en français) sinon."""
+    m = RE_PERIODE.match(str(periode).strip())
+    if not m:
+        raise ValueError(f"Période « {periode} » non reconnue : attendu une année (2021) ou un semestre (2021-S1, "
+                         "2021-S2).")
+    semestre = int(m.group(2)) if m.group(2) else None
+    return Periode(m.group(0), int(m.group(1)), semestre)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Écriture des nombres avec leur unité
+# --------------------------------------------------------------------------------------------------------------------
+
+_UNITES_SANS_MOT = {None, "", "nombre", "%", "€"}
+_UNITES_FEMININES = {"heures", "places", "personnes", "actions", "séances", "familles", "entreprises", "associations",
+                     "structures", "journées", "demi-journées", "nuitées", "semaines", "classes", "heure", "place"}
+_UNITES_INVARIABLES = {"mois", "ETP", "fois", "km", "m²", "ha"}
+
+
+def _pluriel(x: float) -> bool:
+    # En français, le pluriel commence à 2 : « 1,5 jour », « 2 jours ».
+    return abs(x) >= 2
+
+
+def _mot_unite(unite: str | None, x: float) -> str | None:
+    if unite in _UNITES_SANS_MOT:
+        return None
+    if not _pluriel(x) and unite.endswith("s") and unite not in _UNITES_INVARIABLES:
+        return unite[:-1]
+    return unite
+
+
+def formater(x, unite: str | None) -> str:
+    """Une valeur avec son unité, pour une phrase : `12,5 %`, `1 200 €`, `16` (nombre), `18 jours`, `1 jour`."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if unite in ("%", "€"):
+        return format_valeur(x, unite)
+    mot = _mot_unite(unite, float(x))
+    return format_nombre(x) + (f"{ESPACE_INSECABLE}{mot}" if mot else "")
+
+
+def _attendu(x: float, unite: str | None) -> str:
+    """« attendus », « attendues » (16 heures attendues), « attendu » (1 jour attendu)."""
+    mot = "attendu" + ("e" if unite in _UNITES_FEMININES else "")
+    return mot + ("s" if _pluriel(x) else "")
+
+
+def _ecart(x: float, unite: str | None) -> str:
+    """Un écart : en points pour un taux (« 1,5 point »), sinon dans l'unité de l'indicateur."""
+    if unite == "%":
+        return f"{format_nombre(x)}{ESPACE_INSECABLE}point{'s' if _pluriel(x) else ''}"
+    return formater(x, unite)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Un indicateur sur un périmètre : la fonction pure
+# --------------------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Le résultat de `evaluer` : statut (un des `STATUTS`), valeur retenue, valeur attendue sur la trajectoire à la
+    période, cible finale et son année, progression (voir `evaluer`) et une phrase en français qui explique le statut."""
+
+    statut: str
+    valeur: float | None
+    attendu: float | None
+    cible_finale: float | None
+    annee_cible: int | None
+    progression: float | None
+    explication: str
+
+
+def _nombre(x) -> float | None:
+    if x is None or x is pd.NA:
+        return None
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+def _cibles(cibles) -> dict[int, float]:
+    if cibles is None:
+        return {}
+    paires = cibles.items() if isinstance(cibles, Mapping) else cibles
+    sortie = {}
+    for annee, valeur in paires:
+        v = _nombre(valeur)
+        if v is not None and annee is not None:
+            sortie[int(annee)] = v
+    return sortie
+
+
+def trajectoire(reference: float | None, annee_reference: int | None,
+                cibles: Mapping[int, float] | Iterable[tuple[int, float]] | None) -> list[tuple[float, float]]:
+    """Les points connus de la trajectoire, par année croissante : (année de référence, référence) puis chaque cible
+    (intermédiaire ou finale). Une cible de la même année que la référence l'emporte sur elle."""
+    points: dict[float, float] = {}
+    reference = _nombre(reference)
+    if reference is not None and annee_reference is not None and not pd.isna(annee_reference):
+        points[float(annee_reference)] = reference
+    for annee, valeur in _cibles(cibles).items():
+        points[float(annee)] = valeur
+    return sorted(points.items())
+
+
+def valeur_attendue(points: list[tuple[float, float]], instant: float) -> float | None:
+    """La valeur de la trajectoire à un instant (en années ; `Periode.instant`) : la valeur du point s'il y en a un
+    cette année-là, sinon l'interpolation linéaire entre les deux points qui l'encadrent ; avant le premier point, le
+    premier (la référence) ; après le dernier, le dernier (la cible finale)."""
+    if not points:
+        return None
+    if instant <= points[0][0]:
+        return points[0][1]
+    if instant >= points[-1][0]:
+        return points[-1][1]
+    for (a0, v0), (a1, v1) in zip(points, points[1:]):
+        if a0 <= instant <= a1:
+            return v0 + (v1 - v0) * (instant - a0) / (a1 - a0)
+    return None  # inatteignable : les points sont triés
+
+
+def _au_moins(a: float, b: float, echelle: float) -> bool:
+    """a ≥ b, à l'arrondi près."""
+    return a >= b - _EPSILON * max(1.0, abs(echelle))
+
+
+def evaluer(valeur, periode, *, sens: str, unite: str | None = None, reference=None, annee_reference=None,
+            cibles: Mapping[int, float] | Iterable[tuple[int, float]] | None = None) -> Evaluation:
+    """Évalue un indicateur sur un périmètre à une période. Fonction pure : tout est passé en argument.
+
+    - `valeur` : la valeur qui fait foi pour la période (None si rien n'est déposé) ;
+    - `periode` : `"2021"`, `"2021-S1"` ou `"2021-S2"` (celle que décrit la valeur) ;
+    - `sens` : `"hausse"` ou `"baisse"` ; `unite` : l'unité de l'indicateur, pour l'explication ;
+    - `reference`, `annee_reference` : la situation de départ ; `cibles` : {année: valeur}, la plus tardive étant la
+      cible finale.
+
+    Statut, dans cet ordre : pas de cible → « sans cible » ; pas de valeur → « non renseigné » ; cible finale atteinte
+    ou dépassée dans le sens souhaité → « atteint » ; pas de référence → « en retard » (seule la cible finale peut être
+    comparée) ; valeur au niveau de la trajectoire ou au-delà, ou en deçà de moins de `TOLERANCE` × |cible finale −
+    référence| → « en bonne voie » ; sinon « en retard ».
+
+    Progression = (valeur − référence) / (cible finale − référence) : 0 à la référence, 1 à la cible, dans les deux sens
+    (hausse et baisse). Elle n'est pas bornée : négative si l'on s'éloigne de la cible, au-delà de 1 si on la dépasse.
+    None sans valeur, sans référence ou quand la cible égale la référence.
+    """
+    if sens not in ("hausse", "baisse"):
+        raise ValueError(f"Sens « {sens} » inconnu : « hausse » ou « baisse ».")
+    p = lire_periode(periode)
+    valeur = _nombre(valeur)
+    reference = _nombre(reference)
+    cibles = _cibles(cibles)
+    if not cibles:
+        return Evaluation(SANS_CIBLE, valeur, None, None, None, None, "Pas de cible fixée pour ce périmètre.")
+
+    annee_cible = max(cibles)
+    cible = cibles[annee_cible]
+    a_reference = reference is not None and annee_reference is not None and not pd.isna(annee_reference)
+    attendu = valeur_attendue(trajectoire(reference, annee_reference, cibles), p.instant) if a_reference else None
+    progression = None
+    if a_reference and valeur is not None and abs(cible - reference) > _EPSILON * max(1.0, abs(cible)):
+        progression = (valeur - reference) / (cible - reference)
+
+    def resultat(statut: str, explication: str) -> Evaluation:
+        return Evaluation(statut, valeur, attendu, cible, annee_cible, progression, explication)
+
+    if valeur is None:
+        return resultat(NON_RENSEIGNE, f"Aucune valeur déposée pour {p.nom}.")
+
+    signe = 1.0 if sens == "hausse" else -1.0
+    sans_reference = " ; sans valeur de référence, seule la cible finale est comparée" if not a_reference else ""
+    if _au_moins(signe * valeur, signe * cible, cible):
+        return resultat(ATTEINT, f"Cible de {formater(cible, unite)} atteinte dès {p.nom} "
+                                 f"({formater(valeur, unite)}){sans_reference}.")
+    if not a_reference:
+        return resultat(EN_RETARD, f"{formater(valeur, unite)} {p.en} pour une cible de {formater(cible, unite)} en "
+                                   f"{annee_cible} ; sans valeur de référence, pas de trajectoire : seule la cible "
+                                   "finale est comparée.")
+
+    if p.instant >= annee_cible:
+        phrase = (f"{formater(valeur, unite)} {p.en} pour une cible de {formater(cible, unite)} en {annee_cible}")
+    else:
+        phrase = (f"{formater(valeur, unite)} {p.en} pour {formater(attendu, unite)} {_attendu(attendu, unite)} sur la "
+                  f"trajectoire vers {formater(cible, unite)} en {annee_cible}")
+    avance = signe * (valeur - attendu)   # ≥ 0 : au niveau de la trajectoire ou au-delà
+    marge = TOLERANCE * abs(cible - reference)
+    if _au_moins(avance, 0.0, attendu):
+        return resultat(EN_BONNE_VOIE, phrase + ".")
+    if _au_moins(avance, -marge, attendu):
+        return resultat(EN_BONNE_VOIE, phrase + f" : écart de {_ecart(-avance, unite)}, dans la marge de tolérance "
+                                                f"({format_nombre(TOLERANCE * 100)} % du chemin à parcourir).")
+    return resultat(EN_RETARD, phrase + f" : écart de {_ecart(-avance, unite)}.")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Lecture des données d'un protocole, en une fois
+# --------------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class _Donnees:
+    """Tout ce qu'il faut pour évaluer un protocole à une période, indexé pour des accès en mémoire."""
+
+    code_territoire: str
+    territoire: str
+    periode: Periode
+    indicateurs: pd.DataFrame            # une ligne par indicateur, dans l'ordre du référentiel
+    perimetres: pd.DataFrame             # une ligne par périmètre, dans l'ordre d'affichage
+    valeurs: dict                        # (indicateur, périmètre) → (valeur, période retenue, depot_id)
+    references: dict                     # (indicateur, périmètre) → (année, valeur)
+    cibles: dict                         # (indicateur, périmètre) → {année: valeur}
+    noeuds: pd.DataFrame | None = None
+    appartenance: pd.DataFrame | None = None   # (noeud, indicateur) : l'indicateur compte pour le nœud
+
+
+def _rangs(periode: Periode) -> pd.DataFrame:
+    """Quelles périodes déposées valent pour la période demandée, par ordre de préférence, selon la périodicité."""
+    a = periode.annee
+    if periode.semestre is None:
+        # L'année d'un indicateur semestriel : le 2e semestre (fin d'année), à défaut une valeur annuelle, à défaut
+        # le 1er semestre.
+        lignes = [("semestrielle", f"{a}-S2", 0), ("semestrielle", str(a), 1), ("semestrielle", f"{a}-S1", 2),
+                  ("annuelle", str(a), 0)]
+    elif periode.semestre == 2:
+        # Une valeur annuelle vaut pour la fin de l'année, donc pour le 2e semestre.
+        lignes = [("semestrielle", f"{a}-S2", 0), ("annuelle", str(a), 0)]
+    else:
+        lignes = [("semestrielle", f"{a}-S1", 0)]
+    return pd.DataFrame(lignes, columns=["periodicite", "periode", "rang"])
+
+
+def _charger(store: Store, protocole: str, periode, avec_noeuds: bool = False) -> _Donnees:
+    p = lire_periode(periode)
+
+    def lire(con):
+        proto = con.execute("SELECT territoire, code_territoire FROM protocole WHERE code = ?", [protocole]).fetchone()
+        if proto is None:
+            raise ProtocoleInconnu(protocole)
+        ind = con.execute("""
+            SELECT code AS indicateur, libelle, unite, sens, periodicite, niveau, agregation, numerateur, denominateur
+            FROM indicateur WHERE protocole = ? ORDER BY ordre""", [protocole]).df()
+        per = con.execute("""
+            SELECT code AS perimetre, libelle AS perimetre_libelle, niveau FROM perimetre WHERE protocole = ?
+            ORDER BY CASE niveau WHEN 'Territoire' THEN 0 WHEN 'Commune' THEN 1 ELSE 2 END, ordre""",
+                          [protocole]).df()
+        ref = con.execute("SELECT indicateur, perimetre, annee, valeur FROM reference WHERE protocole = ?",
+                          [protocole]).df()
+        cib = con.execute("SELECT indicateur, perimetre, annee, valeur FROM cible WHERE protocole = ? ORDER BY annee",
+                          [protocole]).df()
+        # La règle « dépôt le plus récent, hors dépôts à corriger » est celle de depots ; on n'en lit que l'année utile.
+        val = con.execute(f"SELECT indicateur, perimetre, periode, valeur, depot_id FROM ({SQL_VALEURS_COURANTES}) "
+                          "WHERE annee = ?", [protocole, p.annee]).df()
+        noeuds = appartenance = None
+        if avec_noeuds:
+            noeuds = con.execute("""
+                SELECT code, parent, libelle, profondeur FROM noeud WHERE protocole = ? ORDER BY chemin""",
+                                 [protocole]).df()
+            # Un indicateur compte pour un nœud s'il mesure un engagement rattaché au nœud ou à un descendant.
+            appartenance = con.execute("""
+                WITH n AS (SELECT code, chemin FROM noeud WHERE protocole = ?),
+                m AS (SELECT DISTINCT x.indicateur, n.chemin FROM indicateur_engagement x
+                      JOIN engagement e ON e.protocole = x.protocole AND e.code = x.engagement
+                      JOIN n ON n.code = e.noeud WHERE x.protocole = ?)
+                SELECT DISTINCT n.code AS noeud, m.indicateur FROM n JOIN m
+                  ON m.chemin = n.chemin OR starts_with(m.chemin, n.chemin || '.')""", [protocole, protocole]).df()
+        return proto, ind, per, ref, cib, val, noeuds, appartenance
+
+    (territoire, code_territoire), ind, per, ref, cib, val, noeuds, appartenance = store.lire(lire)
+
+    # La valeur retenue par (indicateur, périmètre) : la période préférée parmi celles qui valent pour la demande.
+    val = (val.merge(ind[["indicateur", "periodicite"]], on="indicateur")
+              .merge(_rangs(p), on=["periodicite", "periode"])
+              .sort_values("rang", kind="stable")
+              .drop_duplicates(["indicateur", "perimetre"]))
+    valeurs = {(r.indicateur, r.perimetre): (float(r.valeur), r.periode, int(r.depot_id))
+               for r in val.itertuples(index=False)}
+    # Un taux non déposé sur un périmètre se recalcule à partir de son numérateur et de son dénominateur déposés.
+    for t in ind[(ind["agregation"] == "taux") & ind["numerateur"].notna() & ind["denominateur"].notna()].itertuples():
+        for code_per in per["perimetre"]:
+            num, den = valeurs.get((t.numerateur, code_per)), valeurs.get((t.denominateur, code_per))
+            if (t.indicateur, code_per) not in valeurs and num and den and den[0]:
+                valeurs[(t.indicateur, code_per)] = (100.0 * num[0] / den[0], num[1], None)
+
+    references = {(r.indicateur, r.perimetre): (int(r.annee), float(r.valeur)) for r in ref.itertuples(index=False)}
+    cibles: dict = {}
+    for r in cib.itertuples(index=False):
+        cibles.setdefault((r.indicateur, r.perimetre), {})[int(r.annee)] = float(r.valeur)
+    return _Donnees(code_territoire, territoire, p, ind, per, valeurs, references, cibles, noeuds, appartenance)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Par périmètre
+# --------------------------------------------------------------------------------------------------------------------
+
+def _explication_annuelle_au_s1(ind, d: _Donnees) -> str:
+    return (f"Indicateur annuel : pas de valeur au 1er semestre {d.periode.annee} ; sa valeur {d.periode.annee} "
+            f"vaut pour la fin de l'année (période {d.periode.annee} ou {d.periode.annee}-S2).")
+
+
+def _evaluer_perimetre(ind, code_per: str, d: _Donnees) -> tuple[Evaluation, int | None]:
+    cle = (ind.indicateur, code_per)
+    valeur, periode_valeur, depot_id = d.valeurs.get(cle, (None, d.periode.code, None))
+    annee_ref, ref = d.references.get(cle, (None, None))
+    ev = evaluer(valeur, periode_valeur, sens=ind.sens, unite=ind.unite, reference=ref, annee_reference=annee_ref,
+                 cibles=d.cibles.get(cle))
+    if ev.statut == NON_RENSEIGNE and ind.periodicite == "annuelle" and d.periode.semestre == 1:
+        ev = _avec(ev, explication=_explication_annuelle_au_s1(ind, d))
+    return ev, depot_id
+
+
+def _avec(ev: Evaluation, **champs) -> Evaluation:
+    return Evaluation(**{**ev.__dict__, **champs})
+
+
+def _ligne(ind, per_code, per_libelle, niveau, ev: Evaluation, reference, annee_reference, depot_id) -> dict:
+    return dict(indicateur=ind.indicateur, libelle=ind.libelle, unite=ind.unite, sens=ind.sens, perimetre=per_code,
+                perimetre_libelle=per_libelle, niveau=niveau, valeur=ev.valeur, reference=reference,
+                annee_reference=annee_reference, cible_finale=ev.cible_finale, annee_cible=ev.annee_cible,
+                attendu=ev.attendu, progression=ev.progression, statut=ev.statut, explication=ev.explication,
+                depot_id=depot_id)
+
+
+def _tableau(lignes: list[dict], colonnes: list[str]) -> pd.DataFrame:
+    df = pd.DataFrame(lignes, columns=colonnes)
+    for col in ("valeur", "reference", "cible_finale", "attendu", "progression"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    for col in ("annee_reference", "annee_cible", "depot_id", "nb_perimetres", "nb_renseignes"):
+        if col in df:
+            df[col] = pd.array(df[col].tolist(), dtype="Int64")
+    return df
+
+
+def indicateurs_au_perimetre(store: Store, protocole: str, periode) -> pd.DataFrame:
+    """Chaque indicateur sur chaque périmètre qui a une référence, une cible ou une valeur, évalué à la période.
+
+    Colonnes : indicateur, libelle, unite, sens, perimetre, perimetre_libelle, niveau (du périmètre), valeur, reference,
+    annee_reference, cible_finale, annee_cible, attendu, progression, statut, explication, depot_id (le dépôt d'où vient
+    la valeur ; vide pour un taux recalculé à partir de son numérateur et de son dénominateur).
+    Ordre : celui des indicateurs du référentiel, puis territoire, communes, quartiers.
+    """
+    d = _charger(store, protocole, periode)
+    cles = set(d.valeurs) | set(d.references) | set(d.cibles)
+    ordre_per = {c: i for i, c in enumerate(d.perimetres["perimetre"])}
+    infos_per = d.perimetres.set_index("perimetre")
+    lignes = []
+    for ind in d.indicateurs.itertuples(index=False):
+        perimetres = sorted((p for (i, p) in cles if i == ind.indicateur and p in ordre_per), key=ordre_per.get)
+        for code_per in perimetres:
+            ev, depot_id = _evaluer_perimetre(ind, code_per, d)
+            annee_ref, ref = d.references.get((ind.indicateur, code_per), (None, None))
+            lignes.append(_ligne(ind, code_per, infos_per.at[code_per, "perimetre_libelle"],
+                                 infos_per.at[code_per, "niveau"], ev, ref, annee_ref, depot_id))
+    return _tableau(lignes, COLONNES_PERIMETRE)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Au territoire (ou sur un ensemble de périmètres)
+# --------------------------------------------------------------------------------------------------------------------
+
+def _noms(niveau: str, n: int) -> tuple[str, str]:
+    """(nom du périmètre au pluriel ou non, accord de « renseigné »)."""
+    if niveau == "Commune":
+        return ("commune" + ("s" if n > 1 else "")), ("e" + ("s" if n > 1 else ""))
+    return ("quartier" + ("s" if n > 1 else "")), ("s" if n > 1 else "")
+
+
+def _couverture(niveau: str, nb_renseignes: int, nb_perimetres: int) -> str:
+    """« 9 quartiers », « 7 quartiers renseignés sur 9 », « 4 communes renseignées sur 6 »."""
+    nom, accord = _noms(niveau, nb_renseignes)
+    if nb_renseignes == nb_perimetres:
+        nom_tous, _ = _noms(niveau, nb_perimetres)
+        return f"{nb_perimetres} {nom_tous}"
+    return f"{nb_renseignes} {nom} renseigné{accord} sur {nb_perimetres}"
+
+
+def _agreger(ind, P: list[str], entier: bool, d: _Donnees) -> dict:
+    """Agrège un indicateur déclaré par quartier ou par commune sur les périmètres P, selon sa règle."""
+    cle_ind = ind.indicateur
+    nb_p = len(P)
+    est_taux = ind.agregation == "taux"
+    composantes = [ind.numerateur, ind.denominateur] if est_taux else [cle_ind]
+
+    def f(sommes: list[float]) -> float | None:
+        if not est_taux:
+            return sommes[0]
+        return 100.0 * sommes[0] / sommes[1] if sommes[1] else None
+
+    def somme(perims, lire) -> list[float]:
+        return [sum(lire(c, p) for p in perims) for c in composantes]
+
+    R = [p for p in P if all((c, p) in d.valeurs for c in composantes)]
+    nb_r = len(R)
+    base = R or P   # sans aucune valeur, on montre tout de même la cible de l'ensemble
+    valeur_totale = f(somme(R, lambda c, p: d.valeurs[(c, p)][0])) if R else None
+    periodes_valeurs = {d.valeurs[(c, p)][1] for c in composantes for p in R}
+    periode_eval = periodes_valeurs.pop() if len(periodes_valeurs) == 1 else d.periode.code
+
+    if est_taux:
+        debut = f"Taux recalculé sur {_couverture(ind.niveau, nb_r, nb_p)} (somme des numérateurs sur somme des " \
+                "dénominateurs, jamais une moyenne des taux)."
+    else:
+        debut = f"Total de {_couverture(ind.niveau, nb_r, nb_p)}."
+    if not R:
+        debut = (f"Aucune commune renseignée sur {nb_p}." if ind.niveau == "Commune"
+                 else f"Aucun quartier renseigné sur {nb_p}.")
+        if est_taux and any((cle_ind, p) in d.valeurs for p in P):
+            debut += (f" Des taux sont déposés, mais pas leur numérateur ({ind.numerateur}) et leur dénominateur "
+                      f"({ind.denominateur}) : le taux d'ensemble ne peut pas être recalculé.")
+
+    C = [p for p in base if all((c, p) in d.cibles for c in composantes)]
+    reference = annee_reference = None
+    note = ""
+    if C:
+        a_ref = all((c, p) in d.references for c in composantes for p in C)
+        points = {(c, p): trajectoire(*(d.references[(c, p)][::-1] if a_ref else (None, None)), d.cibles[(c, p)])
+                  for c in composantes for p in C}
+        annees = sorted({a for pts in points.values() for a, _ in pts})
+        agregee = {a: f(somme(C, lambda c, p: valeur_attendue(points[(c, p)], a))) for a in annees}
+        agregee = {int(a): v for a, v in agregee.items() if v is not None}
+        if a_ref and agregee:
+            annee_reference = min(d.references[(c, p)][0] for c in composantes for p in C)
+            reference = agregee.pop(annee_reference, None)
+            if reference is None:
+                annee_reference = None
+        cibles = agregee
+        valeur = f(somme(C, lambda c, p: d.valeurs[(c, p)][0])) if R else None
+        if R and len(C) < len(R):
+            nom, accord = _noms(ind.niveau, len(C))
+            note = (f" Comparaison limitée aux {len(C)} {nom} renseigné{accord} qui ont une cible "
+                    f"({formater(valeur_totale, ind.unite)} sur l'ensemble des renseignés).")
+        elif R and not a_ref:
+            note = " Références incomplètes : seule la cible finale est comparée."
+    elif entier and (cle_ind, d.code_territoire) in d.cibles:
+        # Des cibles fixées pour le territoire entier, et non périmètre par périmètre.
+        cibles = d.cibles[(cle_ind, d.code_territoire)]
+        annee_reference, reference = d.references.get((cle_ind, d.code_territoire), (None, None))
+        valeur = valeur_totale
+        note = " Comparé à la cible fixée pour l'ensemble du territoire."
+    else:
+        cibles = None
+        valeur = valeur_totale
+
+    ev = evaluer(valeur, periode_eval, sens=ind.sens, unite=ind.unite, reference=reference,
+                 annee_reference=annee_reference, cibles=cibles)
+    if ev.statut == SANS_CIBLE:
+        if est_taux and any((cle_ind, p) in d.cibles for p in P):
+            explication = (f"{debut} Ce taux a des cibles par périmètre mais aucune pour l'ensemble : des taux ne se "
+                           f"moyennent pas ; fixez des cibles pour {ind.numerateur} et {ind.denominateur}, ou une cible "
+                           "pour le territoire.")
+        else:
+            explication = f"{debut} Pas de cible fixée pour ces périmètres."
+        if valeur is not None:
+            explication += f" Valeur {d.periode.annee} : {formater(valeur, ind.unite)}."
+    elif ev.statut == NON_RENSEIGNE and ind.periodicite == "annuelle" and d.periode.semestre == 1:
+        explication = _explication_annuelle_au_s1(ind, d)
+    else:
+        explication = f"{debut} {ev.explication}{note}"
+    ev = _avec(ev, explication=explication)
+    return dict(ev=ev, reference=reference, annee_reference=annee_reference, nb_perimetres=nb_p, nb_renseignes=nb_r)
+
+
+def _au_territoire(d: _Donnees, perimetres: list[str] | None) -> pd.DataFrame:
+    per = d.perimetres
+    if perimetres is not None:
+        inconnus = sorted(set(perimetres) - set(per["perimetre"]))
+        if inconnus:
+            raise ValueError(f"Périmètre(s) inconnu(s) dans ce protocole : {', '.join(inconnus)}.")
+        selection = set(perimetres)
+    else:
+        selection = set(per["perimetre"])
+    libelle_ensemble = d.territoire if perimetres is None else f"Sélection de {len(selection)} périmètre(s)"
+    code_ensemble = d.code_territoire if perimetres is None else None
+    lignes = []
+    for ind in d.indicateurs.itertuples(index=False):
+        tous = per.loc[per["niveau"] == ind.niveau, "perimetre"].tolist()
+        P = [p for p in tous if p in selection]
+        if ind.niveau == "Territoire":
+            # Déclaré pour le territoire : sa valeur est celle du périmètre territoire, sans agrégation.
+            if d.code_territoire not in selection:
+                continue
+            ev, depot_id = _evaluer_perimetre(ind, d.code_territoire, d)
+            annee_ref, ref = d.references.get((ind.indicateur, d.code_territoire), (None, None))
+            ligne = _ligne(ind, d.code_territoire, d.territoire, ind.niveau, ev, ref, annee_ref, depot_id)
+            ligne.update(nb_perimetres=1, nb_renseignes=int(ev.valeur is not None))
+            lignes.append(ligne)
+            continue
+        if perimetres is not None and not P:
+            continue   # l'indicateur ne dit rien de cette sélection
+        nb_r = sum((ind.indicateur, p) in d.valeurs for p in P)
+        taux_incomplet = ind.agregation == "taux" and (pd.isna(ind.numerateur) or pd.isna(ind.denominateur))
+        if ind.agregation == "non agrégeable" or taux_incomplet:
+            raison = ("indicateur non agrégeable" if not taux_incomplet
+                      else "taux sans numérateur ni dénominateur déclarés")
+            ev = Evaluation(None, None, None, None, None, None,
+                            f"Pas de valeur d'ensemble ({raison}) : ses valeurs se lisent périmètre par périmètre "
+                            f"({_couverture(ind.niveau, nb_r, len(P))}).")
+            ligne = _ligne(ind, code_ensemble, libelle_ensemble, ind.niveau, ev, None, None, None)
+            ligne.update(nb_perimetres=len(P), nb_renseignes=nb_r)
+            lignes.append(ligne)
+            continue
+        entier = set(tous) <= selection
+        a = _agreger(ind, P, entier, d)
+        ligne = _ligne(ind, code_ensemble, libelle_ensemble, ind.niveau, a["ev"], a["reference"],
+                       a["annee_reference"], None)
+        ligne.update(nb_perimetres=a["nb_perimetres"], nb_renseignes=a["nb_renseignes"])
+        lignes.append(ligne)
+    return _tableau(lignes, COLONNES_TERRITOIRE)
+
+
+def indicateurs_au_territoire(store: Store, protocole: str, periode,
+                              perimetres: list[str] | None = None) -> pd.DataFrame:
+    """Chaque indicateur pour le territoire entier (ou pour les `perimetres` donnés), agrégé selon sa règle.
+
+    - déclaré au niveau `Territoire` : sa valeur pour le périmètre territoire ;
+    - `somme` : somme des valeurs des périmètres renseignés, comparée à la somme de leurs références et cibles ;
+    - `taux` : 100 × Σ numérateur / Σ dénominateur sur les périmètres où les deux sont déposés (jamais une moyenne de
+      taux) ; référence et cibles recalculées de même à partir de celles du numérateur et du dénominateur, à défaut
+      celles que le taux a pour le territoire entier ;
+    - `non agrégeable` : pas de valeur d'ensemble (valeur et statut vides), la raison dans `explication`.
+
+    Mêmes colonnes que `indicateurs_au_perimetre`, plus nb_perimetres (périmètres du niveau de l'indicateur dans
+    l'ensemble) et nb_renseignes (ceux qui ont une valeur) ; `niveau` est le niveau de déclaration de l'indicateur.
+    Avec `perimetres`, les indicateurs qui n'ont aucun périmètre de leur niveau dans la sélection sont omis (un
+    indicateur du territoire n'y figure que si le code du territoire est dans la sélection).
+    """
+    return _au_territoire(_charger(store, protocole, periode), perimetres)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Par nœud de l'arborescence
+# --------------------------------------------------------------------------------------------------------------------
+
+def score(nb_atteint: int, nb_en_bonne_voie: int, nb_en_retard: int) -> float | None:
+    """Part (0–100) des indicateurs atteints ou en bonne voie parmi ceux qu'on peut juger (atteints, en bonne voie, en
+    retard). None quand aucun ne peut l'être : un nœud sans valeur ni cible n'est ni bon ni mauvais."""
+    jugeables = nb_atteint + nb_en_bonne_voie + nb_en_retard
+    if not jugeables:
+        return None
+    return 100.0 * (nb_atteint + nb_en_bonne_voie) / jugeables
+
+
+def avancement_par_noeud(store: Store, protocole: str, periode) -> pd.DataFrame:
+    """Pour chaque nœud de l'arborescence (dans l'ordre de l'arbre) : le nombre d'indicateurs par statut et le score.
+
+    Un indicateur compte pour un nœud s'il mesure un engagement rattaché au nœud ou à l'un de ses descendants ; il est
+    compté une fois par nœud même s'il mesure plusieurs de ses engagements. Son statut est celui du territoire entier
+    (`indicateurs_au_territoire`) ; un indicateur non agrégeable déclaré par quartier n'a pas de statut d'ensemble et
+    n'est pas compté. Le score est `score(...)` sur ces comptes, recalculé à chaque niveau à partir des indicateurs
+    (et non comme une moyenne des scores des enfants).
+
+    Colonnes : code, parent, libelle, profondeur, nb_atteint, nb_en_bonne_voie, nb_en_retard, nb_non_renseigne,
+    nb_sans_cible, score (NaN quand aucun indicateur n'est jugeable).
+    """
+    d = _charger(store, protocole, periode, avec_noeuds=True)
+    statuts = _au_territoire(d, None)[["indicateur", "statut"]]
+    m = d.appartenance.merge(statuts, on="indicateur")
+    m = m[m["statut"].notna()]
+    comptes = pd.crosstab(m["noeud"], m["statut"]).reindex(columns=list(STATUTS), fill_value=0)
+    comptes.columns = ["nb_" + s.replace(" ", "_").replace("é", "e") for s in STATUTS]
+    df = d.noeuds.merge(comptes, left_on="code", right_index=True, how="left")
+    for col in comptes.columns:
+        df[col] = df[col].fillna(0).astype("int64")
+    df["score"] = [score(a, b, r) for a, b, r in zip(df["nb_atteint"], df["nb_en_bonne_voie"], df["nb_en_retard"])]
+    df["score"] = pd.to_numeric(df["score"], errors="coerce").astype("float64")
+    return df[COLONNES_NOEUD].reset_index(drop=True)

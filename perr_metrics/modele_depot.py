@@ -1,0 +1,169 @@
+"""Le modèle de dépôt pré-rempli d'un signataire pour une période : une ligne par valeur attendue.
+
+Colonnes clés verrouillées, cellules de saisie déverrouillées et contrôlées (nombre, bornes), rappel de la référence, de la
+cible et de la valeur précédente, feuille d'instructions, métadonnées cachées pour vérifier au retour que le fichier est bien
+celui qui a été demandé.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from .db import Store
+from .depots import SQL_VALEURS_COURANTES, attendus, signataires_couverts
+from .formats import format_valeur
+from .validation import FEUILLE_META, FEUILLE_VALEURS, VERSION_MODELE, periode_precedente
+
+COLONNES = [
+    ("Code indicateur", 18), ("Indicateur", 55), ("Code périmètre", 14), ("Périmètre", 30), ("Période", 10),
+    ("Unité", 10), ("Référence", 16), ("Cible", 16), ("Valeur précédente", 16), ("Valeur", 14), ("Commentaire", 50),
+]
+COL_VALEUR, COL_COMMENTAIRE = 10, 11
+
+
+class ModeleImpossible(ValueError):
+    pass
+
+
+def lignes_du_modele(store: Store, protocole: str, signataire: str, periode: str) -> tuple[dict, pd.DataFrame]:
+    """Les lignes attendues d'un signataire (et de ses services) pour une période, avec leurs repères."""
+    def lire(con):
+        p = con.execute("SELECT code, titre, territoire, annee_debut, annee_fin, demonstration FROM protocole "
+                        "WHERE code = ?", [protocole]).fetchone()
+        if p is None:
+            raise ModeleImpossible(f"Le protocole « {protocole} » n'existe pas dans cette base.")
+        s = con.execute("SELECT nom FROM signataire WHERE protocole = ? AND code = ?", [protocole, signataire]).fetchone()
+        if s is None:
+            raise ModeleImpossible(f"Le signataire « {signataire} » n'existe pas dans le protocole {protocole}.")
+        if not p[3] <= int(str(periode)[:4]) <= p[4]:
+            raise ModeleImpossible(f"La période {periode} est hors du protocole ({p[3]}–{p[4]}).")
+        couverts = signataires_couverts(con, protocole, signataire)
+        a = attendus(con, protocole, str(periode))
+        a = a[a["signataire"].isin(couverts)]
+        per = con.execute("SELECT code, libelle FROM perimetre WHERE protocole = ?", [protocole]).df()
+        ref = con.execute("SELECT indicateur, perimetre, annee, valeur FROM reference WHERE protocole = ?",
+                          [protocole]).df()
+        cib = con.execute("SELECT indicateur, perimetre, annee, valeur FROM cible WHERE protocole = ?",
+                          [protocole]).df()
+        cour = con.execute(SQL_VALEURS_COURANTES, [protocole]).df()
+        info = dict(code=p[0], titre=p[1], territoire=p[2], demonstration=bool(p[5]), signataire_nom=s[0])
+        return info, a, per, ref, cib, cour
+
+    info, a, per, ref, cib, cour = store.lire(lire)
+    a = a.merge(per.rename(columns={"code": "perimetre", "libelle": "perimetre_libelle"}), on="perimetre", how="left")
+    refs = {(r.indicateur, r.perimetre): (r.valeur, r.annee) for r in ref.itertuples()}
+    cibles: dict = {}
+    for r in cib.sort_values("annee").itertuples():
+        cibles.setdefault((r.indicateur, r.perimetre), []).append((r.annee, r.valeur))
+    courantes = {(r.indicateur, r.perimetre, r.periode): r.valeur for r in cour.itertuples()}
+
+    def texte_ref(r):
+        v = refs.get((r.indicateur, r.perimetre))
+        return f"{format_valeur(v[0], r.unite)} ({v[1]})" if v else ""
+
+    def texte_cible(r):
+        liste = cibles.get((r.indicateur, r.perimetre), [])
+        annee = int(r.periode[:4])
+        cette_annee = [c for c in liste if c[0] == annee]
+        choix = cette_annee[0] if cette_annee else (liste[-1] if liste else None)
+        return f"{format_valeur(choix[1], r.unite)} en {choix[0]}" if choix else ""
+
+    a["reference"] = [texte_ref(r) for r in a.itertuples()]
+    a["cible"] = [texte_cible(r) for r in a.itertuples()]
+    a["precedente"] = [courantes.get((r.indicateur, r.perimetre, periode_precedente(r.periode))) for r in a.itertuples()]
+    a["precedente_texte"] = [format_valeur(v, u) if v is not None and pd.notna(v) else "" for v, u in
+                             zip(a["precedente"], a["unite"])]
+    return info, a.reset_index(drop=True)
+
+
+def ecrire_modele_depot(store: Store, protocole: str, signataire: str, periode: str, flux) -> int:
+    """Écrit le modèle (fichier ou flux binaire). Renvoie le nombre de lignes à remplir."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill, Protection
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    info, lignes = lignes_du_modele(store, protocole, signataire, str(periode))
+    wb = Workbook()
+    notice = wb.active
+    notice.title = "Instructions"
+    texte = [
+        f"Dépôt des valeurs — {info['territoire']}",
+        "",
+        f"Protocole : {info['titre']} ({info['code']})",
+        f"Signataire : {info['signataire_nom']} ({signataire})",
+        f"Période : {periode}",
+        f"Généré le : {dt.date.today().strftime('%d/%m/%Y')}",
+        "",
+        "Comment remplir ce fichier :",
+        f"• La feuille « {FEUILLE_VALEURS} » a une ligne par valeur attendue de vous pour cette période : un indicateur, "
+        "un périmètre (quartier, commune ou territoire), une période.",
+        "• Saisissez la valeur dans la colonne « Valeur » (colonne J) et, si utile, une explication dans « Commentaire ».",
+        "• Les nombres s'écrivent à la française : 1234,5 ou 1 234,5. Un taux s'écrit en pourcentage : 12,5 pour 12,5 %.",
+        "• Valeur inconnue : laissez la cellule vide et expliquez pourquoi dans le commentaire (n'écrivez pas « NC »).",
+        "• Les colonnes A à I sont verrouillées : ne les modifiez pas, ne supprimez ni ne déplacez de ligne.",
+        "• Référence, cible et valeur précédente sont rappelées pour vous aider à repérer une erreur de saisie.",
+        "",
+        "Déposer : page « Déposer » du tableau de bord, ou",
+        f"python -m perr_metrics depot FICHIER.xlsx --protocole {protocole} --signataire {signataire} --periode {periode}",
+        "Le fichier est contrôlé en entier avant tout enregistrement ; s'il y a un problème, la liste complète vous est",
+        "donnée (feuille, cellule, valeur, ce qui était attendu) et rien n'est enregistré. Vous pouvez redéposer un fichier",
+        "corrigé : la valeur la plus récente fait foi, les précédentes restent dans l'historique.",
+    ]
+    if info["demonstration"]:
+        texte.insert(1, "DONNÉES DE DÉMONSTRATION : ce protocole sert d'exemple ; ses valeurs sont fictives.")
+    for i, l in enumerate(texte, 1):
+        notice.cell(row=i, column=1, value=l)
+    notice["A1"].font = Font(bold=True, size=14)
+    notice.column_dimensions["A"].width = 120
+
+    ws = wb.create_sheet(FEUILLE_VALEURS)
+    entete = PatternFill("solid", fgColor="DCE6F1")
+    saisie = PatternFill("solid", fgColor="FFF9D6")
+    for j, (titre, largeur) in enumerate(COLONNES, 1):
+        c = ws.cell(row=1, column=j, value=titre)
+        c.font = Font(bold=True)
+        c.fill = entete
+        c.alignment = Alignment(wrap_text=True, vertical="top")
+        ws.column_dimensions[c.column_letter].width = largeur
+    dv_pct = DataValidation(type="decimal", operator="between", formula1="0", formula2="100", allow_blank=True,
+                            showErrorMessage=True, errorTitle="Pourcentage attendu",
+                            error="Saisissez un pourcentage entre 0 et 100 (12,5 pour 12,5 %).",
+                            promptTitle="Pourcentage", prompt="Un nombre entre 0 et 100 (12,5 pour 12,5 %).")
+    dv_pos = DataValidation(type="decimal", operator="greaterThanOrEqual", formula1="0", allow_blank=True,
+                            showErrorMessage=True, errorTitle="Nombre attendu",
+                            error="Saisissez un nombre positif ou nul ; laissez vide si la valeur est inconnue.")
+    dv_num = DataValidation(type="decimal", operator="between", formula1="-1E+15", formula2="1E+15", allow_blank=True,
+                            showErrorMessage=True, errorTitle="Nombre attendu", error="Saisissez un nombre.")
+    for r_i, r in enumerate(lignes.itertuples(), 2):
+        valeurs = [r.indicateur, r.libelle, r.perimetre, r.perimetre_libelle, r.periode, r.unite, r.reference,
+                   r.cible, r.precedente_texte, None, None]
+        for j, v in enumerate(valeurs, 1):
+            c = ws.cell(row=r_i, column=j, value=v)
+            if isinstance(v, str):
+                c.data_type = "s"
+        for j in (COL_VALEUR, COL_COMMENTAIRE):
+            c = ws.cell(row=r_i, column=j)
+            c.protection = Protection(locked=False)
+            c.fill = saisie
+        ws.cell(row=r_i, column=COL_VALEUR).number_format = "#,##0.##"
+        cellule = f"J{r_i}"
+        (dv_pct if r.unite == "%" else dv_pos).add(cellule)
+    for dv in (dv_pct, dv_pos, dv_num):
+        ws.add_data_validation(dv)
+    ws.freeze_panes = "C2"
+    ws.protection.sheet = True
+    ws.protection.formatColumns = False      # le partenaire peut élargir une colonne
+    ws.protection.autoFilter = False
+    ws.auto_filter.ref = f"A1:K{max(len(lignes) + 1, 2)}"
+    wb.active = 1
+
+    meta = wb.create_sheet(FEUILLE_META)
+    for i, (k, v) in enumerate([("modele", VERSION_MODELE), ("protocole", protocole), ("signataire", signataire),
+                                ("periode", str(periode)), ("genere_le", dt.datetime.now().isoformat(timespec="seconds")),
+                                ("lignes", str(len(lignes)))], 1):
+        meta.cell(row=i, column=1, value=k)
+        meta.cell(row=i, column=2, value=v).data_type = "s"
+    meta.sheet_state = "veryHidden"
+    wb.save(flux)
+    return len(lignes)
