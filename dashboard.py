@@ -3,9 +3,9 @@ import streamlit as st
 
 from perr_metrics import ui
 
-st.set_page_config(page_title="perr-metrics — tableau de bord des PERR", page_icon="📊", layout="wide")
+st.set_page_config(page_title="perr-metrics — tableau de bord des PERR", page_icon=":material/monitoring:", layout="wide")
 ui.preparer_base()
 st.navigation([
-    st.Page("pages/accueil.py", title="Accueil", icon="🏠", default=True),
-    st.Page("pages/referentiel.py", title="Référentiel", icon="🗂️"),
+    st.Page("pages/accueil.py", title="Accueil", icon=":material/home:", default=True),
+    st.Page("pages/referentiel.py", title="Référentiel", icon=":material/account_tree:"),
 ]).run()

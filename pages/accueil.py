@@ -20,44 +20,48 @@ with ui.protections():
         c[3].metric("Signataires et partenaires", p["nb_signataires"])
         c[4].metric("Quartiers", p["nb_quartiers"])
         if p["description"]:
-            st.markdown(p["description"])
+            with st.expander("À propos de ce protocole"):
+                st.markdown(p["description"])
 
         st.header("Structure du protocole")
         arbre = ui.lire(requetes.arbre, p["code"])
-        gauche, droite = st.columns([3, 2])
-        with gauche:
-            arbre["intitule"] = [("\u2003" * (n - 1)) + f"{code} — {lib}" for n, code, lib in
-                                 zip(arbre["profondeur"], arbre["code"], arbre["libelle"])]
-            ui.tableau(arbre, {"intitule": "Axe / thématique", "niveau": "Niveau", "nb_engagements": "Engagements",
-                               "nb_indicateurs": "Indicateurs", "cadres": "Cadres nationaux"}, height=420)
-        with droite:
-            fig = px.sunburst(arbre, ids="code", parents=arbre["parent"].fillna(""), names="libelle",
-                              values="nb_engagements", branchvalues="total",
-                              color_discrete_sequence=px.colors.qualitative.Safe)
-            fig.update_traces(hovertemplate="%{label}<br>%{value} engagements<extra></extra>")
-            fig.update_layout(margin=dict(t=10, b=10, l=10, r=10), height=420)
-            st.plotly_chart(fig, config={"displaylogo": False, "locale": "fr"})
+        racines = arbre[arbre["profondeur"] == 1].melt(
+            id_vars=["code", "libelle"], value_vars=["nb_engagements", "nb_indicateurs"], var_name="quoi",
+            value_name="nombre")
+        racines["quoi"] = racines["quoi"].map({"nb_engagements": "Engagements", "nb_indicateurs": "Indicateurs"})
+        racines["axe"] = racines["code"] + " — " + racines["libelle"].str.slice(0, 60)
+        fig = px.bar(racines, x="nombre", y="axe", color="quoi", barmode="group", orientation="h", text="nombre",
+                     color_discrete_sequence=["#0072B2", "#E69F00"],
+                     labels={"nombre": "Nombre", "axe": "", "quoi": ""})
+        fig.update_layout(height=120 + 70 * len(racines) // 2, margin=dict(t=10, b=10, l=10, r=10),
+                          yaxis=dict(autorange="reversed"), legend=dict(orientation="h", y=1.1), separators=", ")
+        st.plotly_chart(fig, config={"displaylogo": False})
+        arbre["intitule"] = [("\u2003" * (n - 1)) + f"{code} — {lib}" for n, code, lib in
+                             zip(arbre["profondeur"], arbre["code"], arbre["libelle"])]
+        ui.tableau(arbre, {"intitule": "Axe / thématique", "niveau": "Niveau", "nb_engagements": "Engagements",
+                           "nb_indicateurs": "Indicateurs", "cadres": "Cadres nationaux"}, larges=("intitule",),
+                   height=min(38 + 35 * len(arbre), 460))
 
         noeuds = dict(zip(arbre["code"], arbre["intitule"].str.strip()))
-        choix = st.selectbox("Voir les engagements de", list(noeuds), format_func=noeuds.get, key="noeud")
+        choix = st.selectbox("Voir les engagements de", list(noeuds), format_func=noeuds.get, key=f"noeud-{p['code']}")
         eng = ui.lire(requetes.engagements, p["code"], choix)
         ui.tableau(eng, {"code": "Code", "libelle": "Engagement", "porteurs_noms": "Porteurs", "levier": "Levier",
-                         "echeance": "Échéance"})
+                         "echeance": "Échéance"}, larges=("libelle", "porteurs_noms"))
 
         st.header("Signataires et partenaires")
         sig = ui.lire(requetes.signataires, p["code"])
         sig["signe_txt"] = sig["signe"].map({True: "oui", False: "non"})
         ui.tableau(sig, {"libelle": "Nom", "categorie": "Catégorie", "rattache_a": "Rattaché à",
                          "signe_txt": "Signe le protocole", "nb_engagements": "Engagements portés",
-                         "nb_indicateurs": "Indicateurs déclarés"})
+                         "nb_indicateurs": "Indicateurs déclarés"}, larges=("libelle",))
 
         st.header("Territoire")
         per = ui.lire(requetes.perimetres, p["code"])
-        g, d = st.columns(2)
+        g, d = st.columns([1, 2])
         with g:
             st.markdown("**Communes**")
             ui.tableau(per[per["niveau"] == "Commune"], {"code": "Code INSEE", "libelle": "Commune"})
         with d:
             st.markdown("**Quartiers prioritaires et territoires de veille active**")
             ui.tableau(per[per["niveau"] == "QPV"], {"code": "Code", "libelle": "Quartier", "type": "Type",
-                                                     "communes_noms": "Communes"})
+                                                     "communes_noms": "Communes"}, larges=("libelle",))

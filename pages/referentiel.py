@@ -36,7 +36,8 @@ with ui.protections():
     st.header("Exporter un protocole")
     df = ui.lire(requetes.protocoles)
     if not df.empty:
-        code = st.selectbox("Protocole à exporter", list(df["code"]), key="export")
+        libelles = {r.code: f"{r.territoire} — {r.annee_debut}–{r.annee_fin} ({r.code})" for r in df.itertuples()}
+        code = st.selectbox("Protocole à exporter", list(df["code"]), format_func=libelles.get, key="export")
         flux = io.BytesIO()
         referentiel.exporter_referentiel(ui.store(), code, flux)
         st.download_button("Télécharger son classeur", flux.getvalue(), f"referentiel-{code}.xlsx", XLSX)

@@ -414,6 +414,8 @@ def _tableau(lignes: list[dict], colonnes: list[str]) -> pd.DataFrame:
     df = pd.DataFrame(lignes, columns=colonnes)
     for col in ("valeur", "reference", "cible_finale", "attendu", "progression"):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    # Un statut absent (indicateur non agrégeable) reste None, pas NaN.
+    df["statut"] = df["statut"].astype(object).where(df["statut"].notna(), None)
     for col in ("annee_reference", "annee_cible", "depot_id", "nb_perimetres", "nb_renseignes"):
         if col in df:
             df[col] = pd.array(df[col].tolist(), dtype="Int64")
@@ -447,20 +449,27 @@ def indicateurs_au_perimetre(store: Store, protocole: str, periode) -> pd.DataFr
 # Au territoire (ou sur un ensemble de périmètres)
 # --------------------------------------------------------------------------------------------------------------------
 
-def _noms(niveau: str, n: int) -> tuple[str, str]:
-    """(nom du périmètre au pluriel ou non, accord de « renseigné »)."""
-    if niveau == "Commune":
-        return ("commune" + ("s" if n > 1 else "")), ("e" + ("s" if n > 1 else ""))
-    return ("quartier" + ("s" if n > 1 else "")), ("s" if n > 1 else "")
+def _compte(niveau: str, nb_renseignes: int, nb_perimetres: int) -> str:
+    """« 7 quartiers renseignés sur 9 », « 1 commune renseignée sur 6 », « aucun quartier renseigné sur 9 »."""
+    fem = niveau == "Commune"
+    nom = "commune" if fem else "quartier"
+    if nb_renseignes == 0:
+        return f"aucun{'e' if fem else ''} {nom} renseigné{'e' if fem else ''} sur {nb_perimetres}"
+    pl = "s" if nb_renseignes > 1 else ""
+    return f"{nb_renseignes} {nom}{pl} renseigné{'e' if fem else ''}{pl} sur {nb_perimetres}"
 
 
 def _couverture(niveau: str, nb_renseignes: int, nb_perimetres: int) -> str:
-    """« 9 quartiers », « 7 quartiers renseignés sur 9 », « 4 communes renseignées sur 6 »."""
-    nom, accord = _noms(niveau, nb_renseignes)
+    """« les 9 quartiers », « les 7 quartiers renseignés sur 9 », « la seule commune renseignée sur 6 »."""
+    fem = niveau == "Commune"
+    nom = "commune" if fem else "quartier"
+    if nb_renseignes == 1:
+        debut = f"{'la seule' if fem else 'le seul'} {nom}"
+    else:
+        debut = f"les {nb_renseignes} {nom}s"
     if nb_renseignes == nb_perimetres:
-        nom_tous, _ = _noms(niveau, nb_perimetres)
-        return f"{nb_perimetres} {nom_tous}"
-    return f"{nb_renseignes} {nom} renseigné{accord} sur {nb_perimetres}"
+        return debut
+    return f"{debut} renseigné{'e' if fem else ''}{'s' if nb_renseignes > 1 else ''} sur {nb_perimetres}"
 
 
 def _agreger(ind, P: list[str], entier: bool, d: _Donnees) -> dict:
@@ -485,17 +494,16 @@ def _agreger(ind, P: list[str], entier: bool, d: _Donnees) -> dict:
     periodes_valeurs = {d.valeurs[(c, p)][1] for c in composantes for p in R}
     periode_eval = periodes_valeurs.pop() if len(periodes_valeurs) == 1 else d.periode.code
 
-    if est_taux:
-        debut = f"Taux recalculé sur {_couverture(ind.niveau, nb_r, nb_p)} (somme des numérateurs sur somme des " \
-                "dénominateurs, jamais une moyenne des taux)."
-    else:
-        debut = f"Total de {_couverture(ind.niveau, nb_r, nb_p)}."
     if not R:
-        debut = (f"Aucune commune renseignée sur {nb_p}." if ind.niveau == "Commune"
-                 else f"Aucun quartier renseigné sur {nb_p}.")
+        debut = _compte(ind.niveau, 0, nb_p).capitalize() + "."
         if est_taux and any((cle_ind, p) in d.valeurs for p in P):
             debut += (f" Des taux sont déposés, mais pas leur numérateur ({ind.numerateur}) et leur dénominateur "
                       f"({ind.denominateur}) : le taux d'ensemble ne peut pas être recalculé.")
+    elif est_taux:
+        debut = (f"Taux recalculé sur {_couverture(ind.niveau, nb_r, nb_p)} (somme des numérateurs sur somme des "
+                 "dénominateurs, jamais une moyenne des taux).")
+    else:
+        debut = f"Somme sur {_couverture(ind.niveau, nb_r, nb_p)}."
 
     C = [p for p in base if all((c, p) in d.cibles for c in composantes)]
     reference = annee_reference = None
@@ -515,9 +523,8 @@ def _agreger(ind, P: list[str], entier: bool, d: _Donnees) -> dict:
         cibles = agregee
         valeur = f(somme(C, lambda c, p: d.valeurs[(c, p)][0])) if R else None
         if R and len(C) < len(R):
-            nom, accord = _noms(ind.niveau, len(C))
-            note = (f" Comparaison limitée aux {len(C)} {nom} renseigné{accord} qui ont une cible "
-                    f"({formater(valeur_totale, ind.unite)} sur l'ensemble des renseignés).")
+            note = (f" Comparaison limitée aux périmètres renseignés qui ont une cible ({len(C)} sur {len(R)}) ; "
+                    f"sur tous les périmètres renseignés : {formater(valeur_totale, ind.unite)}.")
         elif R and not a_ref:
             note = " Références incomplètes : seule la cible finale est comparée."
     elif entier and (cle_ind, d.code_territoire) in d.cibles:
@@ -529,6 +536,10 @@ def _agreger(ind, P: list[str], entier: bool, d: _Donnees) -> dict:
     else:
         cibles = None
         valeur = valeur_totale
+        # Sans cible, la référence de l'ensemble reste utile à la lecture, si tous les périmètres en ont une.
+        if base and all((c, p) in d.references for c in composantes for p in base):
+            annee_reference = min(d.references[(c, p)][0] for c in composantes for p in base)
+            reference = f(somme(base, lambda c, p: d.references[(c, p)][1]))
 
     ev = evaluer(valeur, periode_eval, sens=ind.sens, unite=ind.unite, reference=reference,
                  annee_reference=annee_reference, cibles=cibles)
@@ -560,9 +571,21 @@ def _au_territoire(d: _Donnees, perimetres: list[str] | None) -> pd.DataFrame:
         selection = set(per["perimetre"])
     libelle_ensemble = d.territoire if perimetres is None else f"Sélection de {len(selection)} périmètre(s)"
     code_ensemble = d.code_territoire if perimetres is None else None
+    # Les périmètres qu'un indicateur concerne : ceux où il a une référence, une cible ou une valeur (lui ou, pour un
+    # taux, son numérateur et son dénominateur) ; s'il n'en a aucun, tous ceux de son niveau. C'est la règle des
+    # attendus de la complétude des dépôts : « 7 quartiers renseignés sur 9 » dit la même chose partout.
+    concerne: dict[str, set] = {}
+    for (i, p) in list(d.references) + list(d.cibles) + list(d.valeurs):
+        concerne.setdefault(i, set()).add(p)
+    par_niveau = {n: g["perimetre"].tolist() for n, g in per.groupby("niveau", sort=False)}
     lignes = []
     for ind in d.indicateurs.itertuples(index=False):
-        tous = per.loc[per["niveau"] == ind.niveau, "perimetre"].tolist()
+        du_niveau = par_niveau.get(ind.niveau, [])
+        codes = {ind.indicateur}
+        if ind.agregation == "taux":
+            codes |= {c for c in (ind.numerateur, ind.denominateur) if not pd.isna(c)}
+        fixes = set().union(*(concerne.get(c, set()) for c in codes))
+        tous = [p for p in du_niveau if p in fixes] or du_niveau
         P = [p for p in tous if p in selection]
         if ind.niveau == "Territoire":
             # Déclaré pour le territoire : sa valeur est celle du périmètre territoire, sans agrégation.
@@ -583,7 +606,7 @@ def _au_territoire(d: _Donnees, perimetres: list[str] | None) -> pd.DataFrame:
                       else "taux sans numérateur ni dénominateur déclarés")
             ev = Evaluation(None, None, None, None, None, None,
                             f"Pas de valeur d'ensemble ({raison}) : ses valeurs se lisent périmètre par périmètre "
-                            f"({_couverture(ind.niveau, nb_r, len(P))}).")
+                            f"({_compte(ind.niveau, nb_r, len(P))}).")
             ligne = _ligne(ind, code_ensemble, libelle_ensemble, ind.niveau, ev, None, None, None)
             ligne.update(nb_perimetres=len(P), nb_renseignes=nb_r)
             lignes.append(ligne)

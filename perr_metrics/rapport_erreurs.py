@@ -86,4 +86,4 @@ class ImportRefuse(Exception):
     def __init__(self, rapport: Rapport):
         self.rapport = rapport
         n = len(rapport.erreurs)
-        super().__init__(f"{n} erreur{'s' if n > 1 else ''} : rien n'a été importé.")
+        super().__init__(f"{n} erreur{'s' if n > 1 else ''}, rien n'a été importé.")

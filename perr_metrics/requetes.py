@@ -25,7 +25,7 @@ def protocoles(store: Store) -> pd.DataFrame:
                (SELECT count(*) FROM indicateur i WHERE i.protocole = p.code) AS nb_indicateurs,
                (SELECT count(*) FROM signataire s WHERE s.protocole = p.code) AS nb_signataires,
                (SELECT count(*) FROM perimetre q WHERE q.protocole = p.code AND q.niveau = 'QPV') AS nb_quartiers
-        FROM protocole p ORDER BY p.territoire, p.annee_debut
+        FROM protocole p ORDER BY p.annee_debut, p.territoire
     """)
 
 
@@ -105,8 +105,9 @@ def engagements(store: Store, code: str, noeud: str | None = None) -> pd.DataFra
                  WHERE c.protocole = e.protocole AND c.engagement = e.code) AS cadres
         FROM engagement e JOIN noeud n ON n.protocole = e.protocole AND n.code = e.noeud
         WHERE e.protocole = ?
-          AND (? IS NULL OR n.chemin = (SELECT chemin FROM racine) OR starts_with(n.chemin, (SELECT chemin FROM racine) || '.'))
-        ORDER BY n.chemin, e.ordre
+          AND (? IS NULL OR n.chemin = (SELECT chemin FROM racine)
+               OR starts_with(n.chemin, (SELECT chemin FROM racine) || '.'))
+        ORDER BY e.ordre, e.code
     """, [code, noeud, code, noeud])
 
 

@@ -121,6 +121,8 @@ def choisir_protocole() -> dict | None:
         return None
     codes = list(df["code"])
     demande = st.query_params.get("protocole")
+    if demande and demande not in codes:
+        st.warning(f"Le protocole « {demande} » demandé par le lien n'existe pas dans cette base : choisissez-en un.")
     index = codes.index(demande) if demande in codes else 0
     libelles = {r.code: f"{r.territoire} — {r.annee_debut}–{r.annee_fin} ({r.code})" for r in df.itertuples()}
     code = st.selectbox("Protocole", codes, index=index, format_func=libelles.get, key="protocole")
@@ -132,12 +134,18 @@ def choisir_protocole() -> dict | None:
 def bandeau_demonstration(protocole: dict) -> None:
     if protocole.get("demonstration"):
         st.warning("**Données de démonstration.** Le référentiel reprend le protocole réel ; les valeurs des "
-                   "indicateurs, les références et les cibles sont fictives.", icon="🧪")
+                   "indicateurs, les références et les cibles sont fictives.", icon=":material/science:")
 
 
-def tableau(df: pd.DataFrame, colonnes: dict[str, str], **kwargs) -> None:
-    """Un tableau aux en-têtes français (`colonnes` : nom technique → en-tête affiché)."""
-    st.dataframe(df[list(colonnes)].rename(columns=colonnes), hide_index=True, width="stretch", **kwargs)
+def tableau(df: pd.DataFrame, colonnes: dict[str, str], larges: tuple[str, ...] = (), **kwargs) -> None:
+    """Un tableau aux en-têtes français (`colonnes` : nom technique → en-tête affiché). Les cases vides restent vides
+    (jamais « None ») ; les colonnes de `larges` (noms techniques) prennent la place dont elles ont besoin."""
+    vue = df[list(colonnes)].copy()
+    for c in vue.columns:
+        if vue[c].dtype == object:
+            vue[c] = vue[c].where(vue[c].notna(), "")
+    config = {colonnes[c]: st.column_config.TextColumn(width="large") for c in larges}
+    st.dataframe(vue.rename(columns=colonnes), hide_index=True, width="stretch", column_config=config, **kwargs)
 
 
 def periode_texte(protocole: dict) -> str:

@@ -14,7 +14,7 @@ TROYES = "TCM-PERR-2019"
 BLOIS = "BLOIS-PERR-2020"
 PREMIER_CHARGEMENT = 90_000  # ms : la première requête crée la base et importe la démonstration
 GRAPHIQUE = '[data-testid="stPlotlyChart"] .main-svg'
-PARTS_DU_GRAPHIQUE = '[data-testid="stPlotlyChart"] g.slice'  # un secteur du sunburst : le graphique n'est pas vide
+PARTS_DU_GRAPHIQUE = '[data-testid="stPlotlyChart"] g.point'  # une barre : le graphique n'est pas vide
 
 
 def attendre_fin_calcul(page: Page) -> None:

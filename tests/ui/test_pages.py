@@ -57,7 +57,7 @@ def test_accueil_troyes(monkeypatch, store_demo):
     quartiers = at.dataframe[4].value
     assert len(quartiers) == 9 and "La Chapelle-Saint-Luc" in " ".join(quartiers["Communes"])
     # Descendre dans un nœud : ses engagements et leurs porteurs.
-    at.selectbox(key="noeud").select("2.4").run()
+    at.selectbox(key="noeud-TCM-PERR-2019").select("2.4").run()
     engagements = at.dataframe[1].value
     assert engagements["Engagement"].str.contains("doublant le nombre d'apprentis").any()
 
