@@ -7,5 +7,7 @@ st.set_page_config(page_title="perr-metrics — tableau de bord des PERR", page_
 ui.preparer_base()
 st.navigation([
     st.Page("pages/accueil.py", title="Accueil", icon=":material/home:", default=True),
+    st.Page("pages/deposer.py", title="Déposer", icon=":material/upload_file:"),
+    st.Page("pages/suivi_depots.py", title="Suivi des dépôts", icon=":material/fact_check:"),
     st.Page("pages/referentiel.py", title="Référentiel", icon=":material/account_tree:"),
 ]).run()

@@ -25,9 +25,7 @@ with ui.protections():
                                                    utilisateur="tableau de bord")
         except ImportRefuse as exc:
             st.error(f"Classeur refusé : {exc} Corrigez les cellules ci-dessous et déposez-le à nouveau.")
-            st.dataframe(exc.rapport.lignes(), hide_index=True, width="stretch",
-                         column_config={"niveau": "Niveau", "feuille": "Feuille", "cellule": "Cellule",
-                                        "code": "Code", "valeur": "Valeur reçue", "message": "Problème"})
+            ui.afficher_rapport(exc.rapport)
         else:
             ui.vider_cache()
             st.success(f"Protocole {res.protocole} {'créé' if res.cree else 'mis à jour'} : {res.compte['noeud']} "

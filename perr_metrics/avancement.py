@@ -152,7 +152,8 @@ def _ecart(x: float, unite: str | None) -> str:
 @dataclass(frozen=True)
 class Evaluation:
     """Le résultat de `evaluer` : statut (un des `STATUTS`), valeur retenue, valeur attendue sur la trajectoire à la
-    période, cible finale et son année, progression (voir `evaluer`) et une phrase en français qui explique le statut."""
+    période, cible finale et son année, progression (voir `evaluer`) et une phrase en français qui explique le
+    statut."""
 
     statut: str
     valeur: float | None
@@ -431,13 +432,15 @@ def indicateurs_au_perimetre(store: Store, protocole: str, periode) -> pd.DataFr
     Ordre : celui des indicateurs du référentiel, puis territoire, communes, quartiers.
     """
     d = _charger(store, protocole, periode)
-    cles = set(d.valeurs) | set(d.references) | set(d.cibles)
     ordre_per = {c: i for i, c in enumerate(d.perimetres["perimetre"])}
+    par_indicateur: dict[str, set] = {}
+    for (i, p) in set(d.valeurs) | set(d.references) | set(d.cibles):
+        if p in ordre_per:
+            par_indicateur.setdefault(i, set()).add(p)
     infos_per = d.perimetres.set_index("perimetre")
     lignes = []
     for ind in d.indicateurs.itertuples(index=False):
-        perimetres = sorted((p for (i, p) in cles if i == ind.indicateur and p in ordre_per), key=ordre_per.get)
-        for code_per in perimetres:
+        for code_per in sorted(par_indicateur.get(ind.indicateur, ()), key=ordre_per.get):
             ev, depot_id = _evaluer_perimetre(ind, code_per, d)
             annee_ref, ref = d.references.get((ind.indicateur, code_per), (None, None))
             lignes.append(_ligne(ind, code_per, infos_per.at[code_per, "perimetre_libelle"],
@@ -545,9 +548,9 @@ def _agreger(ind, P: list[str], entier: bool, d: _Donnees) -> dict:
                  annee_reference=annee_reference, cibles=cibles)
     if ev.statut == SANS_CIBLE:
         if est_taux and any((cle_ind, p) in d.cibles for p in P):
-            explication = (f"{debut} Ce taux a des cibles par périmètre mais aucune pour l'ensemble : des taux ne se "
-                           f"moyennent pas ; fixez des cibles pour {ind.numerateur} et {ind.denominateur}, ou une cible "
-                           "pour le territoire.")
+            explication = (f"{debut} Ce taux a des cibles par périmètre mais aucune pour l'ensemble : des taux ne "
+                           f"se moyennent pas ; fixez des cibles pour {ind.numerateur} et {ind.denominateur}, ou une "
+                           "cible pour le territoire.")
         else:
             explication = f"{debut} Pas de cible fixée pour ces périmètres."
         if valeur is not None:

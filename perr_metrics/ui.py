@@ -72,13 +72,15 @@ def signature_base() -> tuple:
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def _lecture(nom: str, signature: tuple, chemin: str, args: tuple):
-    return getattr(requetes, nom)(_store(chemin), *args)
+def _lecture(module: str, nom: str, signature: tuple, chemin: str, args: tuple):
+    import importlib
+    return getattr(importlib.import_module(module), nom)(_store(chemin), *args)
 
 
 def lire(fonction: Callable, *args):
-    """Appelle une fonction de `requetes` à travers le cache (clé : nom, arguments, signature de la base)."""
-    return _lecture(fonction.__name__, signature_base(), str(store().chemin), args)
+    """Appelle une fonction de lecture du cœur (`fonction(store, *args)`) à travers le cache ; la clé comprend la
+    signature de la base, si bien qu'une écriture, d'où qu'elle vienne, périme le cache."""
+    return _lecture(fonction.__module__, fonction.__name__, signature_base(), str(store().chemin), args)
 
 
 def vider_cache() -> None:
@@ -142,8 +144,8 @@ def tableau(df: pd.DataFrame, colonnes: dict[str, str], larges: tuple[str, ...] 
     (jamais « None ») ; les colonnes de `larges` (noms techniques) prennent la place dont elles ont besoin."""
     vue = df[list(colonnes)].copy()
     for c in vue.columns:
-        if vue[c].dtype == object:
-            vue[c] = vue[c].where(vue[c].notna(), "")
+        if not pd.api.types.is_numeric_dtype(vue[c]) and not pd.api.types.is_datetime64_any_dtype(vue[c]):
+            vue[c] = vue[c].astype(object).where(vue[c].notna(), "")
     config = {colonnes[c]: st.column_config.TextColumn(width="large") for c in larges}
     st.dataframe(vue.rename(columns=colonnes), hide_index=True, width="stretch", column_config=config, **kwargs)
 
@@ -160,3 +162,56 @@ def date_texte(d) -> str:
 
 def nombre(x) -> str:
     return format_nombre(x)
+
+
+def _synchro(cle: str, options: list, format_func=None, libelle: str = "", defaut_index: int = 0):
+    """Un sélecteur dont la valeur est gardée dans l'adresse (`?cle=valeur`) : un lien collé rouvre la même vue."""
+    demande = st.query_params.get(cle)
+    index = options.index(demande) if demande in options else defaut_index
+    valeur = st.selectbox(libelle, options, index=index, format_func=format_func or str, key=cle)
+    if st.query_params.get(cle) != valeur:
+        st.query_params[cle] = valeur
+    return valeur
+
+
+def choisir_signataire(protocole: dict, libelle: str = "Signataire ou service") -> str | None:
+    df = lire(requetes.signataires, protocole["code"])
+    df = df[df["nb_indicateurs"] > 0] if (df["nb_indicateurs"] > 0).any() else df
+    if df.empty:
+        st.info("Ce protocole n'a aucun signataire.")
+        return None
+    noms = dict(zip(df["code"], df["libelle"]))
+    return _synchro("signataire", list(noms), lambda c: f"{noms[c]} ({c})", libelle)
+
+
+def choisir_periode(protocole: dict, libelle: str = "Période", semestres: bool = False) -> str:
+    """Les années du protocole (et leurs semestres si demandé) ; par défaut la dernière année écoulée du protocole."""
+    annees = [str(a) for a in range(int(protocole["annee_debut"]), int(protocole["annee_fin"]) + 1)]
+    options = []
+    for a in annees:
+        options.append(a)
+        if semestres:
+            options += [f"{a}-S1", f"{a}-S2"]
+    import datetime as _dt
+    courante = str(min(int(protocole["annee_fin"]), _dt.date.today().year - 1))
+    defaut = options.index(courante) if courante in options else len(options) - 1
+    return _synchro("periode", options, lambda p: p.replace("-S", " — semestre "), libelle, defaut)
+
+
+def afficher_rapport(rapport) -> None:
+    """Le rapport de contrôle d'un fichier : une ligne par problème, avec sa cellule, la valeur reçue et le message."""
+    df = pd.DataFrame(rapport.lignes())
+    if df.empty:
+        return
+    df["niveau"] = df["niveau"].map({"erreur": "Erreur", "avertissement": "Avertissement"}).fillna(df["niveau"])
+    tableau(df, {"niveau": "Niveau", "cellule": "Cellule", "valeur": "Valeur reçue", "message": "Problème",
+                 "code": "Code"}, larges=("message",))
+    if rapport.tronque:
+        st.caption(f"Seuls les {rapport.plafond} premiers problèmes sont listés.")
+
+
+def date_heure_texte(d) -> str:
+    from .formats import format_date_heure
+    if d is None or d is pd.NaT or (isinstance(d, float) and pd.isna(d)):
+        return ""
+    return format_date_heure(pd.Timestamp(d).to_pydatetime())

@@ -34,7 +34,7 @@ def txt(s: str) -> str:
 # La fonction pure
 # --------------------------------------------------------------------------------------------------------------------
 
-# Hausse : référence 8 en 2020, cible 24 en 2022. En 2021, la trajectoire attend 16 ; marge de tolérance 10 % × 16 = 1,6.
+# Hausse : référence 8 en 2020, cible 24 en 2022. En 2021, la trajectoire attend 16 ; marge 10 % × 16 = 1,6.
 HAUSSE = dict(sens="hausse", unite="nombre", reference=8, annee_reference=2020, cibles={2022: 24})
 
 
@@ -67,7 +67,8 @@ def test_hausse(valeur, statut, progression):
 
 def test_explications_hausse():
     assert evaluer(26, "2021", **HAUSSE).explication == "Cible de 24 atteinte dès 2021 (26)."
-    assert evaluer(17, "2021", **HAUSSE).explication == "17 en 2021 pour 16 attendus sur la trajectoire vers 24 en 2022."
+    assert evaluer(17, "2021", **HAUSSE).explication == \
+        "17 en 2021 pour 16 attendus sur la trajectoire vers 24 en 2022."
     assert evaluer(15, "2021", **HAUSSE).explication == (
         "15 en 2021 pour 16 attendus sur la trajectoire vers 24 en 2022 : écart de 1, dans la marge de tolérance "
         "(10 % du chemin à parcourir).")
@@ -127,7 +128,8 @@ def test_cibles_intermediaires_statuts_et_progression():
     # Atteindre la cible intermédiaire ne suffit pas à « atteint ».
     assert evaluer(141, "2022", **INTERMEDIAIRES).statut == EN_BONNE_VOIE
     # Après l'année de la cible finale, on compare à la cible finale.
-    assert evaluer(150, "2027", **INTERMEDIAIRES).explication == "150 en 2027 pour une cible de 160 en 2026 : écart de 10."
+    assert evaluer(150, "2027", **INTERMEDIAIRES).explication == \
+        "150 en 2027 pour une cible de 160 en 2026 : écart de 10."
 
 
 def test_trajectoire_en_points():
@@ -140,12 +142,12 @@ def test_cible_sans_reference():
     ev = evaluer(18, "2021", **sans_ref)
     assert ev.statut == EN_RETARD
     assert ev.attendu is None and ev.progression is None
-    assert ev.explication == ("18 en 2021 pour une cible de 24 en 2022 ; sans valeur de référence, pas de trajectoire : "
-                              "seule la cible finale est comparée.")
+    assert ev.explication == ("18 en 2021 pour une cible de 24 en 2022 ; sans valeur de référence, pas de "
+                              "trajectoire : seule la cible finale est comparée.")
     ev = evaluer(25, "2021", **sans_ref)
     assert ev.statut == ATTEINT
-    assert ev.explication == "Cible de 24 atteinte dès 2021 (25) ; sans valeur de référence, seule la cible finale est " \
-                             "comparée."
+    assert ev.explication == ("Cible de 24 atteinte dès 2021 (25) ; sans valeur de référence, seule la cible "
+                              "finale est comparée.")
 
 
 def test_sans_cible_et_non_renseigne():
@@ -282,7 +284,8 @@ def test_au_perimetre(essai):
     df = av.indicateurs_au_perimetre(essai, PROTO, "2025")
     assert list(df.columns) == av.COLONNES_PERIMETRE
     # Une ligne par (indicateur, périmètre) qui a une référence, une cible ou une valeur ; dans l'ordre du référentiel.
-    assert list(zip(df["indicateur"], df["perimetre"]))[:3] == [("PATROUILLES", A), ("PATROUILLES", B), ("APPRENTIS", A)]
+    assert list(zip(df["indicateur"], df["perimetre"]))[:3] == [("PATROUILLES", A), ("PATROUILLES", B),
+                                                                 ("APPRENTIS", A)]
     assert len(df) == 12   # 2 × 4 indicateurs par quartier (A, B) + DELAI, DELAI-QPV, ASSOCIATIONS, PLACES
     p = _ligne(df, "PATROUILLES", A)
     # 120 + (160 − 120) × 2/3 = 146,67 attendus en 2025 ; 150 est au-delà.
@@ -414,8 +417,8 @@ def test_non_agregeable(essai):
     df = av.indicateurs_au_territoire(essai, PROTO, "2025")
     q = _ligne(df, "DELAI-QPV")
     assert q["statut"] is None and pd.isna(q["valeur"]) and pd.isna(q["cible_finale"])
-    assert q["explication"] == ("Pas de valeur d'ensemble (indicateur non agrégeable) : ses valeurs se lisent périmètre "
-                                "par périmètre (1 quartier renseigné sur 1).")
+    assert q["explication"] == ("Pas de valeur d'ensemble (indicateur non agrégeable) : ses valeurs se lisent "
+                                "périmètre par périmètre (1 quartier renseigné sur 1).")
     # Non agrégeable mais déclaré pour le territoire : sa valeur est celle du territoire.
     t = _ligne(df, "DELAI")
     assert (t["valeur"], t["attendu"], t["statut"], t["nb_perimetres"], t["nb_renseignes"]) == \
@@ -532,3 +535,16 @@ def test_demonstration_sans_cible(store_demo):
     assert _ligne(territoire, "SEC-VIDEO")["statut"] == SANS_CIBLE
     assert (_ligne(av.indicateurs_au_perimetre(store_demo, "TCM-PERR-2019", "2021"), "SEC-VIDEO", "QN01001I")["statut"]
             == SANS_CIBLE)
+
+
+def test_exemple_complet_de_docs_avancement():
+    """L'exemple chiffré de docs/avancement.md."""
+    regle = dict(sens="hausse", unite="nombre", annee_reference=2020)
+    chartreux = evaluer(9, "2021", reference=5, cibles={2022: 15}, **regle)
+    assert (chartreux.statut, chartreux.attendu, chartreux.progression) == (EN_BONNE_VOIE, 10, 0.4)
+    guesde = evaluer(3, "2021", reference=3, cibles={2022: 9}, **regle)
+    assert (guesde.statut, guesde.attendu, guesde.progression) == (EN_RETARD, 6, 0)
+    territoire = evaluer(9 + 3, "2021", reference=5 + 3, cibles={2022: 15 + 9}, **regle)
+    assert (territoire.statut, territoire.attendu, territoire.progression) == (EN_RETARD, 16, 0.25)
+    assert territoire.explication == "12 en 2021 pour 16 attendus sur la trajectoire vers 24 en 2022 : écart de 4."
+    assert av.score(1, 2, 1) == 75

@@ -110,7 +110,7 @@ def test_referentiel_refus_puis_import(monkeypatch, store_demo, tmp_path):
     assert not at.exception
     assert "Classeur refusé" in at.error[0].value
     rapport = at.dataframe[0].value
-    assert ("Quartiers!A2", "code-qpv-invalide") in set(zip(rapport["cellule"], rapport["code"]))
+    assert ("Quartiers!A2", "code-qpv-invalide") in set(zip(rapport["Cellule"], rapport["Code"]))
     bon = classeurs.ecrire(tmp_path).read_bytes()
     at.file_uploader(key="classeur").set_value(("bon.xlsx", bon, XLSX)).run()
     assert not at.exception

@@ -1,0 +1,76 @@
+"""Déposer : télécharger son modèle, déposer son fichier, lire le contrôle, confirmer, voir ce qui a changé."""
+import hashlib
+import io
+
+import streamlit as st
+
+from perr_metrics import depots, modele_depot, ui
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+st.title("Déposer des valeurs")
+with ui.protections():
+    p = ui.choisir_protocole()
+    if p is not None:
+        ui.bandeau_demonstration(p)
+        g, m, d = st.columns([2, 1, 1])
+        with g:
+            signataire = ui.choisir_signataire(p)
+        with m:
+            periode = ui.choisir_periode(p)
+        with d:
+            utilisateur = st.text_input("Votre nom", key="utilisateur", placeholder="Prénom Nom, service")
+        if signataire:
+            st.subheader("1. Télécharger le modèle pré-rempli")
+            flux = io.BytesIO()
+            n = modele_depot.ecrire_modele_depot(ui.store(), p["code"], signataire, periode, flux)
+            st.download_button(f"Modèle {signataire} — {periode} ({n} valeurs attendues)", flux.getvalue(),
+                               f"depot-{p['code']}-{signataire}-{periode}.xlsx", XLSX, disabled=n == 0)
+            st.caption("Le modèle liste les valeurs attendues de vous pour la période. Vous pouvez aussi déposer une "
+                       "table à vous (.xlsx, .ods, .csv) aux colonnes indicateur, perimetre, periode, valeur, commentaire.")
+
+            st.subheader("2. Déposer le fichier rempli")
+            fichier = st.file_uploader("Fichier de valeurs", type=["xlsx", "xlsm", "ods", "csv"], key="depot")
+            if fichier is not None and not utilisateur.strip():
+                st.info("Indiquez votre nom avant de déposer : chaque valeur garde la trace de qui l'a envoyée.")
+            elif fichier is not None:
+                donnees = fichier.getvalue()
+                cle = ("depot", hashlib.sha256(donnees).hexdigest(), p["code"], signataire, periode)
+                confirmer = st.session_state.get("confirmer") == cle
+                if cle not in st.session_state or confirmer:
+                    barre = st.progress(0.0, text="Lecture du fichier…")
+                    st.session_state[cle] = depots.deposer(
+                        ui.store(), donnees, fichier.name, protocole=p["code"], signataire=signataire,
+                        periode=periode, utilisateur=utilisateur.strip(), accepter_avertissements=confirmer,
+                        progression=lambda f, t: barre.progress(f, text=t))
+                    st.session_state.pop("confirmer", None)
+                    barre.empty()
+                    ui.vider_cache()
+                res = st.session_state[cle]
+                if res.statut == "rejete":
+                    n_err = len(res.rapport.erreurs)
+                    st.error(f"Fichier refusé : {n_err} problème{'s' if n_err > 1 else ''} à corriger. Rien n'a été "
+                             "enregistré ; corrigez les cellules indiquées puis déposez le fichier à nouveau.")
+                    ui.afficher_rapport(res.rapport)
+                elif res.statut == "a-confirmer":
+                    st.warning("Le fichier est valide, mais certaines valeurs surprennent. Vérifiez-les : rien n'est "
+                               "enregistré tant que vous ne confirmez pas.")
+                    ui.afficher_rapport(res.rapport)
+                    if st.button("Je confirme ces valeurs : enregistrer le dépôt", type="primary"):
+                        st.session_state["confirmer"] = cle
+                        st.rerun()
+                elif res.statut == "deja-depose":
+                    st.info(f"Ce fichier a déjà été déposé (dépôt n° {res.depot_id}) : rien de nouveau à enregistrer.")
+                else:
+                    st.success(f"Dépôt n° {res.depot_id} enregistré : {res.nb_valeurs} valeurs, période "
+                               f"{res.periode or 'multiple'}.")
+                    ch = res.changements.copy()
+                    resume = ch["nature"].value_counts()
+                    st.markdown(" · ".join(f"**{resume.get(k, 0)}** {k}{'s' if resume.get(k, 0) > 1 else ''}"
+                                           for k in ("nouvelle", "modifiée", "inchangée")))
+                    ch["ancienne_txt"] = ch["ancienne"].map(ui.nombre)
+                    ch["nouvelle_txt"] = ch["nouvelle"].map(ui.nombre)
+                    ui.tableau(ch.sort_values(["nature", "indicateur"]),
+                               {"indicateur": "Indicateur", "perimetre": "Périmètre", "periode": "Période",
+                                "ancienne_txt": "Valeur précédente", "nouvelle_txt": "Nouvelle valeur",
+                                "nature": "Changement"})
