@@ -8,6 +8,7 @@ from perr_metrics import depots, modele_depot, ui
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
+ui.garde_page()
 st.title("Déposer des valeurs")
 with ui.protections():
     p = ui.choisir_protocole()

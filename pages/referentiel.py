@@ -8,6 +8,7 @@ from perr_metrics.rapport_erreurs import ImportRefuse
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
+ui.garde_page()
 st.title("Référentiel d'un protocole")
 st.markdown("Un protocole se décrit dans un classeur : protocole, contrats de ville, communes, quartiers, signataires, "
             "axes, engagements, indicateurs, références et cibles. Réimporter le classeur d'un protocole existant le "

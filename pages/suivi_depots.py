@@ -5,7 +5,15 @@ import streamlit as st
 from perr_metrics import depots, ui
 from perr_metrics.formats import format_pourcent
 
+ui.garde_page()
 st.title("Suivi des dépôts")
+
+
+def vue_export(df):
+    return df.rename(columns={"signataire": "Code", "nom": "Signataire", "attendus": "Attendues", "recus": "Reçues",
+                              "taux": "Complétude (%)", "statut": "Statut", "dernier_depot": "Dernier dépôt"})
+
+
 with ui.protections():
     p = ui.choisir_protocole()
     if p is not None:
@@ -23,13 +31,15 @@ with ui.protections():
             noms = dict(zip(df["signataire"], df["nom"]))
             st.warning("**À relancer :** " + " ; ".join(f"{noms[s]} ({s})" for s in comp.en_retard))
         if not df.empty:
-            fig = px.bar(df, x="taux", y="nom", orientation="h", color="statut", range_x=[0, 100],
+            fig = px.bar(df.assign(etiquette=df["taux"].map(format_pourcent)), x="taux", y="nom", orientation="h",
+                         color="statut", range_x=[0, 110], text="etiquette",
                          color_discrete_map={"complet": "#009E73", "partiel": "#E69F00", "aucune donnée": "#D55E00"},
                          labels={"taux": "Valeurs reçues (%)", "nom": "", "statut": "Statut"},
                          hover_data={"attendus": True, "recus": True})
+            fig.update_traces(textposition="outside", cliponaxis=False)
             fig.update_layout(height=140 + 28 * len(df), margin=dict(t=10, b=10, l=10, r=10), separators=", ",
                               yaxis=dict(autorange="reversed"))
-            st.plotly_chart(fig, config={"displaylogo": False})
+            ui.graphique(fig, vue_export(df), f"completude-{p['code']}-{periode}")
             vue = df.assign(taux_txt=df["taux"].map(format_pourcent), dernier=df["dernier_depot"].map(
                 ui.date_heure_texte))
             ui.tableau(vue, {"nom": "Signataire", "attendus": "Attendues", "recus": "Reçues", "taux_txt": "Complétude",

@@ -383,7 +383,7 @@ def _charger(store: Store, protocole: str, periode, avec_noeuds: bool = False) -
 # Par périmètre
 # --------------------------------------------------------------------------------------------------------------------
 
-def _explication_annuelle_au_s1(ind, d: _Donnees) -> str:
+def _explication_annuelle_au_s1(d: _Donnees) -> str:
     return (f"Indicateur annuel : pas de valeur au 1er semestre {d.periode.annee} ; sa valeur {d.periode.annee} "
             f"vaut pour la fin de l'année (période {d.periode.annee} ou {d.periode.annee}-S2).")
 
@@ -395,7 +395,7 @@ def _evaluer_perimetre(ind, code_per: str, d: _Donnees) -> tuple[Evaluation, int
     ev = evaluer(valeur, periode_valeur, sens=ind.sens, unite=ind.unite, reference=ref, annee_reference=annee_ref,
                  cibles=d.cibles.get(cle))
     if ev.statut == NON_RENSEIGNE and ind.periodicite == "annuelle" and d.periode.semestre == 1:
-        ev = _avec(ev, explication=_explication_annuelle_au_s1(ind, d))
+        ev = _avec(ev, explication=_explication_annuelle_au_s1(d))
     return ev, depot_id
 
 
@@ -556,7 +556,7 @@ def _agreger(ind, P: list[str], entier: bool, d: _Donnees) -> dict:
         if valeur is not None:
             explication += f" Valeur {d.periode.annee} : {formater(valeur, ind.unite)}."
     elif ev.statut == NON_RENSEIGNE and ind.periodicite == "annuelle" and d.periode.semestre == 1:
-        explication = _explication_annuelle_au_s1(ind, d)
+        explication = _explication_annuelle_au_s1(d)
     else:
         explication = f"{debut} {ev.explication}{note}"
     ev = _avec(ev, explication=explication)

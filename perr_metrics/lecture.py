@@ -101,7 +101,7 @@ def lire_classeur(source: str | Path | bytes, nom_fichier: str | None = None) ->
     try:
         classeur = CalamineWorkbook.from_filelike(io.BytesIO(donnees))
     except Exception as exc:  # calamine lève plusieurs types selon le format
-        raise FichierIllisible(_message_illisible(nom_fichier, donnees, exc)) from exc
+        raise _illisible(nom_fichier, donnees, exc) from exc
     feuilles = {}
     try:
         visibilites = {m.name: str(m.visible).lower().endswith("visible") for m in classeur.sheets_metadata}
@@ -113,21 +113,22 @@ def lire_classeur(source: str | Path | bytes, nom_fichier: str | None = None) ->
                 fusions=list(feuille.merged_cell_ranges or []),
             )
     except Exception as exc:
-        raise FichierIllisible(_message_illisible(nom_fichier, donnees, exc)) from exc
+        raise _illisible(nom_fichier, donnees, exc) from exc
     finally:
         classeur.close()
     return feuilles
 
 
-def _message_illisible(nom: str, donnees: bytes, exc: Exception) -> str:
+def _illisible(nom: str, donnees: bytes, exc: Exception) -> FichierIllisible:
+    """L'erreur à rapporter quand calamine n'a pas pu ouvrir le fichier, avec le bon code (protégé ou illisible)."""
     if donnees[:4] == b"%PDF":
-        return f"{nom} est un PDF, pas un classeur : déposez le fichier Excel (.xlsx) ou LibreOffice (.ods)."
-    if donnees[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" and "password" in str(exc).lower():
-        return f"{nom} est protégé par un mot de passe : enregistrez-le sans mot de passe puis déposez-le à nouveau."
+        return FichierIllisible(f"{nom} est un PDF, pas un classeur : déposez le fichier Excel (.xlsx) ou LibreOffice "
+                                "(.ods).")
     if "password" in str(exc).lower() or type(exc).__name__ == "PasswordError":
-        return f"{nom} est protégé par un mot de passe : enregistrez-le sans mot de passe puis déposez-le à nouveau."
-    return (f"{nom} n'a pas pu être lu comme un classeur (.xlsx, .ods) : il est peut-être abîmé ou d'un autre format. "
-            "Ouvrez-le dans votre tableur et enregistrez-le à nouveau au format .xlsx.")
+        return FichierIllisible(f"{nom} est protégé par un mot de passe : enregistrez-le sans mot de passe puis "
+                                "déposez-le à nouveau.", "fichier-protege")
+    return FichierIllisible(f"{nom} n'a pas pu être lu comme un classeur (.xlsx, .ods) : il est peut-être abîmé ou "
+                            "d'un autre format. Ouvrez-le dans votre tableur et enregistrez-le à nouveau au format .xlsx.")
 
 
 def trouver_feuille(feuilles: dict[str, Feuille], *noms: str) -> Feuille | None:
@@ -177,9 +178,20 @@ def verifier_archive(donnees: bytes, nom: str) -> None:
         return  # calamine dira que le fichier est illisible
 
 
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_BOF_CLASSEUR_BIFF8 = b"\x09\x08\x10\x00\x00\x06\x05\x00"   # enregistrement BOF (16 octets) du classeur .xls
+
+
 def est_protege_par_mot_de_passe(donnees: bytes) -> bool:
-    """Un .xlsx chiffré est un conteneur OLE qui porte un « EncryptedPackage »."""
-    return donnees[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" and "EncryptedPackage".encode("utf-16-le") in donnees
+    """Un .xlsx chiffré est un conteneur OLE qui porte un « EncryptedPackage » ; un .xls chiffré porte un enregistrement
+    FILEPASS (0x002F) juste après le BOF du classeur. (calamine ne dit pas « mot de passe » pour un .xls lu en mémoire :
+    il répond « format non reconnu ».)"""
+    if donnees[:8] != _OLE:
+        return False
+    if "EncryptedPackage".encode("utf-16-le") in donnees:
+        return True
+    i = donnees.find(_BOF_CLASSEUR_BIFF8)
+    return i >= 0 and donnees[i + 20:i + 22] == b"\x2f\x00"
 
 
 _RE_CELLULE = re.compile(rb'<c r="([A-Z]+)(\d+)"([^>]*?)(/>|>(.*?)</c>)', re.S)

@@ -215,3 +215,62 @@ def date_heure_texte(d) -> str:
     if d is None or d is pd.NaT or (isinstance(d, float) and pd.isna(d)):
         return ""
     return format_date_heure(pd.Timestamp(d).to_pydatetime())
+
+
+def garde_page() -> None:
+    """À appeler en tête de chaque page.
+
+    Un lien direct vers une page (`…/deposer?protocole=…`, celui d'une invitation au COPIL) ouvert en premier sur un
+    serveur qui vient de démarrer : parce que le projet a un dossier `pages/`, Streamlit exécute alors la page seule, à
+    l'ancienne, sans passer par dashboard.py (ni configuration, ni base préparée, ni navigation). On bascule en navigation
+    explicite et on exécute dashboard.py à la place, dans la même exécution (sans relance, pour ne perdre aucune action
+    de l'utilisateur) : il configure l'application et ouvre la page demandée, avec ses paramètres.
+    """
+    import runpy
+
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        ctx = get_script_run_ctx()
+        principal = ctx.pages_manager.main_script_path if ctx else str(Path(__file__).resolve().parents[1] /
+                                                                          "dashboard.py")
+        runpy.run_path(str(principal), run_name="__main__")
+        st.stop()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Graphiques : palette sûre pour les daltoniens, données et téléchargements à côté de chaque graphique
+# --------------------------------------------------------------------------------------------------------------------
+
+# Palette d'Okabe et Ito, lisible par les daltoniens ; une couleur fixe par statut d'avancement.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+COULEURS_STATUT = {"atteint": "#009E73", "en bonne voie": "#56B4E9", "en retard": "#D55E00",
+                   "non renseigné": "#BBBBBB", "sans cible": "#E69F00"}
+COULEURS_ETAT = {"non démarré": "#BBBBBB", "en cours": "#56B4E9", "réalisé": "#009E73", "reporté": "#E69F00",
+                 "abandonné": "#D55E00"}
+
+
+def telechargements(df: pd.DataFrame, nom: str, cle: str | None = None) -> None:
+    """Deux boutons : les données en CSV (séparateur « ; », UTF-8 avec BOM, pour Excel) et en .xlsx. Les textes qui
+    commencent par =, +, - ou @ sont neutralisés : un tableur ne les prendra pas pour des formules."""
+    from .exports import vers_csv, vers_xlsx
+    cle = cle or nom
+    g, d, _ = st.columns([1, 1, 4])
+    g.download_button("Données (CSV)", vers_csv(df), f"{nom}.csv", "text/csv", key=f"csv-{cle}",
+                      icon=":material/download:")
+    d.download_button("Données (Excel)", vers_xlsx(df, nom[:31]), f"{nom}.xlsx",
+                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"xlsx-{cle}",
+                      icon=":material/download:")
+
+
+def graphique(fig, donnees: pd.DataFrame, nom: str, demonstration: bool = False) -> None:
+    """Un graphique Plotly en français, suivi de son tableau de données (repliable) et des téléchargements."""
+    fig.update_layout(separators=", ", font=dict(family="Source Sans Pro, sans-serif"))
+    st.plotly_chart(fig, config={"displaylogo": False, "locale": "fr"}, key=f"fig-{nom}")
+    with st.expander("Données du graphique"):
+        if demonstration:
+            st.caption("Données de démonstration.")
+        st.dataframe(donnees, hide_index=True, width="stretch")
+        telechargements(donnees, nom)

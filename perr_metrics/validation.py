@@ -53,6 +53,7 @@ class Lecture:
     meta: dict[str, str] = field(default_factory=dict)
     pourcents: set[str] = field(default_factory=set)
     formules_sans_valeur: set[str] = field(default_factory=set)
+    ligne_entete: int = 1
     rapport: Rapport = field(default_factory=Rapport)
 
     def adresse(self, cle: str, ligne: int) -> str:
@@ -92,6 +93,7 @@ def lire_depot(donnees: bytes, nom_fichier: str) -> Lecture:
         return lecture
     feuille, entete_idx, positions, manquantes = trouve
     lecture.feuille = feuille.nom
+    lecture.ligne_entete = entete_idx + 1
     for cle in manquantes:
         r.ajouter("colonne-manquante", f"La colonne « {cle} » est absente de la feuille « {feuille.nom} » "
                   f"(en-têtes en ligne {entete_idx + 1}).", feuille.nom, f"{feuille.nom}!{entete_idx + 1}:{entete_idx + 1}")
@@ -127,9 +129,10 @@ def _texte(v) -> str:
 
 def _trouver_table(feuilles: dict[str, Feuille]):
     """La feuille de valeurs : « Valeurs » d'abord, sinon la première feuille visible dont une des 30 premières lignes
-    porte les en-têtes attendus (un partenaire renomme parfois la feuille)."""
+    porte les en-têtes attendus (un partenaire renomme parfois la feuille). Une feuille cachée n'est lue qu'en dernier
+    recours, et seulement si elle s'appelle « Valeurs » : le partenaire ne voit pas ce qu'elle contient."""
     ordre = sorted((f for n, f in feuilles.items() if n != FEUILLE_META),
-                   key=lambda f: (normaliser_entete(f.nom) != "valeurs", not f.visible))
+                   key=lambda f: (not f.visible, normaliser_entete(f.nom) != "valeurs"))
     meilleur = None
     for f in ordre:
         if not f.visible and normaliser_entete(f.nom) != "valeurs":
@@ -265,6 +268,11 @@ def verifier(lecture: Lecture, ctx: Contexte, periode_demandee: str | None) -> p
             r.ajouter("modele-autre-periode", f"Ce modèle a été préparé pour la période {meta['periode']}, pas pour "
                       f"{periode_demandee}.", FEUILLE_META, cellule_meta, meta["periode"])
         periode_demandee = periode_demandee or meta.get("periode") or None
+    if periode_demandee and periode_demandee[:4].isdigit() and \
+            not ctx.annee_debut <= int(periode_demandee[:4]) <= ctx.annee_fin:
+        # Sans colonne « periode », c'est cette période qui serait écrite sur chaque ligne : on la contrôle aussi.
+        r.ajouter("periode-hors-protocole", f"La période du dépôt, {periode_demandee}, est hors du protocole "
+                  f"({ctx.annee_debut}–{ctx.annee_fin}).", "", "", periode_demandee)
 
     df["indicateur"] = _codes(df["indicateur"])
     df["perimetre"] = _codes(df["perimetre"])
@@ -278,8 +286,11 @@ def verifier(lecture: Lecture, ctx: Contexte, periode_demandee: str | None) -> p
         df["commentaire"] = ""
     df["commentaire"] = df["commentaire"].map(lambda v: None if est_vide(v) else _texte(v))
 
-    # Une ligne sans valeur n'est pas déposée (le partenaire n'a pas l'information) ; elle compte comme manquante.
-    sans_valeur = df["valeur"].map(est_vide)
+    # Une ligne sans valeur n'est pas déposée (le partenaire n'a pas l'information) ; elle compte comme manquante. Une
+    # formule dont le fichier n'a pas gardé le résultat se lit vide, mais le partenaire a bien saisi quelque chose :
+    # elle est signalée plus bas (formule-sans-valeur), pas ignorée.
+    formule = (lecture.colonnes["valeur"] + df["ligne"].astype(str)).isin(lecture.formules_sans_valeur)
+    sans_valeur = df["valeur"].map(est_vide) & ~formule
     df = df[~sans_valeur].copy()
     if df.empty:
         r.ajouter("fichier-vide", "Aucune valeur n'est saisie dans la colonne « Valeur ».", feuille, feuille)
@@ -311,7 +322,7 @@ def verifier(lecture: Lecture, ctx: Contexte, periode_demandee: str | None) -> p
     if "periode" not in lecture.colonnes:
         if periode_demandee is None:
             r.ajouter("colonne-manquante", "La colonne « periode » est absente et aucune période n'a été indiquée "
-                      "pour le dépôt.", feuille, f"{feuille}!1:1")
+                      "pour le dépôt.", feuille, f"{feuille}!{lecture.ligne_entete}:{lecture.ligne_entete}")
             return df
     vide = df["periode"] == ""
     if periode_demandee:

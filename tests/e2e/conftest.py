@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -63,14 +64,14 @@ def _sante(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory) -> str:
-    dossier = tmp_path_factory.mktemp("perr-e2e")
+@contextlib.contextmanager
+def serveur_streamlit(dossier, nom_journal: str = "streamlit-e2e.log"):
+    """Un vrai `streamlit run dashboard.py` sur 127.0.0.1, port libre, base neuve dans `dossier` ; donne son adresse."""
     port = _port_libre()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, PERR_DB=str(dossier / "perr.duckdb"), PERR_DEMO="1", PYTHONUNBUFFERED="1")
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
-    chemin_journal = ARTEFACTS / "streamlit-e2e.log"
+    chemin_journal = ARTEFACTS / nom_journal
     journal = open(chemin_journal, "w", encoding="utf-8")
     commande = [
         sys.executable, "-m", "streamlit", "run", "dashboard.py",
@@ -106,6 +107,19 @@ def app_url(tmp_path_factory) -> str:
             serveur.kill()
             serveur.wait(timeout=10)
         journal.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory) -> str:
+    with serveur_streamlit(tmp_path_factory.mktemp("perr-e2e")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def app_neuve(tmp_path_factory) -> str:
+    """Un serveur à part, que personne n'a encore visité : sa première requête peut être un lien profond."""
+    with serveur_streamlit(tmp_path_factory.mktemp("perr-e2e-neuf"), "streamlit-e2e-neuf.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,67 @@
+"""Un partenaire dépose son fichier dans un vrai navigateur : modèle téléchargé, fichier refusé, corrigé, accepté ;
+puis la coordination voit la complétude."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from openpyxl import load_workbook
+from playwright.sync_api import Page, expect
+
+from tests.e2e.test_accueil import PREMIER_CHARGEMENT, attendre_fin_calcul
+
+pytestmark = pytest.mark.e2e
+
+
+def test_deposer_refus_puis_acceptation(onglet: Page, app_neuve, capture, tmp_path):
+    """Le tout premier visiteur d'un serveur neuf arrive par un lien profond vers « Déposer » (celui d'un courriel de
+    relance) : la base se crée, la page s'ouvre avec ses paramètres et la navigation complète."""
+    app_url = app_neuve
+    page = onglet
+    page.goto(app_url + "/deposer?protocole=TCM-PERR-2019&signataire=ETAT-DDSP&periode=2022")
+    expect(page.get_by_role("heading", name="Déposer des valeurs")).to_be_visible(timeout=PREMIER_CHARGEMENT)
+    attendre_fin_calcul(page)
+    navigation = page.get_by_test_id("stSidebarNav")
+    expect(navigation.get_by_role("link", name="Suivi des dépôts")).to_be_visible()
+    expect(navigation).not_to_contain_text("dashboard")
+    page.get_by_label("Votre nom").fill("Agent DDSP")
+    page.get_by_label("Votre nom").press("Enter")
+    attendre_fin_calcul(page)
+
+    # Le modèle pré-rempli, téléchargé comme le ferait le partenaire.
+    with page.expect_download() as telechargement:
+        page.get_by_role("button", name=re.compile("Modèle ETAT-DDSP — 2022")).click()
+    modele = tmp_path / telechargement.value.suggested_filename
+    telechargement.value.save_as(modele)
+    wb = load_workbook(modele)
+    ws = wb["Valeurs"]
+    assert ws["A1"].value == "Code indicateur" and ws.max_row > 10
+    ws["J2"] = 11
+    ws["J3"] = "NC"                        # refusé : un texte dans une cellule de valeur
+    mauvais = tmp_path / "ddsp-2022-mauvais.xlsx"
+    wb.save(mauvais)
+
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(mauvais)
+    expect(page.get_by_test_id("stAlert").filter(has_text="Fichier refusé")).to_be_visible(timeout=60_000)
+    attendre_fin_calcul(page)
+    tableau = page.get_by_test_id("stDataFrame").first
+    expect(tableau).to_contain_text("Valeurs!J3")
+    expect(tableau).to_contain_text("valeur-non-numerique")
+    capture(page, "deposer-refus")
+
+    ws["J3"] = 12
+    bon = tmp_path / "ddsp-2022.xlsx"
+    wb.save(bon)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(bon)
+    succes = page.get_by_test_id("stAlert").filter(has_text="enregistré")
+    expect(succes).to_be_visible(timeout=60_000)
+    expect(succes).to_contain_text("2 valeurs")
+    attendre_fin_calcul(page)
+    capture(page, "deposer-accepte")
+
+    page.goto(app_url + "/suivi_depots?protocole=TCM-PERR-2019&periode=2022")
+    expect(page.get_by_role("heading", name="Suivi des dépôts")).to_be_visible(timeout=60_000)
+    attendre_fin_calcul(page)
+    expect(page.get_by_text("À relancer")).to_be_visible()
+    expect(page.get_by_test_id("stDataFrame").filter(has_text="Agent DDSP")).to_contain_text("ddsp-2022.xlsx")
+    capture(page, "suivi-depots")

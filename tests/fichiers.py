@@ -1,0 +1,321 @@
+"""Fabriquer les fichiers que les partenaires déposent vraiment, et ceux qu'on n'espère pas recevoir.
+
+- tables longues en CSV (virgule ou point-virgule, UTF-8 ou Windows-1252) et en classeur openpyxl ;
+- le modèle de dépôt rempli comme le ferait un partenaire (openpyxl garde protection, validations et feuille cachée) ;
+- des fichiers réenregistrés par un vrai LibreOffice (conversion en lot, profil jetable), y compris chiffrés ;
+- des fichiers abîmés ou hostiles : tronqués, renommés, OLE chiffré, un million de lignes vides, bombe zip.
+
+Tout est construit en mémoire ou en flux : aucun test ne garde de gros fichier sur le disque.
+"""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import textwrap
+import zipfile
+from pathlib import Path
+from typing import Callable, Iterable
+
+PROTOCOLE = "EQ2030-TEST"
+ENTETE = ["indicateur", "perimetre", "periode", "valeur", "commentaire"]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Tables longues
+# --------------------------------------------------------------------------------------------------------------------
+
+def csv_long(lignes: Iterable[Iterable], sep: str = ";", encodage: str = "utf-8", entete=ENTETE,
+             fin: str = "\r\n") -> bytes:
+    """Une table longue en CSV, écrite à la main comme un tableur l'exporte (champ entre guillemets s'il le faut)."""
+    def champ(v) -> str:
+        t = "" if v is None else str(v)
+        if sep in t or '"' in t or "\n" in t:
+            t = '"' + t.replace('"', '""') + '"'
+        return t
+    texte = fin.join(sep.join(champ(v) for v in l) for l in [entete, *lignes]) + fin
+    return texte.encode(encodage)
+
+
+def sauver(wb) -> bytes:
+    flux = io.BytesIO()
+    wb.save(flux)
+    return flux.getvalue()
+
+
+def classeur_long(lignes: Iterable[Iterable], entete=ENTETE, feuille: str = "Valeurs",
+                  formats: dict[str, str] | None = None, avant: Iterable[Iterable] = ()) -> bytes:
+    """Une table longue dans un classeur openpyxl. `formats` : adresse → format de nombre (`{"D2": "0.0%"}`) ;
+    `avant` : des lignes (titre…) au-dessus des en-têtes."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = feuille
+    for l in avant:
+        ws.append(list(l))
+    ws.append(list(entete))
+    for l in lignes:
+        ws.append(list(l))
+    for adresse, fmt in (formats or {}).items():
+        ws[adresse].number_format = fmt
+    return sauver(wb)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Le modèle de dépôt, rempli
+# --------------------------------------------------------------------------------------------------------------------
+
+def lignes_modele(donnees: bytes) -> dict[tuple[str, str, str], int]:
+    """(indicateur, périmètre, période) → numéro de ligne de la feuille « Valeurs » du modèle."""
+    from openpyxl import load_workbook
+
+    ws = load_workbook(io.BytesIO(donnees))["Valeurs"]
+    return {(r[0].value, r[2].value, str(r[4].value)): r[0].row for r in ws.iter_rows(min_row=2) if r[0].value}
+
+
+def remplir_modele(donnees: bytes, valeurs: dict[tuple[str, str, str], object],
+                   commentaires: dict[tuple[str, str, str], str] | None = None,
+                   formats: dict[tuple[str, str, str], str] | None = None,
+                   modifier: Callable | None = None) -> bytes:
+    """Remplit la colonne Valeur (J) et Commentaire (K) du modèle, comme un partenaire, avec openpyxl (qui garde la
+    protection, les validations et la feuille de métadonnées). `modifier(wb)` peut abîmer le classeur ensuite."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(donnees))
+    ws = wb["Valeurs"]
+    index = {(r[0].value, r[2].value, str(r[4].value)): r[0].row for r in ws.iter_rows(min_row=2) if r[0].value}
+    for cle, v in valeurs.items():
+        ws.cell(row=index[cle], column=10, value=v)
+    for cle, c in (commentaires or {}).items():
+        ws.cell(row=index[cle], column=11, value=c)
+    for cle, fmt in (formats or {}).items():
+        ws.cell(row=index[cle], column=10).number_format = fmt
+    if modifier:
+        modifier(wb)
+    return sauver(wb)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Fichiers abîmés ou hostiles
+# --------------------------------------------------------------------------------------------------------------------
+
+PDF = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> "
+       b"endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+
+
+def tronque(donnees: bytes) -> bytes:
+    """Un téléversement interrompu : la première moitié des octets."""
+    return donnees[: len(donnees) // 2]
+
+
+def reecrire_zip(donnees: bytes, membres: dict[str, Callable[[bytes], bytes]]) -> bytes:
+    """Recopie une archive (.xlsx, .ods) en transformant certains membres."""
+    source = zipfile.ZipFile(io.BytesIO(donnees))
+    sortie = io.BytesIO()
+    with zipfile.ZipFile(sortie, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in source.infolist():
+            contenu = source.read(info.filename)
+            if info.filename in membres:
+                contenu = membres[info.filename](contenu)
+            z.writestr(info.filename, contenu)
+    return sortie.getvalue()
+
+
+def chemin_feuille(donnees: bytes, nom: str) -> str:
+    """Le membre XML d'une feuille d'un .xlsx, d'après workbook.xml et ses relations."""
+    import re
+
+    z = zipfile.ZipFile(io.BytesIO(donnees))
+    classeur = z.read("xl/workbook.xml").decode()
+    liens = z.read("xl/_rels/workbook.xml.rels").decode()
+    rid = re.search(r'<sheet\b[^>]*name="' + re.escape(nom) + r'"[^>]*r:id="([^"]+)"', classeur).group(1)
+    cible = re.search(r'<Relationship\b[^>]*Id="' + rid + r'"[^>]*Target="([^"]+)"', liens) or \
+        re.search(r'<Relationship\b[^>]*Target="([^"]+)"[^>]*Id="' + rid + '"', liens)
+    cible = cible.group(1)
+    return cible.lstrip("/") if cible.startswith("/") else "xl/" + cible
+
+
+def lignes_vides_formatees(donnees: bytes, feuille: str = "Valeurs", n: int = 1_000_000) -> bytes:
+    """Ajoute `n` lignes vides mais mises en forme (style, hauteur) sous le tableau, comme un partenaire qui a
+    formaté des colonnes entières ; le XML est écrit en flux, la dimension annoncée couvre tout."""
+    import re
+
+    membre = chemin_feuille(donnees, feuille)
+    source = zipfile.ZipFile(io.BytesIO(donnees))
+    xml = source.read(membre)
+    derniere = max(int(m) for m in re.findall(rb'<row r="(\d+)"', xml))
+    debut, _, fin = xml.partition(b"</sheetData>")
+    debut = re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:K%d"' % (derniere + n), debut)
+    sortie = io.BytesIO()
+    with zipfile.ZipFile(sortie, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        for info in source.infolist():
+            if info.filename != membre:
+                z.writestr(info.filename, source.read(info.filename))
+                continue
+            zi = zipfile.ZipInfo(membre)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            with z.open(zi, "w", force_zip64=True) as f:
+                f.write(debut)
+                for bloc in range(derniere + 1, derniere + n + 1, 50_000):
+                    f.write(b"".join(b'<row r="%d" ht="15" customHeight="1"><c r="J%d" s="1"/><c r="K%d" s="1"/></row>'
+                                     % (i, i, i) for i in range(bloc, min(bloc + 50_000, derniere + n + 1))))
+                f.write(b"</sheetData>" + fin)
+    return sortie.getvalue()
+
+
+def bombe_zip(mo: int = 500) -> bytes:
+    """Un « .xlsx » dont la feuille se décompresse en `mo` Mo d'espaces (≈ 500 Ko compressés), écrit en flux."""
+    sortie = io.BytesIO()
+    with zipfile.ZipFile(sortie, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+                   'package/2006/content-types"/>')
+        z.writestr("xl/workbook.xml", '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"/>')
+        zi = zipfile.ZipInfo("xl/worksheets/sheet1.xml")
+        zi.compress_type = zipfile.ZIP_DEFLATED
+        bloc = b" " * (1 << 20)
+        with z.open(zi, "w", force_zip64=True) as f:
+            for _ in range(mo):
+                f.write(bloc)
+    return sortie.getvalue()
+
+
+def ole_chiffre() -> bytes:
+    """Un conteneur OLE (Compound File Binary, v3) tel qu'Excel l'écrit pour un .xlsx protégé par mot de passe : deux
+    flux `EncryptionInfo` et `EncryptedPackage` (contenu factice, structure valide : `file` le dit « CDFV2 Encrypted »).
+    Fabriqué à la main parce que LibreOffice 7.4 refuse d'écrire un .xlsx chiffré sans interface (voir
+    `xls_chiffre_libreoffice` pour un vrai fichier chiffré)."""
+    secteur = 512
+    fin_chaine, libre, secteur_fat, pas_de_flux = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFF
+    info = (b"\x04\x00\x04\x00\x40\x00\x00\x00" + b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n'
+            b'<encryption xmlns="http://schemas.microsoft.com/office/2006/encryption"/>').ljust(4096, b"\x00")
+    paquet = struct.pack("<Q", 12345) + bytes((i * 37) % 256 for i in range(4088))
+    # Secteurs : 0 = FAT, 1 = répertoire, 2–9 = EncryptionInfo, 10–17 = EncryptedPackage.
+    fat = [secteur_fat, fin_chaine] + list(range(3, 10)) + [fin_chaine] + list(range(11, 18)) + [fin_chaine]
+    fat += [libre] * (secteur // 4 - len(fat))
+
+    def entree(nom: str, type_: int, gauche=pas_de_flux, droite=pas_de_flux, enfant=pas_de_flux, debut=fin_chaine,
+               taille=0) -> bytes:
+        n = (nom + "\x00").encode("utf-16-le") if nom else b""
+        return (n.ljust(64, b"\x00") + struct.pack("<HBB3I", len(n), type_, 1, gauche, droite, enfant) + bytes(16)
+                + struct.pack("<I", 0) + bytes(16) + struct.pack("<IQ", debut, taille))
+
+    repertoire = (entree("Root Entry", 5, enfant=1) + entree("EncryptionInfo", 2, droite=2, debut=2, taille=4096)
+                  + entree("EncryptedPackage", 2, debut=10, taille=4096) + entree("", 0))
+    entete = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(16) + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + bytes(6)
+              + struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, fin_chaine, 0, fin_chaine, 0)
+              + struct.pack("<109I", 0, *([libre] * 108)))
+    assert len(entete) == secteur and len(repertoire) == secteur
+    return entete + struct.pack(f"<{secteur // 4}I", *fat) + repertoire + info + paquet
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# LibreOffice
+# --------------------------------------------------------------------------------------------------------------------
+
+def libreoffice_present() -> bool:
+    return shutil.which("soffice") is not None
+
+
+def libreoffice(fichiers: Iterable[Path], format_: str, dossier: Path, profil: Path,
+                infilter: str | None = None) -> list[Path]:
+    """Convertit des fichiers en un seul appel de `soffice --headless --convert-to` (≈ 1,5 s quel que soit leur
+    nombre). `format_` : `xlsx`, `ods`, `xlsm:Calc MS Excel 2007 VBA XML`… ; `infilter` s'applique à tous les fichiers
+    (options du filtre CSV par exemple). Renvoie les chemins produits, dans l'ordre."""
+    fichiers = [Path(f) for f in fichiers]
+    dossier.mkdir(parents=True, exist_ok=True)
+    commande = ["soffice", f"-env:UserInstallation={profil.resolve().as_uri()}", "--headless", "--norestore"]
+    if infilter:
+        commande.append(f"--infilter={infilter}")
+    commande += ["--convert-to", format_, "--outdir", str(dossier), *map(str, fichiers)]
+    r = subprocess.run(commande, capture_output=True, text=True, timeout=300)
+    extension = format_.split(":")[0]
+    sorties = [dossier / f"{f.stem}.{extension}" for f in fichiers]
+    manquants = [str(s) for s in sorties if not s.exists()]
+    if manquants:
+        raise RuntimeError(f"LibreOffice n'a pas produit {manquants} :\n{r.stdout}\n{r.stderr}")
+    return sorties
+
+
+_SCRIPT_UNO = textwrap.dedent("""
+    import os, subprocess, sys, time
+    import uno
+    from com.sun.star.beans import PropertyValue
+
+    def propriete(nom, valeur):
+        p = PropertyValue()
+        p.Name, p.Value = nom, valeur
+        return p
+
+    binaire, profil, source, destination, filtre, mot_de_passe = sys.argv[1:7]
+    tuyau = "perr-tests-%d" % os.getpid()
+    # soffice.bin directement (pas le script soffice) : le processus lancé est celui qu'on arrête. Sur un profil neuf,
+    # il s'arrête aussitôt avec le code 81 (« relancez-moi ») : c'est d'ordinaire le script soffice qui le relance.
+    def lancer():
+        return subprocess.Popen([binaire, "-env:UserInstallation=" + profil, "--headless", "--invisible", "--norestore",
+                                 "--accept=pipe,name=%s;urp;" % tuyau], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    proc = lancer()
+    bureau = None
+    try:
+        local = uno.getComponentContext()
+        resolveur = local.ServiceManager.createInstanceWithContext("com.sun.star.bridge.UnoUrlResolver", local)
+        ctx = None
+        for _ in range(1200):
+            code = proc.poll()
+            if code == 81:
+                proc = lancer()
+            elif code is not None:
+                sys.exit("soffice.bin s'est arrêté (code %s)" % code)
+            try:
+                ctx = resolveur.resolve("uno:pipe,name=%s;urp;StarOffice.ComponentContext" % tuyau)
+                break
+            except Exception:
+                time.sleep(0.05)
+        if ctx is None:
+            sys.exit("soffice.bin ne répond pas")
+        bureau = ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
+        doc = bureau.loadComponentFromURL(uno.systemPathToFileUrl(source), "_blank", 0, (propriete("Hidden", True),))
+        doc.storeToURL(uno.systemPathToFileUrl(destination),
+                       (propriete("FilterName", filtre), propriete("Password", mot_de_passe)))
+        doc.close(True)
+    finally:
+        try:
+            bureau.terminate()
+        except Exception:
+            pass
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+""")
+
+
+def xls_chiffre_libreoffice(source: Path, destination: Path, profil: Path) -> Path | None:
+    """Un vrai classeur .xls protégé par mot de passe, enregistré par LibreOffice (par UNO : la conversion en ligne de
+    commande ne sait pas chiffrer). None si python3-uno manque."""
+    python_systeme = "/usr/bin/python3"
+    if not Path(python_systeme).exists() or subprocess.run([python_systeme, "-c", "import uno"],
+                                                          capture_output=True).returncode != 0:
+        return None
+    binaire = Path(os.path.realpath(shutil.which("soffice"))).parent / "soffice.bin"
+    r = subprocess.run([python_systeme, "-c", _SCRIPT_UNO, str(binaire), profil.resolve().as_uri(), str(source),
+                        str(destination), "MS Excel 97", "secret"], capture_output=True, text=True, timeout=120)
+    if r.returncode != 0 or not destination.exists():
+        raise RuntimeError(f"Chiffrement par LibreOffice impossible :\n{r.stdout}\n{r.stderr}")
+    return destination
+
+
+def profil_libreoffice() -> Path:
+    """Un profil LibreOffice jetable (deux soffice ne partagent jamais un profil)."""
+    return Path(tempfile.mkdtemp(prefix="lo-profile-perr-"))
+
+
+if __name__ == "__main__":  # pragma: no cover - fabrique un fichier à la main : python -m tests.fichiers ole X.xlsx
+    quoi, chemin = sys.argv[1:3]
+    Path(chemin).write_bytes({"ole": ole_chiffre, "bombe": bombe_zip}[quoi]())
