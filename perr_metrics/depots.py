@@ -276,9 +276,11 @@ SQL_ATTENDUS = """
               UNION SELECT indicateur, perimetre FROM cible WHERE protocole = $protocole),
     per AS (
         SELECT i.code AS indicateur, f.perimetre FROM i JOIN fixes f ON f.indicateur = i.code
+        JOIN perimetre p ON p.protocole = i.protocole AND p.code = f.perimetre AND p.niveau = i.niveau
         UNION ALL
         SELECT i.code, p.code FROM i JOIN perimetre p ON p.protocole = i.protocole AND p.niveau = i.niveau
-        WHERE NOT EXISTS (SELECT 1 FROM fixes f WHERE f.indicateur = i.code)),
+            WHERE NOT EXISTS (SELECT 1 FROM fixes f JOIN perimetre q ON q.protocole = i.protocole AND q.code = f.perimetre
+                          WHERE f.indicateur = i.code AND q.niveau = i.niveau)),
     periodes AS (
         SELECT i.code AS indicateur, unnest(CASE
             WHEN i.periodicite = 'semestrielle' AND len($periode) = 4 THEN [$periode || '-S1', $periode || '-S2']

@@ -551,7 +551,10 @@ def _controler(ref: Referentiel) -> None:
             if per and per not in perimetres:
                 r.ajouter("perimetre-inconnu", f"Le périmètre « {per} » n'est ni un quartier, ni une commune (code "
                           "INSEE), ni le code territoire du protocole.", l.feuille, l.adresse("perimetre"), per)
-            elif per and ind is not None and ind["niveau"] and perimetres[per] != ind["niveau"]:
+            elif per and ind is not None and ind["niveau"] and perimetres[per] != ind["niveau"] \
+                    and perimetres[per] != "Territoire":
+                # Le territoire entier est toujours permis : c'est la référence ou la cible d'ensemble (« doubler le
+                # nombre d'apprentis issus des QPV » se fixe pour tous les quartiers à la fois).
                 r.ajouter("perimetre-hors-niveau", f"L'indicateur « {code} » est suivi au niveau {ind['niveau']} ; "
                           f"« {per} » est de niveau {perimetres[per]}.", l.feuille, l.adresse("perimetre"), per)
             annee = l["annee"]

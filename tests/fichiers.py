@@ -184,33 +184,76 @@ def bombe_zip(mo: int = 500) -> bytes:
     return sortie.getvalue()
 
 
-def ole_chiffre() -> bytes:
-    """Un conteneur OLE (Compound File Binary, v3) tel qu'Excel l'écrit pour un .xlsx protégé par mot de passe : deux
-    flux `EncryptionInfo` et `EncryptedPackage` (contenu factice, structure valide : `file` le dit « CDFV2 Encrypted »).
-    Fabriqué à la main parce que LibreOffice 7.4 refuse d'écrire un .xlsx chiffré sans interface (voir
-    `xls_chiffre_libreoffice` pour un vrai fichier chiffré)."""
+def conteneur_ole(flux: dict[str, bytes]) -> bytes:
+    """Un conteneur OLE (Compound File Binary, version 3) minimal mais valide, avec au plus trois flux à la racine
+    (chacun complété à 4 Ko au moins, pour rester dans les secteurs ordinaires, sans mini-flux)."""
     secteur = 512
     fin_chaine, libre, secteur_fat, pas_de_flux = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFF
-    info = (b"\x04\x00\x04\x00\x40\x00\x00\x00" + b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n'
-            b'<encryption xmlns="http://schemas.microsoft.com/office/2006/encryption"/>').ljust(4096, b"\x00")
-    paquet = struct.pack("<Q", 12345) + bytes((i * 37) % 256 for i in range(4088))
-    # Secteurs : 0 = FAT, 1 = répertoire, 2–9 = EncryptionInfo, 10–17 = EncryptedPackage.
-    fat = [secteur_fat, fin_chaine] + list(range(3, 10)) + [fin_chaine] + list(range(11, 18)) + [fin_chaine]
+    assert 1 <= len(flux) <= 3
+    # Les frères d'un répertoire forment un arbre rouge-noir ordonné (longueur du nom, puis majuscules) : une chaîne
+    # de frères droits, dans cet ordre, en est un valide.
+    noms = sorted(flux, key=lambda n: (len(n), n.upper()))
+    contenus = [flux[n].ljust(max(4096, -(-len(flux[n]) // secteur) * secteur), b"\x00") for n in noms]
+    fat, debuts, suivant = [secteur_fat, fin_chaine], [], 2
+    for c in contenus:
+        n = len(c) // secteur
+        debuts.append(suivant)
+        fat += list(range(suivant + 1, suivant + n)) + [fin_chaine]
+        suivant += n
+    assert len(fat) <= secteur // 4
     fat += [libre] * (secteur // 4 - len(fat))
 
-    def entree(nom: str, type_: int, gauche=pas_de_flux, droite=pas_de_flux, enfant=pas_de_flux, debut=fin_chaine,
-               taille=0) -> bytes:
+    def entree(nom: str, type_: int, droite=pas_de_flux, enfant=pas_de_flux, debut=fin_chaine, taille=0) -> bytes:
         n = (nom + "\x00").encode("utf-16-le") if nom else b""
-        return (n.ljust(64, b"\x00") + struct.pack("<HBB3I", len(n), type_, 1, gauche, droite, enfant) + bytes(16)
-                + struct.pack("<I", 0) + bytes(16) + struct.pack("<IQ", debut, taille))
+        return (n.ljust(64, b"\x00") + struct.pack("<HBB3I", len(n), type_, 1, pas_de_flux, droite, enfant)
+                + bytes(16) + struct.pack("<I", 0) + bytes(16) + struct.pack("<IQ", debut, taille))
 
-    repertoire = (entree("Root Entry", 5, enfant=1) + entree("EncryptionInfo", 2, droite=2, debut=2, taille=4096)
-                  + entree("EncryptedPackage", 2, debut=10, taille=4096) + entree("", 0))
+    repertoire = entree("Root Entry", 5, enfant=1)
+    for i, (nom, c) in enumerate(zip(noms, contenus)):
+        repertoire += entree(nom, 2, droite=i + 2 if i + 1 < len(noms) else pas_de_flux, debut=debuts[i],
+                             taille=len(c))
+    repertoire = repertoire.ljust(secteur, b"\x00")
     entete = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(16) + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + bytes(6)
               + struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, fin_chaine, 0, fin_chaine, 0)
               + struct.pack("<109I", 0, *([libre] * 108)))
     assert len(entete) == secteur and len(repertoire) == secteur
-    return entete + struct.pack(f"<{secteur // 4}I", *fat) + repertoire + info + paquet
+    return entete + struct.pack(f"<{secteur // 4}I", *fat) + repertoire + b"".join(contenus)
+
+
+def ole_chiffre() -> bytes:
+    """Ce qu'Excel écrit pour un .xlsx protégé par mot de passe : un conteneur OLE avec les flux `EncryptionInfo` et
+    `EncryptedPackage` (contenu factice, structure valide : `file` le dit « CDFV2 Encrypted »). Fabriqué à la main
+    parce que LibreOffice 7.4 n'écrit pas de .xlsx chiffré sans interface (voir `xls_chiffre_libreoffice` pour un
+    vrai fichier chiffré, au format .xls)."""
+    info = (b"\x04\x00\x04\x00\x40\x00\x00\x00" + b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n'
+            b'<encryption xmlns="http://schemas.microsoft.com/office/2006/encryption"/>')
+    paquet = struct.pack("<Q", 12345) + bytes((i * 37) % 256 for i in range(4088))
+    return conteneur_ole({"EncryptionInfo": info, "EncryptedPackage": paquet})
+
+
+def projet_vba() -> bytes:
+    """Un `vbaProject.bin` de synthèse : un conteneur OLE dont un flux porte le texte d'une macro `Workbook_Open`
+    (pas du p-code compilé : seul Excel l'exécuterait, et il n'est là que pour que le fichier en porte une)."""
+    macro = (b'Attribute VB_Name = "ThisWorkbook"\r\nPrivate Sub Workbook_Open()\r\n'
+             b'    Shell "sh -c \'touch /tmp/perr-macro-executee\'"\r\nEnd Sub\r\n')
+    projet = b'ID="{00000000-0000-0000-0000-000000000000}"\r\nDocument=ThisWorkbook/&H00000000\r\nName="VBAProject"\r\n'
+    return conteneur_ole({"PROJECT": projet, "ThisWorkbook": macro})
+
+
+def ajouter_macro(xlsm: bytes) -> bytes:
+    """Ajoute un projet VBA (`xl/vbaProject.bin`, sa relation et son type) à un classeur .xlsm."""
+    def types(xml: bytes) -> bytes:
+        return xml.replace(b"</Types>", b'<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"'
+                                        b"/></Types>")
+
+    def liens(xml: bytes) -> bytes:
+        return xml.replace(b"</Relationships>", b'<Relationship Id="rIdVba" Type="http://schemas.microsoft.com/'
+                                                b'office/2006/relationships/vbaProject" Target="vbaProject.bin"/>'
+                                                b"</Relationships>")
+    flux = io.BytesIO(reecrire_zip(xlsm, {"[Content_Types].xml": types, "xl/_rels/workbook.xml.rels": liens}))
+    with zipfile.ZipFile(flux, "a") as z:
+        z.writestr("xl/vbaProject.bin", projet_vba())
+    return flux.getvalue()
 
 
 # --------------------------------------------------------------------------------------------------------------------
