@@ -670,36 +670,29 @@ def inserer_df(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame) -> 
 
 
 def _controler_contre_la_base(con: duckdb.DuckDBPyConnection, ref: Referentiel) -> None:
-    """Un réimport ne doit rien perdre : on refuse de retirer ce qui porte déjà des valeurs ou un suivi."""
+    """Un réimport ne doit rien perdre : on refuse de retirer ce qui porte déjà des valeurs, des dépôts ou un suivi."""
     code = ref.code
-    r = ref.rapport
-    nouveaux_ind = {l["code"] for l in ref.lignes["indicateurs"]}
-    for ind, n in con.execute(
-            "SELECT indicateur, count(*) FROM valeur WHERE protocole = ? GROUP BY 1 ORDER BY 1", [code]).fetchall():
-        if ind not in nouveaux_ind:
-            r.ajouter("indicateur-supprime-avec-valeurs", f"L'indicateur « {ind} » a déjà {n} valeur(s) déposée(s) : "
-                      "il ne peut pas être retiré du référentiel. Remettez sa ligne dans la feuille « Indicateurs ».",
-                      "Indicateurs", "Indicateurs", ind)
-    nouveaux_per = ({ref.protocole["code_territoire"]} | {l["insee"] for l in ref.lignes["communes"]}
-                    | {l["code"] for l in ref.lignes["quartiers"]})
-    for per, n in con.execute(
-            "SELECT perimetre, count(*) FROM valeur WHERE protocole = ? GROUP BY 1 ORDER BY 1", [code]).fetchall():
-        if per not in nouveaux_per:
-            r.ajouter("perimetre-supprime-avec-valeurs", f"Le périmètre « {per} » a déjà {n} valeur(s) déposée(s) : "
-                      "il ne peut pas être retiré.", "Quartiers", "Quartiers", per)
-    nouveaux_sig = {l["code"] for l in ref.lignes["signataires"]}
-    for sig, n in con.execute(
-            "SELECT signataire, count(*) FROM depot WHERE protocole = ? GROUP BY 1 ORDER BY 1", [code]).fetchall():
-        if sig not in nouveaux_sig:
-            r.ajouter("signataire-supprime-avec-depots", f"Le signataire « {sig} » a déjà {n} dépôt(s) : il ne peut "
-                      "pas être retiré.", "Signataires", "Signataires", sig)
-    nouveaux_eng = {l["code"] for l in ref.lignes["engagements"]}
-    for eng, n in con.execute(
-            "SELECT engagement, count(*) FROM etat_engagement WHERE protocole = ? GROUP BY 1 ORDER BY 1",
-            [code]).fetchall():
-        if eng not in nouveaux_eng:
-            r.ajouter("engagement-supprime-avec-suivi", f"L'engagement « {eng} » a déjà {n} état(s) d'avancement "
-                      "enregistré(s) : il ne peut pas être retiré.", "Engagements", "Engagements", eng)
+    L = ref.lignes
+    perimetres = ({ref.protocole["code_territoire"]} | {l["insee"] for l in L["communes"]}
+                  | {l["code"] for l in L["quartiers"]})
+    # (ce qui est attaché, colonne, table, ce que garde le classeur, code d'erreur, feuille, message)
+    regles = (
+        ("indicateur", "valeur", {l["code"] for l in L["indicateurs"]}, "indicateur-supprime-avec-valeurs",
+         "Indicateurs", "L'indicateur « {x} » a déjà {n} valeur(s) déposée(s) : il ne peut pas être retiré du "
+         "référentiel. Remettez sa ligne dans la feuille « Indicateurs »."),
+        ("perimetre", "valeur", perimetres, "perimetre-supprime-avec-valeurs", "Quartiers",
+         "Le périmètre « {x} » a déjà {n} valeur(s) déposée(s) : il ne peut pas être retiré."),
+        ("signataire", "depot", {l["code"] for l in L["signataires"]}, "signataire-supprime-avec-depots",
+         "Signataires", "Le signataire « {x} » a déjà {n} dépôt(s) : il ne peut pas être retiré."),
+        ("engagement", "etat_engagement", {l["code"] for l in L["engagements"]}, "engagement-supprime-avec-suivi",
+         "Engagements", "L'engagement « {x} » a déjà {n} état(s) d'avancement enregistré(s) : il ne peut pas être "
+         "retiré."),
+    )
+    for colonne, table, gardes, code_erreur, feuille, message in regles:
+        for x, n in con.execute(f"SELECT {colonne}, count(*) FROM {table} WHERE protocole = ? GROUP BY 1 ORDER BY 1",
+                                [code]).fetchall():
+            if x not in gardes:
+                ref.rapport.ajouter(code_erreur, message.format(x=x, n=n), feuille, feuille, x)
 
 
 @dataclass

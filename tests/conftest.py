@@ -36,3 +36,31 @@ def store_demo(base_demo, tmp_path) -> Store:
     if Path(str(base_demo) + ".wal").exists():
         shutil.copyfile(str(base_demo) + ".wal", str(destination) + ".wal")
     return Store(destination, delai_verrou=10)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Chaque code d'erreur réellement émis pendant les tests doit être documenté dans docs/erreurs.md (en plus du contrôle
+# statique de tests/core/test_docs.py, qui ne voit pas les codes passés par variable).
+# --------------------------------------------------------------------------------------------------------------------
+from perr_metrics.rapport_erreurs import Rapport  # noqa: E402
+
+CODES_EMIS: set[str] = set()
+_ajouter = Rapport.ajouter
+
+
+def _ajouter_espion(self, code, *args, **kwargs):
+    CODES_EMIS.add(code)
+    return _ajouter(self, code, *args, **kwargs)
+
+
+Rapport.ajouter = _ajouter_espion
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import re
+
+    documentes = set(re.findall(r"`([a-z0-9]+(?:-[a-z0-9]+)+)`", (RACINE / "docs" / "erreurs.md").read_text()))
+    manquants = sorted(CODES_EMIS - documentes)
+    if manquants:
+        print(f"\nCodes d'erreur émis pendant les tests mais absents de docs/erreurs.md : {', '.join(manquants)}")
+        session.exitstatus = 1
