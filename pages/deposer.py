@@ -24,9 +24,13 @@ with ui.protections():
         if signataire:
             st.subheader("1. Télécharger le modèle pré-rempli")
             flux = io.BytesIO()
-            n = modele_depot.ecrire_modele_depot(ui.store(), p["code"], signataire, periode, flux)
-            st.download_button(f"Modèle {signataire} — {periode} ({n} valeurs attendues)", flux.getvalue(),
-                               f"depot-{p['code']}-{signataire}-{periode}.xlsx", XLSX, disabled=n == 0)
+            try:
+                n = modele_depot.ecrire_modele_depot(ui.store(), p["code"], signataire, periode, flux)
+            except modele_depot.ModeleImpossible as exc:
+                st.info(str(exc))
+            else:
+                st.download_button(f"Modèle {signataire} — {periode} ({n} valeurs attendues)", flux.getvalue(),
+                                   f"depot-{p['code']}-{signataire}-{periode}.xlsx", XLSX)
             st.caption("Le modèle liste les valeurs attendues de vous pour la période. Vous pouvez aussi déposer une "
                        "table à vous (.xlsx, .ods, .csv) aux colonnes indicateur, perimetre, periode, valeur, commentaire.")
 

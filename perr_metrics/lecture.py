@@ -196,11 +196,16 @@ def est_protege_par_mot_de_passe(donnees: bytes) -> bool:
 
 _RE_CELLULE = re.compile(rb'<c r="([A-Z]+)(\d+)"([^>]*?)(/>|>(.*?)</c>)', re.S)
 _RE_STYLE = re.compile(rb'\ss="(\d+)"')
+_RE_TYPE = re.compile(rb'\st="([^"]*)"')
 
 
-def inspecter_xlsx(donnees: bytes, feuille: str, colonnes: set[str]) -> tuple[set[str], set[str]]:
+def inspecter_xlsx(donnees: bytes, feuille: str, colonnes: set[str],
+                   jusqu_a: int | None = None) -> tuple[set[str], set[str]]:
     """Pour les colonnes données d'une feuille .xlsx : les cellules au format pourcentage, et les cellules à formule
-    dont le classeur n'a pas gardé de valeur calculée. Adresses sans le nom de feuille (`F12`)."""
+    dont le classeur n'a pas gardé de valeur calculée. Adresses sans le nom de feuille (`F12`).
+
+    `jusqu_a` : dernière ligne utile ; on s'arrête après (les lignes sont dans l'ordre), ce qui évite de parcourir un
+    million de lignes vides mais mises en forme sous le tableau."""
     import posixpath
     import zipfile
 
@@ -235,6 +240,8 @@ def inspecter_xlsx(donnees: bytes, feuille: str, colonnes: set[str]) -> tuple[se
         return set(), set()
     pourcents, formules = set(), set()
     for m in _RE_CELLULE.finditer(xml):
+        if jusqu_a is not None and int(m.group(2)) > jusqu_a:
+            break
         col = m.group(1).decode()
         if col not in colonnes:
             continue
@@ -243,7 +250,11 @@ def inspecter_xlsx(donnees: bytes, feuille: str, colonnes: set[str]) -> tuple[se
         if s and int(s.group(1)) in pourcent_styles:
             pourcents.add(adresse)
         contenu = m.group(5) or b""
-        if b"<f" in contenu and not re.search(rb"<v>[^<]+</v>", contenu):
+        # Sans résultat enregistré : pas de <v> (ou vide) sur une formule numérique. Une formule texte recalculée dont le
+        # résultat est la chaîne vide (=SI(A2="";"";…)) porte t="str" et <v></v> : elle a bien été calculée.
+        type_ = _RE_TYPE.search(m.group(3))
+        if b"<f" in contenu and not re.search(rb"<v>[^<]+</v>", contenu) and \
+                (type_ is None or type_.group(1) == b"n"):
             formules.add(adresse)
     return pourcents, formules
 
@@ -275,7 +286,8 @@ def _styles_pourcent(z) -> set[int]:
     return indices
 
 
-def inspecter_ods(donnees: bytes, feuille: str, colonnes: set[str]) -> tuple[set[str], set[str]]:
+def inspecter_ods(donnees: bytes, feuille: str, colonnes: set[str],
+                  jusqu_a: int | None = None) -> tuple[set[str], set[str]]:
     """Même chose pour un .ods : cellules de type pourcentage, formules sans valeur."""
     import xml.etree.ElementTree as ET
     import zipfile
@@ -312,5 +324,7 @@ def inspecter_ods(donnees: bytes, feuille: str, colonnes: set[str]) -> tuple[set
                                 formules.add(adresse)
                     colonne += rep
                 ligne += int(el.get(T + "number-rows-repeated", "1"))
+                if jusqu_a is not None and ligne >= jusqu_a:
+                    break
             el.clear()
     return pourcents, formules

@@ -84,6 +84,9 @@ def ecrire_modele_depot(store: Store, protocole: str, signataire: str, periode: 
     from openpyxl.worksheet.datavalidation import DataValidation
 
     info, lignes = lignes_du_modele(store, protocole, signataire, str(periode))
+    if lignes.empty:
+        raise ModeleImpossible(f"Aucune valeur n'est attendue de « {signataire} » pour {periode} : aucun indicateur du "
+                               "protocole n'est déclaré par ce signataire ni par ses services pour cette période.")
     wb = Workbook()
     notice = wb.active
     notice.title = "Instructions"

@@ -114,10 +114,13 @@ def lire_depot(donnees: bytes, nom_fichier: str) -> Lecture:
         return lecture
     lecture.lignes = df
     colonne_valeur = {lecture.colonnes["valeur"]}
+    derniere = int(df["ligne"].max())
     if extension in (".xlsx", ".xlsm"):
-        lecture.pourcents, lecture.formules_sans_valeur = inspecter_xlsx(donnees, feuille.nom, colonne_valeur)
+        lecture.pourcents, lecture.formules_sans_valeur = inspecter_xlsx(donnees, feuille.nom, colonne_valeur,
+                                                                         derniere)
     elif extension == ".ods":
-        lecture.pourcents, lecture.formules_sans_valeur = inspecter_ods(donnees, feuille.nom, colonne_valeur)
+        lecture.pourcents, lecture.formules_sans_valeur = inspecter_ods(donnees, feuille.nom, colonne_valeur,
+                                                                        derniere)
     return lecture
 
 

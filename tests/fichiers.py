@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -128,8 +129,6 @@ def reecrire_zip(donnees: bytes, membres: dict[str, Callable[[bytes], bytes]]) -
 
 def chemin_feuille(donnees: bytes, nom: str) -> str:
     """Le membre XML d'une feuille d'un .xlsx, d'après workbook.xml et ses relations."""
-    import re
-
     z = zipfile.ZipFile(io.BytesIO(donnees))
     classeur = z.read("xl/workbook.xml").decode()
     liens = z.read("xl/_rels/workbook.xml.rels").decode()
@@ -143,8 +142,6 @@ def chemin_feuille(donnees: bytes, nom: str) -> str:
 def lignes_vides_formatees(donnees: bytes, feuille: str = "Valeurs", n: int = 1_000_000) -> bytes:
     """Ajoute `n` lignes vides mais mises en forme (style, hauteur) sous le tableau, comme un partenaire qui a
     formaté des colonnes entières ; le XML est écrit en flux, la dimension annoncée couvre tout."""
-    import re
-
     membre = chemin_feuille(donnees, feuille)
     source = zipfile.ZipFile(io.BytesIO(donnees))
     xml = source.read(membre)
@@ -168,20 +165,30 @@ def lignes_vides_formatees(donnees: bytes, feuille: str = "Valeurs", n: int = 1_
     return sortie.getvalue()
 
 
-def bombe_zip(mo: int = 500) -> bytes:
-    """Un « .xlsx » dont la feuille se décompresse en `mo` Mo d'espaces (≈ 500 Ko compressés), écrit en flux."""
-    sortie = io.BytesIO()
-    with zipfile.ZipFile(sortie, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
-                   'package/2006/content-types"/>')
-        z.writestr("xl/workbook.xml", '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"/>')
-        zi = zipfile.ZipInfo("xl/worksheets/sheet1.xml")
-        zi.compress_type = zipfile.ZIP_DEFLATED
-        bloc = b" " * (1 << 20)
-        with z.open(zi, "w", force_zip64=True) as f:
-            for _ in range(mo):
-                f.write(bloc)
-    return sortie.getvalue()
+def bombe_zip(mo: int = 500, niveau: int = 9) -> bytes:
+    """Un « .xlsx » dont la feuille se décompresse en `mo` Mo d'espaces : une vraie archive (CRC et tailles justes,
+    `zipfile` la relit en entier), où le flux deflate d'un Mo d'espaces est compressé une fois puis répété (vidage
+    complet entre les blocs : chacun se décode sans les précédents). 500 Mo tiennent en 500 Ko, en une fraction de
+    seconde."""
+    import zlib
+
+    bloc = b" " * (1 << 20)
+    c = zlib.compressobj(niveau, zlib.DEFLATED, -15)
+    premier = c.compress(bloc) + c.flush(zlib.Z_FULL_FLUSH)
+    suivant = c.compress(bloc) + c.flush(zlib.Z_FULL_FLUSH)
+    assert c.compress(bloc) + c.flush(zlib.Z_FULL_FLUSH) == suivant    # régime établi : le même octet pour octet
+    donnees = premier + suivant * (mo - 1) + c.flush(zlib.Z_FINISH)
+    crc = 0
+    for _ in range(mo):
+        crc = zlib.crc32(bloc, crc)
+    taille = mo << 20
+    assert taille < 2**32
+    nom = b"xl/worksheets/sheet1.xml"
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc, len(donnees), taille, len(nom), 0) + nom
+    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, crc, len(donnees), taille, len(nom),
+                          0, 0, 0, 0, 0, 0) + nom
+    fin = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(local) + len(donnees), 0)
+    return local + donnees + central + fin
 
 
 def conteneur_ole(flux: dict[str, bytes]) -> bytes:
@@ -354,9 +361,10 @@ def xls_chiffre_libreoffice(source: Path, destination: Path, profil: Path) -> Pa
     return destination
 
 
-def profil_libreoffice() -> Path:
-    """Un profil LibreOffice jetable (deux soffice ne partagent jamais un profil)."""
-    return Path(tempfile.mkdtemp(prefix="lo-profile-perr-"))
+def profil_libreoffice(dossier: Path | None = None) -> Path:
+    """Un profil LibreOffice jetable, neuf (deux soffice ne partagent jamais un profil), dans `dossier` s'il est donné
+    (un dossier temporaire de pytest, nettoyé avec les autres)."""
+    return Path(tempfile.mkdtemp(prefix="lo-profile-perr-", dir=dossier))
 
 
 if __name__ == "__main__":  # pragma: no cover - fabrique un fichier à la main : python -m tests.fichiers ole X.xlsx

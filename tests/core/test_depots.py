@@ -70,7 +70,8 @@ def accepte(store: Store, donnees: bytes, nom: str, signataire: str, **options):
     return res
 
 
-def refus(store: Store, donnees: bytes, nom: str = "v.csv", signataire: str = "EPT", **options) -> list[tuple[str, str]]:
+def refus(store: Store, donnees: bytes, nom: str = "v.csv", signataire: str = "EPT",
+          **options) -> list[tuple[str, str]]:
     """Dépose un fichier qui doit être refusé ; vérifie que la base n'a pas bougé ; renvoie les (cellule, code)."""
     avant = instantane(store)
     res = deposer(store, donnees, nom, protocole=options.pop("protocole", PROTOCOLE), signataire=signataire, **options)
@@ -100,8 +101,14 @@ ATTENDUS_2025 = {
     + [("JEUNES", p, "2025") for p in ("QN09301A", "QN09302B", "VA-GARE")]
     + [("TAUX-APPRENTIS", "QN09301A", "2025")],
     "CAF93": [("DELAI", "EPT-TEST", "2025")],
-    "V-A": [],
 }
+
+
+def test_modele_refuse_sans_valeur_attendue(essai):
+    """La commune A ne déclare aucun indicateur : un modèle vide n'aurait pas de sens, on le dit."""
+    from perr_metrics.modele_depot import ModeleImpossible
+    with pytest.raises(ModeleImpossible, match="Aucune valeur n'est attendue"):
+        ecrire_modele_depot(essai, PROTOCOLE, "V-A", "2025", io.BytesIO())
 
 
 @pytest.mark.parametrize("signataire", list(ATTENDUS_2025))
@@ -211,7 +218,7 @@ def test_modele_de_la_demo_depose_et_complet(store_demo):
     valeurs = {}
     for r in ws.iter_rows(min_row=2):
         precedente = r[8].value
-        r[9].value = float(precedente.replace("\u00a0", "")) if precedente else 10
+        r[9].value = float(precedente.replace("\u00a0", "").replace(",", ".")) if precedente else 10
         valeurs[(r[0].value, r[2].value, r[4].value)] = r[9].value
     sortie = io.BytesIO()
     ws.parent.save(sortie)
@@ -275,10 +282,12 @@ def test_chaque_erreur_a_sa_cellule(essai, lignes, signataire, options, attendu)
 
 def test_toutes_les_erreurs_d_un_coup(essai):
     """Un fichier avec plusieurs fautes : toutes sont listées, pas seulement la première."""
-    lignes = [["FANTOME", "QN09301A", "2025", 5], ["JEUNES", "QN09301A", "2031", 5], ["JEUNES", "QN09302B", "2025", "NC"],
-              ["TAUX-APPRENTIS", "QN09301A", "2025", 140], ["JEUNES", "VA-GARE", "2025", 9]]
-    assert sorted(refus(essai, csv_long(lignes))) == [("v!A2", "indicateur-inconnu"), ("v!C3", "periode-hors-protocole"),
-                                                      ("v!D4", "valeur-non-numerique"), ("v!D5", "taux-hors-bornes")]
+    lignes = [["FANTOME", "QN09301A", "2025", 5], ["JEUNES", "QN09301A", "2031", 5],
+              ["JEUNES", "QN09302B", "2025", "NC"], ["TAUX-APPRENTIS", "QN09301A", "2025", 140],
+              ["JEUNES", "VA-GARE", "2025", 9]]
+    assert sorted(refus(essai, csv_long(lignes))) == [
+        ("v!A2", "indicateur-inconnu"), ("v!C3", "periode-hors-protocole"), ("v!D4", "valeur-non-numerique"),
+        ("v!D5", "taux-hors-bornes")]
 
 
 @pytest.mark.parametrize("options, attendu", [
@@ -602,11 +611,14 @@ def test_depot_tue_en_plein_vol_ne_laisse_rien(essai, tmp_path):
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
-        # Dans la transaction : le dépôt (2e) et ses 3 valeurs sont écrits, pas encore validés.
-        assert proc.stdout.readline().split() == ["EN", "COURS", "2", "3"]
+        ligne = proc.stdout.readline().split()
         os.kill(proc.pid, signal.SIGKILL)
     finally:
+        if proc.poll() is None:
+            proc.kill()
         proc.wait(timeout=30)
+    # Il a été tué dans la transaction : le dépôt (2e) et ses 3 valeurs écrits, pas encore validés.
+    assert ligne == ["EN", "COURS", "2", "3"]
     assert proc.returncode == -signal.SIGKILL
     assert instantane(essai) == avant
     res = accepte(essai, fichier.read_bytes(), "ept.csv", "EPT")
@@ -704,27 +716,22 @@ def test_cli_usage_et_fichier_absent(essai, tmp_path, capsys):
     code, _, err = lancer(capsys, "--db", essai.chemin, "depot", tmp_path / "absent.csv", "--protocole", PROTOCOLE,
                           "--signataire", "EPT")
     assert code == 1 and "n'existe pas" in err
-    code, out, err = lancer(capsys, "--db", essai.chemin, "depot", tmp_path / "absent.csv", "--protocole", PROTOCOLE,
-                            "--signataire", "EPT")
-    assert code == 1
 
 
-def test_cli_vrai_processus_codes_de_sortie(essai, tmp_path):
-    """Le vrai `python -m perr_metrics depot` : 0 accepté, 1 refusé, 2 usage."""
-    bon, mauvais = tmp_path / "bon.csv", tmp_path / "mauvais.csv"
-    bon.write_bytes(csv_long([["DELAI", "EPT-TEST", "2025", 30]]))
+def test_cli_vrai_processus_refus(essai, tmp_path):
+    """Le vrai `python -m perr_metrics depot`, dans un sous-processus : refus, code 1, JSON sur la sortie standard.
+    (Le cas accepté, code 0, est lancé pour de vrai par le test des deux processus ; l'usage, code 2, ci-dessus.)"""
+    mauvais = tmp_path / "mauvais.csv"
     mauvais.write_bytes(csv_long([["DELAI", "EPT-TEST", "2025", "n/a"]]))
     env = dict(os.environ, PYTHONPATH=str(RACINE))
-
-    def depot(*args):
-        return subprocess.run([sys.executable, "-m", "perr_metrics", "--db", str(essai.chemin), "depot", *map(str, args)],
-                              cwd=RACINE, env=env, capture_output=True, text=True)
-    r = depot(bon, "--protocole", PROTOCOLE, "--signataire", "CAF93", "--json")
-    assert r.returncode == 0 and json.loads(r.stdout)["statut"] == "accepte"
-    r = depot(mauvais, "--protocole", PROTOCOLE, "--signataire", "CAF93", "--json")
-    assert r.returncode == 1 and json.loads(r.stdout)["erreurs"][0]["cellule"] == "mauvais!D2"
-    r = depot(bon, "--protocole", PROTOCOLE)
-    assert r.returncode == 2 and "Erreur d'utilisation" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "perr_metrics", "--db", str(essai.chemin), "depot", str(mauvais),
+                        "--protocole", PROTOCOLE, "--signataire", "CAF93", "--json"], cwd=RACINE, env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 1
+    res = json.loads(r.stdout)
+    assert res["statut"] == "rejete" and [(p["cellule"], p["code"], p["valeur"]) for p in res["erreurs"]] == [
+        ("mauvais!D2", "valeur-non-numerique", "n/a")]
+    assert "Fichier refusé" in r.stderr
 
 
 def test_cli_completude_et_revue(essai, tmp_path, capsys):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -19,10 +20,10 @@ from openpyxl import Workbook, load_workbook
 from perr_metrics import validation
 from perr_metrics.db import Store
 from perr_metrics.depots import deposer, fichier_du_depot
+from perr_metrics.lecture import lire_classeur
 from perr_metrics.modele_depot import ecrire_modele_depot
 from tests import fichiers
 from tests.core.test_depots import accepte, base_essai, courantes, essai, modele, refus  # noqa: F401 (fixtures)
-from tests.core.test_referentiel import instantane
 from tests.fichiers import PROTOCOLE, classeur_long, csv_long, remplir_modele, sauver
 
 # Les valeurs de l'EPT pour 2025 (le modèle a ces 10 lignes), accents dans les commentaires.
@@ -77,8 +78,8 @@ def test_csv_espace_fine_insecable_et_point(essai):
 
 def test_csv_formules_gardees_comme_texte(essai):
     """Une « formule » dans un commentaire n'est jamais évaluée : elle est gardée telle quelle, comme du texte."""
-    lignes = [["JEUNES", "QN09301A", "2025", 5, '=HYPERLINK("http://x","y")'], ["JEUNES", "QN09302B", "2025", 6, "@SUM(A1)"],
-              ["JEUNES", "VA-GARE", "2025", 7, "+cmd|' /C calc'!A0"]]
+    lignes = [["JEUNES", "QN09301A", "2025", 5, '=HYPERLINK("http://x","y")'],
+              ["JEUNES", "QN09302B", "2025", 6, "@SUM(A1)"], ["JEUNES", "VA-GARE", "2025", 7, "+cmd|' /C calc'!A0"]]
     accepte(essai, csv_long(lignes), "v.csv", "EPT")
     assert essai.requete("SELECT commentaire FROM valeur ORDER BY cellule")["commentaire"].tolist() == [
         '=HYPERLINK("http://x","y")', "@SUM(A1)", "+cmd|' /C calc'!A0"]
@@ -153,8 +154,10 @@ def test_formule_sans_valeur_calculee(essai):
     """openpyxl écrit la formule sans son résultat (comme un programme qui n'a jamais recalculé) : refusée avec sa
     cellule, et pas ignorée comme une cellule vide."""
     rempli = remplir_modele(modele(essai, "EPT"), {("JEUNES", "QN09301A", "2025"): "=2*21",
-                                                   ("JEUNES", "QN09302B", "2025"): 5})
-    assert refus(essai, rempli, "m.xlsx") == [("Valeurs!J8", "formule-sans-valeur")]
+                                                   ("JEUNES", "QN09302B", "2025"): '=IF(1=1,"",5)',
+                                                   ("JEUNES", "VA-GARE", "2025"): 5})
+    assert refus(essai, rempli, "m.xlsx") == [("Valeurs!J8", "formule-sans-valeur"),
+                                              ("Valeurs!J9", "formule-sans-valeur")]
     seule = remplir_modele(modele(essai, "EPT"), {("JEUNES", "QN09301A", "2025"): "=SUM(J9:J10)"})
     assert refus(essai, seule, "m.xlsx") == [("Valeurs!J8", "formule-sans-valeur")]
 
@@ -225,20 +228,24 @@ def test_un_million_de_lignes_vides_mises_en_forme(essai):
 
 @pytest.fixture(scope="module")
 def bombe() -> bytes:
+    """500 Mo une fois décompressée (au-delà des 400 Mo admis en tout)."""
     return fichiers.bombe_zip(500)
 
 
-def _fichiers_hostiles(bombe_zip: bytes, classeur: bytes):
-    return {
-        "vide": (b"", "v.xlsx", "fichier-vide"),
-        "tronque": (fichiers.tronque(classeur), "v.xlsx", "fichier-illisible"),
-        "csv-renomme": (csv_long([["JEUNES", "QN09301A", "2025", 5]]), "v.xlsx", "fichier-illisible"),
-        "pdf-renomme": (fichiers.PDF, "v.xlsx", "fichier-illisible"),
-        "octets-au-hasard": (bytes(range(256)) * 40, "v.ods", "fichier-illisible"),
-        "zip-sans-classeur": (_zip({"lisez-moi.txt": b"bonjour"}), "v.xlsx", "fichier-illisible"),
-        "ole-chiffre": (fichiers.ole_chiffre(), "v.xlsx", "fichier-protege"),
-        "bombe-zip": (bombe_zip, "v.xlsx", "archive-suspecte"),
-    }
+# cas → (fabrique des octets, nom du fichier, code attendu). `bombe` : la grosse bombe, fabriquée une fois par module.
+HOSTILES = {
+    "vide": (lambda bombe: b"", "v.xlsx", "fichier-vide"),
+    "tronque": (lambda bombe: fichiers.tronque(classeur_long([["JEUNES", "QN09301A", "2025", 5]])), "v.xlsx",
+                "fichier-illisible"),
+    "csv-renomme": (lambda bombe: csv_long([["JEUNES", "QN09301A", "2025", 5]]), "v.xlsx", "fichier-illisible"),
+    "pdf-renomme": (lambda bombe: fichiers.PDF, "v.xlsx", "fichier-illisible"),
+    "octets-au-hasard": (lambda bombe: bytes(range(256)) * 40, "v.ods", "fichier-illisible"),
+    "zip-sans-classeur": (lambda bombe: _zip({"lisez-moi.txt": b"bonjour"}), "v.xlsx", "fichier-illisible"),
+    "ole-chiffre": (lambda bombe: fichiers.ole_chiffre(), "v.xlsx", "fichier-protege"),
+    "bombe-zip": (lambda bombe: bombe, "v.xlsx", "archive-suspecte"),
+    # 60 Mo seulement, mais compressés plus de 1000 fois : refusée avant décompression.
+    "bombe-zip-compacte": (lambda bombe: fichiers.bombe_zip(60, niveau=9), "v.xlsx", "archive-suspecte"),
+}
 
 
 def _zip(membres: dict[str, bytes]) -> bytes:
@@ -249,11 +256,10 @@ def _zip(membres: dict[str, bytes]) -> bytes:
     return flux.getvalue()
 
 
-@pytest.mark.parametrize("cas", ["vide", "tronque", "csv-renomme", "pdf-renomme", "octets-au-hasard",
-                                 "zip-sans-classeur", "ole-chiffre", "bombe-zip"])
+@pytest.mark.parametrize("cas", list(HOSTILES))
 def test_fichier_hostile_refuse_proprement(essai, bombe, cas):
-    classeur = classeur_long([["JEUNES", "QN09301A", "2025", 5]])
-    donnees, nom, code = _fichiers_hostiles(bombe, classeur)[cas]
+    fabrique, nom, code = HOSTILES[cas]
+    donnees = fabrique(bombe)
     assert refus(essai, donnees, nom) == [("", code)]
     res = deposer(essai, donnees, nom, protocole=PROTOCOLE, signataire="EPT")
     message = res.rapport.erreurs[0].message
@@ -282,12 +288,11 @@ FILTRE_CSV_FRANCAIS = "CSV:59,34,76,1,,1036"     # séparateur ;, guillemets, UT
 
 @pytest.fixture(scope="session")
 def lo(base_essai, tmp_path_factory) -> dict[str, bytes]:
-    """Les fichiers réenregistrés par LibreOffice, convertis une fois pour toute la session (quatre appels de soffice
+    """Les fichiers réenregistrés par LibreOffice, convertis une fois pour toute la session (cinq appels de soffice
     et un enregistrement chiffré par UNO)."""
     if not fichiers.libreoffice_present():
         pytest.skip("LibreOffice (soffice) absent")
     racine = tmp_path_factory.mktemp("libreoffice")
-    profil = fichiers.profil_libreoffice()
     src = racine / "src"
     src.mkdir()
     store = Store(base_essai)
@@ -298,6 +303,7 @@ def lo(base_essai, tmp_path_factory) -> dict[str, bytes]:
     (src / "modele_rempli.xlsx").write_bytes(remplir_modele(vierge, VALEURS_EPT, COMMENTAIRES_EPT))
     formules = dict(VALEURS_EPT)
     formules[("JEUNES", "QN09301A", "2025")] = "=2*21"
+    formules[("JEUNES", "QN09302B", "2025")] = '=IF(1=1,"",5)'     # résultat : texte vide
     (src / "formule.xlsx").write_bytes(remplir_modele(vierge, formules))
     wb = Workbook()
     ws = wb.active
@@ -316,24 +322,26 @@ def lo(base_essai, tmp_path_factory) -> dict[str, bytes]:
     ], fin="\n"))
     (src / "date.csv").write_bytes(csv_long([["JEUNES", "QN09301A", "2025", "12/03/2025", "date"]], fin="\n"))
 
-    sortie = {}
-    for p in fichiers.libreoffice([src / "francais.csv", src / "date.csv"], "xlsx", racine / "csv_xlsx", profil,
-                                  infilter=FILTRE_CSV_FRANCAIS):
-        sortie[p.name] = p.read_bytes()
-    for p in fichiers.libreoffice([src / n for n in ("modele_vierge.xlsx", "modele_rempli.xlsx", "formule.xlsx",
-                                                     "fusion.xlsx")], "xlsx", racine / "xlsx", profil):
-        sortie[p.name] = p.read_bytes()
-    for p in fichiers.libreoffice([src / "modele_rempli.xlsx", racine / "csv_xlsx" / "francais.xlsx",
-                                   racine / "csv_xlsx" / "date.xlsx", src / "modele_vierge.xlsx"], "ods",
-                                  racine / "ods", profil):
-        sortie[p.name] = p.read_bytes()
-    for p in fichiers.libreoffice([src / "modele_rempli.xlsx"], "xlsm:Calc MS Excel 2007 VBA XML", racine / "xlsm",
-                                  profil):
-        sortie[p.name] = p.read_bytes()
-    chiffre = fichiers.xls_chiffre_libreoffice(src / "modele_rempli.xlsx", racine / "protege.xls", profil)
-    if chiffre is not None:
-        sortie["protege.xls"] = chiffre.read_bytes()
+    # Cinq conversions indépendantes, en parallèle (chacune son profil) : ≈ le temps de deux à la suite.
+    modeles = [src / n for n in ("modele_vierge.xlsx", "modele_rempli.xlsx", "formule.xlsx", "fusion.xlsx")]
+    csv = [src / "francais.csv", src / "date.csv"]
+    travaux = [
+        (csv, "xlsx", racine / "csv_xlsx", FILTRE_CSV_FRANCAIS),
+        (csv, "ods", racine / "csv_ods", FILTRE_CSV_FRANCAIS),
+        (modeles, "xlsx", racine / "xlsx", None),
+        (modeles[:2], "ods", racine / "ods", None),
+        (modeles[1:2], "xlsm:Calc MS Excel 2007 VBA XML", racine / "xlsm", None),
+    ]
+    with ThreadPoolExecutor(max_workers=len(travaux) + 1) as ex:
+        futurs = [ex.submit(fichiers.libreoffice, entrees, format_, dossier, fichiers.profil_libreoffice(racine),
+                            infilter) for entrees, format_, dossier, infilter in travaux]
+        chiffre = ex.submit(fichiers.xls_chiffre_libreoffice, src / "modele_rempli.xlsx", racine / "protege.xls",
+                            fichiers.profil_libreoffice(racine))
+        sortie = {p.name: p.read_bytes() for f in futurs for p in f.result()}
+        if chiffre.result() is not None:
+            sortie["protege.xls"] = chiffre.result().read_bytes()
     sortie["openpyxl:modele_rempli.xlsx"] = (src / "modele_rempli.xlsx").read_bytes()
+    sortie["openpyxl:formule.xlsx"] = (src / "formule.xlsx").read_bytes()
     return sortie
 
 
@@ -410,13 +418,16 @@ def test_macros_jamais_executees(essai, lo):
 @LO
 @pytest.mark.lent
 def test_formule_recalculee_par_libreoffice_acceptee(essai, lo):
-    """La formule qu'openpyxl avait laissée sans résultat : LibreOffice l'a recalculée, le résultat est lu."""
+    """Les formules qu'openpyxl avait laissées sans résultat : LibreOffice les a recalculées, le résultat est lu ; une
+    formule dont le résultat est un texte vide compte comme une cellule vide (la ligne n'est pas déposée)."""
+    assert validation.lire_depot(lo["openpyxl:formule.xlsx"], "f.xlsx").formules_sans_valeur == {"J8", "J9"}
     wb = load_workbook(io.BytesIO(lo["formule.xlsx"]))
-    assert wb["Valeurs"]["J8"].value == "=2*21"
-    accepte(essai, lo["formule.xlsx"], "formule.xlsx", "EPT")
+    assert (wb["Valeurs"]["J8"].value, wb["Valeurs"]["J9"].value) == ("=2*21", '=IF(1=1,"",5)')
+    res = accepte(essai, lo["formule.xlsx"], "formule.xlsx", "EPT")
     attendu = dict(VALEURS_EPT)
     attendu[("JEUNES", "QN09301A", "2025")] = 42.0
-    assert courantes(essai) == attendu
+    del attendu[("JEUNES", "QN09302B", "2025")]
+    assert courantes(essai) == attendu and res.nb_valeurs == 9
 
 
 @LO
@@ -425,6 +436,9 @@ def test_formule_recalculee_par_libreoffice_acceptee(essai, lo):
 def test_saisie_francaise_par_libreoffice(essai, lo, nom):
     """« 12,5 % » tapé dans un tableur français devient 0,125 au format pourcentage : lu 12,5. « 1 234,5 » devient un
     nombre ; « =40+2 » une formule dont le résultat est enregistré."""
+    # calamine lit 0,125 (le format pourcentage ne lui est pas visible) ; c'est le contrôle qui remet 12,5.
+    cellules = lire_classeur(lo[nom], nom)[Path(nom).stem].lignes
+    assert (cellules[1][3], cellules[2][3], cellules[3][3]) == (0.125, 1234.5, 42.0)
     if nom.endswith(".xlsx"):
         with zipfile.ZipFile(io.BytesIO(lo[nom])) as z:
             feuille = z.read("xl/worksheets/sheet1.xml")
@@ -434,8 +448,8 @@ def test_saisie_francaise_par_libreoffice(essai, lo, nom):
     assert courantes(essai) == {("TAUX-APPRENTIS", "QN09301A", "2025"): 12.5, ("JEUNES", "QN09301A", "2025"): 1234.5,
                                 ("JEUNES", "QN09302B", "2025"): 42.0, ("JEUNES", "VA-GARE", "2025"): 95.0}
     feuille = Path(nom).stem
-    assert essai.requete("SELECT commentaire FROM valeur WHERE cellule = ?", [f"{feuille}!D5"])["commentaire"].tolist() \
-        == ["Données « révisées »"]
+    commentaire = essai.requete("SELECT commentaire FROM valeur WHERE cellule = ?", [f"{feuille}!D5"])["commentaire"]
+    assert commentaire.tolist() == ["Données « révisées »"]
 
 
 @LO
