@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import requetes
 from .db import BaseOccupee, ErreurBase, Store
-from .formats import format_pourcent
+from .formats import format_nombre, format_pourcent
 from .rapport_erreurs import ImportRefuse, Rapport
 
 
@@ -33,6 +33,12 @@ class _Parser(argparse.ArgumentParser):
             message = message.replace(en, fr)
         self.print_usage(sys.stderr)
         self.exit(2, f"Erreur d'utilisation : {message}\n")
+
+
+def _annee(texte: str) -> int:
+    if not texte.strip().isdigit() or len(texte.strip()) != 4:
+        raise argparse.ArgumentTypeError(f"année attendue (par exemple 2021), reçu « {texte} »")
+    return int(texte)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,6 +103,37 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--commentaire")
     s.add_argument("--utilisateur", default="ligne de commande")
 
+    s = sous.add_parser("qpv", help="contours des quartiers (GeoJSON officiel de l'ANCT)")
+    qpv = s.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    qpv.required = True
+    r = qpv.add_parser("importer", help="importe les contours (remplace les précédents), tout ou rien")
+    r.add_argument("fichier", help="FeatureCollection GeoJSON (ou archive .zip) aux propriétés code_qp, lib_qp")
+    r.add_argument("--json", action="store_true")
+
+    s = sous.add_parser("engagement", help="suivi de l'état des engagements")
+    eng = s.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    eng.required = True
+    r = eng.add_parser("etat", help="enregistre un nouvel état d'un engagement")
+    r.add_argument("--protocole", required=True)
+    r.add_argument("--engagement", required=True)
+    r.add_argument("--etat", required=True, help="non démarré, en cours, réalisé, reporté ou abandonné")
+    r.add_argument("--date", help="date de l'état (12/02/2021 ou 2021-02-12 ; par défaut aujourd'hui)")
+    r.add_argument("--commentaire")
+    r.add_argument("--auteur", required=True)
+
+    s = sous.add_parser("demo", help="construit une base d'essai fictive (régionale ou nationale : 10 millions de valeurs)")
+    s.add_argument("--echelle", choices=["regionale", "nationale"], default="regionale",
+                   help="regionale : 40 protocoles, 1 million de valeurs ; nationale : 435 protocoles, 10 millions")
+    s.add_argument("--graine", type=int, default=2024, help="graine du tirage (même graine, même base)")
+    s.add_argument("--db", dest="db_demo", metavar="CHEMIN", help="base à créer (neuve ; par défaut --db ou $PERR_DB)")
+
+    s = sous.add_parser("rapport", help="écrit le rapport annuel d'évaluation d'un protocole (PDF, Word ou Excel)")
+    s.add_argument("--protocole", required=True)
+    s.add_argument("--annee", required=True, type=_annee, help="année évaluée (dans la période du protocole)")
+    s.add_argument("--format", choices=["pdf", "docx", "xlsx"],
+                   help="pdf, docx ou xlsx (par défaut : l'extension du fichier)")
+    s.add_argument("fichier")
+
     s = sous.add_parser("sauvegarde", help="sauvegarde toute la base dans un dossier neuf")
     s.add_argument("dossier")
     s = sous.add_parser("restauration", help="remplace la base par une sauvegarde")
@@ -157,6 +194,31 @@ def _depot(args, store: Store) -> int:
         return 1
     print("Fichier refusé : rien n'a été enregistré.", file=sys.stderr)
     return 1
+
+
+def _rapport(args, store: Store) -> int:
+    import io
+
+    from . import rapport
+    fmt = args.format or Path(args.fichier).suffix.lower().lstrip(".")
+    if fmt not in rapport.FORMATS:
+        print("Erreur d'utilisation : précisez --format pdf, docx ou xlsx (ou un fichier .pdf, .docx, .xlsx).",
+              file=sys.stderr)
+        return 2
+    try:
+        r = rapport.construire_rapport(store, args.protocole, args.annee)
+        flux = io.BytesIO()   # écrit d'un coup : jamais de fichier à moitié écrit
+        rapport.ecrire(r, fmt, flux)
+    except rapport.RapportImpossible as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    Path(args.fichier).write_bytes(flux.getvalue())
+    if r.images_indisponibles and fmt != "xlsx":
+        print(f"Graphiques remplacés par un encadré : {r.images_indisponibles}.", file=sys.stderr)
+    taille = len(flux.getvalue()) / 1024
+    print(f"{r.titre} du protocole {args.protocole} écrit : {args.fichier} ({fmt.upper()}, "
+          f"{format_nombre(taille, 0)} Ko).")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,6 +325,55 @@ def _executer(args, store: Store) -> int:
             return 1
         print(f"Dépôt n° {args.depot} marqué « {args.statut.replace('-', ' ')} ».")
         return 0
+    if c == "qpv":
+        from .geo import importer_contours
+        if not Path(args.fichier).is_file():
+            print(f"Le fichier {args.fichier} n'existe pas.", file=sys.stderr)
+            return 1
+        try:
+            res = importer_contours(store, args.fichier)
+        except ImportRefuse as exc:
+            return _refus(exc.rapport, args.json, f"Fichier des contours refusé : {exc}")
+        if args.json:
+            print(json.dumps({"statut": "accepte", "contours": res.nb_contours, "remplaces": res.nb_precedents,
+                              "avertissements": [p.as_dict() for p in res.rapport.avertissements],
+                              "protocoles": res.couverture.to_dict("records")}, ensure_ascii=False, indent=2))
+        else:
+            print(f"{res.nb_contours} contours importés ({res.nb_precedents} remplacés).")
+            for r in res.couverture.itertuples():
+                manque = f" ; sans contour : {r.sans_contour}" if r.sans_contour else ""
+                print(f"  {r.protocole} : {r.nb_avec_contour} quartier(s) sur {r.nb_quartiers} ont un contour{manque}")
+            if res.rapport.avertissements:
+                print(res.rapport.texte(), file=sys.stderr)
+        return 0
+    if c == "engagement":
+        import datetime as dt
+
+        from .suivi import EtatRefuse, enregistrer_etat
+        try:
+            ligne = enregistrer_etat(store, args.protocole, args.engagement, args.etat, args.date or dt.date.today(),
+                                     args.commentaire, args.auteur)
+        except EtatRefuse as exc:
+            print(f"Refusé [{exc.code}] : {exc}", file=sys.stderr)
+            return 1
+        from .formats import format_date
+        print(f"Engagement {args.engagement} : « {ligne['etat']} » au {format_date(ligne['date_etat'])} enregistré.")
+        return 0
+    if c == "demo":
+        from .demo_nationale import construire
+        cible = Store(args.db_demo) if args.db_demo else store
+        print(f"Construction de la base d'essai {args.echelle} (graine {args.graine}) dans {cible.chemin}…")
+        try:
+            bilan = construire(cible, args.echelle, args.graine, progression=lambda m: print(f"  {m}", flush=True))
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        n = bilan.comptes
+        print(f"Base d'essai prête en {bilan.duree:.0f} s : {n['protocole']} protocoles, {n['indicateur']} indicateurs, "
+              f"{n['depot']} dépôts, {n['valeur']} valeurs.")
+        return 0
+    if c == "rapport":
+        return _rapport(args, store)
     if c == "sauvegarde":
         try:
             dossier = store.sauvegarder(args.dossier)

@@ -168,6 +168,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "Contours des quartiers prioritaires",
+        """
+        -- Les contours officiels des QPV (GeoJSON de l'ANCT), communs à tous les protocoles ; un import remplace tout.
+        CREATE TABLE contour_qpv (
+            code VARCHAR PRIMARY KEY, libelle VARCHAR NOT NULL, insee VARCHAR[],
+            geojson VARCHAR NOT NULL,   -- la géométrie (MultiPolygon, WGS84), en texte GeoJSON
+            importe_le TIMESTAMP NOT NULL, fichier_nom VARCHAR
+        );
+        """,
+    ),
 ]
 
 VERSION_SCHEMA = len(MIGRATIONS)

@@ -39,7 +39,46 @@ def charger_demo(store: Store, dossier: Path = DOSSIER_DEMO) -> list[str]:
                                                   [resultat.protocole]).fetchone()[0])
         if not deja:
             generer_valeurs(store, resultat.protocole)
+            generer_etats(store, resultat.protocole)
     return codes
+
+
+COMMENTAIRES_DEMO = {
+    "en cours": "Action engagée ; premier bilan au prochain comité technique (démonstration).",
+    "réalisé": "Action réalisée ; bilan présenté au COPIL (démonstration).",
+    "reporté": "Reporté faute de financement cette année ; nouvelle échéance à fixer (démonstration).",
+    "abandonné": "Abandonné : dispositif national supprimé (démonstration).",
+    "non démarré": None,
+}
+
+
+def generer_etats(store: Store, code: str) -> int:
+    """L'état d'avancement fictif de chaque engagement, avec son historique (un à trois états par engagement).
+
+    Chaque engagement suit un parcours tiré d'une graine fixe : non démarré → en cours → réalisé, ou un report, ou un
+    abandon ; un engagement sur dix environ reste sans état renseigné. Renvoie le nombre d'états écrits.
+    """
+    debut, fin, engagements = store.lire(lambda con: (
+        *con.execute("SELECT annee_debut, annee_fin FROM protocole WHERE code = ?", [code]).fetchone(),
+        [r[0] for r in con.execute("SELECT code FROM engagement WHERE protocole = ? ORDER BY ordre",
+                                   [code]).fetchall()]))
+    parcours = [["en cours", "réalisé"], ["en cours"], ["non démarré", "en cours"], ["en cours", "reporté"],
+                ["non démarré"], ["en cours", "abandonné"], ["réalisé"], []]
+    poids = [22, 30, 12, 8, 6, 3, 9, 10]
+    lignes = []
+    for eng in engagements:
+        rng = random.Random(_graine(code, "etat", eng))
+        etapes = rng.choices(parcours, weights=poids)[0]
+        jour = dt.date(debut, 3, 1) + dt.timedelta(days=rng.randint(0, 240))
+        for etat in etapes:
+            lignes.append(dict(protocole=code, engagement=eng, etat=etat, date_etat=jour,
+                               commentaire=COMMENTAIRES_DEMO[etat], auteur=UTILISATEUR_DEMO,
+                               saisi_le=dt.datetime.combine(jour, dt.time(10, 0))))
+            jour = min(jour + dt.timedelta(days=rng.randint(150, 500)), dt.date(fin, 12, 15))
+    if lignes:
+        from .referentiel import inserer_df
+        store.ecrire(lambda con: inserer_df(con, "etat_engagement", pd.DataFrame(lignes)))
+    return len(lignes)
 
 
 def _periodes(annee: int, periodicite: str) -> list[tuple[str, float]]:

@@ -19,7 +19,7 @@ import pandas as pd
 from .db import Store, prochain_id
 from .rapport_erreurs import Rapport
 from .referentiel import inserer_df
-from .validation import Contexte, lire_depot, verifier
+from .validation import Contexte, _par_valeur, lire_depot, verifier
 
 RE_PERIODE = re.compile(r"^(\d{4})(?:-S([12]))?$")
 STATUTS_REVUE = ("validé", "à corriger")
@@ -68,7 +68,7 @@ def enregistrer_depot(con: duckdb.DuckDBPyConnection, *, protocole: str, signata
             df[col] = None
     df["depot_id"] = depot_id
     df["protocole"] = protocole
-    df["annee"] = df["periode"].map(annee_de)
+    df["annee"] = _par_valeur(df["periode"], annee_de)
     inserer_df(con, "valeur", df[["depot_id", "protocole", "indicateur", "perimetre", "periode", "annee", "valeur",
                                   "commentaire", "cellule"]])
     return Depot(depot_id, protocole, signataire, periode, fichier_nom, empreinte, len(valeurs))
@@ -179,7 +179,7 @@ def deposer(store: Store, donnees: bytes, nom_fichier: str, *, protocole: str, s
             raise _Abandon(ResultatDepot("a-confirmer", lecture.rapport))
         avancer(0.8, f"Enregistrement de {len(valeurs)} valeurs…")
         changements = _changements(valeurs, ctx.precedentes)
-        annees = {p[:4] for p in valeurs["periode"]}
+        annees = set(valeurs["periode"].str[:4].unique())
         periode_depot = periode or lecture.meta.get("periode") or (annees.pop() if len(annees) == 1 else None)
         n = len(lecture.rapport.avertissements)
         depot = enregistrer_depot(

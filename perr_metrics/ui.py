@@ -244,12 +244,9 @@ def garde_page() -> None:
 # Graphiques : palette sûre pour les daltoniens, données et téléchargements à côté de chaque graphique
 # --------------------------------------------------------------------------------------------------------------------
 
-# Palette d'Okabe et Ito, lisible par les daltoniens ; une couleur fixe par statut d'avancement.
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
-COULEURS_STATUT = {"atteint": "#009E73", "en bonne voie": "#56B4E9", "en retard": "#D55E00",
-                   "non renseigné": "#BBBBBB", "sans cible": "#E69F00"}
-COULEURS_ETAT = {"non démarré": "#BBBBBB", "en cours": "#56B4E9", "réalisé": "#009E73", "reporté": "#E69F00",
-                 "abandonné": "#D55E00"}
+# Palette d'Okabe et Ito, lisible par les daltoniens ; une couleur fixe par statut d'avancement. Elles vivent dans
+# perr_metrics/couleurs.py, que le rapport annuel (sans Streamlit) partage.
+from .couleurs import COULEURS_ETAT, COULEURS_STATUT, PALETTE  # noqa: E402,F401
 
 
 def telechargements(df: pd.DataFrame, nom: str, cle: str | None = None) -> None:
@@ -274,3 +271,113 @@ def graphique(fig, donnees: pd.DataFrame, nom: str, demonstration: bool = False)
             st.caption("Données de démonstration.")
         st.dataframe(donnees, hide_index=True, width="stretch")
         telechargements(donnees, nom)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Sélecteurs des pages Par QPV et Par signataire
+# --------------------------------------------------------------------------------------------------------------------
+
+def choisir_qpv(protocole: dict, libelle: str = "Quartier") -> str | None:
+    """Un quartier du protocole (QPV ou territoire de veille active), gardé dans l'adresse (`?qpv=CODE`)."""
+    per = lire(requetes.perimetres, protocole["code"])
+    quartiers = per[per["niveau"] == "QPV"]
+    if quartiers.empty:
+        st.info("Ce protocole ne déclare aucun quartier (feuille « Quartiers » du référentiel).")
+        return None
+    noms = {r.code: f"{r.libelle} ({r.code}{', veille active' if r.type == 'Veille active' else ''})"
+            for r in quartiers.itertuples()}
+    return _synchro("qpv", list(noms), noms.get, libelle)
+
+
+def choisir_signataire_tous(protocole: dict, libelle: str = "Signataire ou service") -> str | None:
+    """Tout signataire ou service qui porte un engagement ou déclare un indicateur (ou dont un service le fait),
+    gardé dans l'adresse (`?signataire=CODE`). Les services sont présentés sous leur signataire."""
+    df = lire(requetes.signataires, protocole["code"])
+    actifs = df[(df["nb_engagements"] > 0) | (df["nb_indicateurs"] > 0)]
+    garder = set(actifs["code"]) | set(actifs["rattache_a"].dropna())
+    df = df[df["code"].isin(garder)]
+    if df.empty:
+        st.info("Ce protocole n'a aucun signataire qui porte un engagement ou déclare un indicateur.")
+        return None
+    noms = {r.code: ("\u2003" if isinstance(r.rattache_a, str) else "") + f"{r.libelle} ({r.code})"
+            for r in df.itertuples()}
+    return _synchro("signataire", list(noms), noms.get, libelle)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Sélecteurs et écritures des pages du COPIL (Vue d'ensemble, Par axe, Fiche indicateur)
+# --------------------------------------------------------------------------------------------------------------------
+
+def choisir_noeud(arbre: pd.DataFrame, libelle: str = "Axe, thématique ou objectif") -> str:
+    """Un nœud de l'arborescence, gardé dans l'adresse (`?noeud=CODE`) ; « » (chaîne vide) : tout le protocole.
+    `arbre` : les colonnes code, libelle, profondeur, dans l'ordre de l'arbre."""
+    noms = {"": "Tout le protocole"}
+    noms |= {c: "\u2003" * (int(n) - 1) + f"{c} — {l}"
+             for c, l, n in zip(arbre["code"], arbre["libelle"], arbre["profondeur"])}
+    if "noeud_demande" in st.session_state:   # voir aller_au_noeud
+        st.query_params["noeud"] = st.session_state.pop("noeud_demande")
+    return _synchro("noeud", list(noms), noms.get, libelle)
+
+
+def aller_au_noeud(code: str) -> None:
+    """Rappel (`on_click`, `on_select`) qui ouvre un autre nœud. Le sélecteur « noeud » est oublié et `choisir_noeud`
+    le recrée sur le nœud demandé : modifier sa valeur directement ferait avertir Streamlit, et l'adresse n'est
+    transmise au navigateur que si elle change pendant l'exécution de la page, pas dans un rappel."""
+    st.session_state["noeud_demande"] = code or ""
+    st.session_state.pop("noeud", None)
+
+
+def choisir_indicateur(protocole: dict, libelle: str = "Indicateur") -> dict | None:
+    """Un indicateur du protocole, gardé dans l'adresse (`?indicateur=CODE`) ; sa ligne de `requetes.indicateurs`."""
+    df = lire(requetes.indicateurs, protocole["code"])
+    if df.empty:
+        st.info("Ce protocole n'a aucun indicateur (feuille « Indicateurs » du référentiel).")
+        return None
+    noms = dict(zip(df["code"], df["libelle"]))
+    code = _synchro("indicateur", list(noms), lambda c: f"{noms[c]} ({c})", libelle)
+    return df[df["code"] == code].iloc[0].to_dict()
+
+
+def valeur_texte(x, unite: str | None) -> str:
+    """Une valeur avec son unité pour un tableau (`12,5 %`, `1 200 €`, `18 jours`) ; vide si elle manque."""
+    from .avancement import formater
+    return "" if x is None or pd.isna(x) else formater(x, unite)
+
+
+def points_texte(x) -> str:
+    """Un écart de pourcentages en points, signé : `+4,5 points`, `-2 points` (le tiret simple en tête est ce que
+    `st.metric` reconnaît pour afficher une baisse)."""
+    if x is None or pd.isna(x):
+        return ""
+    return ("+" if x > 0 else "") + format_nombre(x) + "\u00a0point" + ("s" if abs(x) >= 2 else "")
+
+
+def pourcent_signe_texte(x) -> str:
+    """Une variation relative, signée : `+55 %`, `-3,2 %` ; vide si elle manque."""
+    if x is None or pd.isna(x):
+        return ""
+    return ("+" if x > 0 else "") + format_nombre(x) + "\u00a0%"
+
+
+def tableau_liens(df: pd.DataFrame, colonnes: dict[str, str], larges: tuple[str, ...] = (),
+                  liens: dict[str, str] | None = None, **kwargs):
+    """Comme `tableau`, avec des colonnes de liens (`liens` : nom technique → texte du lien, l'adresse étant la valeur
+    de la colonne) ; les autres arguments vont à `st.dataframe` (key, on_select, selection_mode, height…)."""
+    vue = df[list(colonnes)].copy()
+    for c in vue.columns:
+        if not pd.api.types.is_numeric_dtype(vue[c]) and not pd.api.types.is_datetime64_any_dtype(vue[c]):
+            vue[c] = vue[c].astype(object).where(vue[c].notna(), "")
+    config = {colonnes[c]: st.column_config.TextColumn(width="large") for c in larges}
+    config |= {colonnes[c]: st.column_config.LinkColumn(display_text=texte) for c, texte in (liens or {}).items()}
+    return st.dataframe(vue.rename(columns=colonnes), hide_index=True, width="stretch", column_config=config,
+                        **kwargs)
+
+
+def echapper(texte) -> str:
+    """Un texte de l'utilisateur (libellé, explication) inséré dans du Markdown, sans qu'un `*`, un `_`, un `[` ou un
+    `$` n'y soient pris pour de la mise en forme ; vide s'il manque."""
+    if texte is None or (not isinstance(texte, str) and pd.isna(texte)):
+        return ""
+    for c in "\\`*_[]<>$~|":
+        texte = texte.replace(c, "\\" + c)
+    return texte

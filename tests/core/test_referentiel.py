@@ -324,3 +324,13 @@ def test_lecture_d_un_dossier_csv_demo():
     from perr_metrics.demo import DOSSIER_DEMO
     ref = lire_referentiel(DOSSIER_DEMO / "troyes")
     assert ref.rapport.valide and not ref.rapport.avertissements, ref.rapport.texte()
+
+
+def test_demo_etats_des_engagements(store_demo):
+    """La démo porte un historique d'états fictifs : chaque état possible y figure, des engagements ont plusieurs états,
+    et un report ou un abandon est toujours expliqué."""
+    df = store_demo.requete("SELECT protocole, engagement, etat, commentaire FROM etat_engagement")
+    assert set(df["protocole"]) == {"TCM-PERR-2019", "BLOIS-PERR-2020"}
+    assert set(df["etat"]) == {"non démarré", "en cours", "réalisé", "reporté", "abandonné"}
+    assert df.groupby(["protocole", "engagement"]).size().max() >= 2
+    assert df[df["etat"].isin(["reporté", "abandonné"])]["commentaire"].notna().all()

@@ -1,0 +1,91 @@
+"""Engagements : où en est chaque engagement du protocole, son historique, et la saisie d'un nouvel état."""
+import datetime as dt
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from perr_metrics import requetes, suivi, ui
+
+TOUS = "tous"
+COULEURS = {**ui.COULEURS_ETAT, suivi.NON_RENSEIGNE: "#EEEEEE"}
+
+ui.garde_page()
+st.title("Engagements")
+with ui.protections():
+    p = ui.choisir_protocole()
+    if p is not None:
+        ui.bandeau_demonstration(p)
+        arbre = ui.lire(requetes.arbre, p["code"])
+        axes = dict(zip(arbre.loc[arbre["profondeur"] == 1, "code"], arbre.loc[arbre["profondeur"] == 1, "libelle"]))
+        sig = ui.lire(requetes.signataires, p["code"])
+        noms = dict(zip(sig["code"], sig["libelle"]))
+        g, m, d = st.columns([2, 2, 1])
+        with g:
+            axe = ui._synchro("axe", [TOUS, *axes], lambda c: "Tous" if c == TOUS else f"{c} — {axes[c]}", "Axe")
+        with m:
+            porteur = ui._synchro("porteur", [TOUS, *noms], lambda c: "Tous" if c == TOUS else noms[c],
+                                  "Porteur (et ses services)")
+        with d:
+            etat = ui._synchro("etat", [TOUS, *suivi.ETATS, suivi.NON_RENSEIGNE],
+                               lambda c: "Tous" if c == TOUS else c, "État")
+        df = ui.lire(suivi.engagements_filtres, p["code"], None if axe == TOUS else axe,
+                     None if porteur == TOUS else porteur, None if etat == TOUS else etat)
+        if df.empty:
+            st.info("Aucun engagement ne correspond à ces filtres.")
+            st.stop()
+        compte = df["etat"].value_counts()
+        for col, e in zip(st.columns(6), [*suivi.ETATS, suivi.NON_RENSEIGNE]):
+            col.metric(e.capitalize(), int(compte.get(e, 0)))
+        rep = suivi.repartition(df.assign(axe=df["axe"] + " — " + df["axe_libelle"].str.slice(0, 50)))
+        fig = px.bar(rep, x="nombre", y="axe", color="etat", orientation="h", color_discrete_map=COULEURS,
+                     category_orders={"etat": list(COULEURS)}, labels={"nombre": "Engagements", "axe": "",
+                                                                        "etat": "État"})
+        fig.update_traces(marker_line_color="#888888", marker_line_width=0.5)
+        fig.update_layout(height=110 + 45 * rep["axe"].nunique(), margin=dict(t=10, b=10, l=10, r=10),
+                          yaxis=dict(autorange="reversed"), legend=dict(traceorder="normal"))
+        ui.graphique(fig, rep.rename(columns={"axe": "Axe", "etat": "État", "nombre": "Engagements"}),
+                     f"etats-engagements-{p['code']}")
+        vue = df.assign(quand=df["date_etat"].map(lambda x: "" if pd.isna(x) else ui.date_texte(x)))
+        ui.tableau(vue, {"code": "Code", "libelle": "Engagement", "axe": "Axe", "porteurs_noms": "Porteurs",
+                         "etat": "État", "quand": "Depuis le", "commentaire": "Commentaire", "auteur": "Saisi par"},
+                   larges=("libelle",), height=min(38 + 35 * len(vue), 420))
+
+        st.header("Suivre un engagement")
+        libelles = {r.code: f"{r.code} — {r.libelle[:90]}" for r in df.itertuples()}
+        code = ui._synchro("engagement", list(libelles), libelles.get, "Engagement")
+        e = df.set_index("code").loc[code]
+        formule = e["formule"] if isinstance(e["formule"], str) else ""
+        st.markdown(f"**{code}** — {formule} {e['libelle']}")
+        details = [f"Porté par : {e['porteurs_noms'] or 'personne'}", f"{e['axe']} — {e['noeud_libelle']}"]
+        details += [f"{k} : {e[c]}" for k, c in (("Levier", "levier"), ("Échéance", "echeance")) if pd.notna(e[c])]
+        st.caption(" · ".join(details))
+        if (message := st.session_state.pop("etat_enregistre", None)):
+            st.success(message)
+        with st.form("nouvel_etat", clear_on_submit=True):
+            st.markdown(f"**Nouvel état** (actuellement : {e['etat']})")
+            a, b = st.columns(2)
+            nouvel = a.selectbox("État", suivi.ETATS, key="nouvel_etat_etat")
+            jour = b.date_input("Date de l'état", value=dt.date.today(), max_value=dt.date.today(),
+                                format="DD/MM/YYYY", key="nouvel_etat_date")
+            commentaire = st.text_area("Commentaire (obligatoire pour un engagement reporté ou abandonné)",
+                                       key="nouvel_etat_commentaire")
+            auteur = st.text_input("Votre nom", placeholder="Prénom Nom, structure", key="nouvel_etat_auteur")
+            if st.form_submit_button("Enregistrer l'état", type="primary", key="enregistrer_etat"):
+                try:
+                    suivi.enregistrer_etat(ui.store(), p["code"], code, nouvel, jour, commentaire, auteur)
+                except suivi.EtatRefuse as exc:
+                    st.error(str(exc))
+                else:
+                    ui.vider_cache()
+                    st.session_state["etat_enregistre"] = f"État « {nouvel} » enregistré pour l'engagement {code}."
+                    st.rerun()
+        hist = ui.lire(suivi.historique_etats, p["code"], code)
+        st.subheader("Historique")
+        if hist.empty:
+            st.info("Aucun état n'a encore été saisi pour cet engagement.")
+        else:
+            hist = hist.assign(quand=hist["date_etat"].map(ui.date_texte), saisi=hist["saisi_le"].map(
+                ui.date_heure_texte))
+            ui.tableau(hist, {"quand": "Date", "etat": "État", "commentaire": "Commentaire", "auteur": "Saisi par",
+                              "saisi": "Saisi le"}, larges=("commentaire",))

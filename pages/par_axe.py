@@ -1,0 +1,110 @@
+"""Par axe : descendre dans l'arborescence du protocole, avec l'avancement, les indicateurs et les engagements de chaque
+nœud."""
+from urllib.parse import urlencode
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from perr_metrics import ui, vues
+from perr_metrics.formats import format_pourcent
+
+ui.garde_page()
+st.title("Avancement par axe")
+
+with ui.protections():
+    p = ui.choisir_protocole()
+    if p is not None:
+        ui.bandeau_demonstration(p)
+        code = p["code"]
+        g, d = st.columns([1, 3])
+        with g:
+            periode = ui.choisir_periode(p, semestres=True)
+        arbre = vues.arbre_avancement(ui.store(), code, periode, lire=ui.lire)
+        if arbre.empty:
+            st.info("Ce protocole n'a pas d'arborescence d'axes (feuille « Axes » du référentiel).")
+            st.stop()
+        with d:
+            noeud = ui.choisir_noeud(arbre)
+        fil = vues.fil_d_ariane(arbre, noeud)
+        with st.container(horizontal=True, vertical_alignment="center", gap="small", key="fil-d-ariane"):
+            st.button("Tout le protocole", key="fil-racine", type="tertiary", icon=":material/home:",
+                      on_click=ui.aller_au_noeud, args=("",), disabled=not noeud)
+            for r in fil.itertuples():
+                st.markdown("›")
+                st.button(f"{r.code} — {r.libelle[:40]}{'…' if len(r.libelle) > 40 else ''}", key=f"fil-{r.code}",
+                          type="tertiary", on_click=ui.aller_au_noeud, args=(r.code,), disabled=r.code == noeud)
+
+        if noeud:
+            ici = fil.iloc[-1]
+            st.header(f"{ici['niveau']} {ici['code']} — {ici['libelle']}")
+            n = {s: int(ici[c]) for s, c in vues.COLONNES_STATUT.items()}
+            score, nb_eng = ici["score"], int(ici["nb_engagements"])
+        else:
+            syn = vues.synthese(ui.store(), code, periode, lire=ui.lire)
+            st.header(p["libelle"])
+            n, score, nb_eng = dict(zip(syn.statuts["statut"], syn.statuts["nombre"])), syn.score, p["nb_engagements"]
+        c = st.columns(5)
+        c[0].metric("Score d'avancement", format_pourcent(score, 0),
+                    help="Part des indicateurs atteints ou en bonne voie parmi ceux que l'on peut juger.")
+        c[1].metric("Atteints ou en bonne voie", f"{n['atteint'] + n['en bonne voie']} sur "
+                                                  f"{n['atteint'] + n['en bonne voie'] + n['en retard']}")
+        c[2].metric("En retard", n["en retard"])
+        c[3].metric("Non renseignés", n["non renseigné"])
+        c[4].metric("Engagements", nb_eng)
+
+        enf = vues.enfants(arbre, noeud)
+        if enf.empty:
+            st.caption("Ce nœud n'a pas de subdivision.")
+        else:
+            st.subheader(f"Subdivisions ({len(enf)})")
+            long = vues.statuts_en_long(enf)
+            if not long.empty:
+                long["noeud"] = [f"{c} — {l[:45]}{'…' if len(l) > 45 else ''}" for c, l in zip(long["code"],
+                                                                                              long["libelle"])]
+                fig = px.bar(long, x="nombre", y="noeud", color="statut", orientation="h", text="nombre",
+                             color_discrete_map=ui.COULEURS_STATUT, labels={"nombre": "Indicateurs", "noeud": "",
+                                                                             "statut": "Statut"},
+                             category_orders={"noeud": list(dict.fromkeys(long["noeud"])),
+                                              "statut": list(ui.COULEURS_STATUT)})
+                fig.update_layout(height=150 + 40 * long["noeud"].nunique(), margin=dict(t=10, b=10, l=10, r=10),
+                                  legend=dict(orientation="h", y=-0.3, title=""))
+                ui.graphique(fig, long[["code", "libelle", "statut", "nombre"]].rename(columns={
+                    "code": "Code", "libelle": "Libellé", "statut": "Statut", "nombre": "Indicateurs"}),
+                    f"subdivisions-{code}-{noeud or 'protocole'}-{periode}")
+            st.caption("Cliquez sur une ligne pour descendre dans ce nœud.")
+            cle = f"enfants-{noeud or 'racine'}"
+            ui.tableau_liens(enf.assign(score_txt=enf["score"].map(lambda s: format_pourcent(s, 0))), {
+                "code": "Code", "libelle": "Libellé", "score_txt": "Score", "nb_atteint": "Atteints",
+                "nb_en_bonne_voie": "En bonne voie", "nb_en_retard": "En retard", "nb_non_renseigne": "Non renseignés",
+                "nb_engagements": "Engagements"}, key=cle, selection_mode="single-row",
+                on_select=lambda: [ui.aller_au_noeud(enf["code"].iloc[i]) for i in st.session_state[cle].selection.rows])
+
+        ind = vues.indicateurs_du_noeud(ui.store(), code, periode, noeud or None, lire=ui.lire)
+        st.subheader(f"Indicateurs ({len(ind)})")
+        if ind.empty:
+            st.info("Aucun indicateur ne mesure les engagements de ce nœud : son avancement ne peut pas être mesuré.")
+        else:
+            ind["statut"] = ind["statut"].fillna(vues.SANS_VALEUR_ENSEMBLE)
+            ordre = [*vues.STATUTS, vues.SANS_VALEUR_ENSEMBLE]
+            for statut, groupe in sorted(ind.groupby("statut", sort=False), key=lambda g: ordre.index(g[0])):
+                with st.expander(f"{statut.capitalize()} ({len(groupe)})", expanded=statut == "en retard"):
+                    for r in groupe.itertuples():
+                        cible = f" · cible {ui.valeur_texte(r.cible_finale, r.unite)} en {r.annee_cible}" if pd.notna(
+                            r.annee_cible) else ""
+                        lien = "fiche_indicateur?" + urlencode(dict(protocole=code, periode=periode,
+                                                                    indicateur=r.indicateur))
+                        valeur = ui.valeur_texte(r.valeur, r.unite) or "pas de valeur"
+                        st.markdown(f"**{ui.echapper(r.libelle)}** · {valeur}{cible} · [fiche]({lien})  \n"
+                                    f"{ui.echapper(r.explication)} :gray[Déclaré par {ui.echapper(r.signataire_nom)}.]")
+            ui.telechargements(ind[list(vues.EXPORT_INDICATEURS)].rename(columns=vues.EXPORT_INDICATEURS),
+                               f"indicateurs-{code}-{noeud or 'protocole'}-{periode}")
+
+        eng = ui.lire(vues.etats_des_engagements, code, noeud or None)
+        st.subheader(f"Engagements ({len(eng)})")
+        if eng.empty:
+            st.info("Aucun engagement n'est rattaché à ce nœud ni à ses subdivisions.")
+        else:
+            ui.tableau(eng.assign(depuis=eng["date_etat"].map(lambda x: "" if pd.isna(x) else ui.date_texte(x))),
+                       {"code": "Code", "libelle": "Engagement", "etat": "État", "depuis": "Depuis le",
+                        "porteurs_noms": "Porteurs", "indicateurs": "Indicateurs"}, larges=("libelle",))

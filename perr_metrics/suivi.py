@@ -1,0 +1,241 @@
+"""Le suivi des engagements : leur état (non démarré, en cours, réalisé, reporté, abandonné), son historique, et le
+bilan d'un signataire (ses engagements, ses indicateurs, ses dépôts).
+
+Chaque état saisi est gardé (table `etat_engagement`) : l'état courant d'un engagement est le dernier en date (date de
+l'état, puis moment de la saisie) ; les précédents forment son historique. Un engagement dont personne n'a encore
+renseigné l'état est « non renseigné », ce qui n'est pas la même chose que « non démarré ».
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from .db import Store
+from .depots import completude, liste_depots, signataires_couverts
+from .formats import format_date, lire_date
+from .requetes import ProtocoleInconnu
+
+ETATS = ("non démarré", "en cours", "réalisé", "reporté", "abandonné")
+NON_RENSEIGNE = "non renseigné"
+#: Un engagement reporté ou abandonné doit dire pourquoi : c'est ce que le COPIL demandera.
+ETATS_A_JUSTIFIER = ("reporté", "abandonné")
+
+COLONNES_ETATS = [
+    "code", "libelle", "formule", "levier", "echeance", "noeud", "noeud_libelle", "axe", "axe_libelle", "porteurs",
+    "porteurs_noms", "etat", "date_etat", "commentaire", "auteur", "saisi_le", "nb_etats",
+]
+
+
+class EtatRefuse(ValueError):
+    """Un état d'engagement refusé : `code` stable (docs/erreurs.md) et message en français. Rien n'est écrit."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _lire_date_etat(date_etat) -> dt.date:
+    if date_etat is None or (isinstance(date_etat, str) and not date_etat.strip()):
+        raise EtatRefuse("date-invalide", "Indiquez la date de cet état.")
+    if isinstance(date_etat, pd.Timestamp):
+        return date_etat.date()
+    try:
+        return lire_date(date_etat)
+    except (ValueError, TypeError):
+        raise EtatRefuse("date-invalide", f"Date « {date_etat} » illisible : écrivez-la 12/02/2021 ou "
+                                          "2021-02-12.") from None
+
+
+def enregistrer_etat(store: Store, protocole: str, engagement: str, etat: str, date_etat, commentaire: str | None,
+                     auteur: str, *, aujourd_hui: dt.date | None = None) -> dict:
+    """Enregistre un nouvel état d'un engagement ; les états précédents restent dans l'historique.
+
+    Refuse (lève `EtatRefuse`, rien n'est écrit) : un engagement absent du protocole, un état hors de `ETATS`, un
+    auteur vide, une date illisible ou postérieure à aujourd'hui, un engagement reporté ou abandonné sans commentaire.
+    Renvoie la ligne enregistrée.
+    """
+    aujourd_hui = aujourd_hui or dt.date.today()
+    etat = (etat or "").strip()
+    auteur = (auteur or "").strip()
+    commentaire = (commentaire or "").strip() or None
+    if etat not in ETATS:
+        raise EtatRefuse("etat-inconnu", f"État « {etat} » inconnu : choisissez parmi {', '.join(ETATS)}.")
+    if not auteur:
+        raise EtatRefuse("auteur-obligatoire", "Indiquez votre nom : chaque état garde la trace de qui l'a saisi.")
+    jour = _lire_date_etat(date_etat)
+    if jour > aujourd_hui:
+        raise EtatRefuse("date-future", f"La date de l'état ({format_date(jour)}) est postérieure à aujourd'hui "
+                                        f"({format_date(aujourd_hui)}) : un état constate ce qui est, pas ce qui "
+                                        "est prévu.")
+    if etat in ETATS_A_JUSTIFIER and not commentaire:
+        raise EtatRefuse("commentaire-obligatoire", f"Un engagement {etat} doit être expliqué : indiquez la raison "
+                                                    "en commentaire.")
+    ligne = dict(protocole=protocole, engagement=engagement, etat=etat, date_etat=jour, commentaire=commentaire,
+                 auteur=auteur, saisi_le=dt.datetime.now())
+
+    def ecrire(con: duckdb.DuckDBPyConnection) -> None:
+        if not con.execute("SELECT count(*) FROM protocole WHERE code = ?", [protocole]).fetchone()[0]:
+            raise EtatRefuse("protocole-inconnu", f"Le protocole « {protocole} » n'existe pas dans cette base.")
+        if not con.execute("SELECT count(*) FROM engagement WHERE protocole = ? AND code = ?",
+                           [protocole, engagement]).fetchone()[0]:
+            raise EtatRefuse("engagement-inconnu", f"L'engagement « {engagement} » n'existe pas dans le protocole "
+                                                   f"{protocole}.")
+        con.execute("INSERT INTO etat_engagement (protocole, engagement, etat, date_etat, commentaire, auteur, saisi_le)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)", list(ligne.values()))
+
+    store.ecrire(ecrire)
+    return ligne
+
+
+def _verifier(con: duckdb.DuckDBPyConnection, protocole: str) -> None:
+    if not con.execute("SELECT count(*) FROM protocole WHERE code = ?", [protocole]).fetchone()[0]:
+        raise ProtocoleInconnu(protocole)
+
+
+def etats_courants(store: Store, protocole: str) -> pd.DataFrame:
+    """Chaque engagement du protocole, dans l'ordre du référentiel, avec son axe (nœud racine de l'arborescence), ses
+    porteurs et son dernier état (date, commentaire, auteur) ; « non renseigné » s'il n'a encore aucun état.
+
+    Le dernier état est celui de la date la plus récente ; à date égale, le dernier saisi.
+    """
+    def lire(con):
+        _verifier(con, protocole)
+        return con.execute("""
+            WITH dernier AS (
+                SELECT engagement, count(*) AS nb_etats,
+                       arg_max(struct_pack(etat, date_etat, commentaire, auteur, saisi_le), (date_etat, saisi_le)) AS d
+                FROM etat_engagement WHERE protocole = $p GROUP BY engagement)
+            SELECT e.code, e.libelle, e.formule, e.levier, e.echeance, e.noeud, n.libelle AS noeud_libelle,
+                   r.code AS axe, r.libelle AS axe_libelle,
+                   (SELECT string_agg(x.signataire, ';' ORDER BY x.rang) FROM engagement_porteur x
+                     WHERE x.protocole = e.protocole AND x.engagement = e.code) AS porteurs,
+                   (SELECT string_agg(s.nom, ', ' ORDER BY x.rang) FROM engagement_porteur x JOIN signataire s
+                     ON s.protocole = x.protocole AND s.code = x.signataire
+                     WHERE x.protocole = e.protocole AND x.engagement = e.code) AS porteurs_noms,
+                   coalesce(dernier.d.etat, $nr) AS etat, dernier.d.date_etat AS date_etat,
+                   dernier.d.commentaire AS commentaire, dernier.d.auteur AS auteur, dernier.d.saisi_le AS saisi_le,
+                   coalesce(dernier.nb_etats, 0) AS nb_etats
+            FROM engagement e
+            JOIN noeud n ON n.protocole = e.protocole AND n.code = e.noeud
+            LEFT JOIN noeud r ON r.protocole = e.protocole AND r.chemin = split_part(n.chemin, '.', 1)
+            LEFT JOIN dernier ON dernier.engagement = e.code
+            WHERE e.protocole = $p
+            ORDER BY e.ordre, e.code
+        """, {"p": protocole, "nr": NON_RENSEIGNE}).df()
+
+    df = store.lire(lire)
+    df["nb_etats"] = df["nb_etats"].astype("int64")
+    return df[COLONNES_ETATS]
+
+
+def historique_etats(store: Store, protocole: str, engagement: str) -> pd.DataFrame:
+    """Tous les états saisis pour un engagement, du plus récent au plus ancien (colonnes etat, date_etat,
+    commentaire, auteur, saisi_le)."""
+    def lire(con):
+        _verifier(con, protocole)
+        return con.execute("""
+            SELECT etat, date_etat, commentaire, auteur, saisi_le FROM etat_engagement
+            WHERE protocole = ? AND engagement = ? ORDER BY date_etat DESC, saisi_le DESC
+        """, [protocole, engagement]).df()
+    return store.lire(lire)
+
+
+def engagements_filtres(store: Store, protocole: str, axe: str | None = None, porteur: str | None = None,
+                        etat: str | None = None) -> pd.DataFrame:
+    """`etats_courants`, restreint à un axe (nœud racine), à un porteur (lui ou l'un de ses services) et à un état
+    (`NON_RENSEIGNE` compris)."""
+    df = etats_courants(store, protocole)
+    if axe:
+        df = df[df["axe"] == axe]
+    if porteur:
+        couverts = store.lire(lambda con: signataires_couverts(con, protocole, porteur))
+        df = df[df["porteurs"].fillna("").map(lambda p: bool(couverts & set(p.split(";"))))]
+    if etat:
+        df = df[df["etat"] == etat]
+    return df.reset_index(drop=True)
+
+
+def repartition(df: pd.DataFrame, par: str = "axe") -> pd.DataFrame:
+    """Nombre d'engagements par `par` (axe) et par état, dans l'ordre des états (« non renseigné » en dernier) :
+    colonnes par, etat, nombre ; les couples sans engagement sont omis."""
+    ordre = list(ETATS) + [NON_RENSEIGNE]
+    if df.empty:
+        return pd.DataFrame({par: [], "etat": [], "nombre": []})
+    r = df.groupby([par, "etat"], sort=False).size().rename("nombre").reset_index()
+    r["rang"] = r["etat"].map(ordre.index)
+    return r.sort_values([par, "rang"]).drop(columns="rang").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Le bilan d'un signataire
+# --------------------------------------------------------------------------------------------------------------------
+
+@dataclass
+class BilanSignataire:
+    """Ce qu'un signataire (et ses services) porte et déclare, pour une période.
+
+    - `engagements` : `etats_courants` des engagements qu'il porte, plus `portage` (« seul » ou « avec d'autres ») et
+      `par` (lui ou ceux de ses services qui le portent) ;
+    - `indicateurs` : ses indicateurs au territoire (`avancement.indicateurs_au_territoire`), plus le signataire qui
+      les déclare ;
+    - `completude` : les lignes de `depots.completude` du signataire et de ses services ;
+    - `depots` : leurs dépôts, du plus récent au plus ancien.
+    """
+
+    signataire: str
+    nom: str
+    services: list[str]            # les noms de ses services
+    engagements: pd.DataFrame
+    indicateurs: pd.DataFrame
+    completude: pd.DataFrame
+    depots: pd.DataFrame
+
+    @property
+    def attendus(self) -> int:
+        return int(self.completude["attendus"].sum())
+
+    @property
+    def recus(self) -> int:
+        return int(self.completude["recus"].sum())
+
+
+def bilan_signataire(store: Store, protocole: str, signataire: str, periode: str) -> BilanSignataire:
+    """Les engagements d'un signataire (portés seul ou avec d'autres, y compris par ses services) avec leur état, ses
+    indicateurs avec leur statut pour la période, et où en sont ses dépôts."""
+    from .avancement import indicateurs_au_territoire
+
+    def lire(con):
+        _verifier(con, protocole)
+        ligne = con.execute("SELECT nom FROM signataire WHERE protocole = ? AND code = ?",
+                            [protocole, signataire]).fetchone()
+        if ligne is None:
+            raise KeyError(f"Le signataire « {signataire} » n'existe pas dans le protocole {protocole}.")
+        couverts = signataires_couverts(con, protocole, signataire)
+        noms = dict(con.execute("SELECT code, nom FROM signataire WHERE protocole = ?", [protocole]).fetchall())
+        declarants = dict(con.execute("SELECT code, signataire FROM indicateur WHERE protocole = ?",
+                                      [protocole]).fetchall())
+        return ligne[0], couverts, noms, declarants
+
+    nom, couverts, noms, declarants = store.lire(lire)
+    eng = etats_courants(store, protocole)
+    porteurs = eng["porteurs"].fillna("").str.split(";")
+    eng = eng.assign(
+        par=[", ".join(noms.get(c, c) for c in ps if c in couverts) for ps in porteurs],
+        portage=["seul" if set(ps) <= couverts else "avec d'autres" for ps in porteurs],
+    )[[bool(couverts & set(ps)) for ps in porteurs]].reset_index(drop=True)
+
+    ind = indicateurs_au_territoire(store, protocole, periode)
+    ind = ind.assign(signataire=ind["indicateur"].map(declarants))
+    ind = ind[ind["signataire"].isin(couverts)].reset_index(drop=True)
+    ind["signataire_nom"] = ind["signataire"].map(noms)
+
+    comp = completude(store, protocole, periode).par_signataire
+    comp = comp[comp["signataire"].isin(couverts)].reset_index(drop=True)
+    dep = liste_depots(store, protocole)
+    dep = dep[dep["signataire"].isin(couverts)].reset_index(drop=True)
+    services = [noms.get(c, c) for c in sorted(couverts - {signataire})]
+    return BilanSignataire(signataire, nom, services, eng, ind, comp, dep)

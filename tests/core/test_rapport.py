@@ -1,0 +1,389 @@
+"""Le rapport annuel d'évaluation : construit une fois, rendu en PDF, Word et Excel, et relu comme un lecteur le ferait.
+
+Le rapport de Troyes 2021 (démonstration) est produit une fois pour le module, avec de vrais graphiques (kaleido et
+Chromium) ; chaque format est relu (pdftotext, python-docx, openpyxl) et ses chiffres comparés à ceux du cœur. Le petit
+référentiel des tests, presque sans valeurs, vérifie que rien ne casse quand les données manquent.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import shutil
+import subprocess
+import unicodedata
+import zipfile
+
+import docx
+import openpyxl
+import pandas as pd
+import pytest
+
+from perr_metrics import avancement, cli, depots, rapport, requetes, suivi
+from perr_metrics.db import Store
+from perr_metrics.depots import enregistrer_depot
+from perr_metrics.formats import format_valeur
+from perr_metrics.referentiel import importer_referentiel
+from tests import classeurs
+
+TCM = "TCM-PERR-2019"
+ESSAI = "EQ2030-TEST"
+ETABLI_LE = dt.date(2022, 3, 15)
+INJECTION = "=HYPERLINK(\"http://exemple.invalid\";\"cliquez\")"
+
+
+def normal(texte: str) -> str:
+    """Les espaces insécables (fines ou non) deviennent des espaces ordinaires : on compare des mots, pas des espaces."""
+    return unicodedata.normalize("NFC", texte).replace("\u00a0", " ").replace("\u202f", " ")
+
+
+def pages_pdf(contenu: bytes, tmp_path) -> list[str]:
+    chemin = tmp_path / "rapport.pdf"
+    chemin.write_bytes(contenu)
+    texte = subprocess.run(["pdftotext", "-layout", str(chemin), "-"], check=True, capture_output=True,
+                           text=True).stdout
+    return [normal(p) for p in texte.split("\f")[:-1]]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Troyes 2021, produit une fois
+# --------------------------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def troyes(base_demo, tmp_path_factory):
+    """Une copie de la démonstration, avec quelques états d'engagements, et le rapport 2021 dans les trois formats."""
+    dossier = tmp_path_factory.mktemp("rapport-troyes")
+    chemin = dossier / "perr.duckdb"
+    shutil.copyfile(base_demo, chemin)
+    store = Store(chemin, delai_verrou=10)
+    aujourd_hui = dt.date(2022, 3, 15)
+
+    def etat(engagement, e, date, commentaire=None):
+        suivi.enregistrer_etat(store, TCM, engagement, e, date, commentaire, "Coordination", aujourd_hui=aujourd_hui)
+    etat("E001", "en cours", dt.date(2020, 5, 4))
+    etat("E001", "réalisé", dt.date(2021, 11, 2), "Quatre orientations engagées")
+    etat("E002", "en cours", dt.date(2021, 3, 1), INJECTION)
+    etat("E003", "reporté", dt.date(2022, 1, 10), "Effectifs non arrivés")
+
+    r = rapport.construire_rapport(store, TCM, 2021, etabli_le=ETABLI_LE)
+    contenus, erreurs = rapport.fichiers(r)
+    assert not erreurs, erreurs
+    return dict(store=store, rapport=r, dossier=dossier, **contenus)
+
+
+def test_structure_neutre(troyes):
+    r = troyes["rapport"]
+    store = troyes["store"]
+    assert r.demonstration and r.titre == "Rapport annuel d'évaluation 2021"
+    ancres = [s.ancre for s in r.sections]
+    axes = requetes.arbre(store, TCM).query("profondeur == 1")
+    assert [a for a in ancres if a.startswith("axe-")] == [f"axe-{c}" for c in axes["code"]]
+    qpv = requetes.perimetres(store, TCM).query("niveau == 'QPV'")
+    assert [a for a in ancres if a.startswith("qpv-")] == [f"qpv-{c.lower()}" for c in qpv["code"]]
+    assert {"synthese", "synthese-statuts", "synthese-engagements", "synthese-completude", "synthese-evolutions",
+            "quartiers", "annexe-signataires", "methode"} <= set(ancres)
+    # Une annexe par signataire qui porte un engagement, déclare un indicateur ou a déposé pour 2021.
+    sig = requetes.signataires(store, TCM)
+    dep = depots.liste_depots(store, TCM)
+    actifs = {s for s, e, i in zip(sig["code"], sig["nb_engagements"], sig["nb_indicateurs"]) if e or i}
+    actifs |= set(dep.loc[dep["periode"].str.startswith("2021"), "signataire"])
+    assert {a for a in ancres if a.startswith("annexe-") and a != "annexe-signataires"} == {
+        f"annexe-{rapport._ancre(c)}" for c in actifs}
+    # Chaque graphique a un texte de remplacement qui dit ce qu'il montre.
+    graphiques = list(r.graphiques())
+    assert len(graphiques) >= 5 and all(len(g.alt) > 80 for g in graphiques)
+
+
+def test_chiffres_de_la_synthese_egaux_au_coeur(troyes):
+    r, store = troyes["rapport"], troyes["store"]
+    ter = avancement.indicateurs_au_territoire(store, TCM, "2021")
+    attendu = ter["statut"].value_counts()
+    assert r.chiffres["statuts"] == {s: int(attendu.get(s, 0)) for s in avancement.STATUTS}
+    tableau = next(b for b in r.section("synthese-statuts").blocs if isinstance(b, rapport.Tableau))
+    par_statut = dict(zip(tableau.donnees["Statut"], tableau.donnees["Indicateurs"]))
+    assert par_statut["en retard"] == int((ter["statut"] == "en retard").sum()) > 0
+    assert par_statut["Total"] == len(ter)
+    etats = suivi.etats_courants(store, TCM)["etat"].value_counts()
+    assert r.chiffres["etats"] == {e: int(etats.get(e, 0)) for e in rapport.ORDRE_ETATS}
+    assert r.chiffres["etats"]["réalisé"] == 1 and r.chiffres["etats"]["non renseigné"] == 144
+    comp = depots.completude(store, TCM, "2021").par_signataire
+    assert (r.chiffres["valeurs_attendues"], r.chiffres["valeurs_recues"]) == (comp["attendus"].sum(),
+                                                                               comp["recus"].sum())
+
+
+def test_ce_qui_a_change(troyes):
+    blocs = troyes["rapport"].section("synthese-evolutions").blocs
+    store = troyes["store"]
+    avant = avancement.indicateurs_au_territoire(store, TCM, "2020").set_index("indicateur")["statut"]
+    apres = avancement.indicateurs_au_territoire(store, TCM, "2021").set_index("indicateur")["statut"]
+    changes = {i for i in apres.index if str(avant.get(i)) != str(apres[i])}
+    tableaux = [b for b in blocs if isinstance(b, rapport.Tableau)]
+    assert set(tableaux[0].donnees["Code"]) == changes
+    # E001 était « en cours » au 31 décembre 2020, il est réalisé ; E002 et E003 n'avaient pas d'état.
+    eng = tableaux[1].donnees.set_index("Code")
+    assert set(eng.index) == {"E001", "E002", "E003"}
+    assert eng.loc["E001", ["État au 31/12/2020", "État actuel"]].tolist() == ["en cours", "réalisé"]
+
+
+def test_valeurs_des_axes_egales_au_coeur(troyes):
+    r, store = troyes["rapport"], troyes["store"]
+    ter = {a: avancement.indicateurs_au_territoire(store, TCM, str(a)).set_index("indicateur") for a in (2019, 2021)}
+    tableau = next(b for b in r.section("axe-1").blocs if isinstance(b, rapport.Tableau) and b.detail)
+    df = tableau.donnees.set_index("Code")
+    assert len(df) > 10
+    for code, ligne in df.iterrows():
+        for a in (2019, 2021):
+            v = ter[a].at[code, "valeur"]
+            assert (pd.isna(v) and pd.isna(ligne[f"Valeur {a}"])) or ligne[f"Valeur {a}"] == pytest.approx(v)
+        s = ter[2021].at[code, "statut"]
+        assert ligne["Statut"] == (s if isinstance(s, str) else rapport.SANS_STATUT)
+        assert ligne["Explication"] == ter[2021].at[code, "explication"]
+    # Imprimée, une valeur s'écrit à la française avec l'unité de son indicateur, la référence avec son année.
+    aff = tableau.affichage().set_index(tableau.donnees["Code"])
+    taux = ter[2021][(ter[2021]["unite"] == "%") & ter[2021]["valeur"].notna()].index
+    code = next(c for c in taux if c in aff.index)
+    assert aff.at[code, "Valeur 2021"] == format_valeur(ter[2021].at[code, "valeur"], "%")
+    assert re.fullmatch(r"\d+,\d\u00a0% \(\d{4}\)", aff.at[code, "Référence"])
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Le PDF
+# --------------------------------------------------------------------------------------------------------------------
+
+def test_pdf_couverture_sommaire_pagination(troyes, tmp_path):
+    pages = pages_pdf(troyes["pdf"], tmp_path)
+    n = len(pages)
+    assert 20 < n < 80
+    couverture = pages[0]
+    assert "Rapport annuel d'évaluation 2021" in couverture
+    assert "Troyes Champagne Métropole" in couverture and "DONNÉES DE DÉMONSTRATION" in couverture
+    assert "Ville de Troyes" in couverture   # les signataires
+    assert "15 mars 2022" in couverture      # la date, à la française
+    for i, page in enumerate(pages[1:], start=2):
+        assert f"Page {i} sur {n}" in page
+        assert "Données de démonstration" in page
+    # Le sommaire renvoie à la bonne page pour chaque section.
+    sommaire = pages[1]
+    assert "Sommaire" in sommaire
+    entrees = re.findall(r"^\s*(\S.*?)\s*\.{3,}\s*(\d+)\s*$", sommaire, flags=re.M)
+    assert len(entrees) == len(troyes["rapport"].sections)
+    for titre, page in entrees:
+        assert titre in pages[int(page) - 1].replace("\n", " ") or titre[:30] in pages[int(page) - 1], titre
+
+
+def test_pdf_contenu_et_formats_francais(troyes, tmp_path):
+    texte = " ".join(" ".join(pages_pdf(troyes["pdf"], tmp_path)).split())
+    r, store = troyes["rapport"], troyes["store"]
+    ter = avancement.indicateurs_au_territoire(store, TCM, "2021")
+    en_retard = int((ter["statut"] == "en retard").sum())
+    assert f"{en_retard} en retard" in texte
+    for s in r.sections:
+        assert " ".join(s.titre.split()[:4]) in texte, s.titre
+    assert "Annexe A. Les signataires" in texte and "Annexe B. Méthode et sources" in texte
+    assert re.search(r"\d+,\d %", texte)                 # 12,5 %
+    assert re.search(r"\d{1,2} (janvier|février|mars) 2022", texte)   # dates des dépôts
+    assert "Quatre orientations engagées" in texte      # dernier commentaire d'un engagement
+    # Une valeur d'un tableau d'axe, telle que le cœur la calcule.
+    ligne = ter[(ter["unite"] == "%") & ter["valeur"].notna()].iloc[0]
+    assert normal(format_valeur(ligne["valeur"], "%")) in texte
+
+
+def test_pdf_accessible(troyes):
+    r = troyes["rapport"]
+    page = rapport.rapport_html(r)
+    assert '<html lang="fr">' in page
+    assert page.count("<caption>") >= 20 and '<th scope="col"' in page and '<th scope="row"' in page
+    assert 'target-counter(attr(href), page)' in page and 'counter(pages)' in page
+    if r.images_indisponibles is None:
+        assert page.count('<img src="data:image/png;base64,') == len(list(r.graphiques()))
+        for g in r.graphiques():
+            assert f'alt="{rapport._e(g.alt)}"' in page
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium absent : graphiques remplacés par un encadré")
+def test_graphiques_rendus_en_png(troyes, tmp_path):
+    r = troyes["rapport"]
+    assert r.images_indisponibles is None
+    assert all(g.png and g.png.startswith(b"\x89PNG") for g in r.graphiques())
+    chemin = tmp_path / "r.pdf"
+    chemin.write_bytes(troyes["pdf"])
+    images = subprocess.run(["pdfimages", "-list", str(chemin)], capture_output=True, text=True, check=True).stdout
+    assert len(images.strip().splitlines()) - 2 >= len(list(r.graphiques()))
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Word
+# --------------------------------------------------------------------------------------------------------------------
+
+def test_docx(troyes):
+    d = docx.Document(io.BytesIO(troyes["docx"]))
+    r = troyes["rapport"]
+    titres = [(p.style.name, p.text) for p in d.paragraphs if p.style.name.startswith("Heading")]
+    assert [t for _, t in titres] == [rapport.typographie(s.titre) for s in r.sections]
+    assert {n for n, _ in titres} == {"Heading 1", "Heading 2"}
+    corps = d.element.body.xml
+    assert 'TOC \\o "1-2"' in corps                               # le champ sommaire
+    assert "w:updateFields" in d.settings.element.xml            # mis à jour à l'ouverture
+    assert "DONNÉES DE DÉMONSTRATION" in "\n".join(p.text for p in d.paragraphs)
+    pied = d.sections[0].footer._element.xml
+    assert "PAGE" in pied and "NUMPAGES" in pied
+    assert d.sections[0].page_width == docx.shared.Cm(21)
+    # Chaque tableau a sa ligne d'en-tête répétée ; chaque image, son texte de remplacement.
+    assert len(d.tables) >= 20
+    for t in d.tables[1:]:
+        assert "w:tblHeader" in t.rows[0]._tr.xml
+    descriptions = [s._inline.docPr.get("descr") for s in d.inline_shapes]
+    if r.images_indisponibles is None:
+        assert len(descriptions) == len(list(r.graphiques())) and all(len(x) > 80 for x in descriptions)
+    # Une valeur d'un tableau d'axe, à la française.
+    store = troyes["store"]
+    ter = avancement.indicateurs_au_territoire(store, TCM, "2021")
+    ligne = ter[(ter["unite"] == "%") & ter["valeur"].notna()].iloc[0]
+    cellules = {c.text for t in d.tables for row in t.rows for c in row.cells}
+    assert format_valeur(ligne["valeur"], "%") in cellules
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Excel
+# --------------------------------------------------------------------------------------------------------------------
+
+def test_xlsx(troyes):
+    wb = openpyxl.load_workbook(io.BytesIO(troyes["xlsx"]))
+    r = troyes["rapport"]
+    assert wb.sheetnames[0] == "Sommaire"
+    assert all(len(n) <= 31 for n in wb.sheetnames)
+    assert len({n.lower() for n in wb.sheetnames}) == len(wb.sheetnames)
+    assert len(wb.sheetnames) == 1 + len(list(r.tableaux()))
+    sommaire = wb["Sommaire"]
+    liens = [c.hyperlink.location or c.hyperlink.target for c in sommaire["B"] if c.hyperlink]
+    assert len(liens) == len(wb.sheetnames) - 1
+    assert any("Données de démonstration" == c.value for c in sommaire["A"])
+    # Aucune formule, même pour un commentaire qui en a l'air : il reste du texte.
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                assert c.data_type != "f", (ws.title, c.coordinate, c.value)
+    trouve = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row
+              if isinstance(c.value, str) and c.value.startswith(INJECTION)]
+    assert trouve and all(c.data_type == "s" for c in trouve)
+    # Valeurs typées : un nombre reste un nombre, égal au cœur.
+    ws = wb["Axe 1 indicateurs"]
+    entetes = [c.value for c in ws[4]]
+    ter = avancement.indicateurs_au_territoire(troyes["store"], TCM, "2021").set_index("indicateur")
+    n = 0
+    for row in ws.iter_rows(min_row=5, values_only=True):
+        ligne = dict(zip(entetes, row))
+        v = ter.at[ligne["Code"], "valeur"]
+        assert (ligne["Valeur 2021"] is None and pd.isna(v)) or ligne["Valeur 2021"] == pytest.approx(v)
+        n += 1
+    assert n > 10
+    # La liste complète des engagements d'un signataire, que le PDF résume.
+    assert "TCM engagements" in wb.sheetnames and wb["TCM engagements"].max_row > 50
+
+
+def test_xlsx_sans_formule_au_niveau_du_fichier(troyes):
+    with zipfile.ZipFile(io.BytesIO(troyes["xlsx"])) as z:
+        feuilles = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/")]
+    assert not any("<f>" in f for f in feuilles)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Un protocole presque sans valeurs
+# --------------------------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def store_essai(store, tmp_path):
+    importer_referentiel(store, classeurs.ecrire(tmp_path))
+    valeurs = pd.DataFrame([dict(indicateur="PATROUILLES", perimetre="QN09301A", periode="2024", valeur=131.0)])
+    store.ecrire(lambda con: enregistrer_depot(con, protocole=ESSAI, signataire="ETAT-DDSP", periode="2024",
+                                               utilisateur="test", fichier_nom="ddsp-2024.csv", contenu=b"x",
+                                               valeurs=valeurs, depose_le=dt.datetime(2025, 2, 12, 10, 30)))
+    return store
+
+
+def sans_graphiques(monkeypatch):
+    def refus(graphiques, delai):
+        raise FileNotFoundError("Chromium introuvable (simulé)")
+    monkeypatch.setattr(rapport, "_rendre_kaleido", refus)
+
+
+def test_protocole_presque_vide(store_essai, monkeypatch, tmp_path):
+    sans_graphiques(monkeypatch)
+    r = rapport.construire_rapport(store_essai, ESSAI, 2024, etabli_le=ETABLI_LE)
+    contenus, erreurs = rapport.fichiers(r)
+    assert not erreurs and set(contenus) == {"pdf", "docx", "xlsx"}
+    assert not r.demonstration and r.images_indisponibles
+    ter = avancement.indicateurs_au_territoire(store_essai, ESSAI, "2024")
+    assert r.chiffres["statuts"]["non renseigné"] == int((ter["statut"] == "non renseigné").sum())
+    assert r.chiffres["etats"]["non renseigné"] == 3
+
+    texte = " ".join(" ".join(pages_pdf(contenus["pdf"], tmp_path)).split())
+    assert "Données de démonstration" not in texte and "DONNÉES DE DÉMONSTRATION" not in texte
+    assert "Graphique non disponible" in texte            # l'encadré qui remplace chaque graphique
+    assert "2024 est la première année du protocole" in texte
+    for q in ("Quartier des Deux Rives", "Cité Haute", "Secteur de la gare"):
+        assert q in texte
+    assert "Territoire de veille active VA-GARE" in texte
+    for s in ("État – DDSP", "EPT d'essai", "CAF"):
+        assert f". {s}" in texte
+    assert "12 février 2025" in texte                    # la date du dépôt
+    assert "Axe 1 — Garantir les mêmes droits" in texte and "Axe 2 — Favoriser l'émancipation" in texte
+
+    d = docx.Document(io.BytesIO(contenus["docx"]))
+    assert any("Graphique non disponible" in p.text for p in d.paragraphs)
+    assert not d.inline_shapes
+    wb = openpyxl.load_workbook(io.BytesIO(contenus["xlsx"]))
+    assert "QPV QN09301A" in wb.sheetnames and "Sommaire" == wb.sheetnames[0]
+
+
+def test_sans_chromium_le_rapport_sort_quand_meme(store_essai, monkeypatch):
+    """Un vrai échec de kaleido (navigateur introuvable), et non une simulation : pas d'exception, pas d'attente."""
+    monkeypatch.setenv("BROWSER_PATH", "/chemin/inexistant/chromium")
+    r = rapport.construire_rapport(store_essai, ESSAI, 2024)
+    rapport.rendre_images(r, delai=60)
+    assert r.images_indisponibles and "Chromium" in r.images_indisponibles
+    assert all(g.png is None for g in r.graphiques())
+    flux = io.BytesIO()
+    rapport.ecrire_docx(r, flux)
+    assert flux.getvalue()[:2] == b"PK"
+
+
+def test_annee_et_protocole_refuses(store_essai):
+    with pytest.raises(rapport.RapportImpossible, match="hors de la période du protocole EQ2030-TEST"):
+        rapport.construire_rapport(store_essai, ESSAI, 2031)
+    with pytest.raises(requetes.ProtocoleInconnu):
+        rapport.construire_rapport(store_essai, "INCONNU", 2024)
+    with pytest.raises(rapport.RapportImpossible, match="Format"):
+        rapport.ecrire(rapport.construire_rapport(store_essai, ESSAI, 2024), "odt", io.BytesIO())
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Ligne de commande et petites fonctions
+# --------------------------------------------------------------------------------------------------------------------
+
+def test_ligne_de_commande(store_essai, monkeypatch, tmp_path, capsys):
+    sans_graphiques(monkeypatch)
+    db = str(store_essai.chemin)
+    sortie = tmp_path / "rapport.xlsx"
+    assert cli.main(["--db", db, "rapport", "--protocole", ESSAI, "--annee", "2024", str(sortie)]) == 0
+    assert openpyxl.load_workbook(sortie).sheetnames[0] == "Sommaire"
+    assert cli.main(["--db", db, "rapport", "--protocole", ESSAI, "--annee", "2024", "--format", "docx",
+                     str(tmp_path / "r.docx")]) == 0
+    assert cli.main(["--db", db, "rapport", "--protocole", ESSAI, "--annee", "2031", str(sortie)]) == 1
+    assert "hors de la période" in capsys.readouterr().err
+    assert cli.main(["--db", db, "rapport", "--protocole", "INCONNU", "--annee", "2024", str(sortie)]) == 1
+    assert "n'existe pas" in capsys.readouterr().err
+    assert cli.main(["--db", db, "rapport", "--protocole", ESSAI, "--annee", "2024", str(tmp_path / "r.txt")]) == 2
+    with pytest.raises(SystemExit) as fin:
+        cli.main(["--db", db, "rapport", "--protocole", ESSAI, "--annee", "deux-mille", str(sortie)])
+    assert fin.value.code == 2
+    assert "année" in capsys.readouterr().err
+
+
+def test_typographie_et_noms_de_feuilles():
+    assert rapport.typographie("Statut : en retard ; « atteint » ?") == \
+        "Statut\u00a0: en retard\u202f; «\u00a0atteint\u00a0»\u202f?"
+    pris = set()
+    noms = [rapport._nom_feuille(n, pris) for n in ["Axe 1 indicateurs"] * 2 + ["a" * 40, "Dépôts [2021] : T/E?"]]
+    assert noms[0] == "Axe 1 indicateurs" and noms[1] == "Axe 1 indicateurs (2)"
+    assert len(noms[2]) == 31 and not re.search(r"[\[\]:*?/\\]", noms[3])
