@@ -21,6 +21,11 @@ from .rapport_erreurs import ImportRefuse, Rapport
 class _Parser(argparse.ArgumentParser):
     """argparse, avec des messages d'erreur d'utilisation en français et le code de sortie 2."""
 
+    def __init__(self, *args, **kwargs):
+        kwargs["add_help"] = False
+        super().__init__(*args, **kwargs)
+        self.add_argument("-h", "--help", action="help", help="affiche cette aide et s'arrête")
+
     def error(self, message: str):  # noqa: D401 - signature d'argparse
         traductions = {
             "the following arguments are required": "arguments obligatoires manquants",
