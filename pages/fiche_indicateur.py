@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from perr_metrics import depots, ui, vues
+from perr_metrics import depots, requetes, ui, vues
 
 AUCUN, TOUS = "aucun", "tous"
 SENS = {"hausse": "à la hausse", "baisse": "à la baisse"}
@@ -15,7 +15,8 @@ st.title("Fiche indicateur")
 
 
 def graphique_serie(serie, quartiers, unite):
-    """La série du territoire (points aux couleurs du statut), la trajectoire attendue, et des quartiers au choix."""
+    """La trajectoire attendue, des périmètres au choix (traits fins), et le territoire par-dessus (points aux couleurs
+    de son statut)."""
     fig, t, traj = go.Figure(), serie.territoire, serie.trajectoire
     if len(traj):
         fig.add_scatter(x=traj["annee"], y=traj["valeur"], mode="lines", name="Trajectoire attendue",
@@ -26,16 +27,19 @@ def graphique_serie(serie, quartiers, unite):
                             marker=dict(symbol=symbole, size=13, color="#000000" if nature == "référence" else
                                         "#E69F00", line=dict(color="#000000", width=1)), text=pts["nature"],
                             hovertemplate="%{text} %{x} : %{y}<extra></extra>")
+    couleurs = ui.PALETTE[1:]   # le bleu de la palette est celui du territoire
+    for i, (libelle, g) in enumerate(quartiers.groupby("perimetre_libelle", sort=False)):
+        fig.add_scatter(x=g["instant"], y=g["valeur"], mode="lines+markers", name=libelle, opacity=0.8,
+                        line=dict(color=couleurs[i % len(couleurs)], width=1.5,
+                                  dash=("solid", "dot", "dashdot")[i // len(couleurs) % 3]))
     if t["valeur"].notna().any():
         fig.add_scatter(x=t["instant"], y=t["valeur"], mode="lines+markers", name="Territoire",
                         line=dict(color=ui.PALETTE[0], width=3), customdata=t[["statut", "explication"]].fillna(""),
                         marker=dict(size=12, color=[ui.COULEURS_STATUT.get(s, "#FFFFFF") for s in t["statut"]],
                                     line=dict(color=ui.PALETTE[0], width=2)),
                         hovertemplate="%{y} : %{customdata[0]}<br>%{customdata[1]}<extra>Territoire</extra>")
-    for i, (libelle, g) in enumerate(quartiers.groupby("perimetre_libelle", sort=False)):
-        fig.add_scatter(x=g["instant"], y=g["valeur"], mode="lines+markers", name=libelle,
-                        line=dict(color=ui.PALETTE[(i + 1) % len(ui.PALETTE)], width=1.5))
     instants = sorted(set(t["instant"]) | set(traj["annee"].astype(float)) | set(quartiers["instant"]))
+    fig.update_traces(showlegend=True)
     fig.update_layout(height=430, margin=dict(t=10, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.15),
                       yaxis_title=unite, hovermode="closest",
                       xaxis=dict(tickvals=instants, ticktext=[vues.libelle_instant(x, serie) for x in instants]))
@@ -56,8 +60,8 @@ with ui.protections():
             st.markdown(ui.echapper(fiche["definition"]))
         composantes = (f" : 100 × {fiche['numerateur_libelle']} ({fiche['numerateur']}) / "
                        f"{fiche['denominateur_libelle']} ({fiche['denominateur']})" if fiche["numerateur"] else "")
-        st.caption(f"Code {ci} · unité : {fiche['unite']} · évolution souhaitée {SENS.get(fiche['sens'], fiche['sens'])}"
-                   f" · périodicité {fiche['periodicite']} · déclaré par {NIVEAUX.get(fiche['niveau'], fiche['niveau'])} · "
+        st.caption(f"Code {ci} · unité : {fiche['unite']} · évolution souhaitée {SENS.get(fiche['sens'], '')} · "
+                   f"périodicité {fiche['periodicite']} · déclaré par {NIVEAUX.get(fiche['niveau'], '')} · "
                    f"agrégation : {fiche['agregation']}{composantes} · source : {fiche['source'] or 'non précisée'} · "
                    f"déposé par {fiche['signataire_nom']} ({fiche['signataire']})")
 
@@ -66,7 +70,8 @@ with ui.protections():
         u = fiche["unite"]
         c = st.columns(4)
         c[0].metric(f"Valeur {vues.libelle_periode(periode)}", ui.valeur_texte(t.get("valeur"), u) or "–")
-        c[1].metric("Statut", t.get("statut") or vues.SANS_VALEUR_ENSEMBLE)
+        c[1].metric("Statut", t.get("statut") or "–", help="Sans valeur d'ensemble : indicateur non agrégeable, "
+                    "qui se lit périmètre par périmètre." if not t.get("statut") else None)
         c[2].metric("Attendu sur la trajectoire", ui.valeur_texte(t.get("attendu"), u) or "–")
         a_cible = pd.notna(t.get("annee_cible"))
         c[3].metric(f"Cible finale ({t['annee_cible']})" if a_cible else "Cible finale",
@@ -83,16 +88,17 @@ with ui.protections():
                        larges=("libelle",))
 
         st.subheader("D'une période à l'autre")
-        serie = vues.serie_indicateur(ui.store(), code, ci, lire=ui.lire)
-        autres = serie.perimetres[serie.perimetres["niveau"] != "Territoire"]
-        noms = dict(zip(autres["perimetre"], autres["perimetre_libelle"]))
-        defaut = 1 if serie.territoire["valeur"].isna().all() else 0
+        per = ui.lire(requetes.perimetres, code)
+        per = per[(per["niveau"] == fiche["niveau"]) & (per["niveau"] != "Territoire")]
+        noms = dict(zip(per["code"], per["libelle"]))
+        defaut = TOUS if fiche["agregation"] == "non agrégeable" and fiche["niveau"] != "Territoire" else AUCUN
         if st.session_state.setdefault("fiche_de", ci) != ci:     # autre indicateur : autres périmètres, autre défaut
             st.session_state["fiche_de"] = ci
-            st.session_state.pop("qpv", None)
-            st.query_params.pop("qpv", None)
-        choix = ui._synchro("qpv", [AUCUN, TOUS, *noms], {AUCUN: "Territoire seul", TOUS: "Tous les périmètres",
-                                                           **noms}.get, "Détail par périmètre", defaut)
+            st.session_state["qpv_demande"] = defaut
+        choix = ui.selecteur_pilote("qpv", [AUCUN, TOUS, *noms], {AUCUN: "Territoire seul", TOUS: "Tous les "
+                                    "périmètres", **noms}.get, "Détail par périmètre", defaut)
+        serie = vues.serie_indicateur(ui.store(), code, ci, lire=ui.lire, par_perimetre=choix != AUCUN)
+        autres = serie.perimetres[serie.perimetres["niveau"] != "Territoire"]
         quartiers = autres if choix == TOUS else autres[autres["perimetre"] == choix]
         if serie.territoire["valeur"].isna().all() and quartiers["valeur"].isna().all() and serie.trajectoire.empty:
             st.info("Aucune valeur déposée et aucune cible fixée pour cet indicateur : rien à tracer.")
@@ -100,10 +106,12 @@ with ui.protections():
             ui.graphique(graphique_serie(serie, quartiers, u), vues.serie_en_tableau(serie, quartiers),
                          f"serie-{code}-{ci}", demonstration=bool(p["demonstration"]))
             if serie.trajectoire.empty:
-                st.caption("Pas de cible fixée pour le territoire : pas de trajectoire à tracer.")
+                st.caption("Indicateur non agrégeable : pas de trajectoire d'ensemble, chaque périmètre a la sienne."
+                           if fiche["agregation"] == "non agrégeable" and fiche["niveau"] != "Territoire" else
+                           "Pas de cible fixée pour le territoire : pas de trajectoire à tracer.")
         st.subheader(f"Par périmètre — {vues.libelle_periode(periode)}")
         per = sit.perimetres
-        per = per.assign(nom=[x if len(x) <= 40 else x[:39] + "…" for x in per["perimetre_libelle"]])
+        per = per.assign(nom=per["perimetre_libelle"].map(lambda x: ui.abreger(x, 40)))
         if per["valeur"].isna().all():
             st.info(f"Aucune valeur par périmètre pour {vues.libelle_periode(periode)}.")
         else:

@@ -3,7 +3,6 @@ nœud."""
 from urllib.parse import urlencode
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from perr_metrics import ui, vues
@@ -32,7 +31,7 @@ with ui.protections():
                       on_click=ui.aller_au_noeud, args=("",), disabled=not noeud)
             for r in fil.itertuples():
                 st.markdown("›")
-                st.button(f"{r.code} — {r.libelle[:40]}{'…' if len(r.libelle) > 40 else ''}", key=f"fil-{r.code}",
+                st.button(f"{r.code} — {ui.abreger(r.libelle, 40)}", key=f"fil-{r.code}",
                           type="tertiary", on_click=ui.aller_au_noeud, args=(r.code,), disabled=r.code == noeud)
 
         if noeud:
@@ -60,25 +59,21 @@ with ui.protections():
             st.subheader(f"Subdivisions ({len(enf)})")
             long = vues.statuts_en_long(enf)
             if not long.empty:
-                long["noeud"] = [f"{c} — {l[:45]}{'…' if len(l) > 45 else ''}" for c, l in zip(long["code"],
-                                                                                              long["libelle"])]
-                fig = px.bar(long, x="nombre", y="noeud", color="statut", orientation="h", text="nombre",
-                             color_discrete_map=ui.COULEURS_STATUT, labels={"nombre": "Indicateurs", "noeud": "",
-                                                                             "statut": "Statut"},
-                             category_orders={"noeud": list(dict.fromkeys(long["noeud"])),
-                                              "statut": list(ui.COULEURS_STATUT)})
-                fig.update_layout(height=150 + 40 * long["noeud"].nunique(), margin=dict(t=10, b=10, l=10, r=10),
-                                  legend=dict(orientation="h", y=-0.3, title=""))
+                long["noeud"] = [f"{c} — {ui.abreger(l)}" for c, l in zip(long["code"], long["libelle"])]
+                fig = ui.barres_empilees(long, "noeud", "statut", ui.COULEURS_STATUT, "Indicateurs")
                 ui.graphique(fig, long[["code", "libelle", "statut", "nombre"]].rename(columns={
                     "code": "Code", "libelle": "Libellé", "statut": "Statut", "nombre": "Indicateurs"}),
                     f"subdivisions-{code}-{noeud or 'protocole'}-{periode}")
-            st.caption("Cliquez sur une ligne pour descendre dans ce nœud.")
+            st.caption("Cliquez sur une ligne pour descendre dans ce nœud. Le graphique omet les subdivisions qu'aucun "
+                       "indicateur ne mesure.")
             cle = f"enfants-{noeud or 'racine'}"
-            ui.tableau_liens(enf.assign(score_txt=enf["score"].map(lambda s: format_pourcent(s, 0))), {
+            ui.tableau_liens(enf.assign(score_txt=enf["score"].map(lambda s: format_pourcent(s, 0)),
+                                        libelle=enf["libelle"].map(lambda x: ui.abreger(x, 70))), {
                 "code": "Code", "libelle": "Libellé", "score_txt": "Score", "nb_atteint": "Atteints",
                 "nb_en_bonne_voie": "En bonne voie", "nb_en_retard": "En retard", "nb_non_renseigne": "Non renseignés",
                 "nb_engagements": "Engagements"}, key=cle, selection_mode="single-row",
-                on_select=lambda: [ui.aller_au_noeud(enf["code"].iloc[i]) for i in st.session_state[cle].selection.rows])
+                on_select=lambda: [ui.aller_au_noeud(enf["code"].iloc[i])
+                                   for i in st.session_state[cle].selection.rows])
 
         ind = vues.indicateurs_du_noeud(ui.store(), code, periode, noeud or None, lire=ui.lire)
         st.subheader(f"Indicateurs ({len(ind)})")

@@ -1,23 +1,14 @@
 """Vue d'ensemble : où en est le protocole à une période, pourquoi, et ce qui a changé depuis la précédente."""
-import plotly.express as px
 import streamlit as st
 
 from perr_metrics import depots, ui, vues
 from perr_metrics.couleurs import COULEUR_ETAT_NON_RENSEIGNE
 from perr_metrics.formats import format_pourcent
 
+COULEURS_ETATS = {**ui.COULEURS_ETAT, vues.ETATS[-1]: COULEUR_ETAT_NON_RENSEIGNE}
+
 ui.garde_page()
 st.title("Vue d'ensemble")
-
-
-def barres(df, y, couleurs, **kw):
-    """Barres horizontales empilées, une couleur fixe par statut ou état ; les lignes dans l'ordre du tableau."""
-    fig = px.bar(df, x="nombre", y=y, orientation="h", text="nombre", color_discrete_map=couleurs,
-                 category_orders={y: list(dict.fromkeys(df[y])), kw["color"]: list(couleurs)}, **kw)
-    fig.update_traces(marker_line_color="#888888", marker_line_width=0.5, textposition="inside")
-    fig.update_layout(height=130 + 48 * df[y].nunique(), margin=dict(t=10, b=10, l=10, r=10), legend_title_text="",
-                      yaxis_title="", legend=dict(orientation="h", y=-0.25 if df[y].nunique() > 3 else -0.5))
-    return fig
 
 
 with ui.protections():
@@ -53,7 +44,7 @@ with ui.protections():
         g, d = st.columns(2)
         with g:
             st.subheader("Indicateurs par statut")
-            fig = barres(syn.statuts, "statut", ui.COULEURS_STATUT, color="statut", labels={"nombre": "Indicateurs"})
+            fig = ui.barres_empilees(syn.statuts, "statut", "statut", ui.COULEURS_STATUT, "Indicateurs")
             fig.update_layout(showlegend=False)
             ui.graphique(fig, syn.statuts.rename(columns={"statut": "Statut", "nombre": "Indicateurs",
                                                            "part": "Part (%)"}), f"statuts-{code}-{periode}")
@@ -63,8 +54,7 @@ with ui.protections():
         with d:
             st.subheader("Engagements par état")
             rep = vues.repartition_etats(eng)
-            fig = barres(rep, "etat", {**ui.COULEURS_ETAT, vues.ETATS[-1]: COULEUR_ETAT_NON_RENSEIGNE}, color="etat",
-                         labels={"nombre": "Engagements"})
+            fig = ui.barres_empilees(rep, "etat", "etat", COULEURS_ETATS, "Engagements")
             fig.update_layout(showlegend=False)
             ui.graphique(fig, rep.rename(columns={"etat": "État", "nombre": "Engagements", "part": "Part (%)"}),
                          f"etats-{code}")
@@ -79,10 +69,9 @@ with ui.protections():
         if long.empty:
             st.info("Aucun indicateur n'est rattaché aux axes de ce protocole.")
         else:
-            long["axe"] = [f"{c} — {l[:45]}{'…' if len(l) > 45 else ''}<br>score {format_pourcent(s, 0)}"
+            long["axe"] = [f"{c} — {ui.abreger(l)}<br>score {format_pourcent(s, 0)}"
                            for c, l, s in zip(long["code"], long["libelle"], long["score"])]
-            fig = barres(long, "axe", ui.COULEURS_STATUT, color="statut", labels={"nombre": "Indicateurs",
-                                                                                  "statut": "Statut"})
+            fig = ui.barres_empilees(long, "axe", "statut", ui.COULEURS_STATUT, "Indicateurs")
             ui.graphique(fig, axes[["code", "libelle", "score", "nb_juges", *vues.COLONNES_STATUT.values()]].rename(
                 columns={"code": "Axe", "libelle": "Libellé", "score": "Score (%)", "nb_juges": "Jugeables",
                          **{c: s.capitalize() for s, c in vues.COLONNES_STATUT.items()}}), f"axes-{code}-{periode}")

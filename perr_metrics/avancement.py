@@ -320,27 +320,52 @@ def _rangs(periode: Periode) -> pd.DataFrame:
     return pd.DataFrame(lignes, columns=["periodicite", "periode", "rang"])
 
 
-def _charger(store: Store, protocole: str, periode, avec_noeuds: bool = False) -> _Donnees:
-    p = lire_periode(periode)
+def _charger(store: Store, protocole: str, periode, avec_noeuds: bool = False,
+             indicateurs: Iterable[str] | None = None) -> _Donnees:
+    """Avec `indicateurs`, seulement ces indicateurs-là (et, pour un taux, les valeurs, références et cibles de son
+    numérateur et de son dénominateur) : de quoi évaluer un indicateur sans lire ni évaluer tout le protocole."""
+    return _charger_periodes(store, protocole, [periode], avec_noeuds, indicateurs)[0]
+
+
+def _charger_periodes(store: Store, protocole: str, periodes, avec_noeuds: bool = False,
+                      indicateurs: Iterable[str] | None = None) -> list[_Donnees]:
+    """`_charger` pour plusieurs périodes, en une seule connexion et une seule lecture des valeurs."""
+    ps = [lire_periode(q) for q in periodes]
+    annees = sorted({q.annee for q in ps})
+    voulus = None if indicateurs is None else list(dict.fromkeys(indicateurs))
 
     def lire(con):
         proto = con.execute("SELECT territoire, code_territoire FROM protocole WHERE code = ?", [protocole]).fetchone()
         if proto is None:
             raise ProtocoleInconnu(protocole)
-        ind = con.execute("""
+        sql_ind = """
             SELECT code AS indicateur, libelle, unite, sens, periodicite, niveau, agregation, numerateur, denominateur
-            FROM indicateur WHERE protocole = ? ORDER BY ordre""", [protocole]).df()
+            FROM indicateur WHERE protocole = ? AND (? IS NULL OR list_contains(CAST(? AS VARCHAR[]), code))
+            ORDER BY ordre"""
+        ind = con.execute(sql_ind, [protocole, voulus, voulus]).df()
+        codes, ind_complet = None, ind
+        if voulus is not None:   # l'indicateur et ses composantes (leur périodicité sert au choix des valeurs)
+            codes = list(dict.fromkeys(voulus + [c for c in ind["numerateur"].tolist() + ind["denominateur"].tolist()
+                                                 if isinstance(c, str)]))
+            ind_complet = con.execute(sql_ind, [protocole, codes, codes]).df()
+        filtre = "(? IS NULL OR list_contains(CAST(? AS VARCHAR[]), indicateur))"
         per = con.execute("""
             SELECT code AS perimetre, libelle AS perimetre_libelle, niveau FROM perimetre WHERE protocole = ?
             ORDER BY CASE niveau WHEN 'Territoire' THEN 0 WHEN 'Commune' THEN 1 ELSE 2 END, ordre""",
                           [protocole]).df()
-        ref = con.execute("SELECT indicateur, perimetre, annee, valeur FROM reference WHERE protocole = ?",
-                          [protocole]).df()
-        cib = con.execute("SELECT indicateur, perimetre, annee, valeur FROM cible WHERE protocole = ? ORDER BY annee",
-                          [protocole]).df()
+        ref = con.execute(f"SELECT indicateur, perimetre, annee, valeur FROM reference WHERE protocole = ? AND {filtre}",
+                          [protocole, codes, codes]).df()
+        cib = con.execute(f"SELECT indicateur, perimetre, annee, valeur FROM cible WHERE protocole = ? AND {filtre} "
+                          "ORDER BY annee", [protocole, codes, codes]).df()
         # La règle « dépôt le plus récent, hors dépôts à corriger » est celle de depots ; on n'en lit que l'année utile.
-        val = con.execute(f"SELECT indicateur, perimetre, periode, valeur, depot_id FROM ({SQL_VALEURS_COURANTES}) "
-                          "WHERE annee = ?", [protocole, p.annee]).df()
+        if len(annees) == 1:
+            val = con.execute(f"SELECT indicateur, perimetre, periode, valeur, depot_id, annee "
+                              f"FROM ({SQL_VALEURS_COURANTES}) WHERE annee = ? AND {filtre}",
+                              [protocole, annees[0], codes, codes]).df()
+        else:
+            val = con.execute(f"SELECT indicateur, perimetre, periode, valeur, depot_id, annee "
+                              f"FROM ({SQL_VALEURS_COURANTES}) WHERE list_contains(CAST(? AS INTEGER[]), annee) "
+                              f"AND {filtre}", [protocole, annees, codes, codes]).df()
         noeuds = appartenance = None
         if avec_noeuds:
             noeuds = con.execute("""
@@ -354,29 +379,43 @@ def _charger(store: Store, protocole: str, periode, avec_noeuds: bool = False) -
                       JOIN n ON n.code = e.noeud WHERE x.protocole = ?)
                 SELECT DISTINCT n.code AS noeud, m.indicateur FROM n JOIN m
                   ON m.chemin = n.chemin OR starts_with(m.chemin, n.chemin || '.')""", [protocole, protocole]).df()
-        return proto, ind, per, ref, cib, val, noeuds, appartenance
+        return proto, ind, ind_complet, per, ref, cib, val, noeuds, appartenance
 
-    (territoire, code_territoire), ind, per, ref, cib, val, noeuds, appartenance = store.lire(lire)
+    (territoire, code_territoire), ind, ind_complet, per, ref, cib, val_annees, noeuds, appartenance = store.lire(lire)
+    references = {(i, q): (int(a), float(v)) for i, q, a, v in zip(
+        ref["indicateur"].tolist(), ref["perimetre"].tolist(), ref["annee"].tolist(), ref["valeur"].tolist())}
+    cibles: dict = {}
+    for i, q, a, v in zip(cib["indicateur"].tolist(), cib["perimetre"].tolist(), cib["annee"].tolist(),
+                          cib["valeur"].tolist()):
+        cibles.setdefault((i, q), {})[int(a)] = float(v)
+    sortie = []
+    for p in ps:
+        val = val_annees[val_annees["annee"] == p.annee].drop(columns="annee") if len(annees) > 1 else \
+            val_annees.drop(columns="annee")
+        valeurs = _valeurs_retenues(p, val, ind, ind_complet, per)
+        sortie.append(_Donnees(code_territoire, territoire, p, ind, per, valeurs, references, cibles, noeuds,
+                               appartenance))
+    return sortie
 
+
+def _valeurs_retenues(p: Periode, val: pd.DataFrame, ind: pd.DataFrame, ind_complet: pd.DataFrame,
+                      per: pd.DataFrame) -> dict:
     # La valeur retenue par (indicateur, périmètre) : la période préférée parmi celles qui valent pour la demande.
-    val = (val.merge(ind[["indicateur", "periodicite"]], on="indicateur")
+    val = (val.merge(ind_complet[["indicateur", "periodicite"]], on="indicateur")
               .merge(_rangs(p), on=["periodicite", "periode"])
               .sort_values("rang", kind="stable")
               .drop_duplicates(["indicateur", "perimetre"]))
-    valeurs = {(r.indicateur, r.perimetre): (float(r.valeur), r.periode, int(r.depot_id))
-               for r in val.itertuples(index=False)}
+    # Des listes Python plutôt que itertuples : parcourir des colonnes de chaînes Arrow ligne à ligne coûte cher.
+    valeurs = {(i, q): (float(v), periode_v, int(d_id)) for i, q, v, periode_v, d_id in zip(
+        val["indicateur"].tolist(), val["perimetre"].tolist(), val["valeur"].tolist(), val["periode"].tolist(),
+        val["depot_id"].tolist())}
     # Un taux non déposé sur un périmètre se recalcule à partir de son numérateur et de son dénominateur déposés.
     for t in ind[(ind["agregation"] == "taux") & ind["numerateur"].notna() & ind["denominateur"].notna()].itertuples():
         for code_per in per["perimetre"]:
             num, den = valeurs.get((t.numerateur, code_per)), valeurs.get((t.denominateur, code_per))
             if (t.indicateur, code_per) not in valeurs and num and den and den[0]:
                 valeurs[(t.indicateur, code_per)] = (100.0 * num[0] / den[0], num[1], None)
-
-    references = {(r.indicateur, r.perimetre): (int(r.annee), float(r.valeur)) for r in ref.itertuples(index=False)}
-    cibles: dict = {}
-    for r in cib.itertuples(index=False):
-        cibles.setdefault((r.indicateur, r.perimetre), {})[int(r.annee)] = float(r.valeur)
-    return _Donnees(code_territoire, territoire, p, ind, per, valeurs, references, cibles, noeuds, appartenance)
+    return valeurs
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -423,28 +462,34 @@ def _tableau(lignes: list[dict], colonnes: list[str]) -> pd.DataFrame:
     return df
 
 
-def indicateurs_au_perimetre(store: Store, protocole: str, periode) -> pd.DataFrame:
+def indicateurs_au_perimetre(store: Store, protocole: str, periode,
+                             indicateurs: list[str] | None = None) -> pd.DataFrame:
     """Chaque indicateur sur chaque périmètre qui a une référence, une cible ou une valeur, évalué à la période.
 
     Colonnes : indicateur, libelle, unite, sens, perimetre, perimetre_libelle, niveau (du périmètre), valeur, reference,
     annee_reference, cible_finale, annee_cible, attendu, progression, statut, explication, depot_id (le dépôt d'où vient
     la valeur ; vide pour un taux recalculé à partir de son numérateur et de son dénominateur).
     Ordre : celui des indicateurs du référentiel, puis territoire, communes, quartiers.
+    Avec `indicateurs` (codes), seulement leurs lignes : les mêmes que sans filtre, sans évaluer tout le protocole.
     """
-    d = _charger(store, protocole, periode)
+    return _au_perimetre(_charger(store, protocole, periode, indicateurs=indicateurs))
+
+
+def _au_perimetre(d: _Donnees) -> pd.DataFrame:
     ordre_per = {c: i for i, c in enumerate(d.perimetres["perimetre"])}
     par_indicateur: dict[str, set] = {}
     for (i, p) in set(d.valeurs) | set(d.references) | set(d.cibles):
         if p in ordre_per:
             par_indicateur.setdefault(i, set()).add(p)
-    infos_per = d.perimetres.set_index("perimetre")
+    codes_per = d.perimetres["perimetre"].tolist()
+    libelles = dict(zip(codes_per, d.perimetres["perimetre_libelle"].tolist()))
+    niveaux = dict(zip(codes_per, d.perimetres["niveau"].tolist()))
     lignes = []
     for ind in d.indicateurs.itertuples(index=False):
         for code_per in sorted(par_indicateur.get(ind.indicateur, ()), key=ordre_per.get):
             ev, depot_id = _evaluer_perimetre(ind, code_per, d)
             annee_ref, ref = d.references.get((ind.indicateur, code_per), (None, None))
-            lignes.append(_ligne(ind, code_per, infos_per.at[code_per, "perimetre_libelle"],
-                                 infos_per.at[code_per, "niveau"], ev, ref, annee_ref, depot_id))
+            lignes.append(_ligne(ind, code_per, libelles[code_per], niveaux[code_per], ev, ref, annee_ref, depot_id))
     return _tableau(lignes, COLONNES_PERIMETRE)
 
 
@@ -623,8 +668,8 @@ def _au_territoire(d: _Donnees, perimetres: list[str] | None) -> pd.DataFrame:
     return _tableau(lignes, COLONNES_TERRITOIRE)
 
 
-def indicateurs_au_territoire(store: Store, protocole: str, periode,
-                              perimetres: list[str] | None = None) -> pd.DataFrame:
+def indicateurs_au_territoire(store: Store, protocole: str, periode, perimetres: list[str] | None = None,
+                              indicateurs: list[str] | None = None) -> pd.DataFrame:
     """Chaque indicateur pour le territoire entier (ou pour les `perimetres` donnés), agrégé selon sa règle.
 
     - déclaré au niveau `Territoire` : sa valeur pour le périmètre territoire ;
@@ -638,8 +683,34 @@ def indicateurs_au_territoire(store: Store, protocole: str, periode,
     l'ensemble) et nb_renseignes (ceux qui ont une valeur) ; `niveau` est le niveau de déclaration de l'indicateur.
     Avec `perimetres`, les indicateurs qui n'ont aucun périmètre de leur niveau dans la sélection sont omis (un
     indicateur du territoire n'y figure que si le code du territoire est dans la sélection).
+    Avec `indicateurs` (codes), seulement leurs lignes : les mêmes que sans filtre, sans évaluer tout le protocole.
     """
-    return _au_territoire(_charger(store, protocole, periode), perimetres)
+    return _au_territoire(_charger(store, protocole, periode, indicateurs=indicateurs), perimetres)
+
+
+def _par_periode(tables: list[pd.DataFrame], donnees: list[_Donnees], colonnes: list[str]) -> pd.DataFrame:
+    if not tables:
+        return pd.DataFrame(columns=["periode"] + colonnes)
+    df = pd.concat([t.assign(periode=d.periode.code) for t, d in zip(tables, donnees)], ignore_index=True)
+    return df[["periode"] + [c for c in df.columns if c != "periode"]]
+
+
+def indicateurs_au_territoire_par_periode(store: Store, protocole: str, periodes: Iterable,
+                                          perimetres: list[str] | None = None,
+                                          indicateurs: list[str] | None = None) -> pd.DataFrame:
+    """`indicateurs_au_territoire` pour chacune des `periodes`, les unes sous les autres (colonne `periode` en tête),
+    en une seule lecture de la base au lieu d'une par période : une série d'indicateurs sur huit ans lit et parcourt les
+    valeurs du protocole une fois. Mêmes lignes, mêmes valeurs que les appels période par période."""
+    ds = _charger_periodes(store, protocole, list(periodes), indicateurs=indicateurs)
+    return _par_periode([_au_territoire(d, perimetres) for d in ds], ds, COLONNES_TERRITOIRE)
+
+
+def indicateurs_au_perimetre_par_periode(store: Store, protocole: str, periodes: Iterable,
+                                         indicateurs: list[str] | None = None) -> pd.DataFrame:
+    """`indicateurs_au_perimetre` pour chacune des `periodes`, en une seule lecture de la base (voir
+    `indicateurs_au_territoire_par_periode`)."""
+    ds = _charger_periodes(store, protocole, list(periodes), indicateurs=indicateurs)
+    return _par_periode([_au_perimetre(d) for d in ds], ds, COLONNES_PERIMETRE)
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -253,7 +253,7 @@ def historique(store: Store, protocole: str, indicateur: str, perimetre: str | N
     """Toutes les valeurs déposées pour un indicateur, avec leur dépôt d'origine (fichier, signataire, date) ; la
     colonne `fait_foi` marque celle que montrent les graphiques."""
     return store.requete(f"""
-        WITH c AS ({SQL_VALEURS_COURANTES})
+        WITH c AS (SELECT * FROM ({SQL_VALEURS_COURANTES}) WHERE indicateur = ?)   -- seul l'indicateur demandé
         SELECT v.perimetre, v.periode, v.valeur, v.commentaire, v.cellule, d.id AS depot_id, d.fichier_nom,
                d.signataire, d.utilisateur, d.depose_le, d.statut,
                coalesce(c.depot_id = v.depot_id, false) AS fait_foi
@@ -261,7 +261,7 @@ def historique(store: Store, protocole: str, indicateur: str, perimetre: str | N
         LEFT JOIN c ON c.indicateur = v.indicateur AND c.perimetre = v.perimetre AND c.periode = v.periode
         WHERE v.protocole = ? AND v.indicateur = ? AND (? IS NULL OR v.perimetre = ?)
         ORDER BY v.periode, v.perimetre, d.id
-    """, [protocole, protocole, indicateur, perimetre, perimetre])
+    """, [protocole, indicateur, protocole, indicateur, perimetre, perimetre])
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -326,7 +326,10 @@ def completude(store: Store, protocole: str, periode: str) -> Completude:
             from .requetes import ProtocoleInconnu
             raise ProtocoleInconnu(protocole)
         detail = con.execute(f"""
-            WITH a AS ({SQL_ATTENDUS}), c AS ({SQL_VALEURS_COURANTES.replace('?', '$protocole')})
+            WITH a AS ({SQL_ATTENDUS}),
+            -- Les valeurs qui font foi, pour l'année demandée seulement (les attendus n'en portent pas d'autre).
+            c AS (SELECT * FROM ({SQL_VALEURS_COURANTES.replace('?', '$protocole')})
+                  WHERE annee = CAST(left($periode, 4) AS INTEGER))
             SELECT a.*, c.valeur, c.depot_id, c.depot_id IS NOT NULL AS recu
             FROM a LEFT JOIN c ON c.indicateur = a.indicateur AND c.perimetre = a.perimetre AND c.periode = a.periode
             ORDER BY a.signataire, a.ordre, a.perimetre, a.periode

@@ -45,7 +45,6 @@ from .formats import ESPACE_INSECABLE, format_date, format_date_heure, format_no
 journal = logging.getLogger("perr_metrics.rapport")
 
 FORMATS = ("pdf", "docx", "xlsx")
-EXTENSIONS = {"pdf": "pdf", "docx": "docx", "xlsx": "xlsx"}
 TYPES_MIME = {
     "pdf": "application/pdf",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -93,7 +92,6 @@ class Chiffres:
     elements: list[tuple[str, str]]
     legende: str = "Chiffres clés"
     feuille: str = "Chiffres clés"
-    dans_document: bool = True
 
 
 def _vide(x) -> bool:
@@ -368,7 +366,7 @@ def _etats_courants(store, protocole: str) -> pd.DataFrame:
     return df[["code", "etat", "date_etat", "commentaire", "auteur"]]
 
 
-def _charger(store, protocole: str, annee: int) -> _Donnees:
+def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
     p = requetes.protocole(store, protocole)
     debut, fin = int(p["annee_debut"]), int(p["annee_fin"])
     if not debut <= annee <= fin:
@@ -387,7 +385,10 @@ def _charger(store, protocole: str, annee: int) -> _Donnees:
     racine = {c: racine_de(c) for c in arbre["code"]}
 
     eng = requetes.engagements(store, protocole)
-    etats = _etats_courants(store, protocole)
+    # L'état de chaque engagement à la date du rapport : aujourd'hui, les états courants (ceux de la page
+    # « Engagements ») ; un rapport daté d'avant (pour le refaire à l'identique) ignore les états saisis depuis.
+    etats = (_etats_courants(store, protocole) if etabli_le >= dt.date.today()
+             else _etats_au(store, protocole, etabli_le))
     eng = eng.merge(etats, on="code", how="left")
     etats_saisis = bool(eng["etat"].notna().any())
     eng["etat"] = eng["etat"].fillna(NON_RENSEIGNE)
@@ -475,8 +476,9 @@ def _graphique_etats(lignes: list[tuple[str, dict]], legende: str) -> Graphique 
 
 def _graphique_progression(df: pd.DataFrame, annee: int, legende: str) -> Graphique | None:
     """Pour chaque indicateur d'un axe : la part du chemin parcouru de la référence à la cible finale (barre, à la
-    couleur de son statut) et la part attendue cette année-là sur la trajectoire (losange noir)."""
-    df = df[df["statut"].notna()]
+    couleur de son statut) et la part attendue cette année-là sur la trajectoire (losange noir). Seuls les indicateurs
+    que l'on peut juger y figurent : un indicateur non renseigné ou sans cible n'a pas de progression."""
+    df = df[df["statut"].isin(list(_RANG_STATUT))]
     if df.empty:
         return None
     etiquettes, vus = [], set()
@@ -823,17 +825,18 @@ def _tableau_engagements(eng: pd.DataFrame, legende: str, feuille: str, dans_doc
             commentaires.append("")
             continue
         source = f"{_date(quand)}" + ("" if _vide(qui) else f", {qui}")
-        commentaires.append(f"{com} ({source})" if not _vide(com) else f"({source})")
+        commentaires.append(f"{com} ({source})" if not _vide(com) else f"État du {source}.")
     df = pd.DataFrame({
         "Code": eng["code"], "Thématique": eng["noeud"],
         "Engagement": [("– " if not _vide(p) else "") + _majuscule(lib) for p, lib in zip(eng["parent"],
                                                                                           eng["libelle"])],
         "Porteurs": [("" if _vide(p) else p.replace(";", ", ")) for p in eng["porteurs"]],
         "État": eng["etat"], "Dernier commentaire": commentaires}).reset_index(drop=True)
+    # Le dernier commentaire s'écrit sous l'engagement, sur toute la largeur : dans une colonne, il étirerait chaque
+    # ligne sur cinq ou six lignes.
     return Tableau(df, legende, feuille, pastilles={"État": COULEURS_ETATS}, vide="Aucun engagement.",
-                   facultatives=("Dernier commentaire",), dans_document=dans_document,
-                   largeurs={"Code": 1.0, "Thématique": 1.2, "Engagement": 6.2, "Porteurs": 2.5, "État": 1.9,
-                             "Dernier commentaire": 2.6})
+                   detail="Dernier commentaire", dans_document=dans_document,
+                   largeurs={"Code": 1.0, "Thématique": 1.5, "Engagement": 7.0, "Porteurs": 2.8, "État": 1.8})
 
 
 def _section_axe(d: _Donnees, numero: int, r) -> Section:
@@ -857,12 +860,13 @@ def _section_axe(d: _Donnees, numero: int, r) -> Section:
     if not sous.empty:
         blocs.append(_tableau_noeuds(sous, f"Avancement des thématiques de l'axe {r.code} en {a}",
                                      f"Axe {r.code} thématiques"))
-    g = _graphique_progression(ind, a, f"Progression des indicateurs de l'axe {r.code} vers leur cible ({a})")
+    g = _graphique_progression(ind, a, f"Progression des indicateurs de l'axe {r.code} vers leur cible ({a}) ; les "
+                                       "indicateurs non renseignés ou sans cible n'y figurent pas")
     if g:
         blocs.append(g)
     elif not ind.empty:
-        blocs.append(Paragraphe("Aucun indicateur de cet axe n'a de statut d'ensemble : pas de graphique de "
-                                "progression.", "note"))
+        blocs.append(Paragraphe(f"Aucun indicateur de cet axe ne peut être jugé en {a} (ni atteint, ni en bonne voie, "
+                                "ni en retard) : pas de graphique de progression.", "note"))
     blocs.append(_tableau_indicateurs(d, ind, f"Indicateurs de l'axe {r.code} : référence, cible, valeurs et statut "
                                               f"en {a}", f"Axe {r.code} indicateurs"))
     blocs.append(_tableau_engagements(eng, f"Engagements de l'axe {r.code} : état et dernier commentaire",
@@ -910,7 +914,8 @@ def _sections_quartiers(d: _Donnees, numero: int) -> list[Section]:
                 comparaisons.append("–")
             elif unite == "%":
                 e = v - vt
-                comparaisons.append(f"{'+' if e > 0 else ''}{format_nombre(e)}{ESPACE_INSECABLE}"
+                signe = "+" if e > 0 else "−" if e < 0 else ""
+                comparaisons.append(f"{signe}{format_nombre(abs(e))}{ESPACE_INSECABLE}"
                                     f"point{'s' if abs(e) >= 2 else ''}")
             elif vt:
                 comparaisons.append(f"{format_pourcent(100 * v / vt, 0)} du total")
@@ -1075,7 +1080,7 @@ def _sections_methode(d: _Donnees, lettre: str, etabli_le: dt.date) -> list[Sect
     sections = [Section(f"Annexe {lettre}. Méthode et sources", 1, "methode", intro)]
     sections.append(Section(f"{lettre}.1. Le modèle d'avancement en bref", 2, "methode-modele", [
         Paragraphe("Le statut de chaque indicateur est décidé, dans cet ordre, par le modèle d'avancement de "
-                   "perr-metrics (décrit en détail dans docs/avancement.md) :"),
+                   "perr-metrics (décrit en détail dans sa documentation, « Le modèle d'avancement ») :"),
         Tableau(statuts, "Les cinq statuts d'un indicateur", "Méthode statuts", pastilles={"Statut": COULEURS_STATUT},
                 largeurs={"Statut": 1.5, "Quand": 6.5}),
         Liste([
@@ -1122,6 +1127,7 @@ def construire_rapport(store: Store, protocole: str, annee: int | str, *,
                        etabli_le: dt.date | None = None) -> Rapport:
     """Le contenu du rapport annuel d'évaluation d'un protocole pour une année, indépendant du format.
 
+    `etabli_le` (aujourd'hui par défaut) est la date du rapport : l'état des engagements est celui de cette date.
     Lève `requetes.ProtocoleInconnu` pour un protocole absent de la base et `RapportImpossible` pour une année hors de
     sa période (messages en français). Les graphiques n'ont pas encore d'image : `rendre_images` (appelé par
     `ecrire_pdf` et `ecrire_docx`) les produit.
@@ -1131,7 +1137,7 @@ def construire_rapport(store: Store, protocole: str, annee: int | str, *,
     except ValueError:
         raise RapportImpossible(f"Année « {annee} » illisible : attendu une année comme 2021.") from None
     etabli_le = etabli_le or dt.date.today()
-    d = store.lire(lambda con: _charger(_Lecture(store, con), protocole, annee))
+    d = store.lire(lambda con: _charger(_Lecture(store, con), protocole, annee, etabli_le))
     synthese, chiffres = _synthese(d, etabli_le)
     sections = list(synthese)
     axes = d.noeuds[d.noeuds["profondeur"] == 1]
@@ -1305,7 +1311,7 @@ def rapport_html(rapport: Rapport) -> str:
     compteurs = {"tableau": 0, "figure": 0}
     fiche = "".join(f'<tr><th scope="row">{_e(k)}</th><td>{_e(v)}</td></tr>' for k, v in rapport.couverture)
     demo = (f'<div class="bandeau-demo" role="note"><strong>Données de démonstration</strong>'
-            f"{_e(MENTION_DEMO.split(' : ', 1)[1])}</div>" if rapport.demonstration else "")
+            f"{_e(_majuscule(MENTION_DEMO.split(' : ', 1)[1]))}</div>" if rapport.demonstration else "")
     pied = (f"Établi le {format_date(rapport.etabli_le)} par perr-metrics à partir des données déposées par les "
             "partenaires, pour le comité de pilotage.")
     corps = [
@@ -1479,8 +1485,10 @@ def ecrire_docx(rapport: Rapport, flux) -> None:
     entete = sect.header.paragraphs[0]
     entete.add_run(typographie(f"{p['territoire']} — {rapport.titre}"))
     if rapport.demonstration:
-        r = entete.add_run("\t\tDonnées de démonstration")
-        r.bold = True
+        demo = sect.header.add_paragraph()
+        demo.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        r = demo.add_run("Données de démonstration")
+        r.bold, r.font.size = True, Pt(8)
         r.font.color.rgb = RGBColor.from_string(_ORANGE_DEMO)
     pied = sect.footer.paragraphs[0]
     pied.alignment = WD_ALIGN_PARAGRAPH.RIGHT
@@ -1503,7 +1511,7 @@ def ecrire_docx(rapport: Rapport, flux) -> None:
         r = par.add_run("DONNÉES DE DÉMONSTRATION")
         r.bold, r.font.size = True, Pt(16)
         r.font.color.rgb = RGBColor.from_string(_ORANGE_DEMO)
-        par.add_run("\n" + typographie(MENTION_DEMO.split(" : ", 1)[1]))
+        par.add_run("\n" + typographie(_majuscule(MENTION_DEMO.split(" : ", 1)[1])))
         _docx_fond_paragraphe(par, "FCE8D9")
     fiche = Tableau(pd.DataFrame(rapport.couverture, columns=["Le protocole", ""]), "Le protocole", "",
                     largeurs={"Le protocole": 1.2, "": 3.3})
@@ -1679,7 +1687,8 @@ def ecrire_xlsx(rapport: Rapport, flux) -> None:
                     c.number_format = "dd/mm/yyyy hh:mm" if isinstance(v, dt.datetime) and (v.hour or v.minute) \
                         else "dd/mm/yyyy"
                 elif isinstance(v, float):
-                    c.number_format = "# ##0.0##" if not float(v).is_integer() else "# ##0"
+                    # Codes de format d'Excel, indépendants de la langue : un Excel français affiche « 1 234,5 ».
+                    c.number_format = "#,##0.0##" if not float(v).is_integer() else "#,##0"
                 couleur = pastilles.get(col, {}).get(v) if isinstance(v, str) else None
                 if couleur:
                     c.fill = PatternFill("solid", fgColor=_pale(couleur))

@@ -308,23 +308,36 @@ def choisir_signataire_tous(protocole: dict, libelle: str = "Signataire ou servi
 # Sélecteurs et écritures des pages du COPIL (Vue d'ensemble, Par axe, Fiche indicateur)
 # --------------------------------------------------------------------------------------------------------------------
 
+def selecteur_pilote(cle: str, options: list, format_func, libelle: str, defaut=None):
+    """Comme `_synchro` (valeur gardée dans l'adresse, `?cle=valeur`), mais la page peut aussi imposer la valeur :
+    `st.session_state[cle + "_demande"] = valeur` (dans un rappel, ou avant la création du sélecteur), et la boîte
+    suit. La valeur vit dans `st.session_state[cle]`, posée avant la création du sélecteur : oublier l'état du widget
+    ou lui passer un autre `index` laisserait le navigateur afficher l'ancienne valeur, et modifier son état après
+    coup ferait avertir Streamlit. L'adresse est mise à jour pendant l'exécution de la page (changée dans un rappel,
+    elle n'irait pas au navigateur)."""
+    demande = st.session_state.pop(f"{cle}_demande", None)
+    if demande is None and cle not in st.session_state:
+        demande = st.query_params.get(cle)
+    if demande is not None or st.session_state.get(cle) not in options:     # autre protocole : autres options
+        st.session_state[cle] = demande if demande in options else (defaut if defaut in options else options[0])
+    valeur = st.selectbox(libelle, options, format_func=format_func, key=cle)
+    if st.query_params.get(cle) != valeur:
+        st.query_params[cle] = valeur
+    return valeur
+
+
 def choisir_noeud(arbre: pd.DataFrame, libelle: str = "Axe, thématique ou objectif") -> str:
     """Un nœud de l'arborescence, gardé dans l'adresse (`?noeud=CODE`) ; « » (chaîne vide) : tout le protocole.
-    `arbre` : les colonnes code, libelle, profondeur, dans l'ordre de l'arbre."""
+    `arbre` : les colonnes code, libelle, profondeur, dans l'ordre de l'arbre. `aller_au_noeud` en change."""
     noms = {"": "Tout le protocole"}
     noms |= {c: "\u2003" * (int(n) - 1) + f"{c} — {l}"
              for c, l, n in zip(arbre["code"], arbre["libelle"], arbre["profondeur"])}
-    if "noeud_demande" in st.session_state:   # voir aller_au_noeud
-        st.query_params["noeud"] = st.session_state.pop("noeud_demande")
-    return _synchro("noeud", list(noms), noms.get, libelle)
+    return selecteur_pilote("noeud", list(noms), noms.get, libelle)
 
 
 def aller_au_noeud(code: str) -> None:
-    """Rappel (`on_click`, `on_select`) qui ouvre un autre nœud. Le sélecteur « noeud » est oublié et `choisir_noeud`
-    le recrée sur le nœud demandé : modifier sa valeur directement ferait avertir Streamlit, et l'adresse n'est
-    transmise au navigateur que si elle change pendant l'exécution de la page, pas dans un rappel."""
+    """Rappel (`on_click`, `on_select`) qui ouvre un autre nœud (voir `selecteur_pilote`)."""
     st.session_state["noeud_demande"] = code or ""
-    st.session_state.pop("noeud", None)
 
 
 def choisir_indicateur(protocole: dict, libelle: str = "Indicateur") -> dict | None:
@@ -381,3 +394,22 @@ def echapper(texte) -> str:
     for c in "\\`*_[]<>$~|":
         texte = texte.replace(c, "\\" + c)
     return texte
+
+
+def barres_empilees(df: pd.DataFrame, y: str, couleur: str, couleurs: dict, libelle_x: str):
+    """Des barres horizontales (une par valeur de `y`, dans l'ordre du tableau), empilées par `couleur` avec une couleur
+    fixe par statut ou état (`couleurs`, dans l'ordre des légendes), le compte (`nombre`) écrit dans chaque part."""
+    import plotly.express as px
+    n = df[y].nunique()
+    fig = px.bar(df, x="nombre", y=y, color=couleur, orientation="h", text="nombre", color_discrete_map=couleurs,
+                 category_orders={y: list(dict.fromkeys(df[y])), couleur: list(couleurs)},
+                 labels={"nombre": libelle_x, y: "", couleur: ""})
+    fig.update_traces(marker_line_color="#888888", marker_line_width=0.5, textposition="inside")
+    fig.update_layout(height=130 + 48 * n, margin=dict(t=10, b=10, l=10, r=10), separators=", ",
+                      legend=dict(orientation="h", y=-0.25 if n > 3 else -0.5, title=""))
+    return fig
+
+
+def abreger(texte: str, n: int = 45) -> str:
+    """Un libellé raccourci pour l'axe d'un graphique (le libellé entier reste dans les données du graphique)."""
+    return texte if len(texte) <= n else texte[:n - 1].rstrip() + "…"

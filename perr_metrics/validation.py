@@ -108,6 +108,7 @@ def lire_depot(donnees: bytes, nom_fichier: str) -> Lecture:
     # Lignes entièrement vides, calculées sur les listes (pas de Series.map, qui coûte cher sur 200 000 lignes).
     vide = np.logical_and.reduce([np.fromiter(map(est_vide, c), bool, len(c)) for c in colonnes.values()])
     df = pd.DataFrame(colonnes)
+    del colonnes
     df["ligne"] = np.arange(entete_idx + 2, entete_idx + 2 + len(df))
     df = df[~vide].reset_index(drop=True)
     if df.empty:

@@ -1,8 +1,8 @@
 """Les vues du comité de pilotage : vue d'ensemble, descente dans les axes, fiche d'un indicateur.
 
 Une fonction par vue, un DataFrame (ou un petit objet de DataFrames) en retour, sans Streamlit. Les statuts, valeurs
-attendues et scores viennent tous du modèle d'avancement (`avancement`), jamais d'un second calcul : une page ne peut pas
-dire autre chose qu'une autre.
+attendues et scores viennent tous du modèle d'avancement (`avancement`), jamais d'un second calcul : une page ne peut
+pas dire autre chose qu'une autre.
 
 Les vues qui combinent plusieurs lectures du modèle (`synthese`, `changements`, `arbre_avancement`,
 `indicateurs_du_noeud`, `serie_indicateur`) acceptent un paramètre `lire` : une fonction `lire(fonction, *args)` qui
@@ -20,7 +20,7 @@ from typing import Callable
 import pandas as pd
 
 from . import avancement, depots, requetes, suivi
-from .avancement import ATTEINT, EN_BONNE_VOIE, EN_RETARD, NON_RENSEIGNE, STATUTS, lire_periode
+from .avancement import ATTEINT, EN_BONNE_VOIE, EN_RETARD, STATUTS, lire_periode
 from .db import Store
 
 #: Les états d'un engagement (ceux de `suivi`, qui les enregistre), puis celui d'un engagement sans état saisi.
@@ -191,8 +191,8 @@ def _variations(actuel: pd.DataFrame, avant: pd.DataFrame) -> pd.DataFrame:
 
 def nouveaux_depots(store: Store, protocole: str, periode) -> pd.DataFrame:
     """Les dépôts reçus après la fin de la période précédente qui portent au moins une valeur de la période ou d'une
-    période antérieure (un dépôt de rattrapage pour l'an passé en est ; un dépôt qui ne porte que sur la période suivante
-    n'en est pas). Du plus récent au plus ancien.
+    période antérieure (un dépôt de rattrapage pour l'an passé en est ; un dépôt qui ne porte que sur la période
+    suivante n'en est pas). Du plus récent au plus ancien.
 
     Colonnes : id, signataire, signataire_nom, periode (déclarée au dépôt), periodes (celles de ses valeurs, « 2020,
     2021 »), depose_le, fichier_nom, utilisateur, nb_valeurs, statut.
@@ -402,8 +402,8 @@ def trajectoire_du_territoire(rc: pd.DataFrame, indicateur: dict, code_territoir
     """La référence et les cibles du territoire entier pour un indicateur, selon sa règle d'agrégation, comme le modèle
     d'avancement les calcule quand tous les périmètres attendus sont renseignés (docs/avancement.md) : déclaré au niveau
     `Territoire`, les siennes ; `somme`, la somme des trajectoires des périmètres qui ont une cible ; `taux`, 100 × Σ
-    numérateurs / Σ dénominateurs de ces trajectoires, à défaut les cibles du taux pour le territoire ; `non agrégeable`,
-    rien. `rc` : le résultat de `references_et_cibles`.
+    numérateurs / Σ dénominateurs de ces trajectoires, à défaut les cibles du taux pour le territoire ;
+    `non agrégeable`, rien. `rc` : le résultat de `references_et_cibles`.
 
     Colonnes : annee, valeur, nature (« référence », « cible intermédiaire », « cible finale »), par année croissante.
     Les points se relient en ligne droite : c'est la trajectoire attendue (`avancement.valeur_attendue`).
@@ -489,10 +489,12 @@ def periodes_de_l_indicateur(protocole: dict, periodicite: str) -> list[str]:
     return periodes(protocole["annee_debut"], protocole["annee_fin"], semestres=periodicite == "semestrielle")
 
 
-def serie_indicateur(store: Store, protocole: str, indicateur: str, lire: Lecteur | None = None) -> Serie:
-    """Les valeurs, statuts et valeurs attendues d'un indicateur, période par période, au territoire et par périmètre,
-    et la trajectoire du territoire. Chaque période est évaluée par le modèle d'avancement pour tout le protocole : avec
-    une lecture en cache (`lire`), ce calcul sert à tous les indicateurs."""
+def serie_indicateur(store: Store, protocole: str, indicateur: str, lire: Lecteur | None = None,
+                     par_perimetre: bool = True) -> Serie:
+    """Les valeurs, statuts et valeurs attendues d'un indicateur, période par période, au territoire et (si
+    `par_perimetre`) par périmètre, et la trajectoire du territoire. Chaque période est évaluée par le modèle
+    d'avancement pour tout le protocole : avec une lecture en cache (`lire`), ce calcul sert à tous les indicateurs ;
+    sans `par_perimetre`, on s'épargne l'évaluation par périmètre de chaque période (la moitié du calcul à froid)."""
     lire = _lecteur(store, lire)
     p = lire(requetes.protocole, protocole)
     fiche = fiche_indicateur(store, protocole, indicateur, lire=lire)
@@ -501,12 +503,17 @@ def serie_indicateur(store: Store, protocole: str, indicateur: str, lire: Lecteu
         instant = lire_periode(q).instant
         t = lire(avancement.indicateurs_au_territoire, protocole, q)
         morceaux_t.append(t[t["indicateur"] == indicateur].assign(periode=q, instant=instant))
-        per = lire(avancement.indicateurs_au_perimetre, protocole, q)
-        morceaux_p.append(per[per["indicateur"] == indicateur].assign(periode=q, instant=instant))
-    territoire = pd.concat(morceaux_t, ignore_index=True)
-    perimetres = pd.concat(morceaux_p, ignore_index=True)
+        if par_perimetre:
+            per = lire(avancement.indicateurs_au_perimetre, protocole, q)
+            morceaux_p.append(per[per["indicateur"] == indicateur].assign(periode=q, instant=instant))
     devant = ["periode", "instant"]
+    territoire = pd.concat(morceaux_t, ignore_index=True)
     territoire = territoire[devant + [c for c in territoire.columns if c not in devant]]
+    if morceaux_p:
+        perimetres = pd.concat(morceaux_p, ignore_index=True)
+    else:
+        perimetres = pd.DataFrame({c: pd.Series(dtype="float64" if c in ("instant", "valeur", "attendu") else object)
+                                   for c in devant + avancement.COLONNES_PERIMETRE})
     perimetres = perimetres[devant + [c for c in perimetres.columns if c not in devant]]
     rc = lire(references_et_cibles, protocole, indicateur)
     return Serie(territoire, perimetres, trajectoire_du_territoire(rc, fiche.indicateur, p["code_territoire"]))
@@ -599,7 +606,7 @@ def serie_en_tableau(serie: Serie, quartiers: pd.DataFrame | None = None) -> pd.
                               "Valeur attendue": t["attendu"], "Statut": t["statut"]})]
     traj = serie.trajectoire
     morceaux.append(pd.DataFrame({"Série": "Trajectoire : " + traj["nature"], "Période": traj["annee"].astype(str),
-                                  "Valeur": traj["valeur"], "Valeur attendue": traj["valeur"], "Statut": None}))
+                                  "Valeur": traj["valeur"], "Valeur attendue": traj["valeur"], "Statut": ""}))
     if quartiers is not None and len(quartiers):
         morceaux.append(pd.DataFrame({"Série": quartiers["perimetre_libelle"], "Période": quartiers["periode"],
                                       "Valeur": quartiers["valeur"], "Valeur attendue": quartiers["attendu"],

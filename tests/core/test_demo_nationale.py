@@ -220,3 +220,36 @@ def test_le_referentiel_genere_respecte_les_regles_du_classeur(regionale, tmp_pa
         for table in ("perimetre", "signataire", "noeud", "engagement", "indicateur", "reference", "cible"):
             assert un(neuve, f"SELECT count(*) FROM {table} WHERE protocole = ?", [code]) == \
                 un(regionale, f"SELECT count(*) FROM {table} WHERE protocole = ?", [code]), table
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Les lectures allégées pour les grandes bases (docs/performance.md) donnent exactement les mêmes lignes
+# --------------------------------------------------------------------------------------------------------------------
+
+def test_avancement_filtre_par_indicateur_et_par_periode(regionale):
+    import pandas as pd
+
+    from perr_metrics import avancement as av
+
+    code = un(regionale, "SELECT protocole FROM perimetre WHERE type = 'QPV' GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+    periodes = ["2024", "2025", "2025-S1", "2031"]
+    # Un taux semestriel (composantes semestrielle et annuelle), un taux de commune, une somme, un non agrégeable, un
+    # indicateur du territoire, un code inconnu.
+    choisis = ["TX-ATTEINTES-PERS", "TX-LLS-COM", "POP-TOT", "REVENU-MEDIAN", "TX-RECRUT-QPV", "INCONNU"]
+    for q in periodes:
+        t, p = av.indicateurs_au_territoire(regionale, code, q), av.indicateurs_au_perimetre(regionale, code, q)
+        for i in choisis:
+            attendu_t = t[t["indicateur"] == i].reset_index(drop=True)
+            attendu_p = p[p["indicateur"] == i].reset_index(drop=True)
+            pd.testing.assert_frame_equal(av.indicateurs_au_territoire(regionale, code, q, indicateurs=[i]), attendu_t,
+                                          check_dtype=not attendu_t.empty)
+            pd.testing.assert_frame_equal(av.indicateurs_au_perimetre(regionale, code, q, indicateurs=[i]), attendu_p,
+                                          check_dtype=not attendu_p.empty)
+    for un_par_un, groupe in (
+            (lambda q: av.indicateurs_au_territoire(regionale, code, q), av.indicateurs_au_territoire_par_periode),
+            (lambda q: av.indicateurs_au_perimetre(regionale, code, q), av.indicateurs_au_perimetre_par_periode)):
+        attendu = pd.concat([un_par_un(q).assign(periode=q) for q in periodes], ignore_index=True)
+        attendu = attendu[["periode"] + [c for c in attendu.columns if c != "periode"]]
+        pd.testing.assert_frame_equal(groupe(regionale, code, periodes), attendu)
+    filtre = av.indicateurs_au_perimetre_par_periode(regionale, code, periodes, indicateurs=["POP-TOT"])
+    assert set(filtre["indicateur"]) == {"POP-TOT"} and set(filtre["periode"]) == set(periodes)

@@ -37,12 +37,19 @@ def normal(texte: str) -> str:
     return unicodedata.normalize("NFC", texte).replace("\u00a0", " ").replace("\u202f", " ")
 
 
-def pages_pdf(contenu: bytes, tmp_path) -> list[str]:
+def pages_pdf(contenu: bytes, tmp_path, mise_en_page: bool = True) -> list[str]:
+    """Le texte de chaque page (pdftotext) ; sans `mise_en_page`, dans l'ordre de lecture, case par case."""
     chemin = tmp_path / "rapport.pdf"
     chemin.write_bytes(contenu)
-    texte = subprocess.run(["pdftotext", "-layout", str(chemin), "-"], check=True, capture_output=True,
+    options = ["-layout"] if mise_en_page else []
+    texte = subprocess.run(["pdftotext", *options, str(chemin), "-"], check=True, capture_output=True,
                            text=True).stdout
     return [normal(p) for p in texte.split("\f")[:-1]]
+
+
+def texte_pdf(contenu: bytes, tmp_path) -> str:
+    """Tout le texte, dans l'ordre de lecture, espaces et retours à la ligne réduits à une espace."""
+    return " ".join(" ".join(pages_pdf(contenu, tmp_path, mise_en_page=False)).split())
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -56,19 +63,31 @@ def troyes(base_demo, tmp_path_factory):
     chemin = dossier / "perr.duckdb"
     shutil.copyfile(base_demo, chemin)
     store = Store(chemin, delai_verrou=10)
-    aujourd_hui = dt.date(2022, 3, 15)
+    aujourd_hui = dt.date(2022, 12, 31)
+
+    # Trois engagements que la démonstration laisse sans état : E1 en cours dès 2020 puis réalisé, E2 en cours avec un
+    # commentaire qui ressemble à une formule, E3 reporté après la date du rapport (il n'y figure donc pas).
+    etats = suivi.etats_courants(store, TCM)
+    e1, e2, e3 = etats.loc[etats["etat"] == suivi.NON_RENSEIGNE, "code"].iloc[:3]
 
     def etat(engagement, e, date, commentaire=None):
         suivi.enregistrer_etat(store, TCM, engagement, e, date, commentaire, "Coordination", aujourd_hui=aujourd_hui)
-    etat("E001", "en cours", dt.date(2020, 5, 4))
-    etat("E001", "réalisé", dt.date(2021, 11, 2), "Quatre orientations engagées")
-    etat("E002", "en cours", dt.date(2021, 3, 1), INJECTION)
-    etat("E003", "reporté", dt.date(2022, 1, 10), "Effectifs non arrivés")
+    etat(e1, "en cours", dt.date(2020, 5, 4))
+    etat(e1, "réalisé", dt.date(2021, 11, 2), "Quatre orientations engagées")
+    etat(e2, "en cours", dt.date(2021, 3, 1), INJECTION)
+    etat(e3, "reporté", dt.date(2022, 6, 10), "Effectifs non arrivés")
 
     r = rapport.construire_rapport(store, TCM, 2021, etabli_le=ETABLI_LE)
     contenus, erreurs = rapport.fichiers(r)
     assert not erreurs, erreurs
-    return dict(store=store, rapport=r, dossier=dossier, **contenus)
+    return dict(store=store, rapport=r, dossier=dossier, engagements=(e1, e2, e3), **contenus)
+
+
+def etats_au(store, date) -> dict:
+    """Le dernier état de chaque engagement à une date, calculé ici indépendamment du rapport."""
+    df = store.requete("SELECT engagement, etat, date_etat, saisi_le FROM etat_engagement WHERE protocole = ? "
+                       "AND date_etat <= ? ORDER BY engagement, date_etat, saisi_le", [TCM, date])
+    return df.groupby("engagement")["etat"].last().to_dict()
 
 
 def test_structure_neutre(troyes):
@@ -103,9 +122,12 @@ def test_chiffres_de_la_synthese_egaux_au_coeur(troyes):
     par_statut = dict(zip(tableau.donnees["Statut"], tableau.donnees["Indicateurs"]))
     assert par_statut["en retard"] == int((ter["statut"] == "en retard").sum()) > 0
     assert par_statut["Total"] == len(ter)
-    etats = suivi.etats_courants(store, TCM)["etat"].value_counts()
+    # L'état des engagements à la date du rapport (le report saisi après n'y est pas).
+    au = etats_au(store, ETABLI_LE)
+    codes = requetes.engagements(store, TCM)["code"]
+    etats = pd.Series([au.get(c, rapport.NON_RENSEIGNE) for c in codes]).value_counts()
     assert r.chiffres["etats"] == {e: int(etats.get(e, 0)) for e in rapport.ORDRE_ETATS}
-    assert r.chiffres["etats"]["réalisé"] == 1 and r.chiffres["etats"]["non renseigné"] == 144
+    assert r.chiffres["engagements"] == len(codes) == 147
     comp = depots.completude(store, TCM, "2021").par_signataire
     assert (r.chiffres["valeurs_attendues"], r.chiffres["valeurs_recues"]) == (comp["attendus"].sum(),
                                                                                comp["recus"].sum())
@@ -119,10 +141,15 @@ def test_ce_qui_a_change(troyes):
     changes = {i for i in apres.index if str(avant.get(i)) != str(apres[i])}
     tableaux = [b for b in blocs if isinstance(b, rapport.Tableau)]
     assert set(tableaux[0].donnees["Code"]) == changes
-    # E001 était « en cours » au 31 décembre 2020, il est réalisé ; E002 et E003 n'avaient pas d'état.
+    # Les engagements dont l'état au 31 décembre 2020 diffère de celui à la date du rapport.
+    avant_, maintenant = etats_au(store, dt.date(2020, 12, 31)), etats_au(store, ETABLI_LE)
+    attendus = {c for c in set(avant_) | set(maintenant) if avant_.get(c) != maintenant.get(c)}
     eng = tableaux[1].donnees.set_index("Code")
-    assert set(eng.index) == {"E001", "E002", "E003"}
-    assert eng.loc["E001", ["État au 31/12/2020", "État actuel"]].tolist() == ["en cours", "réalisé"]
+    assert set(eng.index) == attendus
+    e1, e2, e3 = troyes["engagements"]
+    assert eng.loc[e1, ["État au 31/12/2020", "État actuel"]].tolist() == ["en cours", "réalisé"]
+    assert eng.loc[e2, ["État au 31/12/2020", "État actuel"]].tolist() == ["non renseigné", "en cours"]
+    assert e3 not in eng.index
 
 
 def test_valeurs_des_axes_egales_au_coeur(troyes):
@@ -172,7 +199,7 @@ def test_pdf_couverture_sommaire_pagination(troyes, tmp_path):
 
 
 def test_pdf_contenu_et_formats_francais(troyes, tmp_path):
-    texte = " ".join(" ".join(pages_pdf(troyes["pdf"], tmp_path)).split())
+    texte = texte_pdf(troyes["pdf"], tmp_path)
     r, store = troyes["rapport"], troyes["store"]
     ter = avancement.indicateurs_au_territoire(store, TCM, "2021")
     en_retard = int((ter["statut"] == "en retard").sum())
@@ -227,10 +254,11 @@ def test_docx(troyes):
     assert "DONNÉES DE DÉMONSTRATION" in "\n".join(p.text for p in d.paragraphs)
     pied = d.sections[0].footer._element.xml
     assert "PAGE" in pied and "NUMPAGES" in pied
-    assert d.sections[0].page_width == docx.shared.Cm(21)
+    assert round(d.sections[0].page_width.cm, 1) == 21.0 and round(d.sections[0].page_height.cm, 1) == 29.7
     # Chaque tableau a sa ligne d'en-tête répétée ; chaque image, son texte de remplacement.
-    assert len(d.tables) >= 20
-    for t in d.tables[1:]:
+    donnees = [t for t in d.tables if "w:tblCaption" in t._tbl.xml]   # les autres sont de mise en page
+    assert len(donnees) >= 20
+    for t in donnees:
         assert "w:tblHeader" in t.rows[0]._tr.xml
     descriptions = [s._inline.docPr.get("descr") for s in d.inline_shapes]
     if r.images_indisponibles is None:
@@ -317,7 +345,7 @@ def test_protocole_presque_vide(store_essai, monkeypatch, tmp_path):
     assert r.chiffres["statuts"]["non renseigné"] == int((ter["statut"] == "non renseigné").sum())
     assert r.chiffres["etats"]["non renseigné"] == 3
 
-    texte = " ".join(" ".join(pages_pdf(contenus["pdf"], tmp_path)).split())
+    texte = texte_pdf(contenus["pdf"], tmp_path)
     assert "Données de démonstration" not in texte and "DONNÉES DE DÉMONSTRATION" not in texte
     assert "Graphique non disponible" in texte            # l'encadré qui remplace chaque graphique
     assert "2024 est la première année du protocole" in texte

@@ -297,7 +297,8 @@ def test_trajectoire_du_territoire(essai, indicateur, attendu):
 
 
 def test_trajectoire_du_territoire_est_celle_du_modele(store_demo):
-    """Quand tous les périmètres attendus sont renseignés, la valeur attendue du modèle est sur la trajectoire tracée."""
+    """Quand tous les périmètres attendus sont renseignés, la valeur attendue du modèle est sur la trajectoire
+    tracée."""
     verifies = 0
     for code in (TROYES, BLOIS):
         p = requetes.protocole(store_demo, code)
@@ -329,6 +330,10 @@ def test_serie_indicateur(essai):
     assert set(s.perimetres["perimetre"]) == {A, B}
     assert s.perimetres.set_index(["periode", "perimetre"]).loc[("2025", A), "valeur"] == 150
     assert list(s.trajectoire["annee"]) == [2023, 2026, 2030]
+    # Sans le détail par périmètre : le territoire seul, et un tableau des périmètres vide mais bien formé.
+    seul = vues.serie_indicateur(essai, PROTO, "PATROUILLES", par_perimetre=False)
+    pd.testing.assert_frame_equal(seul.territoire, s.territoire)
+    assert seul.perimetres.empty and list(seul.perimetres.columns) == list(s.perimetres.columns)
     # Un indicateur semestriel se suit par semestre : mi-2025 (2024,5), 8 + 3 apprentis.
     sem = vues.serie_indicateur(essai, PROTO, "APPRENTIS")
     assert list(sem.territoire["periode"][:3]) == ["2024-S1", "2024-S2", "2025-S1"]
@@ -372,8 +377,8 @@ def test_provenance(essai):
 def test_provenance_de_la_demonstration(store_demo):
     """La démonstration corrige un dépôt par protocole : la valeur remplacée reste, marquée, avec son fichier."""
     for code in (TROYES, BLOIS):
-        corriges = store_demo.requete("SELECT DISTINCT v.indicateur, d.id FROM valeur v JOIN depot d ON d.id = v.depot_id "
-                                      "WHERE d.protocole = ? AND d.fichier_nom LIKE '%-corrige.csv'", [code])
+        corriges = store_demo.requete("SELECT DISTINCT v.indicateur, d.id FROM valeur v JOIN depot d ON d.id = "
+                                      "v.depot_id WHERE d.protocole = ? AND d.fichier_nom LIKE '%-corrige.csv'", [code])
         assert len(corriges) == 2
         for ind, neuf in zip(corriges["indicateur"], corriges["id"]):
             p = vues.provenance(store_demo, code, ind)

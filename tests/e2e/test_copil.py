@@ -1,8 +1,8 @@
 """Les pages du COPIL dans un vrai navigateur : Vue d'ensemble, Par axe, Fiche indicateur.
 
-Pour chacune : ouvrir un lien avec ses filtres, changer un filtre, vérifier que l'adresse le garde, puis ouvrir l'adresse
-obtenue dans un onglet neuf (une autre session Streamlit, comme un membre du COPIL qui reçoit le lien) et retrouver la
-même vue. Captures pleine page dans tests/artefacts/screenshots/copil-*.png.
+Pour chacune : ouvrir un lien avec ses filtres, changer un filtre, vérifier que l'adresse le garde, puis ouvrir
+l'adresse obtenue dans un onglet neuf (une autre session Streamlit, comme un membre du COPIL qui reçoit le lien) et
+retrouver la même vue. Captures pleine page dans tests/artefacts/screenshots/copil-*.png.
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as ErreurDelai
 
 from tests.e2e.test_accueil import GRAPHIQUE, PREMIER_CHARGEMENT, attendre_fin_calcul
 
@@ -30,14 +31,29 @@ def ouvrir(page: Page, url: str, titre: str) -> None:
     attendre_fin_calcul(page)
 
 
+def titre(page: Page, nom):
+    return page.get_by_role("heading", name=nom)
+
+
 def selecteur(page: Page, libelle: str):
     return page.get_by_test_id("stSelectbox").filter(has=page.get_by_text(libelle, exact=True))
 
 
 def choisir(page: Page, libelle: str, option: str) -> None:
-    """Ouvre la boîte « libelle » et y choisit l'option dont le texte commence par `option`."""
-    selecteur(page, libelle).click()
-    page.get_by_role("option", name=re.compile("^" + re.escape(option))).first.click()
+    """Ouvre la boîte « libelle » et y choisit l'option dont le texte commence par `option`. Un clic qui tombe
+    pendant que la page se redessine (après une capture, qui change la taille de la fenêtre) n'ouvre pas la liste :
+    on réessaie."""
+    boite = selecteur(page, libelle)
+    choix = page.get_by_role("option", name=re.compile("^" + re.escape(option))).first
+    for _ in range(3):
+        boite.scroll_into_view_if_needed()
+        boite.click()
+        try:
+            choix.wait_for(timeout=5_000)
+            break
+        except ErreurDelai:
+            page.keyboard.press("Escape")
+    choix.click()
     attendre_fin_calcul(page)
 
 
@@ -56,14 +72,13 @@ def test_vue_ensemble(onglet: Page, nouvel_onglet, app_url, capture):
     expect(page.get_by_test_id("stAlert").filter(has_text="Données de démonstration")).to_be_visible(timeout=ATTENTE)
     expect(valeur_choisie(page, "Période")).to_have_value("2021", timeout=ATTENTE)
     expect(page.locator(GRAPHIQUE).first).to_be_visible(timeout=ATTENTE)
-    expect(page.get_by_role("heading", name="Ce qui a changé depuis 2020")).to_be_visible(timeout=ATTENTE)
+    expect(titre(page, "Ce qui a changé depuis 2020")).to_be_visible(timeout=ATTENTE)
     expect(metrique(page, "Score d'avancement")).to_have_text(re.compile(r"^\d+\s%$"), timeout=ATTENTE)
-    score_2021 = metrique(page, "Score d'avancement").inner_text()
     capture(page, "copil-vue-ensemble-2021")
 
     choisir(page, "Période", "2022")
     expect(page).to_have_url(re.compile(r"[?&]periode=2022(&|$)"), timeout=ATTENTE)
-    expect(page.get_by_role("heading", name="Ce qui a changé depuis 2021")).to_be_visible(timeout=ATTENTE)
+    expect(titre(page, "Ce qui a changé depuis 2021")).to_be_visible(timeout=ATTENTE)
     expect(page.locator(GRAPHIQUE).first).to_be_visible(timeout=ATTENTE)
     score_2022 = metrique(page, "Score d'avancement").inner_text()
     # Les onglets de « ce qui a changé » : ouvrir celui des valeurs et celui des dépôts.
@@ -83,8 +98,9 @@ def test_vue_ensemble(onglet: Page, nouvel_onglet, app_url, capture):
 def test_par_axe_descendre_par_un_clic(onglet: Page, nouvel_onglet, app_url, capture):
     page = onglet
     ouvrir(page, f"{app_url}/par_axe?protocole={TROYES}&periode=2021&noeud=2", "Avancement par axe")
-    expect(page.get_by_role("heading", name="Axe 2 — Favoriser l'émancipation")).to_be_visible(timeout=ATTENTE)
-    expect(valeur_choisie(page, "Axe, thématique ou objectif")).to_have_value(re.compile("^2 — Favoriser"), timeout=ATTENTE)
+    expect(titre(page, "Axe 2 — Favoriser l'émancipation")).to_be_visible(timeout=ATTENTE)
+    expect(valeur_choisie(page, "Axe, thématique ou objectif")).to_have_value(re.compile("^2 — Favoriser"),
+        timeout=ATTENTE)
     expect(page.locator(GRAPHIQUE).first).to_be_visible(timeout=ATTENTE)
     capture(page, "copil-par-axe-2")
 
@@ -95,8 +111,12 @@ def test_par_axe_descendre_par_un_clic(onglet: Page, nouvel_onglet, app_url, cap
     boite = tableau.bounding_box()
     page.mouse.click(boite["x"] + 18, boite["y"] + 35 * 4 + 17)
     expect(page).to_have_url(re.compile(r"[?&]noeud=2\.4(&|$)"), timeout=ATTENTE)
-    expect(page.get_by_role("heading", name="Thématique 2.4 — Emploi et insertion professionnelle")).to_be_visible(timeout=ATTENTE)
+    expect(page.get_by_role("heading", name="Thématique 2.4 — Emploi et insertion professionnelle")).to_be_visible(
+        timeout=ATTENTE)
     attendre_fin_calcul(page)
+    # La boîte de sélection suit : elle montre le nœud où l'on est descendu.
+    expect(valeur_choisie(page, "Axe, thématique ou objectif")).to_have_value(re.compile("2.4 — Emploi"),
+                                                                               timeout=ATTENTE)
     page.get_by_test_id("stExpander").filter(has_text="En retard (").first.scroll_into_view_if_needed()
     expect(page.get_by_role("link", name="fiche").first).to_be_visible(timeout=ATTENTE)
     capture(page, "copil-par-axe-2.4")
@@ -104,16 +124,17 @@ def test_par_axe_descendre_par_un_clic(onglet: Page, nouvel_onglet, app_url, cap
     # Le lien obtenu rouvre le même nœud, à la même période, dans une autre session.
     lien = nouvel_onglet()
     ouvrir(lien, page.url, "Avancement par axe")
-    expect(lien.get_by_role("heading", name="Thématique 2.4 — Emploi et insertion professionnelle")).to_be_visible(timeout=ATTENTE)
+    expect(titre(lien, "Thématique 2.4 — Emploi et insertion professionnelle")).to_be_visible(timeout=ATTENTE)
     expect(valeur_choisie(lien, "Période")).to_have_value("2021", timeout=ATTENTE)
 
     # Remonter par le fil d'Ariane.
     page.get_by_role("button", name=re.compile("^2 — Favoriser")).click()
     expect(page).to_have_url(re.compile(r"[?&]noeud=2(&|$)"), timeout=ATTENTE)
-    expect(page.get_by_role("heading", name="Axe 2 — Favoriser l'émancipation")).to_be_visible(timeout=ATTENTE)
+    expect(titre(page, "Axe 2 — Favoriser l'émancipation")).to_be_visible(timeout=ATTENTE)
     page.get_by_role("button", name="Tout le protocole").click()
-    expect(page.get_by_role("heading", name=re.compile("^Protocole d'engagements renforcés"))).to_be_visible(timeout=ATTENTE)
+    expect(titre(page, re.compile("^Protocole d'engagements renforcés"))).to_be_visible(timeout=ATTENTE)
     attendre_fin_calcul(page)
+    expect(valeur_choisie(page, "Axe, thématique ou objectif")).to_have_value("Tout le protocole", timeout=ATTENTE)
     capture(page, "copil-par-axe-protocole")
 
 
@@ -121,14 +142,15 @@ def test_fiche_indicateur(onglet: Page, nouvel_onglet, app_url, capture, tmp_pat
     page = onglet
     ouvrir(page, f"{app_url}/fiche_indicateur?protocole={TROYES}&periode=2021&indicateur=SAN-SANS-MT-TAUX",
            "Fiche indicateur")
-    expect(page.get_by_role("heading", name="Part des assurés des QPV sans médecin traitant")).to_be_visible(timeout=ATTENTE)
+    expect(titre(page, "Part des assurés des QPV sans médecin traitant")).to_be_visible(timeout=ATTENTE)
     expect(page.get_by_test_id("stPlotlyChart")).to_have_count(2, timeout=ATTENTE)
     expect(metrique(page, "Valeur 2021")).to_have_text(re.compile(r"^\d+,\d\s%$"), timeout=ATTENTE)
     capture(page, "copil-fiche-taux")
 
     choisir(page, "Détail par périmètre", "Tous les périmètres")
     expect(page).to_have_url(re.compile(r"[?&]qpv=tous(&|$)"), timeout=ATTENTE)
-    expect(page.locator('[data-testid="stPlotlyChart"] .legend').first).to_contain_text("Chartreux Lisière", timeout=ATTENTE)
+    expect(page.locator('[data-testid="stPlotlyChart"] .legend').first).to_contain_text("Chartreux Lisière",
+        timeout=ATTENTE)
     # Le fichier d'origine d'une valeur, tel que le partenaire l'a déposé.
     with page.expect_download() as telechargement:
         page.get_by_role("button", name=re.compile("Télécharger le fichier")).click()
@@ -140,13 +162,15 @@ def test_fiche_indicateur(onglet: Page, nouvel_onglet, app_url, capture, tmp_pat
 
     choisir(page, "Indicateur", "Nombre de caméras")
     expect(page).to_have_url(re.compile(r"[?&]indicateur=SEC-VIDEO(&|$)"), timeout=ATTENTE)
-    expect(page.get_by_role("heading", name=re.compile("^Nombre de caméras"))).to_be_visible(timeout=ATTENTE)
+    expect(titre(page, re.compile("^Nombre de caméras"))).to_be_visible(timeout=ATTENTE)
+    # Autre indicateur, autres périmètres : le détail revient au territoire seul, et la boîte le montre.
+    expect(valeur_choisie(page, "Détail par périmètre")).to_have_value("Territoire seul", timeout=ATTENTE)
     expect(page.get_by_test_id("stPlotlyChart")).to_have_count(2, timeout=ATTENTE)
     capture(page, "copil-fiche-video")
 
     lien = nouvel_onglet()
     ouvrir(lien, page.url, "Fiche indicateur")
-    expect(lien.get_by_role("heading", name=re.compile("^Nombre de caméras"))).to_be_visible(timeout=ATTENTE)
+    expect(titre(lien, re.compile("^Nombre de caméras"))).to_be_visible(timeout=ATTENTE)
     expect(valeur_choisie(lien, "Période")).to_have_value("2021", timeout=ATTENTE)
 
 
@@ -161,6 +185,7 @@ def test_fiche_semestrielle_et_non_agregeable(onglet: Page, app_url, capture):
     capture(page, "copil-fiche-semestrielle")
     ouvrir(page, f"{app_url}/fiche_indicateur?protocole={TROYES}&periode=2021&indicateur=LOG-EPAVES-DELAI",
            "Fiche indicateur")
-    expect(metrique(page, "Statut")).to_have_text("sans valeur d'ensemble", timeout=ATTENTE)
+    expect(metrique(page, "Statut")).to_have_text("–", timeout=ATTENTE)
+    expect(page.get_by_test_id("stPlotlyChart").first).to_contain_text("Troyes", timeout=ATTENTE)   # sa légende
     expect(valeur_choisie(page, "Détail par périmètre")).to_have_value("Tous les périmètres", timeout=ATTENTE)
     capture(page, "copil-fiche-non-agregeable")

@@ -1,7 +1,7 @@
 """Les pages du COPIL sous AppTest : Vue d'ensemble, Par axe, Fiche indicateur.
 
-Chaque chiffre affiché est comparé à ce que le cœur calcule directement (avancement, depots), les filtres sont changés par
-leurs clés, et un lien collé (`?protocole=…&periode=…&noeud=…`) rouvre la même vue.
+Chaque chiffre affiché est comparé à ce que le cœur calcule directement (avancement, depots, suivi), les filtres sont
+changés par leurs clés, et un lien collé (`?protocole=…&periode=…&noeud=…`) rouvre la même vue.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import json
 import pytest
 
 from perr_metrics import avancement as av
-from perr_metrics import depots, requetes, vues
+from perr_metrics import depots, requetes, suivi
 from perr_metrics.formats import format_pourcent
 from tests.ui.test_pages import app, metriques, textes
 
@@ -64,7 +64,8 @@ def test_vue_ensemble_chiffres_cles(monkeypatch, store_demo):
     assert m["Indicateurs en retard"] == str(r)
     comp = depots.completude(store_demo, TROYES, "2021").par_signataire
     assert m["Complétude des dépôts"] == format_pourcent(100 * comp["recus"].sum() / comp["attendus"].sum())
-    assert m["Engagements réalisés"] == "0 sur 147"
+    etats = suivi.etats_courants(store_demo, TROYES)["etat"]
+    assert m["Engagements réalisés"] == f"{(etats == 'réalisé').sum()} sur {len(etats)}"
     assert any("Données de démonstration" in w.value for w in at.warning)
     # Le graphique des statuts et ses données : les comptes du modèle.
     statuts = tableau(at, "Indicateurs")
@@ -117,6 +118,12 @@ def test_vue_ensemble_changer_de_periode_et_premiere_periode(monkeypatch, store_
 
 
 def test_vue_ensemble_etats_des_engagements(monkeypatch, store_demo):
+    # Sans aucun état saisi : tous « non renseigné », et la page le dit.
+    store_demo.ecrire(lambda con: con.execute("DELETE FROM etat_engagement WHERE protocole = ?", [TROYES]))
+    at = page(monkeypatch, store_demo, "vue_ensemble.py", protocole=TROYES, periode="2022")
+    assert metriques(at)["Engagements réalisés"] == "0 sur 147"
+    assert any("Aucun état d'engagement n'a encore été saisi" in i.value for i in at.info)
+    # Deux états pour E001 (le dernier en date compte), un pour E002.
     store_demo.ecrire(lambda con: con.executemany(
         "INSERT INTO etat_engagement VALUES (?, ?, ?, ?, NULL, 'test', ?)",
         [(TROYES, "E001", "en cours", dt.date(2021, 3, 1), dt.datetime(2021, 3, 1)),
@@ -164,7 +171,8 @@ def test_par_axe_lien_vers_un_noeud(monkeypatch, store_demo):
     # Ses engagements, avec leurs porteurs et leur état.
     eng = tableau(at, "Porteurs")
     assert list(eng["Code"]) == list(requetes.engagements(store_demo, TROYES, "2.4")["code"])
-    assert set(eng["État"]) == {"non renseigné"}
+    courants = suivi.etats_courants(store_demo, TROYES).set_index("code")["etat"]
+    assert list(eng["État"]) == [courants[c] for c in eng["Code"]]
     assert any("n'a pas de subdivision" in c.value for c in at.caption)
 
 
@@ -252,6 +260,7 @@ def test_fiche_changer_d_indicateur_et_de_detail(monkeypatch, store_demo):
     assert len(figures(at)[0]["data"]) == traces + 1
     at.selectbox(key="indicateur").select("SEC-VIDEO").run()
     assert not at.exception and param(at, "indicateur") == "SEC-VIDEO"
+    assert at.selectbox(key="qpv").value == "aucun" and param(at, "qpv") == "aucun"   # autre indicateur : remis à zéro
     assert any(h.value.startswith("Nombre de caméras") for h in at.header)
     at.toggle(key="toutes_periodes").set_value(True).run()
     assert len(tableau(at, "Sort")) == len(depots.historique(store_demo, TROYES, "SEC-VIDEO"))
@@ -267,7 +276,8 @@ def test_fiche_valeur_remplacee_et_non_agregeable(monkeypatch, store_demo):
     # Un indicateur non agrégeable : pas de valeur d'ensemble, les quartiers sont tracés d'office.
     at.selectbox(key="indicateur").select("EMP-DELAI-ML").run()
     assert not at.exception
-    assert metriques(at)["Statut"] == vues.SANS_VALEUR_ENSEMBLE
+    assert metriques(at)["Statut"] == "–"
+    assert any("pas de trajectoire d'ensemble" in c.value for c in at.caption)
     assert at.selectbox(key="qpv").value == "tous"
 
 
