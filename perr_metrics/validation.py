@@ -324,7 +324,8 @@ def verifier(lecture: Lecture, ctx: Contexte, periode_demandee: str | None) -> p
     # formule dont le fichier n'a pas gardé le résultat se lit vide, mais le partenaire a bien saisi quelque chose :
     # elle est signalée plus bas (formule-sans-valeur), pas ignorée.
     formule = (lecture.colonnes["valeur"] + df["ligne"].astype(str)).isin(lecture.formules_sans_valeur)
-    sans_valeur = df["valeur"].map(est_vide) & ~formule
+    sans_valeur = pd.Series(np.fromiter(map(est_vide, df["valeur"].tolist()), bool, len(df)), index=df.index,
+                            name="valeur") & ~formule
     df = df[~sans_valeur].copy()
     if df.empty:
         r.ajouter("fichier-vide", "Aucune valeur n'est saisie dans la colonne « Valeur ».", feuille, feuille)
@@ -333,11 +334,23 @@ def verifier(lecture: Lecture, ctx: Contexte, periode_demandee: str | None) -> p
     # Identifiants
     ajouter_masque(df["indicateur"] == "", "indicateur", "valeur-obligatoire", "Le code de l'indicateur manque.")
     ajouter_masque(df["perimetre"] == "", "perimetre", "valeur-obligatoire", "Le code du périmètre manque.")
-    connu_i = df["indicateur"].isin(ctx.indicateurs.index)
+    # La ligne de chaque code dans le référentiel, cherchée une fois pour toutes : les attributs de l'indicateur s'en
+    # déduisent comme le fait `Series.map(ctx.indicateurs[col])` (recherche puis `take`), sans rehacher chaque code
+    # pour chacun des six attributs.
+    pos_i = ctx.indicateurs.index.get_indexer(df["indicateur"])
+
+    def de_l_indicateur(colonne: str) -> pd.Series:
+        source = ctx.indicateurs[colonne]
+        if source.empty:
+            return df["indicateur"].map(source)
+        valeurs = source.array if isinstance(source.dtype, pd.api.extensions.ExtensionDtype) else source.to_numpy()
+        return pd.Series(pd.api.extensions.take(valeurs, pos_i, allow_fill=True), index=df.index, name="indicateur")
+
+    connu_i = pd.Series(pos_i >= 0, index=df.index, name="indicateur")
     ajouter_masque((df["indicateur"] != "") & ~connu_i, "indicateur", "indicateur-inconnu",
                    lambda i: f"L'indicateur « {df.at[i, 'indicateur']} » n'existe pas dans le protocole "
                              f"{ctx.protocole}.")
-    signataire_i = df["indicateur"].map(ctx.indicateurs["signataire"])
+    signataire_i = de_l_indicateur("signataire")
     autre = connu_i & ~signataire_i.isin(ctx.signataires_couverts)
     ajouter_masque(autre, "indicateur", "indicateur-autre-signataire",
                    lambda i: f"L'indicateur « {df.at[i, 'indicateur']} » est déclaré par « {signataire_i[i]} », pas "
@@ -346,7 +359,7 @@ def verifier(lecture: Lecture, ctx: Contexte, periode_demandee: str | None) -> p
     ajouter_masque((df["perimetre"] != "") & ~connu_p, "perimetre", "perimetre-inconnu",
                    lambda i: f"Le périmètre « {df.at[i, 'perimetre']} » n'est ni un quartier, ni une commune, ni le "
                              f"territoire du protocole.")
-    niveau_i = df["indicateur"].map(ctx.indicateurs["niveau"])
+    niveau_i = de_l_indicateur("niveau")
     niveau_p = df["perimetre"].map(ctx.perimetres["niveau"])
     ajouter_masque(connu_i & connu_p & (niveau_i != niveau_p), "perimetre", "perimetre-hors-niveau",
                    lambda i: f"L'indicateur « {df.at[i, 'indicateur']} » se déclare au niveau {niveau_i[i]} ; "
@@ -369,7 +382,10 @@ def verifier(lecture: Lecture, ctx: Contexte, periode_demandee: str | None) -> p
                        "Période illisible : attendu une année (2021) ou un semestre (2021-S1, 2021-S2).",
                        valeurs=df["periode_brute"])
     lisible = ~illisible & (df["periode"] != "")
-    annee = pd.to_numeric(df["periode"].str[:4].where(lisible), errors="coerce")
+    # L'année de chaque période, calculée une fois par période distincte.
+    positions, distinctes = pd.factorize(df["periode"], sort=False)
+    annees = pd.to_numeric(pd.Series(distinctes, dtype=object).str[:4], errors="coerce").to_numpy()
+    annee = pd.Series(annees[positions], index=df.index).where(lisible)
     hors = lisible & ((annee < ctx.annee_debut) | (annee > ctx.annee_fin))
     if "periode" in lecture.colonnes:
         ajouter_masque(hors, "periode", "periode-hors-protocole",
@@ -382,7 +398,7 @@ def verifier(lecture: Lecture, ctx: Contexte, periode_demandee: str | None) -> p
             ajouter_masque(autre_p, "periode", "periode-differente",
                            f"Ce dépôt porte sur {periode_demandee} ; cette ligne porte sur une autre année.",
                            valeurs=df["periode_brute"])
-    semestrielle = df["indicateur"].map(ctx.indicateurs["periodicite"]) == "semestrielle"
+    semestrielle = de_l_indicateur("periodicite") == "semestrielle"
     est_semestre = df["periode"].str.contains("-S", regex=False)
     incompatible = connu_i & lisible & ~hors & (semestrielle != est_semestre)
     ajouter_masque(incompatible, "periode" if "periode" in lecture.colonnes else "indicateur", "periode-incompatible",
@@ -407,7 +423,7 @@ def verifier(lecture: Lecture, ctx: Contexte, periode_demandee: str | None) -> p
     ajouter_masque(probleme == "date", "valeur", "valeur-date",
                    "La cellule contient une date, pas un nombre : le tableur a sans doute converti la saisie "
                    "(« 1/2 » devient le 1er février). Mettez la cellule au format Nombre et saisissez la valeur.")
-    unite = df["indicateur"].map(ctx.indicateurs["unite"])
+    unite = de_l_indicateur("unite")
     en_pourcent_format = adresses.isin(lecture.pourcents)
     # Une cellule au format pourcentage contient 0,125 pour 12,5 % : on remet la valeur en pourcentage.
     nombres = nombres.where(~(en_pourcent_format & (unite == "%")), nombres * 100)
@@ -418,7 +434,7 @@ def verifier(lecture: Lecture, ctx: Contexte, periode_demandee: str | None) -> p
     taux = ok & connu_i & (unite == "%") & ((nombres < 0) | (nombres > 100))
     ajouter_masque(taux, "valeur", "taux-hors-bornes",
                    lambda i: f"Un pourcentage est attendu entre 0 et 100 ; reçu {format_nombre(nombres[i])}.")
-    minimum = df["indicateur"].map(ctx.indicateurs["minimum"])
+    minimum = de_l_indicateur("minimum")
     negatif = ok & connu_i & (nombres < 0) & ~(minimum < 0) & (unite != "%")
     ajouter_masque(negatif, "valeur", "valeur-negative", "Une valeur négative n'a pas de sens pour cet indicateur.")
 
@@ -431,7 +447,7 @@ def verifier(lecture: Lecture, ctx: Contexte, periode_demandee: str | None) -> p
                              f"{premiere[tuple(df.loc[i, cles])]}.")
 
     # Avertissements de vraisemblance : ne bloquent pas, mais le partenaire les confirme.
-    maximum = df["indicateur"].map(ctx.indicateurs["maximum"])
+    maximum = de_l_indicateur("maximum")
     sain = ok & connu_i & ~taux & ~negatif
     hors_bornes = sain & (((minimum.notna()) & (nombres < minimum)) | ((maximum.notna()) & (nombres > maximum)))
     ajouter_masque(hors_bornes, "valeur", "hors-bornes-plausibles",
