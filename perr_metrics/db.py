@@ -324,6 +324,14 @@ class Store:
         """Une requête de lecture, résultat en DataFrame pandas."""
         return self.lire(lambda con: con.execute(sql, params or []).df())
 
+    @contextmanager
+    def session(self) -> Iterator["SessionLecture"]:
+        """Plusieurs lectures sur une seule connexion (ouvrir la base coûte quelques dizaines de millisecondes et chaque
+        fonction de lecture du cœur l'ouvre). Se passe à la place du magasin aux fonctions de lecture ; on n'y écrit pas.
+        La base reste tenue pendant toute la session : à réserver aux traitements courts (un rapport)."""
+        with self.connexion() as con:
+            yield SessionLecture(self, con)
+
     def est_vide(self) -> bool:
         return self.lire(lambda con: con.execute("SELECT count(*) FROM protocole").fetchone()[0] == 0)
 
@@ -373,6 +381,23 @@ class Store:
             for f in (tmp, tmp + ".wal"):
                 if os.path.exists(f):
                     os.remove(f)
+
+
+class SessionLecture:
+    """Le magasin vu à travers une connexion déjà ouverte : `lire` et `requete` comme `Store`, jamais `ecrire`."""
+
+    def __init__(self, store: Store, con: duckdb.DuckDBPyConnection):
+        self.chemin = store.chemin
+        self._con = con
+
+    def lire(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        return fn(self._con)
+
+    def requete(self, sql: str, params: list | tuple | None = None):
+        return self._con.execute(sql, params or []).df()
+
+    def ecrire(self, fn):
+        raise RuntimeError("Une session de lecture n'écrit pas dans la base.")
 
 
 def prochain_id(con: duckdb.DuckDBPyConnection, table: str) -> int:

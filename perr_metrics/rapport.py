@@ -298,25 +298,6 @@ def _ancre(texte: str) -> str:
 # Lecture des données, en une fois
 # ====================================================================================================================
 
-class _Lecture:
-    """Toutes les lectures d'un rapport dans une seule connexion : ouvrir la base coûte 50 ms environ, et le cœur en
-    ouvre une par appel. S'utilise à la place du `Store` pour les fonctions de lecture du cœur (qui n'appellent que
-    `lire` et `requete`), à l'intérieur d'un `store.lire(...)`."""
-
-    def __init__(self, store: Store, con):
-        self.chemin = store.chemin
-        self._con = con
-
-    def lire(self, fn):
-        return fn(self._con)
-
-    def requete(self, sql: str, params=None) -> pd.DataFrame:
-        return self._con.execute(sql, params or []).df()
-
-    def ecrire(self, fn):  # pragma: no cover - garde-fou
-        raise RuntimeError("Le rapport ne fait que lire la base.")
-
-
 @dataclass
 class _Donnees:
     p: dict
@@ -1137,7 +1118,8 @@ def construire_rapport(store: Store, protocole: str, annee: int | str, *,
     except ValueError:
         raise RapportImpossible(f"Année « {annee} » illisible : attendu une année comme 2021.") from None
     etabli_le = etabli_le or dt.date.today()
-    d = store.lire(lambda con: _charger(_Lecture(store, con), protocole, annee, etabli_le))
+    with store.session() as session:
+        d = _charger(session, protocole, annee, etabli_le)
     synthese, chiffres = _synthese(d, etabli_le)
     sections = list(synthese)
     axes = d.noeuds[d.noeuds["profondeur"] == 1]
