@@ -987,16 +987,6 @@ def _depots(ref: dict, s: dict, echelle: Echelle, graine: int, rng: np.random.Ge
     return dict(valeur=valeurs, depot=depots, revue_depot=revues)
 
 
-def _inserer_arrow(con, table: str, donnees: pa.Table) -> None:
-    """Insertion en bloc d'une table Arrow (les chaînes en dictionnaire deviennent des VARCHAR)."""
-    colonnes = ", ".join(donnees.column_names)
-    con.register("_arrow_a_inserer", donnees)
-    try:
-        con.execute(f"INSERT INTO {table} ({colonnes}) SELECT {colonnes} FROM _arrow_a_inserer")
-    finally:
-        con.unregister("_arrow_a_inserer")
-
-
 def _etats(ref: dict, rng: np.random.Generator) -> pd.DataFrame:
     """L'état d'avancement de chaque engagement, saisi une à quatre fois de 2024 à 2031."""
     eng = pd.DataFrame(ref["tables"]["engagement"])
@@ -1084,9 +1074,9 @@ def construire(store: Store, echelle: str = "nationale", graine: int = GRAINE_PA
                     "engagement", "engagement_porteur", "engagement_cadre", "indicateur", "indicateur_engagement",
                     "reference", "cible", "import_referentiel", "etat_engagement"):
             inserer_df(con, nom, tables[nom])
-        _inserer_arrow(con, "depot", d["depot"])
+        inserer_df(con, "depot", d["depot"])
         inserer_df(con, "revue_depot", d["revue_depot"])
-        _inserer_arrow(con, "valeur", d["valeur"])
+        inserer_df(con, "valeur", d["valeur"])
 
     store.ecrire(ecrire)
     etape("écriture dans la base")

@@ -441,7 +441,7 @@ def _controler(ref: Referentiel) -> None:
                       "commune.", l.feuille, l.adresse("contrat"))
 
     # Quartiers
-    quartiers = _doublons(ref, "quartiers")
+    _doublons(ref, "quartiers")   # signale les codes de quartier en double
     for l in L.get("quartiers", []):
         code = l["code"]
         if code and l["type"] == "QPV":
@@ -657,11 +657,11 @@ def _tables(ref: Referentiel) -> dict[str, pd.DataFrame]:
     return {k: pd.DataFrame(v) for k, v in t.items()}
 
 
-def inserer_df(con: duckdb.DuckDBPyConnection, table: str, df: pd.DataFrame) -> None:
-    """Insertion en bloc d'un DataFrame (colonnes nommées comme la table)."""
-    if df.empty:
+def inserer_df(con: duckdb.DuckDBPyConnection, table: str, df) -> None:
+    """Insertion en bloc d'un DataFrame pandas ou d'une table Arrow (colonnes nommées comme la table)."""
+    if len(df) == 0:
         return
-    colonnes = ", ".join(df.columns)
+    colonnes = ", ".join(getattr(df, "column_names", None) or list(df.columns))
     con.register("_a_inserer", df)
     try:
         con.execute(f"INSERT INTO {table} ({colonnes}) SELECT {colonnes} FROM _a_inserer")

@@ -31,10 +31,15 @@ def base_demo(tmp_path_factory) -> Path:
 @pytest.fixture
 def store_demo(base_demo, tmp_path) -> Store:
     """Une copie de la base de démonstration (Troyes, Blois), modifiable par le test."""
-    destination = tmp_path / "perr.duckdb"
-    shutil.copyfile(base_demo, destination)
-    if Path(str(base_demo) + ".wal").exists():
-        shutil.copyfile(str(base_demo) + ".wal", str(destination) + ".wal")
+    return copie_de_base(base_demo, tmp_path)
+
+
+def copie_de_base(source: Path, dossier: Path) -> Store:
+    """Une copie modifiable d'une base construite une fois pour la session (avec son journal s'il y en a un)."""
+    destination = Path(dossier) / "perr.duckdb"
+    shutil.copyfile(source, destination)
+    if Path(str(source) + ".wal").exists():
+        shutil.copyfile(str(source) + ".wal", str(destination) + ".wal")
     return Store(destination, delai_verrou=10)
 
 

@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from perr_metrics.depots import (completude, deposer, fichier_du_depot, historiq
 from perr_metrics.modele_depot import ModeleImpossible, ecrire_modele_depot
 from perr_metrics.referentiel import importer_referentiel
 from tests import classeurs
+from tests.conftest import copie_de_base
 from tests.core.test_referentiel import instantane
 from tests.fichiers import PROTOCOLE, csv_long, lignes_modele, remplir_modele
 
@@ -51,11 +51,7 @@ def base_essai(tmp_path_factory) -> Path:
 @pytest.fixture
 def essai(base_essai, tmp_path) -> Store:
     """Le référentiel EQ2030-TEST (2024–2030), sans aucun dépôt."""
-    destination = tmp_path / "perr.duckdb"
-    shutil.copyfile(base_essai, destination)
-    if Path(str(base_essai) + ".wal").exists():
-        shutil.copyfile(str(base_essai) + ".wal", str(destination) + ".wal")
-    return Store(destination, delai_verrou=10)
+    return copie_de_base(base_essai, tmp_path)
 
 
 def modele(store: Store, signataire: str, periode: str = "2025") -> bytes:
