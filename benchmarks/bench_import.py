@@ -92,12 +92,13 @@ def preparer_base(chemin: Path) -> None:
     import pandas as pd
 
     from perr_metrics.db import Store
+    from perr_metrics.droits import SYSTEME
     from perr_metrics.depots import enregistrer_depot
     from perr_metrics.referentiel import importer_referentiel
 
     with tempfile.TemporaryDirectory() as tmp:
         _referentiel_csv(Path(tmp) / "ref")
-        store = Store(chemin)
+        store = Store(chemin, utilisateur=SYSTEME)
         importer_referentiel(store, Path(tmp) / "ref")
     ind = store.requete("SELECT code, unite, signataire FROM indicateur WHERE protocole = ?", [PROTOCOLE])
     qpv = store.requete("SELECT code FROM perimetre WHERE protocole = ? AND niveau = 'QPV'", [PROTOCOLE])["code"]
@@ -127,10 +128,11 @@ def ecrire_fichier(base: Path, signataire: str, chemin: Path) -> int:
     from openpyxl import Workbook
 
     from perr_metrics.db import Store
+    from perr_metrics.droits import SYSTEME
     from perr_metrics.modele_depot import COLONNES, lignes_du_modele
     from perr_metrics.validation import FEUILLE_META, FEUILLE_VALEURS, VERSION_MODELE
 
-    _, lignes = lignes_du_modele(Store(base), PROTOCOLE, signataire, PERIODE)
+    _, lignes = lignes_du_modele(Store(base, utilisateur=SYSTEME), PROTOCOLE, signataire, PERIODE)
     rng = np.random.default_rng(len(lignes))
     wb = Workbook(write_only=True)
     notice = wb.create_sheet("Instructions")
@@ -219,6 +221,7 @@ def _mesurer(quoi: str, chemin: Path, base: Path | None, signataire: str | None)
     import python_calamine  # noqa: F401
 
     from perr_metrics.db import Store
+    from perr_metrics.droits import SYSTEME
     from perr_metrics.depots import deposer
 
     if quoi == "lecture":
@@ -228,11 +231,11 @@ def _mesurer(quoi: str, chemin: Path, base: Path | None, signataire: str | None)
     with tempfile.TemporaryDirectory() as tmp:
         copie = Path(tmp) / "base.duckdb"
         shutil.copyfile(base, copie)
-        store = Store(copie)
+        store = Store(copie, utilisateur=SYSTEME)
         store.initialiser()
         with mesure() as m:
             res = deposer(store, chemin.read_bytes(), chemin.name, protocole=PROTOCOLE, signataire=signataire,
-                          periode=PERIODE, utilisateur="banc d'essai", accepter_avertissements=True)
+                          periode=PERIODE, accepter_avertissements=True)
         if res.statut != "accepte":
             raise SystemExit(f"Dépôt non accepté ({res.statut}) : {res.rapport.texte()[:2000]}")
         with chrono() as nue:
@@ -253,12 +256,13 @@ def profiler(taille: int, libreoffice: bool) -> None:
     prep = preparer([taille], libreoffice)
     f = prep["fichiers"][taille]
     from perr_metrics.db import Store
+    from perr_metrics.droits import SYSTEME
     from perr_metrics.depots import deposer
 
     with tempfile.TemporaryDirectory() as tmp:
         copie = Path(tmp) / "base.duckdb"
         shutil.copyfile(prep["base"], copie)
-        store = Store(copie)
+        store = Store(copie, utilisateur=SYSTEME)
         store.initialiser()
         donnees = f["chemin"].read_bytes()
 

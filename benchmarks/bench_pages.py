@@ -41,10 +41,11 @@ def base_nationale(chemin: Path) -> None:
     if chemin.exists():
         return
     from perr_metrics.db import Store
+    from perr_metrics.droits import SYSTEME
     from perr_metrics.demo_nationale import construire
 
     print(f"Construction de la base nationale dans {chemin} (une fois)…", flush=True)
-    construire(Store(chemin), "nationale", progression=lambda m: print(f"  {m}", flush=True))
+    construire(Store(chemin, utilisateur=SYSTEME), "nationale", progression=lambda m: print(f"  {m}", flush=True))
 
 
 def agregat_nu(store, protocole: str, n: int = 5) -> float:
@@ -102,6 +103,7 @@ def mesurer_page(page: str, chemin: Path, protocole: str, periode: str, repetiti
     from streamlit.testing.v1 import AppTest
 
     from perr_metrics.db import Store
+    from perr_metrics.droits import SYSTEME
 
     os.environ["PERR_DB"] = str(chemin)
     os.environ["PERR_DEMO"] = "0"
@@ -125,7 +127,7 @@ def mesurer_page(page: str, chemin: Path, protocole: str, periode: str, repetiti
         chauds.append(time.perf_counter() - t)
     froid, chaud = min(froids), min(chauds)
     # Les lectures de la page, rejouées sans cache ni Streamlit.
-    store = Store(chemin)
+    store = Store(chemin, utilisateur=SYSTEME)
     appels = [(f, a) for f, a, _ in enr.appels]
     totaux, detail = [], {}
     for rep in range(repetitions):
@@ -235,10 +237,11 @@ def main(argv=None) -> int:
     import logging
     logging.getLogger("streamlit").setLevel(logging.ERROR)
     from perr_metrics.db import Store
+    from perr_metrics.droits import SYSTEME
 
     info = machine()
     base_nationale(args.db)
-    store = Store(args.db)
+    store = Store(args.db, utilisateur=SYSTEME)
     store.initialiser()
     protocole = args.protocole or store.lire(lambda con: con.execute(
         "SELECT protocole FROM valeur GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1").fetchone()[0])

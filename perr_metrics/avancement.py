@@ -21,6 +21,7 @@ from typing import Iterable, Mapping
 import pandas as pd
 
 from .db import Store
+from .droits import operation
 from .depots import RE_PERIODE, SQL_VALEURS_COURANTES
 from .formats import ESPACE_INSECABLE, format_nombre, format_valeur
 from .requetes import ProtocoleInconnu
@@ -462,6 +463,7 @@ def _tableau(lignes: list[dict], colonnes: list[str]) -> pd.DataFrame:
     return df
 
 
+@operation("consulter_pilotage")
 def indicateurs_au_perimetre(store: Store, protocole: str, periode,
                              indicateurs: list[str] | None = None) -> pd.DataFrame:
     """Chaque indicateur sur chaque périmètre qui a une référence, une cible ou une valeur, évalué à la période.
@@ -668,6 +670,7 @@ def _au_territoire(d: _Donnees, perimetres: list[str] | None) -> pd.DataFrame:
     return _tableau(lignes, COLONNES_TERRITOIRE)
 
 
+@operation("consulter_pilotage")
 def indicateurs_au_territoire(store: Store, protocole: str, periode, perimetres: list[str] | None = None,
                               indicateurs: list[str] | None = None) -> pd.DataFrame:
     """Chaque indicateur pour le territoire entier (ou pour les `perimetres` donnés), agrégé selon sa règle.
@@ -695,6 +698,7 @@ def _par_periode(tables: list[pd.DataFrame], donnees: list[_Donnees], colonnes: 
     return df[["periode"] + [c for c in df.columns if c != "periode"]]
 
 
+@operation("consulter_pilotage")
 def indicateurs_au_territoire_par_periode(store: Store, protocole: str, periodes: Iterable,
                                           perimetres: list[str] | None = None,
                                           indicateurs: list[str] | None = None) -> pd.DataFrame:
@@ -705,6 +709,7 @@ def indicateurs_au_territoire_par_periode(store: Store, protocole: str, periodes
     return _par_periode([_au_territoire(d, perimetres) for d in ds], ds, COLONNES_TERRITOIRE)
 
 
+@operation("consulter_pilotage")
 def indicateurs_au_perimetre_par_periode(store: Store, protocole: str, periodes: Iterable,
                                          indicateurs: list[str] | None = None) -> pd.DataFrame:
     """`indicateurs_au_perimetre` pour chacune des `periodes`, en une seule lecture de la base (voir
@@ -726,6 +731,7 @@ def score(nb_atteint: int, nb_en_bonne_voie: int, nb_en_retard: int) -> float | 
     return 100.0 * (nb_atteint + nb_en_bonne_voie) / jugeables
 
 
+@operation("consulter_pilotage")
 def avancement_par_noeud(store: Store, protocole: str, periode) -> pd.DataFrame:
     """Pour chaque nœud de l'arborescence (dans l'ordre de l'arbre) : le nombre d'indicateurs par statut et le score.
 

@@ -1,19 +1,28 @@
-"""`python -m perr_metrics …` : la ligne de commande de la coordination.
+"""`python -m perr_metrics …` : la ligne de commande de la coordination (et des partenaires).
 
-Codes de sortie : 0 succès ; 1 entrée refusée ou opération impossible (message en français sur la sortie d'erreur, ou
-`{"statut": "rejete", "erreurs": [...]}` avec `--json`) ; 2 erreur d'utilisation.
+Chaque commande qui lit ou écrit la base agit au nom d'un compte : `--utilisateur IDENTIFIANT` (ou $PERR_UTILISATEUR)
+et son mot de passe ($PERR_MOT_DE_PASSE, sinon demandé au terminal). Les droits du compte s'appliquent comme dans le
+tableau de bord (un contributeur ne dépose que pour son signataire). Sans compte : `init`, `referentiel modele`, la
+construction d'une base d'essai neuve (`demo`) et la création du premier administrateur d'une base qui n'en a aucun.
+
+Codes de sortie : 0 succès ; 1 entrée refusée, opération impossible ou interdite, connexion refusée (message en français
+sur la sortie d'erreur, ou `{"statut": "rejete", "erreurs": [...]}` avec `--json`) ; 2 erreur d'utilisation.
 """
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 from . import requetes
+from .comptes import CompteRefuse, ConnexionRefusee
 from .db import BaseOccupee, ErreurBase, Store
+from .droits import ROLES, SYSTEME, AccesRefuse
 from .formats import format_nombre, format_pourcent
 from .rapport_erreurs import ImportRefuse, Rapport
 
@@ -50,8 +59,19 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m perr_metrics",
                 description="Tableau de bord des protocoles d'engagements renforcés et réciproques.")
     p.add_argument("--db", help="chemin de la base DuckDB (par défaut : $PERR_DB ou data/perr.duckdb)")
+    p.add_argument("--utilisateur", metavar="IDENTIFIANT",
+                   help="le compte au nom duquel agir (par défaut : $PERR_UTILISATEUR) ; mot de passe : "
+                        "$PERR_MOT_DE_PASSE, sinon demandé")
     sous = p.add_subparsers(dest="commande", metavar="COMMANDE", parser_class=_Parser)
     sous.required = True
+    ajouter = sous.add_parser
+
+    def add_parser(*a, **k):   # --utilisateur accepté aussi après la commande
+        sp = ajouter(*a, **k)
+        sp.add_argument("--utilisateur", metavar="IDENTIFIANT", default=argparse.SUPPRESS,
+                        help="le compte au nom duquel agir")
+        return sp
+    sous.add_parser = add_parser
 
     s = sous.add_parser("init", help="crée la base (et charge la démonstration avec --demo)")
     s.add_argument("--demo", action="store_true", help="charge les protocoles de démonstration (Troyes, Blois)")
@@ -75,7 +95,6 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("fichier")
     r = ref.add_parser("importer", help="importe un classeur (crée ou met à jour un protocole), tout ou rien")
     r.add_argument("fichier")
-    r.add_argument("--utilisateur", default="ligne de commande")
     r.add_argument("--json", action="store_true")
     r = ref.add_parser("exporter", help="exporte un protocole dans un classeur")
     r.add_argument("--protocole", required=True)
@@ -92,7 +111,6 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--protocole", required=True)
     s.add_argument("--signataire", required=True)
     s.add_argument("--periode", help="année ou semestre du dépôt (par défaut : celle du modèle ou du fichier)")
-    s.add_argument("--utilisateur", default="ligne de commande")
     s.add_argument("--accepter-avertissements", action="store_true",
                    help="enregistre malgré les avertissements de vraisemblance")
     s.add_argument("--json", action="store_true")
@@ -106,7 +124,6 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("depot", type=int)
     s.add_argument("--statut", required=True, choices=["validé", "à-corriger"])
     s.add_argument("--commentaire")
-    s.add_argument("--utilisateur", default="ligne de commande")
 
     s = sous.add_parser("qpv", help="contours des quartiers (GeoJSON officiel de l'ANCT)")
     qpv = s.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
@@ -124,7 +141,6 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--etat", required=True, help="non démarré, en cours, réalisé, reporté ou abandonné")
     r.add_argument("--date", help="date de l'état (12/02/2021 ou 2021-02-12 ; par défaut aujourd'hui)")
     r.add_argument("--commentaire")
-    r.add_argument("--auteur", required=True)
 
     s = sous.add_parser("demo", help="construit une base d'essai fictive (régionale ou nationale : 10 millions de valeurs)")
     s.add_argument("--echelle", choices=["regionale", "nationale"], default="regionale",
@@ -138,6 +154,46 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=["pdf", "docx", "xlsx"],
                    help="pdf, docx ou xlsx (par défaut : l'extension du fichier)")
     s.add_argument("fichier")
+
+    s = sous.add_parser("utilisateurs", help="comptes : ajouter, lister, désactiver, réactiver, changer un mot de passe")
+    ut = s.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    ut.required = True
+    r = ut.add_parser("ajouter", help="crée un compte (le premier d'une base neuve : un administrateur, sans connexion)")
+    r.add_argument("identifiant")
+    r.add_argument("--nom", required=True, help="prénom et nom (ou service), tel qu'il figurera au journal")
+    r.add_argument("--role", required=True, choices=list(ROLES))
+    r.add_argument("--courriel", help="pour l'authentification unique (ProConnect…) : le courriel du compte")
+    r.add_argument("--protocole", help="contributeur : le protocole de son signataire")
+    r.add_argument("--signataire", help="contributeur : son signataire ou service (code)")
+    r.add_argument("--sans-mot-de-passe", action="store_true",
+                   help="compte qui n'entre que par l'authentification unique (courriel obligatoire)")
+    r = ut.add_parser("lister", help="liste les comptes")
+    r.add_argument("--json", action="store_true")
+    r = ut.add_parser("desactiver", help="désactive un compte (ses traces restent)")
+    r.add_argument("identifiant")
+    r = ut.add_parser("activer", help="réactive un compte désactivé")
+    r.add_argument("identifiant")
+    r = ut.add_parser("mot-de-passe", help="change le mot de passe d'un compte (le nouveau : $PERR_NOUVEAU_MOT_DE_PASSE "
+                                           "ou demandé)")
+    r.add_argument("identifiant")
+
+    s = sous.add_parser("journal", help="le journal : connexions, dépôts, revues, imports, comptes, états")
+    s.add_argument("--depuis", help="date de début (2024-03-01 ou 01/03/2024)")
+    s.add_argument("--jusqu-a", dest="jusqua", help="date de fin, incluse")
+    s.add_argument("--compte", help="seulement ce compte")
+    s.add_argument("--action", help="seulement cette action (connexion, dépôt, revue de dépôt…)")
+    s.add_argument("--csv", metavar="FICHIER", help="écrit le journal filtré en CSV (séparateur « ; »)")
+    s.add_argument("--json", action="store_true")
+
+    s = sous.add_parser("publication", help="la vue publique : ouvrir, fermer, publier ou retirer des indicateurs")
+    pu = s.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    pu.required = True
+    pu.add_parser("ouvrir", help="ouvre la vue publique (fermée par défaut)")
+    pu.add_parser("fermer", help="ferme la vue publique")
+    for nom, aide in (("publier", "publie des indicateurs"), ("retirer", "retire des indicateurs de la vue publique")):
+        r = pu.add_parser(nom, help=aide)
+        r.add_argument("--protocole", required=True)
+        r.add_argument("indicateurs", nargs="+", metavar="INDICATEUR")
 
     s = sous.add_parser("sauvegarde", help="sauvegarde toute la base dans un dossier neuf")
     s.add_argument("dossier")
@@ -177,8 +233,7 @@ def _depot(args, store: Store) -> int:
         print(f"Le fichier {chemin} n'existe pas.", file=sys.stderr)
         return 1
     res = deposer(store, chemin.read_bytes(), chemin.name, protocole=args.protocole, signataire=args.signataire,
-                  periode=args.periode, utilisateur=args.utilisateur,
-                  accepter_avertissements=args.accepter_avertissements)
+                  periode=args.periode, accepter_avertissements=args.accepter_avertissements)
     if args.json:
         print(json.dumps(res.as_dict(), ensure_ascii=False, indent=2))
     if res.rapport.problemes:
@@ -226,17 +281,143 @@ def _rapport(args, store: Store) -> int:
     return 0
 
 
+class _Sortie(Exception):
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def _secret(variable: str, invite: str, confirmer: bool = False) -> str:
+    """Un mot de passe : depuis la variable d'environnement, sinon demandé au terminal (sans écho)."""
+    valeur = os.environ.get(variable)
+    if valeur is not None:
+        return valeur
+    if not sys.stdin.isatty():
+        raise _Sortie(1, f"Mot de passe manquant : donnez-le dans la variable {variable} (ou lancez la commande "
+                         "dans un terminal, qui le demandera).")
+    valeur = getpass.getpass(invite)
+    if confirmer and getpass.getpass("Confirmez : ") != valeur:
+        raise _Sortie(1, "Les deux saisies du mot de passe diffèrent : rien n'a été changé.")
+    return valeur
+
+
+def _connecter(args, store: Store) -> Store:
+    """Le magasin au nom du compte de la commande, après vérification de son mot de passe (journalisée)."""
+    from .comptes import authentifier
+    ident = getattr(args, "utilisateur", None) or os.environ.get("PERR_UTILISATEUR")
+    if not ident:
+        raise _Sortie(1, "Indiquez votre compte : --utilisateur IDENTIFIANT (ou la variable PERR_UTILISATEUR), et "
+                         "son mot de passe dans PERR_MOT_DE_PASSE ou au terminal. Une base neuve : créez d'abord son "
+                         "administrateur (python -m perr_metrics utilisateurs ajouter …).")
+    mdp = _secret("PERR_MOT_DE_PASSE", f"Mot de passe de {ident} : ")
+    return store.pour(authentifier(store, ident, mdp, origine="ligne de commande"))
+
+
+def _sans_compte(args, store: Store) -> bool:
+    """Les commandes permises sans compte : elles n'exposent ni ne changent aucune donnée d'une base habitée."""
+    c = args.commande
+    if c == "referentiel" and args.action == "modele":
+        return True
+    if c == "demo":
+        return True      # construit une base neuve (refusé par `construire` si elle ne l'est pas)
+    if c == "init":
+        return not args.demo or _aucun_compte(store)
+    if c == "utilisateurs" and args.action == "ajouter":
+        return _aucun_compte(store)
+    return False
+
+
+def _aucun_compte(store: Store) -> bool:
+    from .comptes import aucun_compte
+    store.initialiser()
+    return aucun_compte(store)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     store = Store(args.db)
     try:
+        if _sans_compte(args, store):
+            store = store.pour(SYSTEME)
+        else:
+            store = _connecter(args, store)
         return _executer(args, store)
-    except (BaseOccupee, ErreurBase) as exc:
+    except _Sortie as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.code
+    except (BaseOccupee, ErreurBase, ConnexionRefusee, AccesRefuse, CompteRefuse) as exc:
         print(str(exc), file=sys.stderr)
         return 1
     except requetes.ProtocoleInconnu as exc:
         print(str(exc), file=sys.stderr)
         return 1
+
+
+def _utilisateurs(args, store: Store) -> int:
+    from . import comptes
+    if args.action == "ajouter":
+        premier = store.utilisateur.systeme
+        if premier and args.role != "administrateur":
+            raise _Sortie(1, "Cette base n'a encore aucun compte : le premier doit être un administrateur "
+                             "(--role administrateur).")
+        mdp = None if args.sans_mot_de_passe else _secret(
+            "PERR_NOUVEAU_MOT_DE_PASSE", f"Mot de passe du compte {args.identifiant} : ", confirmer=True)
+        if premier:
+            u = comptes.creer_premier_administrateur(store, args.identifiant, args.nom, mdp, args.courriel)
+        else:
+            u = comptes.creer_compte(store, args.identifiant, args.nom, args.role, mdp, courriel=args.courriel,
+                                     protocole=args.protocole, signataire=args.signataire)
+        print(f"Compte « {u.identifiant} » créé ({u.role}{', ' + u.signataire if u.signataire else ''}).")
+        return 0
+    if args.action == "lister":
+        df = comptes.lister_comptes(store)
+        _afficher(df, ["identifiant", "nom", "role", "protocole", "signataire", "courriel", "actif",
+                       "derniere_connexion"], args.json)
+        return 0
+    if args.action in ("desactiver", "activer"):
+        comptes.activer_compte(store, args.identifiant, args.action == "activer")
+        print(f"Compte « {args.identifiant} » {'réactivé' if args.action == 'activer' else 'désactivé'}.")
+        return 0
+    if args.action == "mot-de-passe":
+        nouveau = _secret("PERR_NOUVEAU_MOT_DE_PASSE", f"Nouveau mot de passe de {args.identifiant} : ",
+                          confirmer=True)
+        ancien = os.environ.get("PERR_MOT_DE_PASSE")
+        comptes.changer_mot_de_passe(store, args.identifiant, nouveau, ancien)
+        print(f"Mot de passe du compte « {args.identifiant} » changé.")
+        return 0
+    raise AssertionError(args.action)  # pragma: no cover
+
+
+def _journal(args, store: Store) -> int:
+    from .exports import vers_csv
+    from .formats import lire_date
+    from .journal import lire_journal
+    try:
+        debut = lire_date(args.depuis) if args.depuis else None
+        fin = lire_date(args.jusqua) if args.jusqua else None
+    except (ValueError, TypeError):
+        raise _Sortie(2, "Erreur d'utilisation : date illisible (écrivez 2024-03-01 ou 01/03/2024).") from None
+    df = lire_journal(store, debut=debut, fin=fin, compte=args.compte, action=args.action, limite=None)
+    if args.csv:
+        Path(args.csv).write_bytes(vers_csv(df))
+        print(f"{len(df)} ligne(s) du journal écrites : {args.csv}")
+        return 0
+    _afficher(df, ["horodatage", "compte", "role", "action", "resultat", "protocole", "objet", "detail"], args.json)
+    return 0
+
+
+def _publication(args, store: Store) -> int:
+    from . import publication
+    if args.action in ("ouvrir", "fermer"):
+        publication.ouvrir_vue_publique(store, args.action == "ouvrir")
+        print(f"Vue publique {'ouverte' if args.action == 'ouvrir' else 'fermée'}.")
+        return 0
+    try:
+        n = publication.publier(store, args.protocole, args.indicateurs, args.action == "publier")
+    except KeyError as exc:
+        raise _Sortie(1, exc.args[0]) from None
+    print(f"{n} indicateur(s) {'publié(s)' if args.action == 'publier' else 'retiré(s) de la vue publique'}.")
+    return 0
 
 
 def _executer(args, store: Store) -> int:
@@ -249,6 +430,12 @@ def _executer(args, store: Store) -> int:
             codes = charger_demo(store)
             print(f"Démonstration chargée : {', '.join(codes)}.")
         return 0
+    if c == "utilisateurs":
+        return _utilisateurs(args, store)
+    if c == "journal":
+        return _journal(args, store)
+    if c == "publication":
+        return _publication(args, store)
     if c == "protocoles":
         _afficher(requetes.protocoles(store), ["code", "libelle", "territoire", "annee_debut", "annee_fin",
                                                "nb_engagements", "nb_indicateurs"], args.json)
@@ -273,7 +460,7 @@ def _executer(args, store: Store) -> int:
                 print(f"Le fichier {args.fichier} n'existe pas.", file=sys.stderr)
                 return 1
             try:
-                res = referentiel.importer_referentiel(store, args.fichier, utilisateur=args.utilisateur)
+                res = referentiel.importer_referentiel(store, args.fichier)
             except ImportRefuse as exc:
                 return _refus(exc.rapport, args.json, f"Classeur refusé : {exc}")
             if args.json:
@@ -324,7 +511,7 @@ def _executer(args, store: Store) -> int:
     if c == "revue":
         from .depots import revoir_depot
         try:
-            revoir_depot(store, args.depot, args.statut.replace("-", " "), args.commentaire, args.utilisateur)
+            revoir_depot(store, args.depot, args.statut.replace("-", " "), args.commentaire)
         except KeyError as exc:
             print(exc.args[0], file=sys.stderr)
             return 1
@@ -357,7 +544,7 @@ def _executer(args, store: Store) -> int:
         from .suivi import EtatRefuse, enregistrer_etat
         try:
             ligne = enregistrer_etat(store, args.protocole, args.engagement, args.etat, args.date or dt.date.today(),
-                                     args.commentaire, args.auteur)
+                                     args.commentaire)
         except EtatRefuse as exc:
             print(f"Refusé [{exc.code}] : {exc}", file=sys.stderr)
             return 1
@@ -366,7 +553,7 @@ def _executer(args, store: Store) -> int:
         return 0
     if c == "demo":
         from .demo_nationale import construire
-        cible = Store(args.db_demo) if args.db_demo else store
+        cible = Store(args.db_demo, utilisateur=SYSTEME) if args.db_demo else store
         print(f"Construction de la base d'essai {args.echelle} (graine {args.graine}) dans {cible.chemin}…")
         try:
             bilan = construire(cible, args.echelle, args.graine, progression=lambda m: print(f"  {m}", flush=True))

@@ -11,6 +11,7 @@ rejoue que les transactions validées de son journal).
 """
 from __future__ import annotations
 
+import copy
 import os
 import random
 import tempfile
@@ -179,6 +180,39 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "Comptes, journal et vue publique",
+        """
+        -- Les comptes : mot de passe haché par argon2id (jamais en clair) ; NULL pour un compte qui n'entre que par
+        -- l'authentification unique (OpenID Connect), reconnu par son courriel.
+        CREATE TABLE compte (
+            identifiant VARCHAR PRIMARY KEY, nom VARCHAR NOT NULL, courriel VARCHAR,
+            role VARCHAR NOT NULL,          -- 'administrateur' | 'contributeur' | 'lecteur'
+            protocole VARCHAR, signataire VARCHAR,   -- le rattachement d'un contributeur
+            actif BOOLEAN NOT NULL DEFAULT true, mot_de_passe VARCHAR,
+            demonstration BOOLEAN NOT NULL DEFAULT false,
+            cree_le TIMESTAMP NOT NULL, modifie_le TIMESTAMP NOT NULL, derniere_connexion TIMESTAMP
+        );
+        -- Le journal : connexions (réussies ou non), dépôts, revues, imports, comptes, états d'engagements, refus.
+        CREATE TABLE journal (
+            id BIGINT PRIMARY KEY, horodatage TIMESTAMP NOT NULL,
+            compte VARCHAR, nom VARCHAR, role VARCHAR,
+            action VARCHAR NOT NULL, resultat VARCHAR NOT NULL,    -- 'réussi' | 'échoué' | 'refusé'
+            protocole VARCHAR, objet VARCHAR, detail VARCHAR
+        );
+        CREATE TABLE parametre (cle VARCHAR PRIMARY KEY, valeur VARCHAR NOT NULL);
+        -- Les indicateurs que l'administrateur ouvre à la vue publique (hors du référentiel : un réimport les garde).
+        CREATE TABLE publication (
+            protocole VARCHAR NOT NULL, indicateur VARCHAR NOT NULL, publie_le TIMESTAMP NOT NULL, compte VARCHAR,
+            PRIMARY KEY (protocole, indicateur)
+        );
+        -- Le compte derrière chaque écriture tracée (le nom affiché reste dans les colonnes d'origine).
+        ALTER TABLE depot ADD COLUMN compte VARCHAR;
+        ALTER TABLE revue_depot ADD COLUMN compte VARCHAR;
+        ALTER TABLE etat_engagement ADD COLUMN compte VARCHAR;
+        ALTER TABLE import_referentiel ADD COLUMN compte VARCHAR;
+        """,
+    ),
 ]
 
 VERSION_SCHEMA = len(MIGRATIONS)
@@ -252,7 +286,9 @@ class Store:
     _verrous: dict[str, threading.RLock] = {}
     _verrous_lock = threading.Lock()
 
-    def __init__(self, chemin: str | os.PathLike | None = None, delai_verrou: float | None = None):
+    def __init__(self, chemin: str | os.PathLike | None = None, delai_verrou: float | None = None,
+                 utilisateur=None):
+        self.utilisateur = utilisateur  # qui agit (droits.Utilisateur) ; sans lui, le cœur refuse toute opération
         self.chemin = Path(chemin or os.environ.get("PERR_DB") or CHEMIN_PAR_DEFAUT)
         if delai_verrou is None:
             delai_verrou = float(os.environ.get("PERR_DB_DELAI", DELAI_VERROU_PAR_DEFAUT))
@@ -261,6 +297,13 @@ class Store:
         with Store._verrous_lock:
             self._verrou = Store._verrous.setdefault(cle, threading.RLock())
         self._pret = False
+
+    def pour(self, utilisateur) -> "Store":
+        """Le même magasin (même fichier, même verrou), au nom de `utilisateur` : les opérations du cœur vérifient ses
+        droits (perr_metrics/droits.py) et le journal lui attribue les écritures."""
+        autre = copy.copy(self)
+        autre.utilisateur = utilisateur
+        return autre
 
     # -- ouverture ---------------------------------------------------------------------------------------------------
     def _connecter(self) -> duckdb.DuckDBPyConnection:
@@ -338,16 +381,21 @@ class Store:
     # -- sauvegarde et restauration ------------------------------------------------------------------------------------
     def sauvegarder(self, dossier: str | os.PathLike) -> Path:
         """Exporte toute la base (schéma et données, octets des fichiers déposés compris) dans un dossier Parquet."""
+        from . import droits, journal
+        u = droits.exiger(self, "sauvegarder")
         dossier = Path(dossier)
         if dossier.exists() and any(dossier.iterdir()):
             raise ValueError(f"Le dossier de sauvegarde {dossier} n'est pas vide : choisissez un dossier neuf.")
         dossier.mkdir(parents=True, exist_ok=True)
         chemin_sql = str(dossier).replace("'", "''")
+        self.ecrire(lambda con: journal.noter(con, u, "sauvegarde", objet=str(dossier)))
         self.lire(lambda con: con.execute(f"EXPORT DATABASE '{chemin_sql}' (FORMAT parquet)"))
         return dossier
 
     def restaurer(self, dossier: str | os.PathLike) -> int:
         """Remplace la base par une sauvegarde. La nouvelle base est construite à côté puis substituée d'un coup."""
+        from . import droits, journal
+        u = droits.exiger(self, "sauvegarder")
         dossier = Path(dossier)
         if not (dossier / "schema.sql").exists() or not (dossier / "load.sql").exists():
             raise ValueError(f"{dossier} n'est pas un dossier de sauvegarde perr-metrics (schema.sql et load.sql absents).")
@@ -376,7 +424,9 @@ class Store:
                 if wal.exists():
                     wal.unlink()
             self._pret = False
-            return self.initialiser()
+            version = self.initialiser()
+            self.ecrire(lambda con: journal.noter(con, u, "restauration", objet=str(dossier)))
+            return version
         finally:
             for f in (tmp, tmp + ".wal"):
                 if os.path.exists(f):
@@ -388,7 +438,13 @@ class SessionLecture:
 
     def __init__(self, store: Store, con: duckdb.DuckDBPyConnection):
         self.chemin = store.chemin
+        self.utilisateur = store.utilisateur
         self._con = con
+
+    def pour(self, utilisateur) -> "SessionLecture":
+        autre = copy.copy(self)
+        autre.utilisateur = utilisateur
+        return autre
 
     def lire(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         return fn(self._con)

@@ -15,6 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from .db import Store
+from .comptes import creer_comptes_demo
+from .droits import operation
 from .depots import enregistrer_depot
 from .referentiel import importer_referentiel
 
@@ -29,17 +31,19 @@ def _graine(*morceaux: str) -> int:
     return int(hashlib.sha256("|".join(morceaux).encode()).hexdigest()[:16], 16)
 
 
+@operation("administrer_referentiel")
 def charger_demo(store: Store, dossier: Path = DOSSIER_DEMO) -> list[str]:
     """Importe les protocoles de démonstration absents de la base et génère leurs valeurs. Renvoie leurs codes."""
     codes = []
     for nom in PROTOCOLES_DEMO:
-        resultat = importer_referentiel(store, dossier / nom, utilisateur=UTILISATEUR_DEMO)
+        resultat = importer_referentiel(store, dossier / nom)
         codes.append(resultat.protocole)
         deja = store.lire(lambda con: con.execute("SELECT count(*) FROM valeur WHERE protocole = ?",
                                                   [resultat.protocole]).fetchone()[0])
         if not deja:
             generer_valeurs(store, resultat.protocole)
             generer_etats(store, resultat.protocole)
+    creer_comptes_demo(store)
     return codes
 
 
@@ -52,6 +56,7 @@ COMMENTAIRES_DEMO = {
 }
 
 
+@operation("administrer_referentiel")
 def generer_etats(store: Store, code: str) -> int:
     """L'état d'avancement fictif de chaque engagement, avec son historique (un à trois états par engagement).
 
@@ -96,6 +101,7 @@ def _arrondir(v: float, unite: str) -> float:
     return float(max(round(v), 0))
 
 
+@operation("administrer_referentiel")
 def generer_valeurs(store: Store, code: str) -> int:
     """Valeurs fictives de chaque indicateur, pour chaque périmètre qui a une référence et chaque période du protocole.
 

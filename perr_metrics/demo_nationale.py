@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .db import Store
+from .droits import operation
 from .referentiel import inserer_df
 
 ANNEE_DEBUT, ANNEE_FIN = 2024, 2031
@@ -1013,6 +1014,7 @@ def _etats(ref: dict, rng: np.random.Generator) -> pd.DataFrame:
         saisi_le=(date.astype("datetime64[s]") + np.timedelta64(10 * 3600, "s"))))
 
 
+@operation("administrer_referentiel")
 def construire(store: Store, echelle: str = "nationale", graine: int = GRAINE_PAR_DEFAUT,
                progression: Callable[[str], None] | None = None) -> Bilan:
     """Construit la base d'essai dans `store`, qui doit être vide (aucun protocole). Déterministe : même échelle, même
@@ -1079,6 +1081,8 @@ def construire(store: Store, echelle: str = "nationale", graine: int = GRAINE_PA
         inserer_df(con, "valeur", d["valeur"])
 
     store.ecrire(ecrire)
+    from .comptes import creer_comptes_demo
+    creer_comptes_demo(store)
     etape("écriture dans la base")
     store.lire(lambda con: con.execute("CHECKPOINT"))
     etape("checkpoint")

@@ -16,7 +16,9 @@ from typing import Callable
 import duckdb
 import pandas as pd
 
+from . import journal
 from .db import Store, prochain_id
+from .droits import exiger_signataire, operation, perimetre_de, utilisateur_de
 from .rapport_erreurs import Rapport
 from .referentiel import inserer_df
 from .validation import Contexte, _par_valeur, lire_depot, verifier
@@ -50,7 +52,8 @@ class Depot:
 
 def enregistrer_depot(con: duckdb.DuckDBPyConnection, *, protocole: str, signataire: str, periode: str | None,
                       utilisateur: str, fichier_nom: str, contenu: bytes, valeurs: pd.DataFrame,
-                      depose_le: dt.datetime | None = None, commentaire: str | None = None) -> Depot:
+                      depose_le: dt.datetime | None = None, commentaire: str | None = None,
+                      compte: str | None = None) -> Depot:
     """Écrit un dépôt et ses valeurs dans la transaction `con` (appelé depuis `Store.ecrire`).
 
     `valeurs` a les colonnes `indicateur`, `perimetre`, `periode`, `valeur` et, facultatives, `commentaire`, `cellule`.
@@ -59,9 +62,9 @@ def enregistrer_depot(con: duckdb.DuckDBPyConnection, *, protocole: str, signata
     empreinte = hashlib.sha256(contenu).hexdigest()
     con.execute(
         "INSERT INTO depot (id, protocole, signataire, periode, utilisateur, depose_le, fichier_nom, sha256, contenu, "
-        "nb_valeurs, commentaire) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "nb_valeurs, commentaire, compte) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [depot_id, protocole, signataire, periode, utilisateur, depose_le or dt.datetime.now(), fichier_nom,
-         empreinte, contenu, len(valeurs), commentaire])
+         empreinte, contenu, len(valeurs), commentaire, compte])
     df = valeurs.copy()
     for col in ("commentaire", "cellule"):
         if col not in df.columns:
@@ -83,6 +86,7 @@ SQL_VALEURS_COURANTES = """
 """
 
 
+@operation("consulter_pilotage")
 def valeurs_courantes(store: Store, protocole: str) -> pd.DataFrame:
     """La valeur qui fait foi par (indicateur, périmètre, période) : celle du dépôt le plus récent, parmi les dépôts que
     la coordination n'a pas marqués « à corriger ». C'est elle que montrent les graphiques et le rapport."""
@@ -142,24 +146,29 @@ class _Abandon(Exception):
         self.resultat = resultat
 
 
+@operation("deposer")
 def deposer(store: Store, donnees: bytes, nom_fichier: str, *, protocole: str, signataire: str,
-            periode: str | None = None, utilisateur: str = "anonyme", accepter_avertissements: bool = False,
+            periode: str | None = None, accepter_avertissements: bool = False,
             progression: Callable[[float, str], None] | None = None) -> ResultatDepot:
-    """Contrôle un fichier et, s'il est bon, l'enregistre avec ses valeurs, tout ou rien.
+    """Contrôle un fichier et, s'il est bon, l'enregistre avec ses valeurs, tout ou rien, au nom de l'utilisateur du
+    magasin (un contributeur ne dépose que pour son signataire et ses services).
 
     Un fichier déjà déposé à l'identique (même empreinte SHA-256) pour ce signataire n'est pas compté deux fois. Si le
     contrôle ne trouve que des avertissements, rien n'est écrit tant que `accepter_avertissements` n'est pas vrai.
+    Chaque dépôt enregistré, et chaque fichier rejeté, est consigné au journal.
     """
+    u = utilisateur_de(store)
+    exiger_signataire(store, "deposer", protocole, signataire, objet=nom_fichier)
     avancer = progression or (lambda f, m: None)
     avancer(0.05, "Lecture du fichier…")
     if periode is not None and not RE_PERIODE.match(periode):
         r = Rapport()
         r.ajouter("periode-invalide", "Période illisible : attendu une année (2021) ou un semestre (2021-S1).",
                   "", "", periode)
-        return ResultatDepot("rejete", r)
+        return _rejet(store, ResultatDepot("rejete", r), protocole, signataire, nom_fichier)
     lecture = lire_depot(donnees, nom_fichier)
     if not lecture.rapport.valide:
-        return ResultatDepot("rejete", lecture.rapport)
+        return _rejet(store, ResultatDepot("rejete", lecture.rapport), protocole, signataire, nom_fichier)
     avancer(0.5, f"Contrôle de {len(lecture.lignes)} lignes…")
     empreinte = hashlib.sha256(donnees).hexdigest()
 
@@ -183,16 +192,31 @@ def deposer(store: Store, donnees: bytes, nom_fichier: str, *, protocole: str, s
         periode_depot = periode or lecture.meta.get("periode") or (annees.pop() if len(annees) == 1 else None)
         n = len(lecture.rapport.avertissements)
         depot = enregistrer_depot(
-            con, protocole=protocole, signataire=signataire, periode=periode_depot, utilisateur=utilisateur,
-            fichier_nom=nom_fichier, contenu=donnees, valeurs=valeurs,
+            con, protocole=protocole, signataire=signataire, periode=periode_depot, utilisateur=u.nom,
+            fichier_nom=nom_fichier, contenu=donnees, valeurs=valeurs, compte=u.identifiant,
             commentaire=f"{n} avertissement{'s' if n > 1 else ''} confirmé{'s' if n > 1 else ''} au dépôt" if n else None)
+        journal.noter(con, u, "dépôt", protocole=protocole, objet=f"dépôt n° {depot.id} : {nom_fichier}",
+                      detail=f"signataire {signataire}, période {periode_depot or 'non précisée'}, "
+                             f"{depot.nb_valeurs} valeurs" + (f", {n} avertissement(s) confirmé(s)" if n else ""))
         return ResultatDepot("accepte", lecture.rapport, depot.id, depot.nb_valeurs, changements, periode_depot)
 
     try:
         resultat = store.ecrire(ecrire)
     except _Abandon as abandon:
         resultat = abandon.resultat
+        if resultat.statut == "rejete":
+            _rejet(store, resultat, protocole, signataire, nom_fichier)
     avancer(1.0, "Terminé.")
+    return resultat
+
+
+def _rejet(store: Store, resultat: ResultatDepot, protocole: str, signataire: str, nom_fichier: str) -> ResultatDepot:
+    """Un fichier rejeté laisse une trace au journal (la coordination voit qui a essayé, et pourquoi cela a échoué)."""
+    n = len(resultat.rapport.erreurs)
+    premiere = resultat.rapport.erreurs[0].message if n else ""
+    journal.noter_seul(store, utilisateur_de(store), "dépôt", resultat=journal.ECHOUE, protocole=protocole,
+                       objet=nom_fichier, detail=f"signataire {signataire} : {n} erreur{'s' if n > 1 else ''}"
+                                             + (f" ; {premiere}" if premiere else ""))
     return resultat
 
 
@@ -212,24 +236,34 @@ def _changements(valeurs: pd.DataFrame, precedentes: pd.DataFrame) -> pd.DataFra
 # Revue, historique, fichiers
 # --------------------------------------------------------------------------------------------------------------------
 
-def revoir_depot(store: Store, depot_id: int, statut: str, commentaire: str | None, auteur: str) -> None:
+@operation("revoir_depot")
+def revoir_depot(store: Store, depot_id: int, statut: str, commentaire: str | None = None) -> None:
     """La coordination marque un dépôt « validé » ou « à corriger » (les valeurs d'un dépôt à corriger ne font plus foi)."""
+    u = utilisateur_de(store)
     if statut not in STATUTS_REVUE:
         raise ValueError(f"Statut de revue inconnu : « {statut} » (attendu : {', '.join(STATUTS_REVUE)}).")
 
     def ecrire(con):
-        if not con.execute("SELECT count(*) FROM depot WHERE id = ?", [depot_id]).fetchone()[0]:
+        ligne = con.execute("SELECT protocole, fichier_nom FROM depot WHERE id = ?", [depot_id]).fetchone()
+        if ligne is None:
             raise KeyError(f"Le dépôt n° {depot_id} n'existe pas.")
-        con.execute("INSERT INTO revue_depot VALUES (?, ?, ?, ?, current_timestamp)",
-                    [depot_id, statut, commentaire, auteur])
+        con.execute("INSERT INTO revue_depot (depot_id, statut, commentaire, auteur, revu_le, compte) "
+                    "VALUES (?, ?, ?, ?, current_timestamp, ?)", [depot_id, statut, commentaire, u.nom, u.identifiant])
         con.execute("UPDATE depot SET statut = ? WHERE id = ?", [statut, depot_id])
+        journal.noter(con, u, "revue de dépôt", protocole=ligne[0], objet=f"dépôt n° {depot_id} : {ligne[1]}",
+                      detail=statut + (f" — {commentaire}" if commentaire else ""))
 
     store.ecrire(ecrire)
 
 
+@operation("consulter_depots")
 def liste_depots(store: Store, protocole: str, signataire: str | None = None) -> pd.DataFrame:
-    """Les dépôts d'un protocole, du plus récent au plus ancien (sans les octets des fichiers)."""
-    return store.requete("""
+    """Les dépôts d'un protocole, du plus récent au plus ancien (sans les octets des fichiers). Un contributeur ne voit
+    que ceux de son signataire et de ses services."""
+    if signataire is not None:
+        exiger_signataire(store, "consulter_depots", protocole, signataire)
+    permis = perimetre_de(store, protocole)
+    df = store.requete("""
         SELECT d.id, d.signataire, s.nom AS signataire_nom, d.periode, d.utilisateur, d.depose_le, d.fichier_nom,
                d.sha256, d.nb_valeurs, octet_length(d.contenu) AS taille, d.statut, d.commentaire,
                (SELECT r.commentaire FROM revue_depot r WHERE r.depot_id = d.id ORDER BY r.revu_le DESC LIMIT 1)
@@ -238,17 +272,21 @@ def liste_depots(store: Store, protocole: str, signataire: str | None = None) ->
         WHERE d.protocole = ? AND (? IS NULL OR d.signataire = ?)
         ORDER BY d.id DESC
     """, [protocole, signataire, signataire])
+    return df if permis is None else df[df["signataire"].isin(permis)].reset_index(drop=True)
 
 
+@operation("consulter_depots")
 def fichier_du_depot(store: Store, depot_id: int) -> tuple[str, bytes]:
-    """Le nom et les octets d'origine d'un fichier déposé."""
-    ligne = store.lire(lambda con: con.execute("SELECT fichier_nom, contenu FROM depot WHERE id = ?",
-                                               [depot_id]).fetchone())
+    """Le nom et les octets d'origine d'un fichier déposé (pour un contributeur : un dépôt de son signataire)."""
+    ligne = store.lire(lambda con: con.execute("SELECT fichier_nom, contenu, protocole, signataire FROM depot "
+                                               "WHERE id = ?", [depot_id]).fetchone())
     if ligne is None:
         raise KeyError(f"Le dépôt n° {depot_id} n'existe pas.")
+    exiger_signataire(store, "consulter_depots", ligne[2], ligne[3], objet=f"dépôt n° {depot_id}")
     return ligne[0], bytes(ligne[1])
 
 
+@operation("consulter_pilotage")
 def historique(store: Store, protocole: str, indicateur: str, perimetre: str | None = None) -> pd.DataFrame:
     """Toutes les valeurs déposées pour un indicateur, avec leur dépôt d'origine (fichier, signataire, date) ; la
     colonne `fait_foi` marque celle que montrent les graphiques."""
@@ -316,6 +354,7 @@ class Completude:
                 "recus": int(self.par_signataire["recus"].sum())}
 
 
+@operation("consulter_pilotage")
 def completude(store: Store, protocole: str, periode: str) -> Completude:
     """Pour une année (ou un semestre) : ce que chaque signataire devait envoyer, ce qui est arrivé, qui est en retard."""
     if not RE_PERIODE.match(str(periode)):

@@ -25,6 +25,8 @@ from pathlib import Path
 import pandas as pd
 
 from .db import Store
+from . import journal
+from .droits import operation, utilisateur_de
 from .formats import format_nombre
 from .rapport_erreurs import AVERTISSEMENT, ImportRefuse, Rapport
 from .referentiel import inserer_df
@@ -217,6 +219,7 @@ class ResultatContours:
     rapport: Rapport
 
 
+@operation("administrer_referentiel")
 def importer_contours(store: Store, source, nom_fichier: str | None = None) -> ResultatContours:
     """Importe les contours d'un GeoJSON (octets ou chemin) : tous en une transaction, en remplaçant les précédents.
 
@@ -238,10 +241,18 @@ def importer_contours(store: Store, source, nom_fichier: str | None = None) -> R
         inserer_df(con, "contour_qpv", contours[["code", "libelle", "insee", "geojson", "importe_le", "fichier_nom"]])
         return int(avant)
 
-    precedents = store.ecrire(ecrire)
+    u = utilisateur_de(store)
+
+    def ecrire_et_noter(con) -> int:
+        avant = ecrire(con)
+        journal.noter(con, u, "import de contours", objet=nom, detail=f"{len(contours)} contours (remplacent {avant})")
+        return avant
+
+    precedents = store.ecrire(ecrire_et_noter)
     return ResultatContours(len(contours), precedents, nom, couverture(store), rapport)
 
 
+@operation("consulter_pilotage")
 def etat_contours(store: Store) -> dict:
     """Ce qui est chargé : nombre de contours, date et fichier du dernier import (None si rien)."""
     n, quand, fichier = store.lire(lambda con: con.execute(
@@ -249,6 +260,7 @@ def etat_contours(store: Store) -> dict:
     return {"nb_contours": int(n), "importe_le": quand, "fichier_nom": fichier}
 
 
+@operation("consulter_pilotage")
 def couverture(store: Store, protocole: str | None = None) -> pd.DataFrame:
     """Pour chaque protocole (ou celui demandé) : ses quartiers (QPV et veille active), combien ont un contour, et
     lesquels n'en ont pas (codes séparés par « ; »)."""
@@ -262,6 +274,7 @@ def couverture(store: Store, protocole: str | None = None) -> pd.DataFrame:
     """, [protocole, protocole])
 
 
+@operation("consulter_pilotage")
 def contours_du_protocole(store: Store, protocole: str) -> dict:
     """Les contours des quartiers d'un protocole, en FeatureCollection (`id` = code du quartier ; propriétés code,
     libelle (celui du protocole), type). Les quartiers sans contour n'y figurent pas."""
@@ -285,6 +298,7 @@ COLONNES_COMPARAISON = [
 ]
 
 
+@operation("consulter_pilotage")
 def valeurs_par_quartier(store: Store, protocole: str, periode, indicateur: str | None = None) -> pd.DataFrame:
     """Les indicateurs suivis par quartier, pour chaque quartier du protocole (QPV et veille active) à la période :
     les colonnes de `avancement.indicateurs_au_perimetre` plus `type` (QPV ou veille active). Avec `indicateur`, une
@@ -311,6 +325,7 @@ def valeurs_par_quartier(store: Store, protocole: str, periode, indicateur: str 
     return df.assign(indicateur=indicateur, libelle=i["libelle"], unite=i["unite"], sens=i["sens"], niveau="QPV")
 
 
+@operation("consulter_pilotage")
 def comparaison_quartier(store: Store, protocole: str, periode, quartier: str) -> pd.DataFrame:
     """Pour chaque indicateur suivi par quartier : la valeur du quartier, son statut et son explication, le minimum, la
     médiane et le maximum des autres quartiers renseignés (et leur nombre), et la valeur et le statut du territoire

@@ -11,6 +11,7 @@ import datetime as dt
 import pandas as pd
 
 from .db import Store
+from .droits import exiger_signataire, operation
 from .depots import SQL_VALEURS_COURANTES, attendus, signataires_couverts
 from .formats import format_valeur
 from .validation import FEUILLE_META, FEUILLE_VALEURS, VERSION_MODELE, periode_precedente
@@ -26,8 +27,12 @@ class ModeleImpossible(ValueError):
     pass
 
 
+@operation("deposer")
 def lignes_du_modele(store: Store, protocole: str, signataire: str, periode: str) -> tuple[dict, pd.DataFrame]:
-    """Les lignes attendues d'un signataire (et de ses services) pour une période, avec leurs repères."""
+    """Les lignes attendues d'un signataire (et de ses services) pour une période, avec leurs repères. Un contributeur
+    n'obtient que celles de son signataire."""
+    exiger_signataire(store, "deposer", protocole, signataire, objet=f"modèle {periode}")
+
     def lire(con):
         p = con.execute("SELECT code, titre, territoire, annee_debut, annee_fin, demonstration FROM protocole "
                         "WHERE code = ?", [protocole]).fetchone()
@@ -77,6 +82,7 @@ def lignes_du_modele(store: Store, protocole: str, signataire: str, periode: str
     return info, a.reset_index(drop=True)
 
 
+@operation("deposer")
 def ecrire_modele_depot(store: Store, protocole: str, signataire: str, periode: str, flux) -> int:
     """Écrit le modèle (fichier ou flux binaire). Renvoie le nombre de lignes à remplir."""
     from openpyxl import Workbook

@@ -40,6 +40,7 @@ import pandas as pd
 from . import avancement, depots, requetes
 from .couleurs import COULEUR_ETAT_NON_RENSEIGNE, COULEURS_COMPLETUDE, COULEURS_ETAT, COULEURS_STATUT
 from .db import Store
+from .droits import operation
 from .formats import ESPACE_INSECABLE, format_date, format_date_heure, format_nombre, format_pourcent, format_valeur
 
 journal = logging.getLogger("perr_metrics.rapport")
@@ -1104,6 +1105,7 @@ def _sections_methode(d: _Donnees, lettre: str, etabli_le: dt.date) -> list[Sect
     return sections
 
 
+@operation("consulter_pilotage")
 def construire_rapport(store: Store, protocole: str, annee: int | str, *,
                        etabli_le: dt.date | None = None) -> Rapport:
     """Le contenu du rapport annuel d'évaluation d'un protocole pour une année, indépendant du format.
@@ -1742,6 +1744,7 @@ def fichiers(rapport: Rapport, formats=FORMATS) -> tuple[dict[str, bytes], dict[
     return contenus, erreurs
 
 
+@operation("consulter_pilotage")
 def generer(store: Store, protocole: str, annee: int | str, format: str, flux) -> Rapport:
     """Construit le rapport d'un protocole pour une année et l'écrit dans `flux` (chemin ou fichier binaire) au format
     `pdf`, `docx` ou `xlsx`. Renvoie le rapport construit (pour en écrire d'autres formats sans tout refaire)."""

@@ -16,6 +16,8 @@ import pandas as pd
 
 from .cadres import CADRES_NATIONAUX
 from .db import Store, prochain_id
+from . import journal
+from .droits import operation, utilisateur_de
 from .formats import NombreInvalide, lire_date, lire_nombre, normaliser_entete
 from .lecture import Feuille, FichierIllisible, est_vide, lettre_colonne, lire_classeur, trouver_feuille
 from .rapport_erreurs import AVERTISSEMENT, ImportRefuse, Rapport
@@ -703,12 +705,14 @@ class ResultatImport:
     rapport: Rapport
 
 
-def importer_referentiel(store: Store, source, nom_fichier: str | None = None,
-                         utilisateur: str = "ligne de commande") -> ResultatImport:
-    """Importe un classeur de référentiel : crée le protocole ou le met à jour sur place, tout ou rien.
+@operation("administrer_referentiel")
+def importer_referentiel(store: Store, source, nom_fichier: str | None = None) -> ResultatImport:
+    """Importe un classeur de référentiel : crée le protocole ou le met à jour sur place, tout ou rien (administrateurs
+    seulement ; l'import est consigné au journal, avec son fichier et son empreinte).
 
     Lève `ImportRefuse` (avec le rapport complet) au moindre problème ; la base est alors inchangée.
     """
+    u = utilisateur_de(store)
     ref = lire_referentiel(source, nom_fichier)
     if not ref.rapport.valide:
         raise ImportRefuse(ref.rapport)
@@ -748,8 +752,11 @@ def importer_referentiel(store: Store, source, nom_fichier: str | None = None,
                             "libelle = excluded.libelle", [c.code, c.referentiel, c.libelle])
         resume = ", ".join(f"{k} : {len(v)}" for k, v in tables.items() if k in ("signataire", "noeud", "engagement",
                                                                                    "indicateur"))
-        con.execute("INSERT INTO import_referentiel VALUES (?, ?, current_timestamp, ?, ?, ?, ?)",
-                    [prochain_id(con, "import_referentiel"), p["code"], nom, empreinte, utilisateur, resume])
+        con.execute("INSERT INTO import_referentiel (id, protocole, importe_le, fichier_nom, sha256, utilisateur, resume, "
+                    "compte) VALUES (?, ?, current_timestamp, ?, ?, ?, ?, ?)",
+                    [prochain_id(con, "import_referentiel"), p["code"], nom, empreinte, u.nom, resume, u.identifiant])
+        journal.noter(con, u, "import de référentiel", protocole=p["code"], objet=nom,
+                      detail=("mise à jour" if existe else "création") + f" ; {resume} ; SHA-256 {empreinte[:12]}…")
         return not existe
 
     cree = store.ecrire(ecrire)
@@ -761,6 +768,7 @@ def importer_referentiel(store: Store, source, nom_fichier: str | None = None,
 # Export et modèle
 # --------------------------------------------------------------------------------------------------------------------
 
+@operation("consulter_referentiel")
 def donnees_protocole(store: Store, code: str) -> dict[str, list[dict]]:
     """Le contenu d'un protocole, feuille par feuille, avec les clés de colonnes de `FEUILLES`."""
 
@@ -908,6 +916,7 @@ def ecrire_classeur(chemin_ou_flux, donnees: dict[str, list[dict]] | None = None
     wb.save(chemin_ou_flux)
 
 
+@operation("consulter_referentiel")
 def exporter_referentiel(store: Store, code: str, chemin) -> None:
     """Exporte un protocole dans un classeur que l'import relit à l'identique."""
     ecrire_classeur(chemin, donnees_protocole(store, code))

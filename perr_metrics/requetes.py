@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .db import Store
+from .droits import operation
 
 
 class ProtocoleInconnu(KeyError):
@@ -34,11 +35,13 @@ SQL_PROTOCOLES = """
 """
 
 
+@operation("consulter_referentiel")
 def protocoles(store: Store) -> pd.DataFrame:
     """Les protocoles de la base, avec leurs effectifs."""
     return store.lire(lambda con: con.execute(SQL_PROTOCOLES, {"code": None}).df())
 
 
+@operation("consulter_referentiel")
 def protocole(store: Store, code: str) -> dict:
     df = store.lire(lambda con: con.execute(SQL_PROTOCOLES, {"code": code}).df())
     if df.empty:
@@ -51,6 +54,7 @@ def _verifier(store: Store, code: str) -> None:
         raise ProtocoleInconnu(code)
 
 
+@operation("consulter_referentiel")
 def signataires(store: Store, code: str) -> pd.DataFrame:
     """Les signataires et services d'un protocole, avec ce que chacun porte et déclare."""
     _verifier(store, code)
@@ -64,6 +68,7 @@ def signataires(store: Store, code: str) -> pd.DataFrame:
     """, [code])
 
 
+@operation("consulter_referentiel")
 def indicateurs(store: Store, code: str, signataire: str | None = None) -> pd.DataFrame:
     """Les indicateurs d'un protocole (ceux que déclare un signataire si `signataire` est donné)."""
     _verifier(store, code)
@@ -80,6 +85,7 @@ def indicateurs(store: Store, code: str, signataire: str | None = None) -> pd.Da
     return df
 
 
+@operation("consulter_referentiel")
 def arbre(store: Store, code: str) -> pd.DataFrame:
     """L'arborescence des axes, dans l'ordre, avec pour chaque nœud le nombre d'engagements et d'indicateurs qu'il
     contient, lui et ses descendants (un indicateur compte pour un nœud s'il mesure l'un de ses engagements)."""
@@ -100,6 +106,7 @@ def arbre(store: Store, code: str) -> pd.DataFrame:
     """, [code, code, code])
 
 
+@operation("consulter_referentiel")
 def engagements(store: Store, code: str, noeud: str | None = None) -> pd.DataFrame:
     """Les engagements (d'un nœud et de ses descendants si `noeud` est donné), avec leurs porteurs en clair."""
     _verifier(store, code)
@@ -121,6 +128,7 @@ def engagements(store: Store, code: str, noeud: str | None = None) -> pd.DataFra
     """, [code, noeud, code, noeud])
 
 
+@operation("consulter_referentiel")
 def perimetres(store: Store, code: str) -> pd.DataFrame:
     """Le territoire, ses communes et ses quartiers (QPV et veille active), avec les communes de chaque quartier."""
     _verifier(store, code)
@@ -136,11 +144,13 @@ def perimetres(store: Store, code: str) -> pd.DataFrame:
     """, [code])
 
 
+@operation("consulter_referentiel")
 def contrats(store: Store, code: str) -> pd.DataFrame:
     _verifier(store, code)
     return store.requete("SELECT code, libelle, date_signature FROM contrat WHERE protocole = ? ORDER BY ordre", [code])
 
 
+@operation("consulter_referentiel")
 def cadres_du_protocole(store: Store, code: str) -> pd.DataFrame:
     """Combien de nœuds et d'engagements se rattachent à chaque cadre national."""
     _verifier(store, code)
@@ -152,5 +162,6 @@ def cadres_du_protocole(store: Store, code: str) -> pd.DataFrame:
     """, [code, code])
 
 
+@operation("consulter_referentiel")
 def nombre_de_valeurs(store: Store, code: str) -> int:
     return store.lire(lambda con: con.execute("SELECT count(*) FROM valeur WHERE protocole = ?", [code]).fetchone()[0])

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from . import journal
 from .db import Store
+from .droits import exiger_signataire, operation, perimetre_de, utilisateur_de
 from .depots import completude, liste_depots, signataires_couverts
 from .formats import format_date, lire_date
 from .requetes import ProtocoleInconnu
@@ -50,22 +52,25 @@ def _lire_date_etat(date_etat) -> dt.date:
                                           "2021-02-12.") from None
 
 
+@operation("modifier_etat")
 def enregistrer_etat(store: Store, protocole: str, engagement: str, etat: str, date_etat, commentaire: str | None,
-                     auteur: str, *, aujourd_hui: dt.date | None = None) -> dict:
-    """Enregistre un nouvel état d'un engagement ; les états précédents restent dans l'historique.
+                     *, aujourd_hui: dt.date | None = None) -> dict:
+    """Enregistre un nouvel état d'un engagement, au nom de l'utilisateur du magasin ; les états précédents restent
+    dans l'historique. Un contributeur ne met à jour que les engagements que porte son signataire (ou l'un de ses
+    services).
 
-    Refuse (lève `EtatRefuse`, rien n'est écrit) : un engagement absent du protocole, un état hors de `ETATS`, un
-    auteur vide, une date illisible ou postérieure à aujourd'hui, un engagement reporté ou abandonné sans commentaire.
+    Refuse (lève `EtatRefuse`, rien n'est écrit) : un engagement absent du protocole, un état hors de `ETATS`, une
+    date illisible ou postérieure à aujourd'hui, un engagement reporté ou abandonné sans commentaire.
     Renvoie la ligne enregistrée.
     """
+    u = utilisateur_de(store)
     aujourd_hui = aujourd_hui or dt.date.today()
     etat = (etat or "").strip()
-    auteur = (auteur or "").strip()
+    auteur = u.nom
     commentaire = (commentaire or "").strip() or None
     if etat not in ETATS:
         raise EtatRefuse("etat-inconnu", f"État « {etat} » inconnu : choisissez parmi {', '.join(ETATS)}.")
-    if not auteur:
-        raise EtatRefuse("auteur-obligatoire", "Indiquez votre nom : chaque état garde la trace de qui l'a saisi.")
+    _exiger_porteur(store, "modifier_etat", protocole, engagement)
     jour = _lire_date_etat(date_etat)
     if jour > aujourd_hui:
         raise EtatRefuse("date-future", f"La date de l'état ({format_date(jour)}) est postérieure à aujourd'hui "
@@ -84,11 +89,27 @@ def enregistrer_etat(store: Store, protocole: str, engagement: str, etat: str, d
                            [protocole, engagement]).fetchone()[0]:
             raise EtatRefuse("engagement-inconnu", f"L'engagement « {engagement} » n'existe pas dans le protocole "
                                                    f"{protocole}.")
-        con.execute("INSERT INTO etat_engagement (protocole, engagement, etat, date_etat, commentaire, auteur, saisi_le)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)", list(ligne.values()))
+        con.execute("INSERT INTO etat_engagement (protocole, engagement, etat, date_etat, commentaire, auteur, saisi_le,"
+                    " compte) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", list(ligne.values()) + [u.identifiant])
+        journal.noter(con, u, "état d'engagement", protocole=protocole, objet=engagement,
+                      detail=f"{etat} au {format_date(jour)}" + (f" — {commentaire}" if commentaire else ""))
 
     store.ecrire(ecrire)
     return ligne
+
+
+def _exiger_porteur(store: Store, action: str, protocole: str, engagement: str) -> None:
+    """Pour un contributeur : l'engagement doit être porté par son signataire ou l'un de ses services."""
+    permis = perimetre_de(store, protocole)
+    if permis is None:
+        return
+    porteurs = store.lire(lambda con: {r[0] for r in con.execute(
+        "SELECT signataire FROM engagement_porteur WHERE protocole = ? AND engagement = ?",
+        [protocole, engagement]).fetchall()})
+    communs = porteurs & permis
+    # Refus (au journal) si l'engagement n'est pas le sien : on nomme ses porteurs.
+    exiger_signataire(store, action, protocole, communs or (porteurs or {"(aucun porteur)"}),
+                      objet=f"engagement {engagement}")
 
 
 def _verifier(con: duckdb.DuckDBPyConnection, protocole: str) -> None:
@@ -96,6 +117,7 @@ def _verifier(con: duckdb.DuckDBPyConnection, protocole: str) -> None:
         raise ProtocoleInconnu(protocole)
 
 
+@operation("consulter_engagements")
 def etats_courants(store: Store, protocole: str) -> pd.DataFrame:
     """Chaque engagement du protocole, dans l'ordre du référentiel, avec son axe (nœud racine de l'arborescence), ses
     porteurs et son dernier état (date, commentaire, auteur) ; « non renseigné » s'il n'a encore aucun état.
@@ -129,12 +151,18 @@ def etats_courants(store: Store, protocole: str) -> pd.DataFrame:
 
     df = store.lire(lire)
     df["nb_etats"] = df["nb_etats"].astype("int64")
+    permis = perimetre_de(store, protocole)
+    if permis is not None:   # un contributeur : les engagements que porte son signataire
+        df = df[df["porteurs"].fillna("").map(lambda p: bool(permis & set(p.split(";"))))].reset_index(drop=True)
     return df[COLONNES_ETATS]
 
 
+@operation("consulter_engagements")
 def historique_etats(store: Store, protocole: str, engagement: str) -> pd.DataFrame:
     """Tous les états saisis pour un engagement, du plus récent au plus ancien (colonnes etat, date_etat,
     commentaire, auteur, saisi_le)."""
+    _exiger_porteur(store, "consulter_engagements", protocole, engagement)
+
     def lire(con):
         _verifier(con, protocole)
         return con.execute("""
@@ -144,6 +172,7 @@ def historique_etats(store: Store, protocole: str, engagement: str) -> pd.DataFr
     return store.lire(lire)
 
 
+@operation("consulter_engagements")
 def engagements_filtres(store: Store, protocole: str, axe: str | None = None, porteur: str | None = None,
                         etat: str | None = None) -> pd.DataFrame:
     """`etats_courants`, restreint à un axe (nœud racine), à un porteur (lui ou l'un de ses services) et à un état
@@ -203,6 +232,7 @@ class BilanSignataire:
         return int(self.completude["recus"].sum())
 
 
+@operation("consulter_pilotage")
 def bilan_signataire(store: Store, protocole: str, signataire: str, periode: str) -> BilanSignataire:
     """Les engagements d'un signataire (portés seul ou avec d'autres, y compris par ses services) avec leur état, ses
     indicateurs avec leur statut pour la période, et où en sont ses dépôts."""

@@ -21,6 +21,7 @@ from streamlit.runtime.scriptrunner import RerunException, StopException
 
 from . import requetes
 from .db import BaseOccupee, ErreurBase, Store
+from .droits import SYSTEME
 from .formats import format_date, format_nombre
 
 journal = logging.getLogger("perr_metrics.ui")
@@ -28,7 +29,7 @@ journal = logging.getLogger("perr_metrics.ui")
 
 @st.cache_resource(show_spinner=False)
 def _store(chemin: str) -> Store:
-    return Store(chemin)
+    return Store(chemin, utilisateur=SYSTEME)  # provisoire : remplacé par la connexion
 
 
 def store() -> Store:

@@ -22,6 +22,7 @@ import pandas as pd
 from . import avancement, depots, requetes, suivi
 from .avancement import ATTEINT, EN_BONNE_VOIE, EN_RETARD, STATUTS, lire_periode
 from .db import Store
+from .droits import operation
 
 #: Les états d'un engagement (ceux de `suivi`, qui les enregistre), puis celui d'un engagement sans état saisi.
 ETATS = tuple(suivi.ETATS) + (suivi.NON_RENSEIGNE,)
@@ -109,6 +110,7 @@ def _score(territoire: pd.DataFrame) -> float | None:
     return avancement.score(int(c.get(ATTEINT, 0)), int(c.get(EN_BONNE_VOIE, 0)), int(c.get(EN_RETARD, 0)))
 
 
+@operation("consulter_pilotage")
 def synthese(store: Store, protocole: str, periode, lire: Lecteur | None = None) -> Synthese:
     """Les statuts des indicateurs du protocole à la période (au territoire entier) et le score d'ensemble."""
     lire = _lecteur(store, lire)
@@ -189,6 +191,7 @@ def _variations(actuel: pd.DataFrame, avant: pd.DataFrame) -> pd.DataFrame:
     return m[COLONNES_VARIATIONS].reset_index(drop=True)
 
 
+@operation("consulter_pilotage")
 def nouveaux_depots(store: Store, protocole: str, periode) -> pd.DataFrame:
     """Les dépôts reçus après la fin de la période précédente qui portent au moins une valeur de la période ou d'une
     période antérieure (un dépôt de rattrapage pour l'an passé en est ; un dépôt qui ne porte que sur la période
@@ -215,6 +218,7 @@ def nouveaux_depots(store: Store, protocole: str, periode) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+@operation("consulter_pilotage")
 def changements(store: Store, protocole: str, periode, lire: Lecteur | None = None) -> Changements:
     """Ce qui a changé depuis la période précédente : statuts, valeurs qui ont le plus bougé, nouveaux dépôts."""
     lire = _lecteur(store, lire)
@@ -237,6 +241,7 @@ def changements(store: Store, protocole: str, periode, lire: Lecteur | None = No
 # Les engagements et leur état
 # --------------------------------------------------------------------------------------------------------------------
 
+@operation("consulter_pilotage")
 def etats_des_engagements(store: Store, protocole: str, noeud: str | None = None) -> pd.DataFrame:
     """Les engagements du protocole (ceux du nœud et de ses descendants si `noeud` est donné), dans l'ordre du
     référentiel, avec leurs porteurs et leur dernier état (la règle de `suivi.etats_courants` : le plus récent par date
@@ -270,6 +275,7 @@ def repartition_etats(engagements: pd.DataFrame) -> pd.DataFrame:
 # Par axe : l'arbre, le fil d'Ariane, les enfants, les indicateurs d'un nœud
 # --------------------------------------------------------------------------------------------------------------------
 
+@operation("consulter_pilotage")
 def arbre_avancement(store: Store, protocole: str, periode, lire: Lecteur | None = None) -> pd.DataFrame:
     """L'arborescence, dans l'ordre de l'arbre, avec l'avancement de chaque nœud à la période.
 
@@ -308,6 +314,7 @@ def enfants(arbre: pd.DataFrame, code: str | None) -> pd.DataFrame:
     return arbre[arbre["parent"] == code].reset_index(drop=True)
 
 
+@operation("consulter_pilotage")
 def indicateurs_mesurant(store: Store, protocole: str, noeud: str | None = None) -> pd.DataFrame:
     """Les indicateurs qui mesurent un engagement du nœud ou de ses descendants (tous ceux du protocole sans `noeud`),
     avec les engagements qu'ils y mesurent (« E001, E004 », vide pour un indicateur qui n'en mesure aucun) et le
@@ -329,6 +336,7 @@ def indicateurs_mesurant(store: Store, protocole: str, noeud: str | None = None)
     """, {"p": protocole, "n": noeud or None})
 
 
+@operation("consulter_pilotage")
 def indicateurs_du_noeud(store: Store, protocole: str, periode, noeud: str | None = None,
                          lire: Lecteur | None = None) -> pd.DataFrame:
     """Les indicateurs qui comptent pour un nœud (tous sans `noeud`), avec leur statut au territoire entier et la phrase
@@ -364,6 +372,7 @@ class Fiche:
     engagements: pd.DataFrame
 
 
+@operation("consulter_pilotage")
 def fiche_indicateur(store: Store, protocole: str, indicateur: str, lire: Lecteur | None = None) -> Fiche:
     """La carte d'identité d'un indicateur et les engagements qu'il mesure."""
     lire = _lecteur(store, lire)
@@ -380,6 +389,7 @@ def fiche_indicateur(store: Store, protocole: str, indicateur: str, lire: Lecteu
     return Fiche(info, eng[eng["code"].isin(codes)].reset_index(drop=True))
 
 
+@operation("consulter_pilotage")
 def references_et_cibles(store: Store, protocole: str, indicateur: str | None = None) -> pd.DataFrame:
     """Les références et cibles d'un indicateur et, pour un taux, de son numérateur et de son dénominateur (de tous les
     indicateurs sans `indicateur`), sur tous les périmètres. Colonnes : indicateur, perimetre, niveau (du périmètre),
@@ -489,6 +499,7 @@ def periodes_de_l_indicateur(protocole: dict, periodicite: str) -> list[str]:
     return periodes(protocole["annee_debut"], protocole["annee_fin"], semestres=periodicite == "semestrielle")
 
 
+@operation("consulter_pilotage")
 def serie_indicateur(store: Store, protocole: str, indicateur: str, lire: Lecteur | None = None,
                      par_perimetre: bool = True) -> Serie:
     """Les valeurs, statuts et valeurs attendues d'un indicateur, période par période, au territoire et (si
@@ -519,6 +530,7 @@ def serie_indicateur(store: Store, protocole: str, indicateur: str, lire: Lecteu
     return Serie(territoire, perimetres, trajectoire_du_territoire(rc, fiche.indicateur, p["code_territoire"]))
 
 
+@operation("consulter_pilotage")
 def provenance(store: Store, protocole: str, indicateur: str) -> pd.DataFrame:
     """D'où vient chaque valeur déposée pour un indicateur : toutes les valeurs de `depots.historique` (dépôt n°,
     fichier, signataire, déposant, date, cellule, fait_foi), avec le libellé du périmètre, le nom du signataire et leur
@@ -578,6 +590,7 @@ class Situation:
     perimetres: pd.DataFrame
 
 
+@operation("consulter_pilotage")
 def situation(store: Store, protocole: str, periode, indicateur: str, lire: Lecteur | None = None) -> Situation:
     """Où en est un indicateur à une période, au territoire et périmètre par périmètre."""
     lire = _lecteur(store, lire)

@@ -13,18 +13,32 @@ if str(RACINE) not in sys.path:
 
 from perr_metrics.db import Store  # noqa: E402
 from perr_metrics.demo import charger_demo  # noqa: E402
+from perr_metrics.droits import SYSTEME, Utilisateur  # noqa: E402
+
+# L'utilisateur des tests du cœur qui ne portent pas sur les droits : un administrateur (la coordination). Les droits
+# des autres rôles ont leurs propres tests (tests/core/test_droits.py).
+ADMIN = Utilisateur("admin-test", "Administratrice de test", "administrateur")
+
+
+@pytest.fixture(autouse=True)
+def compte_de_coordination(monkeypatch):
+    """La ligne de commande agit au nom du compte de coordination de la démonstration (identifiant et mot de passe
+    par l'environnement, comme dans un script) ; `base_essai` et les bases neuves des tests le créent aussi."""
+    monkeypatch.setenv("PERR_UTILISATEUR", "coordination")
+    monkeypatch.setenv("PERR_MOT_DE_PASSE", "coordination-demo")
+    monkeypatch.setenv("PERR_NOUVEAU_MOT_DE_PASSE", "coordination-demo")
 
 
 @pytest.fixture
 def store(tmp_path) -> Store:
     """Une base neuve dans un dossier temporaire."""
-    return Store(tmp_path / "perr.duckdb", delai_verrou=10)
+    return Store(tmp_path / "perr.duckdb", delai_verrou=10, utilisateur=ADMIN)
 
 
 @pytest.fixture(scope="session")
 def base_demo(tmp_path_factory) -> Path:
     chemin = tmp_path_factory.mktemp("demo") / "demo.duckdb"
-    charger_demo(Store(chemin))
+    charger_demo(Store(chemin, utilisateur=SYSTEME))
     return chemin
 
 
@@ -34,13 +48,20 @@ def store_demo(base_demo, tmp_path) -> Store:
     return copie_de_base(base_demo, tmp_path)
 
 
+def creer_coordination(store: Store) -> None:
+    """Le compte « coordination » (mot de passe « coordination-demo ») d'une base sans compte : la ligne de commande
+    des tests agit en son nom (voir `compte_de_coordination`)."""
+    from perr_metrics.comptes import creer_premier_administrateur
+    creer_premier_administrateur(store, "coordination", "Coordination (essai)", "coordination-demo")
+
+
 def copie_de_base(source: Path, dossier: Path) -> Store:
     """Une copie modifiable d'une base construite une fois pour la session (avec son journal s'il y en a un)."""
     destination = Path(dossier) / "perr.duckdb"
     shutil.copyfile(source, destination)
     if Path(str(source) + ".wal").exists():
         shutil.copyfile(str(source) + ".wal", str(destination) + ".wal")
-    return Store(destination, delai_verrou=10)
+    return Store(destination, delai_verrou=10, utilisateur=ADMIN)
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -22,6 +22,13 @@ def lancer(capsys, *args) -> tuple[int, str, str]:
     return code, sortie.out, sortie.err
 
 
+def premier_administrateur(capsys, db: str) -> None:
+    """Une base neuve : son premier compte, administrateur, créé sans connexion."""
+    code, out, err = lancer(capsys, "--db", db, "utilisateurs", "ajouter", "coordination", "--nom", "Coordination",
+                            "--role", "administrateur")
+    assert code == 0, err
+
+
 def test_vraie_commande_init_demo_et_listes(tmp_path):
     """Le vrai `python -m perr_metrics`, dans un sous-processus, avec la base donnée par PERR_DB."""
     env = dict(os.environ, PERR_DB=str(tmp_path / "perr.duckdb"), PYTHONPATH=str(RACINE))
@@ -29,9 +36,13 @@ def test_vraie_commande_init_demo_et_listes(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "TCM-PERR-2019" in r.stdout
+    env.pop("PERR_UTILISATEUR")
     r = subprocess.run([sys.executable, "-m", "perr_metrics", "protocoles", "--json"], cwd=tmp_path, env=env,
-                       capture_output=True, text=True)
-    assert r.returncode == 0
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert r.returncode == 1 and "Indiquez votre compte" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "perr_metrics", "--utilisateur", "coordination", "protocoles", "--json"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
     assert {p["code"] for p in json.loads(r.stdout)} == {"TCM-PERR-2019", "BLOIS-PERR-2020"}
     r = subprocess.run([sys.executable, "-m", "perr_metrics", "inconnue"], cwd=tmp_path, env=env,
                        capture_output=True, text=True)
@@ -75,6 +86,7 @@ def test_referentiel_modele_importer_exporter(tmp_path, capsys):
     modele = tmp_path / "modele.xlsx"
     assert lancer(capsys, "--db", db, "referentiel", "modele", str(modele))[0] == 0
     assert modele.exists()
+    premier_administrateur(capsys, db)
     classeur = classeurs.ecrire(tmp_path)
     code, out, _ = lancer(capsys, "--db", db, "referentiel", "importer", str(classeur), "--json")
     assert code == 0 and json.loads(out)["statut"] == "accepte"
@@ -87,6 +99,7 @@ def test_referentiel_modele_importer_exporter(tmp_path, capsys):
 
 def test_referentiel_refuse_json_et_code_1(tmp_path, capsys):
     db = str(tmp_path / "perr.duckdb")
+    premier_administrateur(capsys, db)
     d = classeurs.donnees()
     d["engagements"][0]["porteurs"] = ["ETAT", "MYSTERE"]
     classeur = classeurs.ecrire(tmp_path, d)
@@ -103,6 +116,7 @@ def test_referentiel_refuse_json_et_code_1(tmp_path, capsys):
 
 
 def test_referentiel_fichier_absent(tmp_path, capsys):
+    premier_administrateur(capsys, str(tmp_path / "x.duckdb"))
     code, _, err = lancer(capsys, "--db", str(tmp_path / "x.duckdb"), "referentiel", "importer",
                           str(tmp_path / "nulle-part.xlsx"))
     assert code == 1 and "n'existe pas" in err

@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from perr_metrics import requetes
+from tests.conftest import ADMIN
 from perr_metrics.db import VERSION_SCHEMA, BaseOccupee, ErreurBase, Store, migrer, version_de
 from perr_metrics.referentiel import importer_referentiel
 from tests import classeurs
@@ -39,7 +40,7 @@ def test_migration_depuis_la_version_precedente(tmp_path):
     con.execute("INSERT INTO valeur VALUES (1, 'ANCIEN', 'IND', 'QP010001', '2019', 2019, 12.5, NULL, 'Valeurs!D2')")
     con.close()
 
-    store = Store(chemin)
+    store = Store(chemin, utilisateur=ADMIN)
     assert store.initialiser() == VERSION_SCHEMA
     assert store.requete("SELECT version FROM schema_version ORDER BY 1")["version"].tolist() == list(
         range(1, VERSION_SCHEMA + 1))
@@ -57,14 +58,14 @@ def test_base_plus_recente_que_l_application_refusee(tmp_path):
     con.execute("INSERT INTO schema_version VALUES (?, 'future', current_timestamp)", [VERSION_SCHEMA + 1])
     con.close()
     with pytest.raises(ErreurBase, match="plus récent"):
-        Store(chemin).initialiser()
+        Store(chemin, utilisateur=ADMIN).initialiser()
 
 
 def test_fichier_qui_n_est_pas_une_base(tmp_path):
     chemin = tmp_path / "perr.duckdb"
     chemin.write_bytes(b"ceci n'est pas une base DuckDB" * 100)
     with pytest.raises(ErreurBase):
-        Store(chemin).initialiser()
+        Store(chemin, utilisateur=ADMIN).initialiser()
 
 
 def test_sauvegarde_puis_restauration(store_demo, tmp_path):
@@ -122,7 +123,7 @@ def test_lecture_attend_qu_un_autre_processus_lache_la_base(store_demo):
 
 
 def test_base_occupee_trop_longtemps_message_francais(store_demo):
-    impatient = Store(store_demo.chemin, delai_verrou=0.3)
+    impatient = Store(store_demo.chemin, delai_verrou=0.3, utilisateur=ADMIN)
     proc = _tenir_la_base(store_demo.chemin, 3)
     try:
         with pytest.raises(BaseOccupee, match="occupée par une autre opération"):
@@ -157,6 +158,7 @@ def test_import_tue_en_plein_vol_ne_laisse_rien(store_demo, tmp_path):
         sys.path.insert(0, {str(RACINE)!r})
         from perr_metrics import referentiel
         from perr_metrics.db import Store
+        from perr_metrics.droits import SYSTEME
         vrai = referentiel.inserer_df
         compte = 0
         def lent(con, table, df):
@@ -167,7 +169,7 @@ def test_import_tue_en_plein_vol_ne_laisse_rien(store_demo, tmp_path):
                 print("EN COURS", flush=True)
                 time.sleep(60)
         referentiel.inserer_df = lent
-        referentiel.importer_referentiel(Store({str(store_demo.chemin)!r}), {str(classeur)!r})
+        referentiel.importer_referentiel(Store({str(store_demo.chemin)!r}, utilisateur=SYSTEME), {str(classeur)!r})
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:

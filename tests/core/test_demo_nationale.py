@@ -11,6 +11,7 @@ import re
 import pytest
 
 from perr_metrics.cli import main
+from tests.conftest import ADMIN
 from perr_metrics.db import Store
 from perr_metrics.demo_nationale import CATALOGUE, construire
 from perr_metrics.depots import completude, valeurs_courantes
@@ -34,7 +35,7 @@ def empreinte(store: Store) -> dict[str, tuple]:
 
 @pytest.fixture(scope="module")
 def regionale(tmp_path_factory) -> Store:
-    store = Store(tmp_path_factory.mktemp("regionale") / "regionale.duckdb")
+    store = Store(tmp_path_factory.mktemp("regionale") / "regionale.duckdb", utilisateur=ADMIN)
     construire(store, "regionale", 7)
     return store
 
@@ -51,11 +52,11 @@ def test_meme_graine_meme_base_par_la_ligne_de_commande(regionale, tmp_path, cap
     chemin = tmp_path / "bis.duckdb"
     assert main(["demo", "--echelle", "regionale", "--graine", "7", "--db", str(chemin)]) == 0
     assert "Base d'essai prête" in capsys.readouterr().out
-    assert empreinte(Store(chemin)) == empreinte(regionale)
+    assert empreinte(Store(chemin, utilisateur=ADMIN)) == empreinte(regionale)
 
 
 def test_autre_graine_autre_base(tmp_path):
-    a, b = Store(tmp_path / "a.duckdb"), Store(tmp_path / "b.duckdb")
+    a, b = Store(tmp_path / "a.duckdb", utilisateur=ADMIN), Store(tmp_path / "b.duckdb", utilisateur=ADMIN)
     construire(a, "essai", 1)
     construire(b, "essai", 2)
     ea, eb = empreinte(a), empreinte(b)
@@ -211,7 +212,7 @@ def test_le_referentiel_genere_respecte_les_regles_du_classeur(regionale, tmp_pa
     docs/referentiel.md passent), et les mêmes comptes."""
     codes = [r[0] for r in q(regionale, """SELECT protocole FROM perimetre GROUP BY 1
                                             ORDER BY count(*) DESC, 1""")]
-    neuve = Store(tmp_path / "reimport.duckdb")
+    neuve = Store(tmp_path / "reimport.duckdb", utilisateur=ADMIN)
     for code in (codes[0], codes[-1]):
         classeur = tmp_path / f"{code}.xlsx"
         exporter_referentiel(regionale, code, classeur)

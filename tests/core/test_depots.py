@@ -23,6 +23,8 @@ import pytest
 from openpyxl import load_workbook
 
 from perr_metrics.cli import main
+from perr_metrics.droits import Utilisateur
+from tests.conftest import ADMIN, creer_coordination
 from perr_metrics.db import Store
 from perr_metrics.depots import (completude, deposer, fichier_du_depot, historique, liste_depots, revoir_depot,
                                  valeurs_courantes)
@@ -43,8 +45,9 @@ RACINE = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def base_essai(tmp_path_factory) -> Path:
     dossier = tmp_path_factory.mktemp("essai")
-    store = Store(dossier / "essai.duckdb")
+    store = Store(dossier / "essai.duckdb", utilisateur=ADMIN)
     importer_referentiel(store, classeurs.ecrire(dossier))
+    creer_coordination(store)
     return store.chemin
 
 
@@ -397,7 +400,8 @@ def test_une_erreur_l_emporte_sur_les_avertissements(essai):
 def test_le_depot_garde_le_fichier_et_sa_trace(essai):
     donnees = csv_long([["DELAI", "EPT-TEST", "2025", "28,5"]], encodage="cp1252")
     debut = dt.datetime.now()
-    res = accepte(essai, donnees, "délais CAF 2025.csv", "CAF93", utilisateur="agent@caf93.fr")
+    agent = essai.pour(Utilisateur("agent-caf93", "agent@caf93.fr", "contributeur", PROTOCOLE, "CAF93"))
+    res = accepte(agent, donnees, "délais CAF 2025.csv", "CAF93")
     d = liste_depots(essai, PROTOCOLE).iloc[0]
     assert d["id"] == res.depot_id
     assert (d["signataire"], d["periode"], d["utilisateur"], d["fichier_nom"], d["nb_valeurs"], d["statut"]) == (
@@ -442,7 +446,7 @@ def test_a_corriger_rend_la_main_a_la_valeur_precedente(essai):
     premier = accepte(essai, csv_long([["JEUNES", "QN09301A", "2025", 100]]), "v1.csv", "EPT")
     fautif = accepte(essai, csv_long([["JEUNES", "QN09301A", "2025", 1000], ["JEUNES", "QN09302B", "2025", 7]]),
                      "v2.csv", "EPT")
-    revoir_depot(essai, fautif.depot_id, "à corriger", "Erreur d'un facteur 10", "coordination")
+    revoir_depot(essai, fautif.depot_id, "à corriger", "Erreur d'un facteur 10")
     assert courantes(essai) == {("JEUNES", "QN09301A", "2025"): 100}
     h = historique(essai, PROTOCOLE, "JEUNES", "QN09301A").set_index("depot_id")
     assert bool(h.loc[premier.depot_id, "fait_foi"]) and not bool(h.loc[fautif.depot_id, "fait_foi"])
@@ -450,14 +454,14 @@ def test_a_corriger_rend_la_main_a_la_valeur_precedente(essai):
     d = liste_depots(essai, PROTOCOLE).set_index("id")
     assert d.loc[fautif.depot_id, "commentaire_revue"] == "Erreur d'un facteur 10"
     # Validé ensuite : ses valeurs refont foi. La revue est gardée en entier.
-    revoir_depot(essai, fautif.depot_id, "validé", None, "coordination")
+    revoir_depot(essai, fautif.depot_id, "validé", None)
     assert courantes(essai)[("JEUNES", "QN09301A", "2025")] == 1000
     assert essai.requete("SELECT statut FROM revue_depot ORDER BY revu_le")["statut"].tolist() == ["à corriger",
                                                                                                    "validé"]
     with pytest.raises(ValueError, match="Statut de revue inconnu"):
-        revoir_depot(essai, fautif.depot_id, "rejeté", None, "coordination")
+        revoir_depot(essai, fautif.depot_id, "rejeté", None)
     with pytest.raises(KeyError):
-        revoir_depot(essai, 999, "validé", None, "coordination")
+        revoir_depot(essai, 999, "validé", None)
 
 
 def test_le_depot_suivant_compare_aux_valeurs_qui_font_foi(essai):
@@ -466,7 +470,7 @@ def test_le_depot_suivant_compare_aux_valeurs_qui_font_foi(essai):
     accepte(essai, csv_long([["JEUNES", "QN09301A", "2025", 100]]), "v1.csv", "EPT")
     fautif = accepte(essai, csv_long([["JEUNES", "QN09301A", "2025", 1000]]), "v2.csv", "EPT",
                      accepter_avertissements=True)
-    revoir_depot(essai, fautif.depot_id, "à corriger", None, "coordination")
+    revoir_depot(essai, fautif.depot_id, "à corriger", None)
     res = accepte(essai, csv_long([["JEUNES", "QN09301A", "2025", 100, "corrigé"]]), "v3.csv", "EPT")
     assert res.changements["nature"].tolist() == ["inchangée"]
 
@@ -502,7 +506,7 @@ def test_completude_sur_un_cas_construit_a_la_main(essai):
     assert [tuple(r) for r in s1[["signataire", "attendus", "recus", "taux"]].values] == [("EPT", 3, 1, 33.3)]
     # Un dépôt à corriger ne compte plus.
     caf = liste_depots(essai, PROTOCOLE, "CAF93")["id"].iloc[0]
-    revoir_depot(essai, int(caf), "à corriger", None, "coordination")
+    revoir_depot(essai, int(caf), "à corriger", None)
     assert completude(essai, PROTOCOLE, "2025").en_retard == ["CAF93", "ETAT-DDSP", "EPT"]
     with pytest.raises(ValueError, match="Période illisible"):
         completude(essai, PROTOCOLE, "l'an dernier")
@@ -595,6 +599,7 @@ def test_depot_tue_en_plein_vol_ne_laisse_rien(essai, tmp_path):
         sys.path.insert(0, {str(RACINE)!r})
         from perr_metrics import depots
         from perr_metrics.db import Store
+        from perr_metrics.droits import SYSTEME
         vrai = depots.inserer_df
         def lent(con, table, df):
             vrai(con, table, df)
@@ -603,7 +608,7 @@ def test_depot_tue_en_plein_vol_ne_laisse_rien(essai, tmp_path):
             time.sleep(60)
         depots.inserer_df = lent
         donnees = open({str(fichier)!r}, "rb").read()
-        depots.deposer(Store({str(essai.chemin)!r}), donnees, "ept.csv", protocole={PROTOCOLE!r}, signataire="EPT")
+        depots.deposer(Store({str(essai.chemin)!r}, utilisateur=SYSTEME), donnees, "ept.csv", protocole={PROTOCOLE!r}, signataire="EPT")
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
@@ -649,13 +654,21 @@ def test_cli_modele_puis_depot(essai, tmp_path, capsys):
     rempli = tmp_path / "rempli.xlsx"
     rempli.write_bytes(remplir_modele(chemin.read_bytes(), {("JEUNES", "QN09301A", "2025"): 12,
                                                             ("TAUX-APPRENTIS", "QN09301A", "2025"): "4,5"}))
-    code, out, _ = lancer(capsys, "--db", db, "depot", rempli, "--protocole", PROTOCOLE, "--signataire", "EPT",
-                          "--utilisateur", "ept@exemple.fr", "--json")
+    # Le dépôt par le compte du contributeur de l'EPT (créé par la coordination), son mot de passe par l'environnement.
+    code, _, err = lancer(capsys, "--db", db, "utilisateurs", "ajouter", "ept@exemple.fr", "--nom", "Agent de l'EPT",
+                          "--role", "contributeur", "--protocole", PROTOCOLE, "--signataire", "EPT")
+    assert code == 0, err
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PERR_MOT_DE_PASSE", "coordination-demo")   # celui de $PERR_NOUVEAU_MOT_DE_PASSE à la création
+        code, out, _ = lancer(capsys, "--db", db, "depot", rempli, "--protocole", PROTOCOLE, "--signataire", "EPT",
+                              "--utilisateur", "ept@exemple.fr", "--json")
     assert code == 0
     res = json.loads(out)
     assert set(res) == {"statut", "erreurs", "avertissements", "valeurs", "depot_id"}
     assert (res["statut"], res["erreurs"], res["avertissements"], res["valeurs"]) == ("accepte", [], [], 2)
-    assert liste_depots(essai, PROTOCOLE)["utilisateur"].tolist() == ["ept@exemple.fr"]
+    depots_ = liste_depots(essai, PROTOCOLE)
+    assert depots_["utilisateur"].tolist() == ["Agent de l'EPT"]
+    assert essai.requete("SELECT compte FROM depot")["compte"].tolist() == ["ept@exemple.fr"]
     # Le même fichier encore : rien de nouveau, et ce n'est pas une erreur.
     code, out, err = lancer(capsys, "--db", db, "depot", rempli, "--protocole", PROTOCOLE, "--signataire", "EPT",
                             "--json")

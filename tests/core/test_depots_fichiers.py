@@ -18,6 +18,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from perr_metrics import validation
+from tests.conftest import ADMIN
 from perr_metrics.db import Store
 from perr_metrics.depots import deposer, fichier_du_depot
 from perr_metrics.lecture import lire_classeur
@@ -295,7 +296,7 @@ def lo(base_essai, tmp_path_factory) -> dict[str, bytes]:
     racine = tmp_path_factory.mktemp("libreoffice")
     src = racine / "src"
     src.mkdir()
-    store = Store(base_essai)
+    store = Store(base_essai, utilisateur=ADMIN)
     flux = io.BytesIO()
     ecrire_modele_depot(store, PROTOCOLE, "EPT", "2025", flux)
     vierge = flux.getvalue()

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from perr_metrics import avancement, cli, depots, rapport, requetes, suivi
+from tests.conftest import ADMIN, creer_coordination
 from perr_metrics.db import Store
 from perr_metrics.depots import enregistrer_depot
 from perr_metrics.formats import format_valeur
@@ -62,7 +63,7 @@ def troyes(base_demo, tmp_path_factory):
     dossier = tmp_path_factory.mktemp("rapport-troyes")
     chemin = dossier / "perr.duckdb"
     shutil.copyfile(base_demo, chemin)
-    store = Store(chemin, delai_verrou=10)
+    store = Store(chemin, delai_verrou=10, utilisateur=ADMIN)
     aujourd_hui = dt.date(2022, 12, 31)
 
     # Trois engagements que la démonstration laisse sans état : E1 en cours dès 2020 puis réalisé, E2 en cours avec un
@@ -71,7 +72,7 @@ def troyes(base_demo, tmp_path_factory):
     e1, e2, e3 = etats.loc[etats["etat"] == suivi.NON_RENSEIGNE, "code"].iloc[:3]
 
     def etat(engagement, e, date, commentaire=None):
-        suivi.enregistrer_etat(store, TCM, engagement, e, date, commentaire, "Coordination", aujourd_hui=aujourd_hui)
+        suivi.enregistrer_etat(store, TCM, engagement, e, date, commentaire, aujourd_hui=aujourd_hui)
     etat(e1, "en cours", dt.date(2020, 5, 4))
     etat(e1, "réalisé", dt.date(2021, 11, 2), "Quatre orientations engagées")
     etat(e2, "en cours", dt.date(2021, 3, 1), INJECTION)
@@ -326,6 +327,7 @@ def store_essai(store, tmp_path):
     store.ecrire(lambda con: enregistrer_depot(con, protocole=ESSAI, signataire="ETAT-DDSP", periode="2024",
                                                utilisateur="test", fichier_nom="ddsp-2024.csv", contenu=b"x",
                                                valeurs=valeurs, depose_le=dt.datetime(2025, 2, 12, 10, 30)))
+    creer_coordination(store)
     return store
 
 

@@ -172,7 +172,7 @@ def test_demonstration_statuts_et_changements(store_demo):
 def saisir_etats(store, lignes):
     """(engagement, état, date de l'état, moment de la saisie) ; écrits tels quels dans la table du suivi."""
     store.ecrire(lambda con: [con.execute(
-        "INSERT INTO etat_engagement VALUES (?, ?, ?, ?, NULL, 'test', ?)", [PROTO, e, etat, date_etat, saisi])
+        "INSERT INTO etat_engagement VALUES (?, ?, ?, ?, NULL, 'test', ?, NULL)", [PROTO, e, etat, date_etat, saisi])
         for e, etat, date_etat, saisi in lignes])
 
 
@@ -361,7 +361,7 @@ def test_provenance(essai):
                       quand=jour(2026, 1, 10))
     second = deposer(essai, [("PATROUILLES", A, "2025", 110)], quand=jour(2026, 2, 10))
     fautif = deposer(essai, [("PATROUILLES", A, "2025", 999)], quand=jour(2026, 3, 10))
-    depots.revoir_depot(essai, fautif, "à corriger", "999 : faute de frappe", "coordination")
+    depots.revoir_depot(essai, fautif, "à corriger", "999 : faute de frappe")
     p = vues.provenance(essai, PROTO, "PATROUILLES")
     assert list(zip(p["perimetre"], p["depot_id"], p["valeur"], p["sort"])) == [
         (A, fautif, 999, "écartée : dépôt à corriger"),

@@ -87,7 +87,7 @@ def test_engagements_saisie_d_un_etat(monkeypatch, store_demo):
 def test_engagements_lien_partage(monkeypatch, store_demo):
     tous = suivi.etats_courants(store_demo, BLOIS)
     code = tous.loc[tous["axe"] == "2", "code"].iloc[3]
-    suivi.enregistrer_etat(store_demo, BLOIS, code, "reporté", "2021-06-01", "Attente du financement", "Coordinatrice")
+    suivi.enregistrer_etat(store_demo, BLOIS, code, "reporté", "2021-06-01", "Attente du financement")
     at = page(monkeypatch, store_demo, "pages/engagements.py", protocole=BLOIS, axe="2", etat="reporté",
               engagement=code)
     assert at.selectbox(key="protocole").value == BLOIS
@@ -170,7 +170,7 @@ def test_par_qpv_import_des_contours_puis_carte(monkeypatch, store_demo, geojson
 # --------------------------------------------------------------------------------------------------------------------
 
 def test_par_signataire(monkeypatch, store_demo):
-    suivi.enregistrer_etat(store_demo, TCM, "E001", "réalisé", "2021-12-01", None, "Préfecture")
+    suivi.enregistrer_etat(store_demo, TCM, "E001", "réalisé", "2021-12-01", None)
     at = page(monkeypatch, store_demo, "pages/par_signataire.py", protocole=TCM, signataire="ETAT", periode="2021")
     assert at.selectbox(key="signataire").value == "ETAT"
     m = metriques(at)
