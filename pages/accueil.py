@@ -4,7 +4,7 @@ import streamlit as st
 
 from perr_metrics import requetes, ui
 
-ui.garde_page()
+ui.garde_page("consulter_pilotage")
 st.title("Protocoles d'engagements renforcés et réciproques")
 with ui.protections():
     p = ui.choisir_protocole()

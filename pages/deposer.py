@@ -8,19 +8,18 @@ from perr_metrics import depots, modele_depot, ui
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-ui.garde_page()
+u = ui.garde_page("deposer")
 st.title("Déposer des valeurs")
 with ui.protections():
     p = ui.choisir_protocole()
     if p is not None:
         ui.bandeau_demonstration(p)
-        g, m, d = st.columns([2, 1, 1])
+        g, m = st.columns([3, 1])
         with g:
             signataire = ui.choisir_signataire(p)
         with m:
             periode = ui.choisir_periode(p)
-        with d:
-            utilisateur = st.text_input("Votre nom", key="utilisateur", placeholder="Prénom Nom, service")
+        st.caption(f"Vous déposez au nom de {ui.echapper(u.nom)} ({u.identifiant}) : chaque valeur en gardera la trace.")
         if signataire:
             st.subheader("1. Télécharger le modèle pré-rempli")
             flux = io.BytesIO()
@@ -36,9 +35,7 @@ with ui.protections():
 
             st.subheader("2. Déposer le fichier rempli")
             fichier = st.file_uploader("Fichier de valeurs", type=["xlsx", "xlsm", "ods", "csv"], key="depot")
-            if fichier is not None and not utilisateur.strip():
-                st.info("Indiquez votre nom avant de déposer : chaque valeur garde la trace de qui l'a envoyée.")
-            elif fichier is not None:
+            if fichier is not None:
                 donnees = fichier.getvalue()
                 cle = ("depot", hashlib.sha256(donnees).hexdigest(), p["code"], signataire, periode)
                 confirmer = st.session_state.get("confirmer") == cle
@@ -46,7 +43,7 @@ with ui.protections():
                     barre = st.progress(0.0, text="Lecture du fichier…")
                     st.session_state[cle] = depots.deposer(
                         ui.store(), donnees, fichier.name, protocole=p["code"], signataire=signataire,
-                        periode=periode, utilisateur=utilisateur.strip(), accepter_avertissements=confirmer,
+                        periode=periode, accepter_avertissements=confirmer,
                         progression=lambda f, t: barre.progress(f, text=t))
                     st.session_state.pop("confirmer", None)
                     barre.empty()

@@ -10,7 +10,7 @@ from perr_metrics import requetes, suivi, ui
 TOUS = "tous"
 COULEURS = {**ui.COULEURS_ETAT, suivi.NON_RENSEIGNE: "#EEEEEE"}
 
-ui.garde_page()
+u = ui.garde_page("consulter_engagements")
 st.title("Engagements")
 with ui.protections():
     p = ui.choisir_protocole()
@@ -62,24 +62,28 @@ with ui.protections():
         st.caption(" · ".join(details))
         if (message := st.session_state.pop("etat_enregistre", None)):
             st.success(message)
-        with st.form("nouvel_etat", clear_on_submit=True):
-            st.markdown(f"**Nouvel état** (actuellement : {e['etat']})")
-            a, b = st.columns(2)
-            nouvel = a.selectbox("État", suivi.ETATS, key="nouvel_etat_etat")
-            jour = b.date_input("Date de l'état", value=dt.date.today(), max_value=dt.date.today(),
-                                format="DD/MM/YYYY", key="nouvel_etat_date")
-            commentaire = st.text_area("Commentaire (obligatoire pour un engagement reporté ou abandonné)",
-                                       key="nouvel_etat_commentaire")
-            auteur = st.text_input("Votre nom", placeholder="Prénom Nom, structure", key="nouvel_etat_auteur")
-            if st.form_submit_button("Enregistrer l'état", type="primary", key="enregistrer_etat"):
-                try:
-                    suivi.enregistrer_etat(ui.store(), p["code"], code, nouvel, jour, commentaire, auteur)
-                except suivi.EtatRefuse as exc:
-                    st.error(str(exc))
-                else:
-                    ui.vider_cache()
-                    st.session_state["etat_enregistre"] = f"État « {nouvel} » enregistré pour l'engagement {code}."
-                    st.rerun()
+        if not u.peut("modifier_etat"):
+            st.caption("Les porteurs et la coordination mettent à jour l'état des engagements ; votre rôle les "
+                       "consulte.")
+        else:
+            with st.form("nouvel_etat", clear_on_submit=True):
+                st.markdown(f"**Nouvel état** (actuellement : {e['etat']})")
+                a, b = st.columns(2)
+                nouvel = a.selectbox("État", suivi.ETATS, key="nouvel_etat_etat")
+                jour = b.date_input("Date de l'état", value=dt.date.today(), max_value=dt.date.today(),
+                                    format="DD/MM/YYYY", key="nouvel_etat_date")
+                commentaire = st.text_area("Commentaire (obligatoire pour un engagement reporté ou abandonné)",
+                                           key="nouvel_etat_commentaire")
+                st.caption(f"Saisi au nom de {ui.echapper(u.nom)}.")
+                if st.form_submit_button("Enregistrer l'état", type="primary", key="enregistrer_etat"):
+                    try:
+                        suivi.enregistrer_etat(ui.store(), p["code"], code, nouvel, jour, commentaire)
+                    except suivi.EtatRefuse as exc:
+                        st.error(str(exc))
+                    else:
+                        ui.vider_cache()
+                        st.session_state["etat_enregistre"] = f"État « {nouvel} » enregistré pour l'engagement {code}."
+                        st.rerun()
         hist = ui.lire(suivi.historique_etats, p["code"], code)
         st.subheader("Historique")
         if hist.empty:

@@ -10,7 +10,7 @@ AUCUN, TOUS = "aucun", "tous"
 SENS = {"hausse": "à la hausse", "baisse": "à la baisse"}
 NIVEAUX = {"QPV": "quartier", "Commune": "commune", "Territoire": "territoire"}
 
-ui.garde_page()
+ui.garde_page("consulter_pilotage")
 st.title("Fiche indicateur")
 
 

@@ -8,7 +8,7 @@ import streamlit as st
 from perr_metrics import ui, vues
 from perr_metrics.formats import format_pourcent
 
-ui.garde_page()
+ui.garde_page("consulter_pilotage")
 st.title("Avancement par axe")
 
 with ui.protections():

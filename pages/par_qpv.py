@@ -9,7 +9,7 @@ from perr_metrics import geo, ui
 from perr_metrics.avancement import STATUTS, formater
 from perr_metrics.rapport_erreurs import ImportRefuse
 
-ui.garde_page()
+ui.garde_page("consulter_pilotage")
 st.title("Par QPV")
 with ui.protections():
     p = ui.choisir_protocole()

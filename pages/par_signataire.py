@@ -26,7 +26,7 @@ def barres(comptes: pd.Series, couleurs: dict, titre: str, nom: str) -> None:
     ui.graphique(fig, df.rename(columns={"quoi": "État ou statut", "nombre": titre}), nom)
 
 
-ui.garde_page()
+ui.garde_page("consulter_pilotage")
 st.title("Par signataire")
 with ui.protections():
     p = ui.choisir_protocole()

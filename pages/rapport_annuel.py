@@ -4,7 +4,7 @@ import streamlit as st
 from perr_metrics import rapport, ui
 from perr_metrics.formats import format_nombre, format_pourcent
 
-ui.garde_page()
+ui.garde_page("consulter_pilotage")
 st.title("Rapport annuel d'évaluation")
 st.markdown("Le rapport que l'on remet au comité de pilotage, établi à partir des valeurs déposées, sans ressaisie : "
             "synthèse, un chapitre par axe, une fiche par quartier, une annexe par signataire et la méthode. Le même "

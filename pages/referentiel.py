@@ -8,7 +8,7 @@ from perr_metrics.rapport_erreurs import ImportRefuse
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-ui.garde_page()
+ui.garde_page("administrer_referentiel")
 st.title("Référentiel d'un protocole")
 st.markdown("Un protocole se décrit dans un classeur : protocole, contrats de ville, communes, quartiers, signataires, "
             "axes, engagements, indicateurs, références et cibles. Réimporter le classeur d'un protocole existant le "
@@ -22,8 +22,7 @@ with ui.protections():
     fichier = st.file_uploader("Classeur du référentiel (.xlsx ou .ods)", type=["xlsx", "ods", "xlsm"], key="classeur")
     if fichier is not None:
         try:
-            res = referentiel.importer_referentiel(ui.store(), fichier.getvalue(), fichier.name,
-                                                   utilisateur="tableau de bord")
+            res = referentiel.importer_referentiel(ui.store(), fichier.getvalue(), fichier.name)
         except ImportRefuse as exc:
             st.error(f"Classeur refusé : {exc} Corrigez les cellules ci-dessous et déposez-le à nouveau.")
             ui.afficher_rapport(exc.rapport)

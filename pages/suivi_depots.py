@@ -5,7 +5,7 @@ import streamlit as st
 from perr_metrics import depots, ui
 from perr_metrics.formats import format_pourcent
 
-ui.garde_page()
+u = ui.garde_page("consulter_depots")
 st.title("Suivi des dépôts")
 
 
@@ -58,16 +58,13 @@ with ui.protections():
             choix = st.selectbox("Dépôt", list(libelles), format_func=libelles.get, key="depot_choisi")
             nom, octets = depots.fichier_du_depot(ui.store(), choix)
             st.download_button("Télécharger le fichier d'origine", octets, nom, key="telecharger_depot")
-            with st.form("revue"):
-                st.markdown("**Revue par la coordination**")
-                statut = st.radio("Statut", depots.STATUTS_REVUE, horizontal=True)
-                commentaire = st.text_input("Commentaire")
-                auteur = st.text_input("Votre nom")
-                if st.form_submit_button("Enregistrer la revue"):
-                    if not auteur.strip():
-                        st.warning("Indiquez votre nom : chaque revue garde la trace de son auteur.")
-                    else:
-                        depots.revoir_depot(ui.store(), choix, statut, commentaire or None, auteur.strip())
+            if u.peut("revoir_depot"):
+                with st.form("revue"):
+                    st.markdown("**Revue par la coordination**")
+                    statut = st.radio("Statut", depots.STATUTS_REVUE, horizontal=True)
+                    commentaire = st.text_input("Commentaire")
+                    if st.form_submit_button("Enregistrer la revue"):
+                        depots.revoir_depot(ui.store(), choix, statut, commentaire or None)
                         ui.vider_cache()
                         st.success(f"Dépôt n° {choix} marqué « {statut} ».")
             st.caption("Les graphiques et le rapport utilisent, pour chaque indicateur, périmètre et période, la valeur "

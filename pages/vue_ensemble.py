@@ -7,7 +7,7 @@ from perr_metrics.formats import format_pourcent
 
 COULEURS_ETATS = {**ui.COULEURS_ETAT, vues.ETATS[-1]: COULEUR_ETAT_NON_RENSEIGNE}
 
-ui.garde_page()
+ui.garde_page("consulter_pilotage")
 st.title("Vue d'ensemble")
 
 

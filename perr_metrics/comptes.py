@@ -375,8 +375,8 @@ def activer_compte(store: Store, identifiant: str, actif: bool) -> None:
 
 
 def changer_mot_de_passe(store: Store, identifiant: str, nouveau: str, ancien: str | None = None) -> None:
-    """Un administrateur change le mot de passe de n'importe quel compte ; tout autre utilisateur seulement le sien,
-    en donnant l'ancien."""
+    """Un administrateur change le mot de passe de n'importe quel autre compte ; chacun change le sien en donnant
+    l'ancien."""
     u = utilisateur_de(store)
     ident = (identifiant or "").strip().lower()
     soi_meme = ident == u.identifiant and not u.systeme
@@ -388,7 +388,7 @@ def changer_mot_de_passe(store: Store, identifiant: str, nouveau: str, ancien: s
         ligne = _ligne(con, ident)
         if ligne is None:
             raise CompteRefuse(f"Le compte « {ident} » n'existe pas.")
-        if soi_meme and u.role != ADMINISTRATEUR and not _verifie(ligne["mot_de_passe"], ancien or ""):
+        if soi_meme and not _verifie(ligne["mot_de_passe"], ancien or ""):
             raise CompteRefuse("L'ancien mot de passe est incorrect.")
         con.execute("UPDATE compte SET mot_de_passe = ?, modifie_le = current_timestamp WHERE identifiant = ?",
                     [hache, ident])

@@ -354,9 +354,10 @@ class Completude:
                 "recus": int(self.par_signataire["recus"].sum())}
 
 
-@operation("consulter_pilotage")
+@operation("consulter_depots")
 def completude(store: Store, protocole: str, periode: str) -> Completude:
-    """Pour une année (ou un semestre) : ce que chaque signataire devait envoyer, ce qui est arrivé, qui est en retard."""
+    """Pour une année (ou un semestre) : ce que chaque signataire devait envoyer, ce qui est arrivé, qui est en retard.
+    Un contributeur ne voit que les lignes de son signataire et de ses services."""
     if not RE_PERIODE.match(str(periode)):
         raise ValueError(f"Période illisible : « {periode} » (attendu 2021 ou 2021-S1).")
 
@@ -381,6 +382,10 @@ def completude(store: Store, protocole: str, periode: str) -> Completude:
         return detail, sig
 
     detail, sig = store.lire(lire)
+    permis = perimetre_de(store, protocole)
+    if permis is not None:
+        detail = detail[detail["signataire"].isin(permis)].reset_index(drop=True)
+        sig = sig[sig["signataire"].isin(permis)]
     compte = detail.groupby("signataire").agg(attendus=("recu", "size"), recus=("recu", "sum")).reset_index()
     df = compte.merge(sig, on="signataire", how="left")
     df["recus"] = df["recus"].astype(int)

@@ -8,6 +8,7 @@ périme donc le cache sans qu'on ait à y penser.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import traceback
@@ -19,31 +20,218 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import RerunException, StopException
 
-from . import requetes
+from . import comptes, requetes
+from .comptes import CompteRefuse, ConnexionRefusee
 from .db import BaseOccupee, ErreurBase, Store
-from .droits import SYSTEME
+from .droits import ACTIONS, LIBELLES_ROLES, SYSTEME, VISITEUR, AccesRefuse, Utilisateur
 from .formats import format_date, format_nombre
 
-journal = logging.getLogger("perr_metrics.ui")
+_log = logging.getLogger("perr_metrics.ui")
 
 
 @st.cache_resource(show_spinner=False)
 def _store(chemin: str) -> Store:
-    return Store(chemin, utilisateur=SYSTEME)  # provisoire : remplacé par la connexion
+    return Store(chemin)
+
+
+def _chemin() -> str:
+    return os.environ.get("PERR_DB") or str(Path("data") / "perr.duckdb")
 
 
 def store() -> Store:
-    """Le magasin de l'application (chemin : $PERR_DB ou data/perr.duckdb)."""
-    return _store(os.environ.get("PERR_DB") or str(Path("data") / "perr.duckdb"))
+    """Le magasin de l'application (chemin : $PERR_DB ou data/perr.duckdb), au nom de l'utilisateur connecté (ou du
+    visiteur de la vue publique) : le cœur vérifie ses droits à chaque opération."""
+    return _store(_chemin()).pour(utilisateur() or VISITEUR)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# La session : qui est connecté, depuis quand ; expiration ; authentification unique (OpenID Connect)
+# --------------------------------------------------------------------------------------------------------------------
+
+INACTIVITE = dt.timedelta(minutes=int(os.environ.get("PERR_SESSION_MINUTES", 60)))
+DUREE_MAX = dt.timedelta(hours=int(os.environ.get("PERR_SESSION_HEURES", 12)))
+_CLE = "perr_session"          # {"compte", "debut", "activite", "sso"}
+
+
+def utilisateur() -> Utilisateur | None:
+    """L'utilisateur connecté, relu dans la base (un compte désactivé entre-temps n'est plus connecté) ; None sinon."""
+    session = st.session_state.get(_CLE)
+    if not session:
+        return None
+    return _recharger(session["compte"], signature_base())
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _recharger(identifiant: str, signature: tuple) -> Utilisateur | None:
+    return comptes.recharger(_store(_chemin()), identifiant)
+
+
+def ouvrir_session(u: Utilisateur, sso: bool = False) -> None:
+    maintenant = dt.datetime.now()
+    st.session_state[_CLE] = {"compte": u.identifiant, "debut": maintenant, "activite": maintenant, "sso": sso}
+    vider_cache()
+
+
+def fermer_session(motif: str = "demandée") -> None:
+    """Déconnexion (consignée au journal) ; pour une session ouverte par l'authentification unique, la session du
+    fournisseur est fermée aussi."""
+    session = st.session_state.pop(_CLE, None)
+    if session:
+        u = _recharger(session["compte"], signature_base()) or Utilisateur(session["compte"], session["compte"], "")
+        comptes.deconnexion(_store(_chemin()), u, motif)
+    _recharger.clear()
+    if _sso_connecte():
+        st.logout()
+
+
+def verifier_session() -> None:
+    """À chaque exécution : expire une session inactive depuis `INACTIVITE` ou ouverte depuis plus de `DUREE_MAX`
+    ($PERR_SESSION_MINUTES, $PERR_SESSION_HEURES) ; ouvre la session d'un utilisateur revenu de l'authentification
+    unique ; ferme celle d'un compte désactivé."""
+    session = st.session_state.get(_CLE)
+    maintenant = dt.datetime.now()
+    if session:
+        if maintenant - session["activite"] > INACTIVITE or maintenant - session["debut"] > DUREE_MAX:
+            fermer_session("session expirée")
+            st.session_state["perr_message"] = ("Votre session a expiré (inactivité ou durée maximale) : "
+                                                "reconnectez-vous.")
+            return
+        if utilisateur() is None:
+            st.session_state.pop(_CLE, None)
+            st.session_state["perr_message"] = "Ce compte a été désactivé : adressez-vous à l'équipe de coordination."
+            return
+        session["activite"] = maintenant
+        return
+    if _sso_connecte():
+        try:
+            u = comptes.connexion_sso(_store(_chemin()), st.user.get("email"), fournisseur=st.user.get("provider",
+                                                                                                  "oidc"))
+        except ConnexionRefusee as exc:
+            st.session_state["perr_message"] = str(exc)
+            st.logout()
+            return
+        ouvrir_session(u, sso=True)
+
+
+def fournisseur_sso() -> str | None:
+    """Le fournisseur OpenID Connect configuré dans les secrets (`[auth.NOM]`), s'il y en a un ; sinon None."""
+    try:
+        auth = st.secrets.get("auth", {})
+    except Exception:  # noqa: BLE001 - pas de fichier de secrets : pas d'authentification unique
+        return None
+    noms = [k for k, v in auth.items() if hasattr(v, "keys") and "client_id" in v]
+    return noms[0] if noms else None
+
+
+def nom_fournisseur(nom: str) -> str:
+    """Le nom affiché du fournisseur : `libelle` de sa section des secrets, sinon « ProConnect » pour `proconnect`."""
+    try:
+        libelle = st.secrets["auth"][nom].get("libelle")
+    except Exception:  # noqa: BLE001
+        libelle = None
+    return libelle or {"proconnect": "ProConnect"}.get(nom, nom.capitalize())
+
+
+def _sso_connecte() -> bool:
+    try:
+        return bool(st.user.get("is_logged_in", False))
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def pages_du_role(role: str | None) -> list[str]:
+    """Les fichiers de page qu'un rôle voit dans la navigation (None : personne n'est connecté)."""
+    return [p.fichier for p in PAGES if (role or "anonyme") in p.roles]
+
+
+class _Page:
+    def __init__(self, fichier: str, titre: str, icone: str, section: str, roles: set[str], defaut_pour=()):
+        self.fichier, self.titre, self.icone, self.section, self.roles = fichier, titre, icone, section, roles
+        self.defaut_pour = set(defaut_pour)
+
+
+_A, _C, _L = "administrateur", "contributeur", "lecteur"
+# Qui voit quelle page. Les pages vérifient aussi le droit dont elles ont besoin (`garde_page`) et le cœur refuse
+# toute opération hors du rôle : la navigation n'est que la première barrière.
+PAGES = [
+    _Page("pages/accueil.py", "Accueil", ":material/home:", "Pilotage", {_A, _L}, defaut_pour={_A, _L}),
+    _Page("pages/vue_ensemble.py", "Vue d'ensemble", ":material/dashboard:", "Pilotage", {_A, _L}),
+    _Page("pages/par_axe.py", "Par axe", ":material/stacked_bar_chart:", "Pilotage", {_A, _L}),
+    _Page("pages/par_qpv.py", "Par QPV", ":material/location_city:", "Pilotage", {_A, _L}),
+    _Page("pages/par_signataire.py", "Par signataire", ":material/groups:", "Pilotage", {_A, _L}),
+    _Page("pages/fiche_indicateur.py", "Fiche indicateur", ":material/query_stats:", "Pilotage", {_A, _L}),
+    _Page("pages/engagements.py", "Engagements", ":material/task_alt:", "Pilotage", {_A, _L, _C}),
+    _Page("pages/deposer.py", "Déposer", ":material/upload_file:", "Partenaires", {_A, _C}, defaut_pour={_C}),
+    _Page("pages/suivi_depots.py", "Suivi des dépôts", ":material/fact_check:", "Partenaires", {_A, _L, _C}),
+    _Page("pages/rapport_annuel.py", "Rapport annuel", ":material/picture_as_pdf:", "Partenaires", {_A, _L}),
+    _Page("pages/indicateurs_publies.py", "Indicateurs publiés", ":material/public:", "Vue publique",
+          {_A, _L, _C, "anonyme"}),
+    _Page("pages/referentiel.py", "Référentiel", ":material/account_tree:", "Administration", {_A}),
+    _Page("pages/comptes.py", "Comptes", ":material/manage_accounts:", "Administration", {_A}),
+    _Page("pages/journal.py", "Journal", ":material/history:", "Administration", {_A}),
+    _Page("pages/publication.py", "Vue publique", ":material/visibility:", "Administration", {_A}),
+    _Page("pages/mon_compte.py", "Mon compte", ":material/person:", "Compte", {_A, _L, _C}),
+    _Page("pages/connexion.py", "Connexion", ":material/login:", "Compte", {"anonyme"}, defaut_pour={"anonyme"}),
+]
+
+
+def navigation():
+    """La navigation de l'utilisateur : ses pages seulement. Les adresses des autres pages restent valides mais
+    cachées, et affichent la connexion (ou un refus) : un lien d'invitation au COPIL ouvert avant de se connecter garde
+    son adresse et ses filtres, et s'ouvre tel quel une fois connecté."""
+    from .publication import vue_publique_ouverte
+
+    verifier_session()
+    base = _store(_chemin())
+    if comptes.aucun_compte(base):
+        premier = "pages/premier_administrateur.py"
+        return st.navigation([st.Page(premier, title="Premier administrateur",
+                                      icon=":material/admin_panel_settings:", default=True)]
+                             + [_page_cachee(p, premier) for p in PAGES])
+    u = utilisateur()
+    role = u.role if u else "anonyme"
+    publique = vue_publique_ouverte(base)
+    sections: dict[str, list] = {}
+    cachees = []
+    for p in PAGES:
+        if role in p.roles and (p.fichier != "pages/indicateurs_publies.py" or publique):
+            sections.setdefault(p.section, []).append(
+                st.Page(p.fichier, title=p.titre, icon=p.icone, default=role in p.defaut_pour))
+        else:
+            cachees.append(_page_cachee(p, "pages/connexion.py" if u is None else "pages/acces_refuse.py"))
+    sections.setdefault("Compte", []).extend(cachees)
+    return st.navigation(sections)
+
+
+def _url(p: _Page) -> str:
+    return Path(p.fichier).stem
+
+
+def _page_cachee(p: _Page, remplacement: str):
+    """L'adresse d'une page hors du rôle, qui affiche `remplacement` (connexion ou refus) sans changer d'adresse."""
+    return st.Page(remplacement, title=p.titre, url_path=_url(p), visibility="hidden")
+
+
+def bandeau_utilisateur() -> None:
+    """Dans la barre latérale : qui est connecté, son rôle, et la déconnexion."""
+    u = utilisateur()
+    if u is None:
+        return
+    with st.sidebar:
+        rattache = f" — {u.signataire} ({u.protocole})" if u.signataire else ""
+        st.caption(f"Connecté : **{echapper(u.nom)}**  \n{LIBELLES_ROLES.get(u.role, u.role)}{echapper(rattache)}")
+        if st.button("Se déconnecter", icon=":material/logout:", key="perr_deconnexion"):
+            fermer_session()
+            st.rerun()
 
 
 @st.cache_resource(show_spinner="Création de la base et chargement de la démonstration…")
 def _preparer(chemin: str) -> bool:
     s = _store(chemin)
     s.initialiser()
-    if s.est_vide() and os.environ.get("PERR_DEMO", "1") != "0":
+    if s.est_vide() and os.environ.get("PERR_DEMO", "1") != "0" and comptes.aucun_compte(s):
         from .demo import charger_demo
-        charger_demo(s)
+        charger_demo(s.pour(SYSTEME))   # l'installation : protocoles et comptes de démonstration
     return True
 
 
@@ -61,7 +249,7 @@ def preparer_base() -> None:
 
 def signature_base() -> tuple:
     """Change à chaque écriture dans la base, quel que soit le processus qui écrit."""
-    chemin = store().chemin
+    chemin = Path(_chemin())
     sig = []
     for f in (chemin, Path(str(chemin) + ".wal")):
         try:
@@ -73,15 +261,17 @@ def signature_base() -> tuple:
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def _lecture(module: str, nom: str, signature: tuple, chemin: str, args: tuple):
+def _lecture(module: str, nom: str, signature: tuple, chemin: str, qui: Utilisateur, args: tuple):
     import importlib
-    return getattr(importlib.import_module(module), nom)(_store(chemin), *args)
+    return getattr(importlib.import_module(module), nom)(_store(chemin).pour(qui), *args)
 
 
 def lire(fonction: Callable, *args):
-    """Appelle une fonction de lecture du cœur (`fonction(store, *args)`) à travers le cache ; la clé comprend la
-    signature de la base, si bien qu'une écriture, d'où qu'elle vienne, périme le cache."""
-    return _lecture(fonction.__module__, fonction.__name__, signature_base(), str(store().chemin), args)
+    """Appelle une fonction de lecture du cœur (`fonction(store, *args)`) à travers le cache, au nom de l'utilisateur
+    connecté ; la clé comprend l'utilisateur et la signature de la base, si bien qu'une écriture, d'où qu'elle vienne,
+    périme le cache, et que personne ne lit ce qu'un autre rôle a mis en cache."""
+    return _lecture(fonction.__module__, fonction.__name__, signature_base(), _chemin(), utilisateur() or VISITEUR,
+                    args)
 
 
 def vider_cache() -> None:
@@ -103,10 +293,14 @@ def protections():
         st.warning(str(exc))
     except requetes.ProtocoleInconnu as exc:
         st.warning(str(exc))
+    except AccesRefuse as exc:
+        st.error(str(exc), icon=":material/block:")
+    except (CompteRefuse, ConnexionRefusee) as exc:
+        st.error(str(exc))
     except ErreurBase as exc:
         st.error(str(exc))
     except Exception as exc:  # noqa: BLE001 - c'est précisément le filet
-        journal.error("Erreur inattendue : %s", traceback.format_exc())
+        _log.error("Erreur inattendue : %s", traceback.format_exc())
         st.error("Une erreur inattendue est survenue ; elle a été consignée dans le journal du serveur. "
                  "Rechargez la page ; si elle se reproduit, signalez-la à l'équipe de coordination.")
 
@@ -118,6 +312,9 @@ def protections():
 def choisir_protocole() -> dict | None:
     """Sélecteur de protocole, gardé dans l'adresse (`?protocole=CODE`) pour qu'un lien ouvre la même vue."""
     df = lire(requetes.protocoles)
+    u = utilisateur()
+    if u is not None and u.role == "contributeur":    # un contributeur : le protocole de son signataire
+        df = df[df["code"] == u.protocole].reset_index(drop=True)
     if df.empty:
         st.info("Aucun protocole dans la base. Importez un classeur de référentiel (page « Référentiel ») ou lancez "
                 "`python -m perr_metrics init --demo`.")
@@ -178,6 +375,10 @@ def _synchro(cle: str, options: list, format_func=None, libelle: str = "", defau
 def choisir_signataire(protocole: dict, libelle: str = "Signataire ou service") -> str | None:
     df = lire(requetes.signataires, protocole["code"])
     df = df[df["nb_indicateurs"] > 0] if (df["nb_indicateurs"] > 0).any() else df
+    from .droits import perimetre_de
+    permis = perimetre_de(store(), protocole["code"])
+    if permis is not None:      # un contributeur : son signataire et ses services
+        df = df[df["code"].isin(permis)]
     if df.empty:
         st.info("Ce protocole n'a aucun signataire.")
         return None
@@ -218,8 +419,11 @@ def date_heure_texte(d) -> str:
     return format_date_heure(pd.Timestamp(d).to_pydatetime())
 
 
-def garde_page() -> None:
-    """À appeler en tête de chaque page.
+def garde_page(action: str | None = None) -> Utilisateur | None:
+    """À appeler en tête de chaque page, avec le droit dont elle a besoin (`droits.ACTIONS`) ; renvoie l'utilisateur.
+
+    Une page ouverte par quelqu'un qui n'a pas ce droit (navigation contournée) affiche un refus et s'arrête : le cœur
+    refuserait de toute façon ses opérations.
 
     Un lien direct vers une page (`…/deposer?protocole=…`, celui d'une invitation au COPIL) ouvert en premier sur un
     serveur qui vient de démarrer : parce que le projet a un dossier `pages/`, Streamlit exécute alors la page seule, à
@@ -239,6 +443,17 @@ def garde_page() -> None:
                                                                           "dashboard.py")
         runpy.run_path(str(principal), run_name="__main__")
         st.stop()
+    u = utilisateur()
+    if action is not None:
+        qui = u or VISITEUR
+        if not qui.peut(action):
+            if u is None:
+                st.info("Connectez-vous pour ouvrir cette page.")
+            else:
+                st.error(f"Votre rôle ({LIBELLES_ROLES.get(u.role, u.role).lower()}) ne permet pas de "
+                         f"{ACTIONS[action][0]}.", icon=":material/block:")
+            st.stop()
+    return u
 
 
 # --------------------------------------------------------------------------------------------------------------------

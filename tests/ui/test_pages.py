@@ -13,12 +13,22 @@ PAGES = sorted(p.name for p in (RACINE / "pages").glob("*.py"))
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def app(monkeypatch, chemin, **params) -> AppTest:
+def app(monkeypatch, chemin, compte: str | None = "coordination", page: str | None = None, **params) -> AppTest:
+    """Le tableau de bord sous AppTest, sur la base `chemin`, avec une session ouverte au nom de `compte` (par défaut
+    l'administrateur de la démonstration ; None : personne n'est connecté), sur la page `page` (fichier de pages/)."""
+    import datetime as dt
     monkeypatch.setenv("PERR_DB", str(chemin))
     at = AppTest.from_file(str(RACINE / "dashboard.py"), default_timeout=60)
+    if compte:
+        maintenant = dt.datetime.now()
+        at.session_state["perr_session"] = {"compte": compte, "debut": maintenant, "activite": maintenant,
+                                            "sso": False}
     for k, v in params.items():
         at.query_params[k] = v
-    return at.run()
+    at.run()
+    if page:
+        at.switch_page(f"pages/{page}").run()
+    return at
 
 
 def textes(at) -> str:
@@ -76,10 +86,25 @@ def test_protocole_inconnu_dans_l_adresse(monkeypatch, store_demo):
     assert at.selectbox(key="protocole").value in {"TCM-PERR-2019", "BLOIS-PERR-2020"}
 
 
-def test_base_vide_sans_demo(monkeypatch, tmp_path):
+def test_base_vide_sans_demo_demande_le_premier_administrateur(monkeypatch, tmp_path):
+    """Une base neuve sans démonstration n'a aucun compte : seule la création du premier administrateur est proposée,
+    puis il est connecté et voit que la base n'a encore aucun protocole."""
     monkeypatch.setenv("PERR_DEMO", "0")
-    at = app(monkeypatch, tmp_path / "vide.duckdb")
+    at = app(monkeypatch, tmp_path / "vide.duckdb", compte=None)
     assert not at.exception
+    assert at.title[0].value == "Créer le premier compte administrateur"
+    champs = at.text_input
+    champs[0].input("marie.curie")
+    champs[1].input("Marie Curie, politique de la ville")
+    champs[3].input("un mot de passe long")
+    champs[4].input("un mot de passe différent")
+    at.button[0].click().run()
+    assert at.error and "diffèrent" in at.error[0].value
+    at.text_input[3].input("un mot de passe long")
+    at.text_input[4].input("un mot de passe long")
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["perr_session"]["compte"] == "marie.curie"
     assert any("Aucun protocole" in i.value for i in at.info)
 
 
@@ -92,12 +117,24 @@ def test_base_abimee_message_et_pas_de_trace(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_chaque_page_s_affiche_sans_exception(monkeypatch, store_demo, page):
-    at = app(monkeypatch, store_demo.chemin)
-    at.switch_page(f"pages/{page}").run()
+def test_chaque_page_s_affiche_sans_exception(monkeypatch, store_demo, tmp_path, page):
+    if page == "premier_administrateur.py":          # la page d'une base sans compte
+        monkeypatch.setenv("PERR_DEMO", "0")
+        at = app(monkeypatch, tmp_path / "neuve.duckdb", compte=None)
+    elif page == "connexion.py":                      # la page de qui n'est pas connecté
+        at = app(monkeypatch, store_demo.chemin, compte=None)
+    else:
+        if page == "indicateurs_publies.py":          # la vue publique, ouverte, un indicateur publié
+            from perr_metrics import publication
+            publication.ouvrir_vue_publique(store_demo, True)
+            publication.publier(store_demo, "TCM-PERR-2019", ["SEC-VIDEO"])
+        at = app(monkeypatch, store_demo.chemin, page=page)
     assert not at.exception
-    assert not at.error
     assert at.title
+    if page == "acces_refuse.py":
+        assert "n'est pas ouverte à votre rôle" in at.error[0].value
+    else:
+        assert not at.error, [e.value for e in at.error]
 
 
 def test_referentiel_refus_puis_import(monkeypatch, store_demo, tmp_path):

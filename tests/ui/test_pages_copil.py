@@ -125,7 +125,7 @@ def test_vue_ensemble_etats_des_engagements(monkeypatch, store_demo):
     assert any("Aucun état d'engagement n'a encore été saisi" in i.value for i in at.info)
     # Deux états pour E001 (le dernier en date compte), un pour E002.
     store_demo.ecrire(lambda con: con.executemany(
-        "INSERT INTO etat_engagement VALUES (?, ?, ?, ?, NULL, 'test', ?)",
+        "INSERT INTO etat_engagement VALUES (?, ?, ?, ?, NULL, 'test', ?, NULL)",
         [(TROYES, "E001", "en cours", dt.date(2021, 3, 1), dt.datetime(2021, 3, 1)),
          (TROYES, "E001", "réalisé", dt.date(2022, 3, 1), dt.datetime(2022, 3, 1)),
          (TROYES, "E002", "reporté", dt.date(2022, 3, 1), dt.datetime(2022, 3, 1))]))

@@ -26,11 +26,8 @@ def modele_rempli(store, valeurs: dict[int, object]) -> bytes:
     return sortie.getvalue()
 
 
-def deposer_page(monkeypatch, store, **params):
-    at = app(monkeypatch, store.chemin, **{**PARAMS, **params})
-    at.switch_page("pages/deposer.py").run()
-    at.text_input(key="utilisateur").input("Agent DDSP").run()
-    return at
+def deposer_page(monkeypatch, store, compte="coordination", **params):
+    return app(monkeypatch, store.chemin, compte=compte, page="deposer.py", **{**PARAMS, **params})
 
 
 def test_modele_telechargeable(monkeypatch, store_demo):
@@ -62,6 +59,8 @@ def test_depot_avertissements_confirmes_puis_changements(monkeypatch, store_demo
     at.button[0].click().run()
     assert not at.exception
     assert "enregistré : 2 valeurs" in at.success[0].value
+    dernier = depots.liste_depots(store_demo, "TCM-PERR-2019").iloc[0]
+    assert dernier["utilisateur"] == "Équipe de coordination (démo)"       # le compte connecté, pas un nom tapé
     changements = at.dataframe[0].value
     assert set(changements["Changement"]) <= {"nouvelle", "modifiée", "inchangée"}
     assert len(depots.liste_depots(store_demo, "TCM-PERR-2019")) == avant + 1
@@ -71,11 +70,31 @@ def test_depot_avertissements_confirmes_puis_changements(monkeypatch, store_demo
     assert "déjà été déposé" in at2.info[0].value
 
 
-def test_nom_obligatoire_avant_depot(monkeypatch, store_demo):
-    at = app(monkeypatch, store_demo.chemin, **PARAMS)
-    at.switch_page("pages/deposer.py").run()
-    at.file_uploader(key="depot").set_value(("x.xlsx", modele_rempli(store_demo, {2: 10}), XLSX)).run()
-    assert any("Indiquez votre nom" in i.value for i in at.info)
+def test_un_contributeur_ne_depose_que_pour_son_signataire(monkeypatch, store_demo):
+    """La CAF de l'Aube (démonstration) : un seul protocole, un seul signataire proposé, même si l'adresse en demande
+    un autre ; son modèle ; un dépôt enregistré à son nom."""
+    at = deposer_page(monkeypatch, store_demo, compte="caf-aube", protocole="BLOIS-PERR-2020")
+    assert not at.exception
+    assert at.selectbox(key="protocole").options == ["Troyes Champagne Métropole — 2019–2022 (TCM-PERR-2019)"]
+    assert at.selectbox(key="signataire").options == ["CAF de l'Aube (CAF10)"]
+    boutons = at.get("download_button")
+    assert boutons and "Modèle CAF10 — 2022" in boutons[0].proto.label
+    flux = io.BytesIO()
+    ecrire_modele_depot(store_demo, "TCM-PERR-2019", "CAF10", "2022", flux)
+    wb = load_workbook(io.BytesIO(flux.getvalue()))
+    for ligne in range(2, wb["Valeurs"].max_row + 1):
+        wb["Valeurs"].cell(row=ligne, column=10, value=wb["Valeurs"].cell(row=ligne, column=9).value or 1)
+    sortie = io.BytesIO()
+    wb.save(sortie)
+    at.file_uploader(key="depot").set_value(("caf-2022.xlsx", sortie.getvalue(), XLSX)).run()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    confirmer = [b for b in at.button if b.label.startswith("Je confirme")]
+    if confirmer:                     # avertissements éventuels : le contributeur confirme
+        confirmer[0].click().run()
+    assert at.success and "enregistré" in at.success[0].value
+    d = depots.liste_depots(store_demo, "TCM-PERR-2019").iloc[0]
+    assert (d["signataire"], d["utilisateur"]) == ("CAF10", "CAF de l'Aube (démo)")
 
 
 def test_suivi_completude_et_revue(monkeypatch, store_demo):
@@ -90,7 +109,6 @@ def test_suivi_completude_et_revue(monkeypatch, store_demo):
     dernier = int(depots.liste_depots(store_demo, "TCM-PERR-2019")["id"].iloc[0])
     at.radio[0].set_value("à corriger")
     at.text_input[0].input("Valeurs de Gare à vérifier")
-    at.text_input[1].input("Coordination")
     at.button[0].click().run()
     assert not at.exception
     assert f"Dépôt n° {dernier} marqué « à corriger »" in at.success[0].value

@@ -64,22 +64,21 @@ def test_engagements_saisie_d_un_etat(monkeypatch, store_demo):
     assert parametre(at, "engagement") == "E005"
     assert any("Aucun état n'a encore été saisi" in i.value for i in at.info)
 
-    # Sans nom : refus en français, rien d'écrit.
-    at.selectbox(key="nouvel_etat_etat").select("en cours").run()
+    # Reporté sans commentaire : refus en français, rien d'écrit.
+    at.selectbox(key="nouvel_etat_etat").select("reporté")
     at.button(key="enregistrer_etat").click().run()
     assert not at.exception
-    assert "Indiquez votre nom" in at.error[0].value
+    assert "doit être expliqué" in at.error[0].value
     assert suivi.historique_etats(store_demo, TCM, "E005").empty
 
     at.selectbox(key="nouvel_etat_etat").select("en cours")
     at.text_area(key="nouvel_etat_commentaire").input("Patrouilles renforcées depuis mars")
-    at.text_input(key="nouvel_etat_auteur").input("Agent DDSP")
     at.button(key="enregistrer_etat").click().run()
     assert not at.exception and not at.error
     assert "État « en cours » enregistré pour l'engagement E005" in at.success[0].value
     historique = at.dataframe[-1].value
     assert historique[["État", "Commentaire", "Saisi par"]].values.tolist() == [
-        ["en cours", "Patrouilles renforcées depuis mars", "Agent DDSP"]]
+        ["en cours", "Patrouilles renforcées depuis mars", "Équipe de coordination (démo)"]]
     assert metriques(at)["En cours"] == "1" and metriques(at)["Non renseigné"] == "146"
     assert suivi.etats_courants(store_demo, TCM).set_index("code").loc["E005", "etat"] == "en cours"
 
@@ -97,7 +96,7 @@ def test_engagements_lien_partage(monkeypatch, store_demo):
     liste = at.dataframe[1].value
     assert liste[["Code", "Axe", "État", "Commentaire"]].values.tolist() == [
         [code, "2", "reporté", "Attente du financement"]]
-    assert at.dataframe[-1].value["Saisi par"].tolist() == ["Coordinatrice"]
+    assert at.dataframe[-1].value["Saisi par"].tolist() == ["Administratrice de test"]
 
 
 # --------------------------------------------------------------------------------------------------------------------
