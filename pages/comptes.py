@@ -36,10 +36,15 @@ with ui.protections():
         mdp = d.text_input(f"Mot de passe initial (au moins {comptes.LONGUEUR_MIN} caractères ; vide : "
                            "authentification unique seulement)", type="password")
         if st.form_submit_button("Créer le compte", type="primary"):
-            cree = comptes.creer_compte(ui.store(), identifiant, nom, role, mdp or None, courriel=courriel or None,
-                                        protocole=protocole, signataire=signataire)
-            st.session_state["compte_message"] = f"Compte « {cree.identifiant} » créé ({LIBELLES_ROLES[cree.role]})."
-            st.rerun()
+            try:
+                cree = comptes.creer_compte(ui.store(), identifiant, nom, role, mdp or None,
+                                            courriel=courriel or None, protocole=protocole, signataire=signataire)
+            except comptes.CompteRefuse as exc:
+                st.error(str(exc))
+            else:
+                st.session_state["compte_message"] = (f"Compte « {cree.identifiant} » créé "
+                                                      f"({LIBELLES_ROLES[cree.role]}).")
+                st.rerun()
 
     st.header("Modifier un compte")
     choix = st.selectbox("Compte", list(df["identifiant"]), key="compte_choisi",
@@ -51,9 +56,13 @@ with ui.protections():
             st.markdown("**Nouveau mot de passe**")
             nouveau = st.text_input("Mot de passe", type="password")
             if st.form_submit_button("Changer le mot de passe"):
-                comptes.changer_mot_de_passe(ui.store(), choix, nouveau)
-                st.session_state["compte_message"] = f"Mot de passe du compte « {choix} » changé."
-                st.rerun()
+                try:
+                    comptes.changer_mot_de_passe(ui.store(), choix, nouveau)
+                except comptes.CompteRefuse as exc:
+                    st.error(str(exc))
+                else:
+                    st.session_state["compte_message"] = f"Mot de passe du compte « {choix} » changé."
+                    st.rerun()
         with d:
             st.markdown("**Activation**")
             if ligne["actif"]:

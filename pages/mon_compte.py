@@ -24,5 +24,9 @@ with ui.protections():
             if nouveau != confirmation:
                 st.error("Les deux saisies du nouveau mot de passe diffèrent.")
             else:
-                comptes.changer_mot_de_passe(ui.store(), u.identifiant, nouveau, ancien)
-                st.success("Mot de passe changé.")
+                try:
+                    comptes.changer_mot_de_passe(ui.store(), u.identifiant, nouveau, ancien)
+                except comptes.CompteRefuse as exc:
+                    st.error(str(exc))
+                else:
+                    st.success("Mot de passe changé.")

@@ -244,8 +244,8 @@ def authentifier(store: Store, identifiant: str, mot_de_passe: str, *, origine: 
     if n >= ESSAIS_MAX:
         reprise = premier + FENETRE
         journal.noter_seul(store, None, "connexion", resultat="refusé", compte=ident, objet=origine,
-                           detail=f"trop de tentatives : {n} échecs")
-        raise ConnexionRefusee(f"Trop de tentatives de connexion échouées pour « {ident} » : réessayez après "
+                           detail=f"trop de tentatives : {n} échecs", horodatage=maintenant)
+        raise ConnexionRefusee(f"Trop de tentatives de connexion échouées pour « {ident} » : réessayez après le "
                                f"{format_date_heure(reprise)}, ou demandez à la coordination de changer le mot de "
                                "passe.")
     ligne = store.lire(lambda con: _ligne(con, ident))
@@ -253,7 +253,8 @@ def authentifier(store: Store, identifiant: str, mot_de_passe: str, *, origine: 
     if not ok:
         detail = ("identifiant inconnu" if ligne is None else "compte désactivé" if not ligne["actif"]
                   else "mot de passe incorrect")
-        journal.noter_seul(store, None, "connexion", resultat="échoué", compte=ident, objet=origine, detail=detail)
+        journal.noter_seul(store, None, "connexion", resultat="échoué", compte=ident, objet=origine, detail=detail,
+                           horodatage=maintenant)
         if ligne is not None and not ligne["actif"] and _verifie(ligne["mot_de_passe"], mot_de_passe or ""):
             raise ConnexionRefusee("Ce compte est désactivé : adressez-vous à l'équipe de coordination.")
         reste = ESSAIS_MAX - n - 1
@@ -264,7 +265,7 @@ def authentifier(store: Store, identifiant: str, mot_de_passe: str, *, origine: 
 
     def ecrire(con):
         con.execute("UPDATE compte SET derniere_connexion = ? WHERE identifiant = ?", [maintenant, ident])
-        journal.noter(con, u, "connexion", objet=origine)
+        journal.noter(con, u, "connexion", objet=origine, horodatage=maintenant)
         if _hacheur.check_needs_rehash(ligne["mot_de_passe"]):
             con.execute("UPDATE compte SET mot_de_passe = ? WHERE identifiant = ?",
                         [_hacheur.hash(mot_de_passe), ident])

@@ -29,12 +29,12 @@ COLONNES = ["id", "horodatage", "compte", "nom", "role", "action", "resultat", "
 
 def noter(con: duckdb.DuckDBPyConnection, utilisateur: Utilisateur | None, action: str, *, resultat: str = REUSSI,
           protocole: str | None = None, objet: str | None = None, detail: str | None = None,
-          compte: str | None = None) -> None:
+          compte: str | None = None, horodatage: dt.datetime | None = None) -> None:
     """Ajoute une ligne au journal dans la transaction `con`. `compte` : l'identifiant tapé quand personne n'est
     identifié (une connexion échouée)."""
     u = utilisateur
     con.execute("INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [prochain_id(con, "journal"), dt.datetime.now(), u.identifiant if u else compte,
+                [prochain_id(con, "journal"), horodatage or dt.datetime.now(), u.identifiant if u else compte,
                  u.nom if u else None, u.role if u else None, action, resultat, protocole, objet, detail])
 
 

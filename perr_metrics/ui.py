@@ -193,14 +193,20 @@ def navigation():
     publique = vue_publique_ouverte(base)
     sections: dict[str, list] = {}
     cachees = []
+    accueil = None
     for p in PAGES:
         if role in p.roles and (p.fichier != "pages/indicateurs_publies.py" or publique):
-            sections.setdefault(p.section, []).append(
-                st.Page(p.fichier, title=p.titre, icon=p.icone, default=role in p.defaut_pour))
+            page = st.Page(p.fichier, title=p.titre, icon=p.icone, default=role in p.defaut_pour)
+            sections.setdefault(p.section, []).append(page)
+            accueil = page if role in p.defaut_pour else accueil
         else:
             cachees.append(_page_cachee(p, "pages/connexion.py" if u is None else "pages/acces_refuse.py"))
     sections.setdefault("Compte", []).extend(cachees)
-    return st.navigation(sections)
+    choisie = st.navigation(sections)
+    if u is not None and choisie.url_path == "connexion" and accueil is not None:
+        # On vient de se connecter sur la page de connexion : sa page d'accueil, avec les filtres de l'adresse.
+        st.switch_page(accueil, query_params=st.query_params.to_dict())
+    return choisie
 
 
 def _url(p: _Page) -> str:
