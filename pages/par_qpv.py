@@ -9,7 +9,7 @@ from perr_metrics import geo, ui
 from perr_metrics.avancement import STATUTS, formater
 from perr_metrics.rapport_erreurs import ImportRefuse
 
-ui.garde_page("consulter_pilotage")
+u = ui.garde_page("consulter_pilotage")
 st.title("Par QPV")
 with ui.protections():
     p = ui.choisir_protocole()
@@ -85,6 +85,10 @@ with ui.protections():
                            f"carte{f' ; sans contour officiel : {manque}' if manque else ''}. Contours : "
                            f"{charges['fichier_nom']}, importés le {ui.date_heure_texte(charges['importe_le'])}.")
 
+        if not u.peut("administrer_referentiel"):
+            if ui.lire(geo.etat_contours)["nb_contours"] == 0:
+                st.caption("Les contours des quartiers ne sont pas encore chargés : la coordination les importe.")
+            st.stop()
         with st.expander("Importer les contours des quartiers", expanded=ui.lire(geo.etat_contours)["nb_contours"] == 0):
             st.caption("Le GeoJSON officiel de l'ANCT (ou son archive .zip) : une FeatureCollection dont chaque entité "
                        "porte code_qp, lib_qp et insee_com. Un nouvel import remplace les contours précédents, pour "
