@@ -179,18 +179,15 @@ def navigation():
     """La navigation de l'utilisateur : ses pages seulement. Les adresses des autres pages restent valides mais
     cachées, et affichent la connexion (ou un refus) : un lien d'invitation au COPIL ouvert avant de se connecter garde
     son adresse et ses filtres, et s'ouvre tel quel une fois connecté."""
-    from .publication import vue_publique_ouverte
-
     verifier_session()
-    base = _store(_chemin())
-    if comptes.aucun_compte(base):
+    if _aucun_compte(signature_base()):
         premier = "pages/premier_administrateur.py"
         return st.navigation([st.Page(premier, title="Premier administrateur",
                                       icon=":material/admin_panel_settings:", default=True)]
                              + [_page_cachee(p, premier) for p in PAGES])
     u = utilisateur()
     role = u.role if u else "anonyme"
-    publique = vue_publique_ouverte(base)
+    publique = _vue_publique(signature_base())
     sections: dict[str, list] = {}
     cachees = []
     accueil = None
@@ -207,6 +204,17 @@ def navigation():
         # On vient de se connecter sur la page de connexion : sa page d'accueil, avec les filtres de l'adresse.
         st.switch_page(accueil, query_params=st.query_params.to_dict())
     return choisie
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _aucun_compte(signature: tuple) -> bool:
+    return comptes.aucun_compte(_store(_chemin()))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _vue_publique(signature: tuple) -> bool:
+    from .publication import vue_publique_ouverte
+    return vue_publique_ouverte(_store(_chemin()))
 
 
 def _url(p: _Page) -> str:
