@@ -11,6 +11,13 @@ with ui.protections():
     message = st.session_state.pop("perr_message", None)
     if message:
         st.warning(message)
+    refus_sso = st.session_state.get("perr_sso_message")
+    if refus_sso and ui.sso_connecte():
+        st.error(refus_sso)
+        if st.button("Se déconnecter du fournisseur d'identité", icon=":material/logout:"):
+            st.session_state.pop("perr_sso_refuse", None)
+            st.session_state.pop("perr_sso_message", None)
+            st.logout()
     g, d = st.columns([1, 1], gap="large")
     with g:
         with st.form("connexion"):

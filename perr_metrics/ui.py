@@ -80,7 +80,7 @@ def fermer_session(motif: str = "demandée") -> None:
         u = _recharger(session["compte"], signature_base()) or Utilisateur(session["compte"], session["compte"], "")
         comptes.deconnexion(_store(_chemin()), u, motif)
     _recharger.clear()
-    if _sso_connecte():
+    if sso_connecte():
         st.logout()
 
 
@@ -102,14 +102,17 @@ def verifier_session() -> None:
             return
         session["activite"] = maintenant
         return
-    if _sso_connecte():
+    if sso_connecte():
+        courriel = st.user.get("email")
+        if st.session_state.get("perr_sso_refuse") == (courriel or ""):
+            return           # déjà refusé dans cette session : la page de connexion le dit, sans nouvel essai
         try:
-            u = comptes.connexion_sso(_store(_chemin()), st.user.get("email"), fournisseur=st.user.get("provider",
-                                                                                                  "oidc"))
+            u = comptes.connexion_sso(_store(_chemin()), courriel, fournisseur=st.user.get("provider", "oidc"))
         except ConnexionRefusee as exc:
-            st.session_state["perr_message"] = str(exc)
-            st.logout()
+            st.session_state["perr_sso_refuse"] = courriel or ""
+            st.session_state["perr_sso_message"] = str(exc)
             return
+        st.session_state.pop("perr_sso_refuse", None)
         ouvrir_session(u, sso=True)
 
 
@@ -132,7 +135,7 @@ def nom_fournisseur(nom: str) -> str:
     return libelle or {"proconnect": "ProConnect"}.get(nom, nom.capitalize())
 
 
-def _sso_connecte() -> bool:
+def sso_connecte() -> bool:
     try:
         return bool(st.user.get("is_logged_in", False))
     except Exception:  # noqa: BLE001

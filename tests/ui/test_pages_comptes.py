@@ -180,3 +180,28 @@ def test_mon_compte_changer_son_mot_de_passe(monkeypatch, store_demo):
     at.button[0].click().run()
     assert at.success[0].value == "Mot de passe changé."
     assert comptes.authentifier(store_demo, "copil", "un nouveau mot de passe").identifiant == "copil"
+
+
+def test_retour_de_l_authentification_unique(monkeypatch, store_demo):
+    """Le retour du fournisseur OpenID Connect (simulé ici par `at.user` ; le vrai aller-retour est testé dans un
+    navigateur, tests/e2e/test_connexion.py) : le courriel désigne le compte local, ou la connexion est refusée."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.ui.test_pages import RACINE
+    comptes.creer_compte(store_demo, "agent.sso", "Agent SSO", "lecteur", courriel="agent@exemple.gouv.fr")
+    monkeypatch.setenv("PERR_DB", str(store_demo.chemin))
+    at = AppTest.from_file(str(RACINE / "dashboard.py"), default_timeout=60)
+    at.user = {"is_logged_in": True, "email": "Agent@exemple.gouv.fr", "provider": "proconnect"}
+    at.run()
+    assert not at.exception
+    assert at.session_state["perr_session"]["compte"] == "agent.sso"
+    assert at.title[0].value == "Protocoles d'engagements renforcés et réciproques"
+    at = AppTest.from_file(str(RACINE / "dashboard.py"), default_timeout=60)
+    at.user = {"is_logged_in": True, "email": "inconnu@exemple.gouv.fr", "provider": "proconnect"}
+    at.run()
+    assert at.title[0].value == "Connexion" and "perr_session" not in at.session_state
+    assert "Aucun compte n'est associé au courriel inconnu@exemple.gouv.fr" in at.error[0].value
+    assert [b for b in at.button if b.label == "Se déconnecter du fournisseur d'identité"]
+    at.run()                                   # pas de nouvel essai à chaque page : un seul échec au journal
+    echecs = journal.lire_journal(store_demo, action="connexion", resultat="échoué")
+    assert echecs["compte"].tolist() == ["inconnu@exemple.gouv.fr"]
