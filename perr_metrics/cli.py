@@ -318,8 +318,8 @@ def _sans_compte(args, store: Store) -> bool:
     c = args.commande
     if c == "referentiel" and args.action == "modele":
         return True
-    if c == "demo":
-        return True      # construit une base neuve (refusé par `construire` si elle ne l'est pas)
+    if c == "demo":      # une base d'essai neuve (`construire` refuse une base qui a des protocoles)
+        return _aucun_compte(store)
     if c == "init":
         return not args.demo or _aucun_compte(store)
     if c == "utilisateurs" and args.action == "ajouter":
@@ -335,7 +335,7 @@ def _aucun_compte(store: Store) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    store = Store(args.db)
+    store = Store(args.db_demo if args.commande == "demo" and args.db_demo else args.db)
     try:
         if _sans_compte(args, store):
             store = store.pour(SYSTEME)
@@ -553,7 +553,7 @@ def _executer(args, store: Store) -> int:
         return 0
     if c == "demo":
         from .demo_nationale import construire
-        cible = Store(args.db_demo, utilisateur=SYSTEME) if args.db_demo else store
+        cible = store
         print(f"Construction de la base d'essai {args.echelle} (graine {args.graine}) dans {cible.chemin}…")
         try:
             bilan = construire(cible, args.echelle, args.graine, progression=lambda m: print(f"  {m}", flush=True))
