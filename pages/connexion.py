@@ -37,6 +37,8 @@ with ui.protections():
         if fournisseur:
             st.markdown("ou")
             if st.button(f"Se connecter avec {ui.nom_fournisseur(fournisseur)}", icon=":material/badge:"):
+                # Le fournisseur revient toujours à la racine : la page demandée (lien d'invitation) est retenue.
+                st.session_state["perr_demande"] = st.session_state.get("perr_page_demandee")
                 st.login(fournisseur)
         st.caption("Mot de passe oublié : l'équipe de coordination peut le changer (page « Comptes »). Après "
                    f"{comptes.ESSAIS_MAX} essais infructueux, le compte est bloqué "
@@ -46,10 +48,9 @@ with ui.protections():
         if demo:
             st.info("**Démonstration** : ces comptes ouvrent les protocoles fictifs de la démonstration, un par rôle.",
                     icon=":material/science:")
-            ui.tableau(pd.DataFrame([dict(role=LIBELLES_ROLES[c.role], identifiant=c.identifiant,
-                                          mot_de_passe=c.mot_de_passe, permet=c.explication) for c in demo]),
-                       {"role": "Rôle", "identifiant": "Identifiant", "mot_de_passe": "Mot de passe",
-                        "permet": "Ce qu'il permet"}, larges=("permet",))
+            st.table(pd.DataFrame([{"Rôle": LIBELLES_ROLES[c.role], "Identifiant": c.identifiant,
+                                    "Mot de passe": c.mot_de_passe, "Ce qu'il permet": c.explication} for c in demo]
+                                  ).set_index("Rôle"))
         from perr_metrics.publication import vue_publique_ouverte
         if vue_publique_ouverte(ui.store()):
             st.page_link("pages/indicateurs_publies.py", label="Consulter les indicateurs publiés, sans compte",

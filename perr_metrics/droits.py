@@ -106,7 +106,7 @@ def exiger(store, action: str) -> Utilisateur:
     u = utilisateur_de(store)
     texte, roles = ACTIONS[action]
     if u.role not in roles:
-        _refuser(store, u, action, f"Opération refusée : votre rôle ({LIBELLES_ROLES.get(u.role, u.role).lower()}) "
+        _refuser(store, u, action, f"Opération refusée : votre rôle ({u.role}) "
                                    f"ne permet pas de {texte}.")
     return u
 

@@ -72,9 +72,9 @@ def ouvrir_session(u: Utilisateur, sso: bool = False) -> None:
     vider_cache()
 
 
-def fermer_session(motif: str = "demandée") -> None:
+def fermer_session(motif: str = "demandée") -> bool:
     """Déconnexion (consignée au journal) ; pour une session ouverte par l'authentification unique, la session du
-    fournisseur est fermée aussi."""
+    fournisseur est fermée aussi (vrai : `st.logout` a été appelé, et redirige le navigateur)."""
     session = st.session_state.pop(_CLE, None)
     if session:
         u = _recharger(session["compte"], signature_base()) or Utilisateur(session["compte"], session["compte"], "")
@@ -82,6 +82,8 @@ def fermer_session(motif: str = "demandée") -> None:
     _recharger.clear()
     if sso_connecte():
         st.logout()
+        return True
+    return False
 
 
 def verifier_session() -> None:
@@ -202,10 +204,18 @@ def navigation():
         else:
             cachees.append(_page_cachee(p, "pages/connexion.py" if u is None else "pages/acces_refuse.py"))
     sections.setdefault("Compte", []).extend(cachees)
-    choisie = st.navigation(sections)
+    choisie = st.navigation(sections, expanded=True)
+    demande = st.session_state.pop("perr_demande", None) if u is not None else None
+    if demande and demande["url"] != choisie.url_path:
+        # Retour de l'authentification unique : la page et les filtres du lien ouvert avant de se connecter.
+        cible = next((p for ps in sections.values() for p in ps if p.url_path == demande["url"]), None)
+        if cible is not None:
+            st.switch_page(cible, query_params=demande["params"])
     if u is not None and choisie.url_path == "connexion" and accueil is not None:
         # On vient de se connecter sur la page de connexion : sa page d'accueil, avec les filtres de l'adresse.
         st.switch_page(accueil, query_params=st.query_params.to_dict())
+    if u is None:
+        st.session_state["perr_page_demandee"] = {"url": choisie.url_path, "params": st.query_params.to_dict()}
     return choisie
 
 
@@ -238,8 +248,8 @@ def bandeau_utilisateur() -> None:
         rattache = f" — {u.signataire} ({u.protocole})" if u.signataire else ""
         st.caption(f"Connecté : **{echapper(u.nom)}**  \n{LIBELLES_ROLES.get(u.role, u.role)}{echapper(rattache)}")
         if st.button("Se déconnecter", icon=":material/logout:", key="perr_deconnexion"):
-            fermer_session()
-            st.rerun()
+            if not fermer_session():    # après st.logout, pas de relance : elle perdrait la redirection
+                st.rerun()
 
 
 @st.cache_resource(show_spinner="Création de la base et chargement de la démonstration…")
@@ -467,7 +477,7 @@ def garde_page(action: str | None = None) -> Utilisateur | None:
             if u is None:
                 st.info("Connectez-vous pour ouvrir cette page.")
             else:
-                st.error(f"Votre rôle ({LIBELLES_ROLES.get(u.role, u.role).lower()}) ne permet pas de "
+                st.error(f"Votre rôle ({u.role}) ne permet pas de "
                          f"{ACTIONS[action][0]}.", icon=":material/block:")
             st.stop()
     return u

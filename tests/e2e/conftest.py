@@ -10,6 +10,18 @@
   Les noms ne sont pas `page`/`browser` : si pytest-playwright est installé, ses fixtures de même nom paramétreraient
   les tests par navigateur (`[chromium]`) et voudraient leurs propres navigateurs.
 - `capture(page, nom)` : capture pleine page dans tests/artefacts/screenshots/<nom>.png (dossier ignoré par git).
+
+Connexion (le tableau de bord l'exige) :
+- `connecter(page, identifiant="coordination", mot_de_passe=None)` remplit le vrai formulaire de connexion affiché par
+  la page et attend « Connecté : NOM » dans la barre latérale (mot de passe par défaut : celui du compte de démonstration).
+- `ouvrir_connecte(page, url, identifiant="coordination")` : comme un lien reçu par courriel. Ouvre `url` ; vérifie que la
+  page de connexion s'affiche sous cette même adresse ; se connecte ; vérifie qu'on reste sur la même page, avec les mêmes
+  paramètres. Tous les tests qui ouvrent une adresse passent par là.
+  La session vit dans la session Streamlit de l'onglet, pas dans un cookie : chaque chargement complet (`page.goto`,
+  rechargement, nouvel onglet) repart non connecté. D'où une connexion après chaque `goto`, et pas d'onglet « déjà
+  connecté » : il ne le resterait pas au premier `goto`.
+- `serveur_streamlit(dossier, …, options=[…], port=…)` sert aussi au serveur de la connexion unique (test_connexion.py),
+  qui reçoit ses secrets par `--secrets.files`.
 """
 from __future__ import annotations
 
@@ -23,6 +35,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -36,6 +49,14 @@ ARGS_CHROMIUM = [
     "--disable-dev-shm-usage",  # /dev/shm fait 64 Mo dans les conteneurs Docker : Chromium y plante sans cette option
 ]
 DELAI_DEMARRAGE = 60  # secondes pour que /_stcore/health réponde « ok »
+PREMIER_CHARGEMENT = 90_000  # ms : la première requête d'un serveur crée la base et importe la démonstration
+
+# Les comptes de la démonstration (perr_metrics/comptes.py, COMPTES_DEMO) : identifiant → (mot de passe, nom affiché).
+COMPTES_DEMO = {
+    "coordination": ("coordination-demo", "Équipe de coordination (démo)"),
+    "copil": ("copil-demo-2024", "Membre du COPIL (démo)"),
+    "caf-aube": ("caf-aube-demo", "CAF de l'Aube (démo)"),
+}
 
 
 def pytest_configure(config):
@@ -65,9 +86,11 @@ def _sante(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def serveur_streamlit(dossier, nom_journal: str = "streamlit-e2e.log"):
-    """Un vrai `streamlit run dashboard.py` sur 127.0.0.1, port libre, base neuve dans `dossier` ; donne son adresse."""
-    port = _port_libre()
+def serveur_streamlit(dossier, nom_journal: str = "streamlit-e2e.log", *, options: list[str] = (),
+                      port: int | None = None):
+    """Un vrai `streamlit run dashboard.py` sur 127.0.0.1, port libre (ou `port`), base `dossier`/perr.duckdb (créée
+    à la première requête si elle n'existe pas) ; `options` s'ajoutent à la ligne de commande. Donne son adresse."""
+    port = port or _port_libre()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, PERR_DB=str(dossier / "perr.duckdb"), PERR_DEMO="1", PYTHONUNBUFFERED="1")
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
@@ -80,6 +103,7 @@ def serveur_streamlit(dossier, nom_journal: str = "streamlit-e2e.log"):
         # Sans cela, une modification des sources pendant les tests (autres développeurs, éditeur) fait apparaître
         # « Source file changed / Rerun » dans le widget d'état, et les attentes sur ce widget ne finissent jamais.
         "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+        *options,
     ]
     serveur = subprocess.Popen(commande, cwd=RACINE, env=env, stdin=subprocess.DEVNULL, stdout=journal,
                                stderr=subprocess.STDOUT)
@@ -203,3 +227,82 @@ def _captures_neuves():
 def capture(_captures_neuves):
     """`capture(page, "accueil")` → tests/artefacts/screenshots/accueil.png (pleine page)."""
     return _capturer
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Connexion par le vrai formulaire
+# --------------------------------------------------------------------------------------------------------------------
+
+def page_de_connexion(page):
+    """Le titre « Connexion » de pages/connexion.py."""
+    return page.get_by_test_id("stMain").get_by_role("heading", name="Connexion", exact=True)
+
+
+def bandeau_connecte(page, nom: str | None = None):
+    """« Connecté : NOM » dans la barre latérale (ui.bandeau_utilisateur)."""
+    texte = re.compile(r"^Connecté : " + (re.escape(nom) if nom else ""))
+    return page.get_by_test_id("stSidebar").get_by_text(texte)
+
+
+def connecter(page, identifiant: str = "coordination", mot_de_passe: str | None = None, *,
+              delai: int = PREMIER_CHARGEMENT) -> None:
+    """Remplit le formulaire de connexion affiché par la page (« Identifiant », « Mot de passe », « Se connecter ») et
+    attend « Connecté : NOM ». Mot de passe par défaut : celui du compte de démonstration."""
+    from playwright.sync_api import expect
+
+    mot_de_passe = mot_de_passe if mot_de_passe is not None else COMPTES_DEMO[identifiant][0]
+    expect(page_de_connexion(page)).to_be_visible(timeout=delai)
+    formulaire = page.get_by_test_id("stForm")
+    formulaire.get_by_label("Identifiant", exact=True).fill(identifiant)
+    formulaire.get_by_label("Mot de passe", exact=True).fill(mot_de_passe)
+    formulaire.get_by_role("button", name="Se connecter").click()
+    nom = COMPTES_DEMO[identifiant][1] if identifiant in COMPTES_DEMO else None
+    expect(bandeau_connecte(page, nom)).to_be_visible(timeout=60_000)
+
+
+def _meme_adresse(actuelle: str, attendue: str) -> bool:
+    """Même chemin, et chaque paramètre de `attendue` présent avec la même valeur (la page peut en ajouter)."""
+    a, b = urlsplit(actuelle), urlsplit(attendue)
+    if (a.scheme, a.netloc, a.path.rstrip("/")) != (b.scheme, b.netloc, b.path.rstrip("/")):
+        return False
+    params = parse_qs(a.query)
+    return all(params.get(k) == v for k, v in parse_qs(b.query).items())
+
+
+def attendre_meme_adresse(page, url: str, delai: float = 30) -> None:
+    limite = time.monotonic() + delai
+    while not _meme_adresse(page.url, url):
+        if time.monotonic() > limite:
+            raise AssertionError(f"L'adresse a changé : attendu {url} (ou les mêmes paramètres), obtenu {page.url}")
+        page.wait_for_timeout(100)
+
+
+def ouvrir_connecte(page, url: str, identifiant: str = "coordination", mot_de_passe: str | None = None) -> None:
+    """Ouvre `url` comme un lien reçu (nouvel onglet, personne de connecté) : la page de connexion s'affiche sous
+    cette adresse, sans la changer ; après connexion, c'est la page demandée, avec ses paramètres, qui s'ouvre.
+    L'appelant attend ensuite le titre de la page."""
+    page.goto(url)
+    connecter(page, identifiant, mot_de_passe)      # attend d'abord le formulaire de connexion
+    attendre_meme_adresse(page, url)
+
+
+def deplier_menu(page) -> None:
+    """Streamlit replie un long menu (« View N more ») : celui de l'administrateur cache ainsi la section
+    Administration. On le déplie, comme le ferait l'utilisateur."""
+    plus = page.get_by_test_id("stSidebarNav").get_by_text(re.compile(r"^View \d+ more$"))
+    if plus.count():
+        plus.click()
+
+
+def lien_menu(page, titre: str):
+    """Le lien `titre` du menu latéral (menu déplié d'abord)."""
+    deplier_menu(page)
+    return page.get_by_test_id("stSidebarNav").get_by_role("link", name=titre, exact=True)
+
+
+def pages_du_menu(page) -> set[str]:
+    """Les titres des pages du menu latéral (menu déplié)."""
+    deplier_menu(page)
+    # Le texte d'un lien commence par le nom de son icône (« home\n\nAccueil ») : on garde la dernière ligne.
+    return {t.strip().splitlines()[-1].strip()
+            for t in page.get_by_test_id("stSidebarNav").get_by_role("link").all_inner_texts()}

@@ -1,4 +1,7 @@
-"""Parcours d'un utilisateur dans un vrai navigateur : accueil, changement de protocole, lien partagé, import refusé."""
+"""Parcours d'un utilisateur dans un vrai navigateur : accueil, changement de protocole, lien partagé, import refusé.
+
+Chaque adresse est ouverte comme un lien reçu : page de connexion sous cette adresse, connexion (coordination), puis la
+vue demandée (voir `ouvrir_connecte` dans conftest.py)."""
 from __future__ import annotations
 
 import re
@@ -7,12 +10,13 @@ import pytest
 from openpyxl import Workbook
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import PREMIER_CHARGEMENT, lien_menu, ouvrir_connecte
+
 pytestmark = pytest.mark.e2e
 
 TITRE_ACCUEIL = "Protocoles d'engagements renforcés et réciproques"
 TROYES = "TCM-PERR-2019"
 BLOIS = "BLOIS-PERR-2020"
-PREMIER_CHARGEMENT = 90_000  # ms : la première requête crée la base et importe la démonstration
 GRAPHIQUE = '[data-testid="stPlotlyChart"] .main-svg'
 PARTS_DU_GRAPHIQUE = '[data-testid="stPlotlyChart"] g.point'  # une barre : le graphique n'est pas vide
 
@@ -22,8 +26,8 @@ def attendre_fin_calcul(page: Page) -> None:
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
 
 
-def ouvrir_accueil(page: Page, url: str) -> None:
-    page.goto(url)
+def ouvrir_accueil(page: Page, url: str, identifiant: str = "coordination") -> None:
+    ouvrir_connecte(page, url, identifiant)
     expect(page.get_by_role("heading", name=TITRE_ACCUEIL, exact=True)).to_be_visible(timeout=PREMIER_CHARGEMENT)
     attendre_fin_calcul(page)
 
@@ -124,7 +128,7 @@ def classeur_casse(chemin) -> None:
 def test_referentiel_classeur_refuse(onglet: Page, app_url, capture, tmp_path):
     page = onglet
     ouvrir_accueil(page, app_url + "/")
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Référentiel").click()
+    lien_menu(page, "Référentiel").click()
     expect(page.get_by_role("heading", name="Référentiel d'un protocole")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/referentiel(\?|$)"))
     attendre_fin_calcul(page)

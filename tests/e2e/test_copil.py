@@ -2,7 +2,7 @@
 
 Pour chacune : ouvrir un lien avec ses filtres, changer un filtre, vérifier que l'adresse le garde, puis ouvrir
 l'adresse obtenue dans un onglet neuf (une autre session Streamlit, comme un membre du COPIL qui reçoit le lien) et
-retrouver la même vue. Captures pleine page dans tests/artefacts/screenshots/copil-*.png.
+retrouver la même vue, après s'être connecté sur la page de connexion que montre d'abord le lien. Captures pleine page dans tests/artefacts/screenshots/copil-*.png.
 """
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as ErreurDelai
 
-from tests.e2e.test_accueil import GRAPHIQUE, PREMIER_CHARGEMENT, attendre_fin_calcul
+from tests.e2e.conftest import PREMIER_CHARGEMENT, ouvrir_connecte
+from tests.e2e.test_accueil import GRAPHIQUE, attendre_fin_calcul
 
 pytestmark = pytest.mark.e2e
 
@@ -20,11 +21,11 @@ TROYES = "TCM-PERR-2019"
 ATTENTE = 60_000  # ms : un premier calcul de période, sur une machine chargée
 
 
-def ouvrir(page: Page, url: str, titre: str) -> None:
-    """Ouvre une page et attend qu'elle soit dessinée jusqu'au bout : le titre s'affiche avant les sélecteurs et les
+def ouvrir(page: Page, url: str, titre: str, identifiant: str = "coordination") -> None:
+    """Ouvre une page (connexion comprise : le lien montre d'abord la page de connexion) et attend qu'elle soit dessinée jusqu'au bout : le titre s'affiche avant les sélecteurs et les
     calculs, et le widget « Running… » n'apparaît qu'après un délai ; on attend donc aussi le sélecteur de période et
     le premier graphique ou tableau."""
-    page.goto(url)
+    ouvrir_connecte(page, url, identifiant)
     expect(page.get_by_role("heading", name=titre, exact=True)).to_be_visible(timeout=PREMIER_CHARGEMENT)
     expect(selecteur(page, "Période")).to_be_visible(timeout=ATTENTE)
     expect(page.locator(f'{GRAPHIQUE}, [data-testid="stDataFrame"]').first).to_be_visible(timeout=ATTENTE)

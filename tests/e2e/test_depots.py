@@ -8,17 +8,21 @@ import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_accueil import PREMIER_CHARGEMENT, attendre_fin_calcul
+from tests.e2e.conftest import COMPTES_DEMO, PREMIER_CHARGEMENT, ouvrir_connecte
+from tests.e2e.test_accueil import attendre_fin_calcul
 
 pytestmark = pytest.mark.e2e
+
+AUTEUR = COMPTES_DEMO["coordination"][1]
 
 
 def test_deposer_refus_puis_acceptation(onglet: Page, app_neuve, capture, tmp_path):
     """Le tout premier visiteur d'un serveur neuf arrive par un lien profond vers « Déposer » (celui d'un courriel de
-    relance) : la base se crée, la page s'ouvre avec ses paramètres et la navigation complète."""
+    relance) : la base se crée, la page de connexion s'affiche sous cette adresse ; une fois connecté, c'est
+    « Déposer » qui s'ouvre, avec ses paramètres et la navigation complète. Le dépôt est fait au nom du compte."""
     app_url = app_neuve
     page = onglet
-    page.goto(app_url + "/deposer?protocole=TCM-PERR-2019&signataire=ETAT-DDSP&periode=2022")
+    ouvrir_connecte(page, app_url + "/deposer?protocole=TCM-PERR-2019&signataire=ETAT-DDSP&periode=2022")
     expect(page.get_by_role("heading", name="Déposer des valeurs")).to_be_visible(timeout=PREMIER_CHARGEMENT)
     attendre_fin_calcul(page)
     navigation = page.get_by_test_id("stSidebarNav")
@@ -26,9 +30,8 @@ def test_deposer_refus_puis_acceptation(onglet: Page, app_neuve, capture, tmp_pa
     # L'ancienne navigation (dossier pages/ seul) nommerait le point d'entrée « dashboard » et les pages par leur fichier.
     expect(navigation.get_by_role("link", name="dashboard", exact=True)).to_have_count(0)
     expect(navigation.get_by_role("link", name="suivi depots", exact=True)).to_have_count(0)
-    page.get_by_label("Votre nom").fill("Agent DDSP")
-    page.get_by_label("Votre nom").press("Enter")
-    attendre_fin_calcul(page)
+    # Plus de nom à taper : le dépôt se fait au nom du compte connecté, et la page le dit.
+    expect(page.get_by_text(f"Vous déposez au nom de {AUTEUR} (coordination)")).to_be_visible()
 
     # Le modèle pré-rempli, téléchargé comme le ferait le partenaire.
     with page.expect_download() as telechargement:
@@ -61,9 +64,9 @@ def test_deposer_refus_puis_acceptation(onglet: Page, app_neuve, capture, tmp_pa
     attendre_fin_calcul(page)
     capture(page, "deposer-accepte")
 
-    page.goto(app_url + "/suivi_depots?protocole=TCM-PERR-2019&periode=2022")
+    ouvrir_connecte(page, app_url + "/suivi_depots?protocole=TCM-PERR-2019&periode=2022")
     expect(page.get_by_role("heading", name="Suivi des dépôts")).to_be_visible(timeout=60_000)
     attendre_fin_calcul(page)
     expect(page.get_by_text("À relancer")).to_be_visible()
-    expect(page.get_by_test_id("stDataFrame").filter(has_text="Agent DDSP")).to_contain_text("ddsp-2022.xlsx")
+    expect(page.get_by_test_id("stDataFrame").filter(has_text=AUTEUR)).to_contain_text("ddsp-2022.xlsx")
     capture(page, "suivi-depots")

@@ -1,5 +1,6 @@
 """Par QPV, Par signataire et Engagements dans un vrai navigateur : filtres, liens partagés, saisie d'un état, import
-des contours officiels et carte."""
+des contours officiels et carte. Chaque adresse s'ouvre sur la page de connexion ; connecté (coordination), on
+retrouve la vue du lien."""
 from __future__ import annotations
 
 import re
@@ -9,7 +10,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.e2e.test_accueil import PREMIER_CHARGEMENT, attendre_fin_calcul
+from tests.e2e.conftest import COMPTES_DEMO, PREMIER_CHARGEMENT, ouvrir_connecte
+from tests.e2e.test_accueil import attendre_fin_calcul
 
 pytestmark = pytest.mark.e2e
 
@@ -19,10 +21,11 @@ GRAPHIQUE = '[data-testid="stPlotlyChart"]'
 # Les pages recalculent l'avancement de tout un protocole : sur une machine chargée (deux cœurs, autres tests en
 # parallèle), un graphique peut mettre plus que les 5 s par défaut de Playwright à apparaître.
 DELAI = 30_000
+AUTEUR = COMPTES_DEMO["coordination"][1]    # « Saisi par » : le nom du compte connecté
 
 
-def ouvrir(page: Page, url: str, titre: str) -> None:
-    page.goto(url)
+def ouvrir(page: Page, url: str, titre: str, identifiant: str = "coordination") -> None:
+    ouvrir_connecte(page, url, identifiant)
     expect(page.get_by_role("heading", name=titre, exact=True)).to_be_visible(timeout=PREMIER_CHARGEMENT)
     page.wait_for_timeout(300)   # laisser Streamlit signaler qu'il calcule encore, avant d'attendre qu'il ait fini
     attendre_fin_calcul(page)
@@ -115,13 +118,15 @@ def test_engagements_filtre_saisie_et_lien(onglet: Page, nouvel_onglet, app_url,
     formulaire.get_by_test_id("stSelectbox").click()
     page.get_by_role("option", name="en cours", exact=True).click()
     formulaire.get_by_label(re.compile("^Commentaire")).fill("Premières réunions tenues avec les partenaires")
-    formulaire.get_by_label("Votre nom").fill("Coordinatrice du contrat de ville")
+    # Plus de nom à taper : l'état est saisi au nom du compte connecté.
+    expect(formulaire.get_by_text(f"Saisi au nom de {AUTEUR}.")).to_be_visible()
     formulaire.get_by_role("button", name="Enregistrer l'état").click()
     expect(page.get_by_test_id("stAlert").filter(has_text=f"enregistré pour l'engagement {code}")).to_be_visible(
         timeout=30_000)
     attendre_fin_calcul(page)
     historique = page.get_by_test_id("stDataFrame").last
-    expect(historique).to_contain_text("Coordinatrice du contrat de ville", timeout=DELAI)
+    expect(historique).to_contain_text(AUTEUR, timeout=DELAI)
+    expect(historique).to_contain_text("Premières réunions tenues avec les partenaires", timeout=DELAI)
     expect(historique).to_contain_text("en cours", timeout=DELAI)
     en_cours = page.get_by_test_id("stMetric").filter(has_text="En cours").first
     expect(en_cours).to_contain_text(re.compile(r"[1-9]"), timeout=DELAI)
@@ -132,7 +137,9 @@ def test_engagements_filtre_saisie_et_lien(onglet: Page, nouvel_onglet, app_url,
     expect(valeur(lien, "Axe")).to_have_value(re.compile(r"^2 — "), timeout=DELAI)
     expect(valeur(lien, "État")).to_have_value("en cours", timeout=DELAI)
     expect(valeur(lien, "Engagement")).to_have_value(re.compile(rf"^{code} — "), timeout=DELAI)
-    expect(lien.get_by_test_id("stDataFrame").last).to_contain_text("Coordinatrice du contrat de ville", timeout=DELAI)
+    expect(lien.get_by_test_id("stDataFrame").last).to_contain_text(AUTEUR, timeout=DELAI)
+    expect(lien.get_by_test_id("stDataFrame").last).to_contain_text("Premières réunions tenues avec les partenaires",
+                                                                     timeout=DELAI)
 
 
 def test_par_signataire_filtre_et_lien(onglet: Page, nouvel_onglet, app_url, capture):

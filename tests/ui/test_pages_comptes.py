@@ -31,8 +31,9 @@ def test_pages_de_chaque_role():
 def test_connexion_par_le_formulaire(monkeypatch, store_demo):
     at = app(monkeypatch, store_demo.chemin, compte=None)
     assert at.title[0].value == "Connexion"
-    demo = at.dataframe[0].value
+    demo = at.table[0].value
     assert demo["Identifiant"].tolist() == ["coordination", "copil", "caf-aube"]
+    assert demo.loc["Lecteur (membre du COPIL)", "Mot de passe"] == "copil-demo-2024"
     at.text_input(key="identifiant").input("copil")
     at.text_input(key="mot_de_passe").input("mauvais")
     at.button[0].click().run()
@@ -71,7 +72,7 @@ def test_le_lecteur_consulte_sans_rien_changer(monkeypatch, store_demo):
     assert not at.radio and not [b for b in at.button if b.label == "Enregistrer la revue"]
     # Une page hors de son rôle, atteinte par son adresse : refus.
     at = app(monkeypatch, store_demo.chemin, compte="copil", page="acces_refuse.py")
-    assert "n'est pas ouverte à votre rôle (lecteur (membre du copil))" in at.error[0].value
+    assert "n'est pas ouverte à votre rôle (lecteur)" in at.error[0].value
 
 
 def test_le_contributeur_ne_voit_que_ce_qui_est_a_lui(monkeypatch, store_demo):
