@@ -6,11 +6,13 @@ comparées à un agrégat nu sur la même table de valeurs, dans le même proces
 
 - **Agrégat nu** (la référence) : `SELECT indicateur, perimetre, periode, max(depot_id) FROM valeur WHERE protocole = ?
   GROUP BY ALL`, par `Store.requete` (ouverture de la base, requête, DataFrame, fermeture : le même chemin que chaque
-  lecture d'une page). Mesuré avant chaque page, médiane de plusieurs essais.
-- **Lectures de la page** : toutes les fonctions du cœur que la page appelle par `ui.lire` (celles-là mêmes : elles sont
+  lecture d'une page). Mesuré avant chaque page, meilleur de plusieurs essais.
+- **Lectures de la page** : les fonctions du cœur que la page appelle par `ui.lire` (celles-là mêmes : elles sont
   enregistrées pendant une exécution réelle de la page sous AppTest), rejouées hors de Streamlit et sans cache, dans
-  l'ordre ; médiane du total. Les pages présentes dans pages/ sont toutes prises : une page ajoutée plus tard est mesurée
-  au prochain lancement, sans rien changer ici.
+  l'ordre ; chaque lecture distincte (fonction et arguments) une fois, comme à froid où la seconde demande vient du
+  cache (le nombre d'appels est noté à côté). Aussi rejouées toutes sur une seule connexion (`Store.session`) : ce que
+  gagnerait une page qui n'ouvrirait la base qu'une fois. Les pages présentes dans pages/ sont toutes prises : une page
+  ajoutée plus tard est mesurée au prochain lancement, sans rien changer ici.
 - **Page sous AppTest** : `AppTest.from_file("dashboard.py")`, base `PERR_DB`, paramètres `?protocole=…&periode=…`,
   passage à la page, puis `run()` chronométré, cache des lectures vidé (« à froid » : un premier visiteur après un dépôt),
   puis une seconde exécution (« à chaud » : cache plein). Le temps passé dans la base (`Store.lire`) est noté à part.
@@ -24,10 +26,12 @@ Le protocole par défaut est le plus gros de la base (le plus de valeurs) : le c
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 import time
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -102,14 +106,14 @@ def mesurer_page(page: str, chemin: Path, protocole: str, periode: str, repetiti
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from perr_metrics.db import Store
-    from perr_metrics.droits import SYSTEME
-
     os.environ["PERR_DB"] = str(chemin)
     os.environ["PERR_DEMO"] = "0"
     froids, chauds = [], []
     for k in range(repetitions_apptest):
         at = AppTest.from_file(str(RACINE / "dashboard.py"), default_timeout=600)
+        maintenant = dt.datetime.now()     # une session ouverte au nom de l'administrateur du banc (voir `compte`)
+        at.session_state["perr_session"] = {"compte": COMPTE, "debut": maintenant, "activite": maintenant,
+                                            "sso": False}
         at.query_params["protocole"] = protocole
         at.query_params["periode"] = periode
         at.run()                                  # l'accueil : imports, base ouverte (non chronométré)
@@ -126,27 +130,79 @@ def mesurer_page(page: str, chemin: Path, protocole: str, periode: str, repetiti
         at.run()
         chauds.append(time.perf_counter() - t)
     froid, chaud = min(froids), min(chauds)
-    # Les lectures de la page, rejouées sans cache ni Streamlit.
-    store = Store(chemin, utilisateur=SYSTEME)
-    appels = [(f, a) for f, a, _ in enr.appels]
-    totaux, detail = [], {}
-    for rep in range(repetitions):
+    # Les lectures de la page, rejouées sans cache ni Streamlit. Une lecture que la page demande deux fois (deux vues
+    # qui partagent une évaluation) n'est faite qu'une fois à froid, la seconde venant du cache : on ne rejoue que
+    # les lectures distinctes (fonction et arguments), dans l'ordre de leur premier appel.
+    store = magasin(chemin)
+    tous_appels = [(f, a) for f, a, _ in enr.appels]
+    appels = list({(f.__module__, f.__name__, repr(a)): (f, a) for f, a in tous_appels}.values())
+
+    def rejouer(s, rep, detail):
         total = 0.0
         for f, a in appels:
             t = time.perf_counter()
-            f(store, *a)
+            f(s, *a)
             d = time.perf_counter() - t
             total += d
-            detail.setdefault(f"{f.__module__.split('.')[-1]}.{f.__name__}", [0.0] * repetitions)[rep] += d
-        totaux.append(total)
+            if detail is not None:
+                detail.setdefault(f"{f.__module__.split('.')[-1]}.{f.__name__}", [0.0] * repetitions)[rep] += d
+        return total
+
+    totaux, en_session, detail = [], [], {}
+    for rep in range(repetitions):
+        totaux.append(rejouer(store, rep, detail))
+        # Les mêmes lectures sur une seule connexion (`Store.session`) : ce que gagnerait une page dont toutes les
+        # lectures partageraient une connexion (une piste pour ui.py et db.py, voir docs/performance.md).
+        t = time.perf_counter()
+        with store.session() as s:
+            rejouer(_SessionOuverte(s), rep, None)
+        en_session.append(time.perf_counter() - t)
     fonctions = {}
-    for f, a in appels:
+    for f, a in tous_appels:
         cle = f"{f.__module__.split('.')[-1]}.{f.__name__}"
         fonctions[cle] = fonctions.get(cle, 0) + 1
     return dict(page=page, froid_s=froid, chaud_s=chaud, froids_s=froids, chauds_s=chauds,
                 base_pendant_froid_s=enr.dans_la_base, lectures_s=min(totaux) if appels else 0.0,
-                lectures_mediane_s=mediane(totaux) if appels else 0.0, nb_lectures=len(appels), fonctions=fonctions,
+                lectures_mediane_s=mediane(totaux) if appels else 0.0, nb_lectures=len(appels),
+                nb_appels=len(tous_appels), fonctions=fonctions,
+                lectures_une_connexion_s=min(en_session) if appels else 0.0,
                 detail_s={k: min(v) for k, v in detail.items()}, erreurs=erreurs)
+
+
+class _SessionOuverte:
+    """Une session de lecture déjà ouverte, qui sert aussi aux fonctions qui en ouvrent une (`store.session()`, le
+    rapport) : elles la reprennent au lieu d'ouvrir une seconde connexion."""
+
+    def __init__(self, session):
+        self._session = session
+
+    def __getattr__(self, nom):
+        return getattr(self._session, nom)
+
+    @contextmanager
+    def session(self):
+        yield self._session
+
+
+COMPTE = "banc-pages"
+
+
+def compte(store) -> None:
+    """Le compte administrateur au nom duquel les pages sont ouvertes sous AppTest (créé une fois dans la base)."""
+    from perr_metrics import comptes
+    from perr_metrics.droits import ADMINISTRATEUR
+
+    if comptes.recharger(store, COMPTE) is None:
+        comptes.creer_compte(store, COMPTE, "Banc d'essai des pages", ADMINISTRATEUR,
+                             mot_de_passe="banc-pages-" + os.urandom(8).hex())
+
+
+def magasin(chemin: Path):
+    """Le magasin de la base d'essai, au nom de l'installation (le cœur vérifie les droits de chaque opération)."""
+    from perr_metrics.db import Store
+    from perr_metrics.droits import SYSTEME
+
+    return Store(chemin, utilisateur=SYSTEME)
 
 
 def module_a_la_revision(revision: str, nom: str):
@@ -236,13 +292,11 @@ def main(argv=None) -> int:
 
     import logging
     logging.getLogger("streamlit").setLevel(logging.ERROR)
-    from perr_metrics.db import Store
-    from perr_metrics.droits import SYSTEME
-
     info = machine()
     base_nationale(args.db)
-    store = Store(args.db, utilisateur=SYSTEME)
+    store = magasin(args.db)
     store.initialiser()
+    compte(store)
     protocole = args.protocole or store.lire(lambda con: con.execute(
         "SELECT protocole FROM valeur GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1").fetchone()[0])
     taille = store.lire(lambda con: con.execute("""
@@ -273,6 +327,7 @@ def main(argv=None) -> int:
     for r in resultats:
         if "lectures_s" in r:
             r["ratio_lectures"] = r["lectures_s"] / nu_run
+            r["ratio_une_connexion"] = r["lectures_une_connexion_s"] / nu_run
 
     print(f"\nPages sur la base nationale — {info['date']}, {info['coeurs']} cœurs, charge "
           f"{info['charge_1min_au_debut']:.1f} au début ; protocole {protocole} ({taille[1]:,} valeurs sur "
@@ -285,11 +340,13 @@ def main(argv=None) -> int:
             continue
         ok = r["ratio_lectures"] <= 3 and r["froid_s"] <= 2
         lignes.append(dict(
-            page=r["page"], n=r["nb_lectures"], lect=nombre(r["lectures_s"], 3),
-            ratio=f"× {nombre(r['ratio_lectures'], 1)}", froid=nombre(r["froid_s"]), base=nombre(r["base_pendant_froid_s"]),
+            page=r["page"], n=f"{r['nb_lectures']} ({r['nb_appels']})", lect=nombre(r["lectures_s"], 3),
+            ratio=f"× {nombre(r['ratio_lectures'], 1)}", session=f"× {nombre(r['ratio_une_connexion'], 1)}",
+            froid=nombre(r["froid_s"]), base=nombre(r["base_pendant_froid_s"]),
             chaud=nombre(r["chaud_s"]), objectif=("atteint" if ok else "non atteint") + (" (erreur)" if r["erreurs"] else "")))
-    print(tableau(lignes, [("page", "Page"), ("n", "Lectures"), ("lect", "Lectures (s)"),
-                           ("ratio", "Rapport à l'agrégat nu"), ("froid", "AppTest à froid (s)"), ("base", "dont base (s)"),
+    print(tableau(lignes, [("page", "Page"), ("n", "Lectures (appels)"), ("lect", "Lectures (s)"),
+                           ("ratio", "Rapport à l'agrégat nu"), ("session", "Sur une connexion"),
+                           ("froid", "AppTest à froid (s)"), ("base", "dont base (s)"),
                            ("chaud", "À chaud (s)"), ("objectif", "Objectifs ≤ 3× et ≤ 2 s")]))
     comparaison = None
     if args.comparer_a:
@@ -300,6 +357,11 @@ def main(argv=None) -> int:
         print(tableau([dict(f=c["fonction"], a=nombre(c["avant_s"], 3), n=nombre(c["apres_s"], 3),
                             g=f"× {nombre(c['gain'], 1)}") for c in comparaison],
                       [("f", "Fonction"), ("a", "Avant (s)"), ("n", "Après (s)"), ("g", "Gain")]))
+    try:
+        info["charge_1min_a_la_fin"] = os.getloadavg()[0]
+    except OSError:  # pragma: no cover
+        pass
+    print(f"Charge (1 min) : {info['charge_1min_au_debut']} au début, {info.get('charge_1min_a_la_fin')} à la fin.")
     ecrire_json(args.json, dict(banc="pages", machine=info, base=str(args.db), protocole=protocole,
                                 periode=args.periode, valeurs_total=taille[0], valeurs_protocole=taille[1],
                                 sql_agregat_nu=SQL_NU, agregat_nu_s=nu_run, resultats=resultats,

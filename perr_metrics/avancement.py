@@ -15,6 +15,7 @@ mémoire : pas de requête par ligne, et seules les valeurs de l'année demandé
 from __future__ import annotations
 
 import math
+from collections import abc, namedtuple
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
@@ -90,14 +91,26 @@ class Periode:
         return f"le {'1er' if self.semestre == 1 else '2e'} semestre {self.annee}"
 
 
+_PERIODES_LUES: dict[str, Periode] = {}
+
+
 def lire_periode(periode) -> Periode:
     """`"2021"`, `2021`, `"2021-S1"`, `"2021-S2"` → `Periode`. Lève `ValueError` (message en français) sinon."""
+    if isinstance(periode, str):
+        # Une période se relit des milliers de fois par évaluation (une par indicateur et périmètre) ; `Periode` est
+        # immuable, on la garde.
+        p = _PERIODES_LUES.get(periode)
+        if p is not None:
+            return p
     m = RE_PERIODE.match(str(periode).strip())
     if not m:
         raise ValueError(f"Période « {periode} » non reconnue : attendu une année (2021) ou un semestre (2021-S1, "
                          "2021-S2).")
     semestre = int(m.group(2)) if m.group(2) else None
-    return Periode(m.group(0), int(m.group(1)), semestre)
+    p = Periode(m.group(0), int(m.group(1)), semestre)
+    if isinstance(periode, str) and len(_PERIODES_LUES) < 4096:
+        _PERIODES_LUES[periode] = p
+    return p
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -175,7 +188,8 @@ def _nombre(x) -> float | None:
 def _cibles(cibles) -> dict[int, float]:
     if cibles is None:
         return {}
-    paires = cibles.items() if isinstance(cibles, Mapping) else cibles
+    # `isinstance(…, dict)` d'abord : le test par `typing.Mapping` coûte cher, et c'est le cas courant.
+    paires = cibles.items() if isinstance(cibles, dict) or isinstance(cibles, abc.Mapping) else cibles
     sortie = {}
     for annee, valeur in paires:
         v = _nombre(valeur)
@@ -303,22 +317,32 @@ class _Donnees:
     cibles: dict                         # (indicateur, périmètre) → {année: valeur}
     noeuds: pd.DataFrame | None = None
     appartenance: pd.DataFrame | None = None   # (noeud, indicateur) : l'indicateur compte pour le nœud
+    # Les lignes de `indicateurs` (comme `itertuples`) et les périmètres de chaque niveau, dans l'ordre : calculés une
+    # fois par lecture et partagés entre ses périodes (parcourir ligne à ligne un DataFrame de chaînes Arrow coûte).
+    lignes_indicateurs: list | None = None
+    par_niveau: dict | None = None
 
 
-def _rangs(periode: Periode) -> pd.DataFrame:
-    """Quelles périodes déposées valent pour la période demandée, par ordre de préférence, selon la périodicité."""
+def _lignes(df: pd.DataFrame) -> list:
+    """Les lignes d'un DataFrame, comme `df.itertuples(index=False)` (mêmes valeurs, mêmes noms d'attributs), à partir
+    de ses colonnes en listes."""
+    Ligne = namedtuple("Pandas", list(df.columns))
+    return [Ligne(*r) for r in zip(*(df[c].tolist() for c in df.columns))]
+
+
+def _rangs(periode: Periode) -> list[tuple[str, str, int]]:
+    """Quelles périodes déposées valent pour la période demandée, par ordre de préférence, selon la périodicité :
+    (periodicite, periode, rang)."""
     a = periode.annee
     if periode.semestre is None:
         # L'année d'un indicateur semestriel : le 2e semestre (fin d'année), à défaut une valeur annuelle, à défaut
         # le 1er semestre.
-        lignes = [("semestrielle", f"{a}-S2", 0), ("semestrielle", str(a), 1), ("semestrielle", f"{a}-S1", 2),
-                  ("annuelle", str(a), 0)]
-    elif periode.semestre == 2:
+        return [("semestrielle", f"{a}-S2", 0), ("semestrielle", str(a), 1), ("semestrielle", f"{a}-S1", 2),
+                ("annuelle", str(a), 0)]
+    if periode.semestre == 2:
         # Une valeur annuelle vaut pour la fin de l'année, donc pour le 2e semestre.
-        lignes = [("semestrielle", f"{a}-S2", 0), ("annuelle", str(a), 0)]
-    else:
-        lignes = [("semestrielle", f"{a}-S1", 0)]
-    return pd.DataFrame(lignes, columns=["periodicite", "periode", "rang"])
+        return [("semestrielle", f"{a}-S2", 0), ("annuelle", str(a), 0)]
+    return [("semestrielle", f"{a}-S1", 0)]
 
 
 def _charger(store: Store, protocole: str, periode, avec_noeuds: bool = False,
@@ -328,12 +352,29 @@ def _charger(store: Store, protocole: str, periode, avec_noeuds: bool = False,
     return _charger_periodes(store, protocole, [periode], avec_noeuds, indicateurs)[0]
 
 
+_SQL_NOEUDS = "SELECT code, parent, libelle, profondeur FROM noeud WHERE protocole = ? ORDER BY chemin"
+# Un indicateur compte pour un nœud s'il mesure un engagement rattaché au nœud ou à un descendant.
+_SQL_APPARTENANCE = """
+    WITH n AS (SELECT code, chemin FROM noeud WHERE protocole = ?),
+    m AS (SELECT DISTINCT x.indicateur, n.chemin FROM indicateur_engagement x
+          JOIN engagement e ON e.protocole = x.protocole AND e.code = x.engagement
+          JOIN n ON n.code = e.noeud WHERE x.protocole = ?)
+    SELECT DISTINCT n.code AS noeud, m.indicateur FROM n JOIN m
+      ON m.chemin = n.chemin OR starts_with(m.chemin, n.chemin || '.')"""
+
+
 def _charger_periodes(store: Store, protocole: str, periodes, avec_noeuds: bool = False,
                       indicateurs: Iterable[str] | None = None) -> list[_Donnees]:
-    """`_charger` pour plusieurs périodes, en une seule connexion et une seule lecture des valeurs."""
+    """`_charger` pour plusieurs périodes, en une seule connexion et une seule lecture des valeurs.
+
+    La valeur retenue pour chaque (période demandée, indicateur, périmètre) — la période déposée préférée parmi celles
+    qui valent pour la demande (`_rangs`) — est choisie par DuckDB, dans la même requête que les valeurs qui font foi :
+    seules les valeurs retenues reviennent en Python."""
     ps = [lire_periode(q) for q in periodes]
     annees = sorted({q.annee for q in ps})
     voulus = None if indicateurs is None else list(dict.fromkeys(indicateurs))
+    # (demande, periodicite, periode, rang) : les rangs de chaque période demandée (demande : son indice dans ps).
+    rangs = [(k, *r) for k, q in enumerate(ps) for r in _rangs(q)]
 
     def lire(con):
         proto = con.execute("SELECT territoire, code_territoire FROM protocole WHERE code = ?", [protocole]).fetchone()
@@ -341,82 +382,74 @@ def _charger_periodes(store: Store, protocole: str, periodes, avec_noeuds: bool 
             raise ProtocoleInconnu(protocole)
         sql_ind = """
             SELECT code AS indicateur, libelle, unite, sens, periodicite, niveau, agregation, numerateur, denominateur
-            FROM indicateur WHERE protocole = ? AND (? IS NULL OR list_contains(CAST(? AS VARCHAR[]), code))
-            ORDER BY ordre"""
-        ind = con.execute(sql_ind, [protocole, voulus, voulus]).df()
-        codes, ind_complet = None, ind
-        if voulus is not None:   # l'indicateur et ses composantes (leur périodicité sert au choix des valeurs)
+            FROM indicateur WHERE protocole = ? {} ORDER BY ordre"""
+        if voulus is None:
+            ind = con.execute(sql_ind.format(""), [protocole]).df()
+            filtre, p_codes = "", []
+        else:
+            ind = con.execute(sql_ind.format("AND list_contains(CAST(? AS VARCHAR[]), code)"), [protocole, voulus]).df()
+            # l'indicateur et ses composantes : leurs valeurs, références et cibles (et leur périodicité, qui sert au
+            # choix des valeurs)
             codes = list(dict.fromkeys(voulus + [c for c in ind["numerateur"].tolist() + ind["denominateur"].tolist()
                                                  if isinstance(c, str)]))
-            ind_complet = con.execute(sql_ind, [protocole, codes, codes]).df()
-        filtre = "(? IS NULL OR list_contains(CAST(? AS VARCHAR[]), indicateur))"
+            filtre, p_codes = "AND list_contains(CAST(? AS VARCHAR[]), indicateur)", [codes]
         per = con.execute("""
             SELECT code AS perimetre, libelle AS perimetre_libelle, niveau FROM perimetre WHERE protocole = ?
             ORDER BY CASE niveau WHEN 'Territoire' THEN 0 WHEN 'Commune' THEN 1 ELSE 2 END, ordre""",
                           [protocole]).df()
-        ref = con.execute(f"SELECT indicateur, perimetre, annee, valeur FROM reference WHERE protocole = ? AND {filtre}",
-                          [protocole, codes, codes]).df()
-        cib = con.execute(f"SELECT indicateur, perimetre, annee, valeur FROM cible WHERE protocole = ? AND {filtre} "
-                          "ORDER BY annee", [protocole, codes, codes]).df()
-        # La règle « dépôt le plus récent, hors dépôts à corriger » est celle de depots ; on n'en lit que l'année utile.
+        ref = con.execute(f"SELECT indicateur, perimetre, annee, valeur FROM reference WHERE protocole = ? {filtre}",
+                          [protocole, *p_codes]).fetchall()
+        cib = con.execute(f"SELECT indicateur, perimetre, annee, valeur FROM cible WHERE protocole = ? {filtre} "
+                          "ORDER BY annee", [protocole, *p_codes]).fetchall()
+        # La règle « dépôt le plus récent, hors dépôts à corriger » est celle de depots ; on n'en lit que les années
+        # utiles, puis on garde, par demande, la période préférée (rang le plus bas : il est unique par indicateur et
+        # périmètre, chaque période n'ayant qu'un rang pour une périodicité donnée).
         if len(annees) == 1:
-            val = con.execute(f"SELECT indicateur, perimetre, periode, valeur, depot_id, annee "
-                              f"FROM ({SQL_VALEURS_COURANTES}) WHERE annee = ? AND {filtre}",
-                              [protocole, annees[0], codes, codes]).df()
+            f_annee, p_annee = "annee = ?", [annees[0]]
         else:
-            val = con.execute(f"SELECT indicateur, perimetre, periode, valeur, depot_id, annee "
-                              f"FROM ({SQL_VALEURS_COURANTES}) WHERE list_contains(CAST(? AS INTEGER[]), annee) "
-                              f"AND {filtre}", [protocole, annees, codes, codes]).df()
+            f_annee, p_annee = "list_contains(CAST(? AS INTEGER[]), annee)", [annees]
+        valeurs_rangs = ", ".join(["(?, ?, ?, ?)"] * len(rangs))
+        filtre_code = filtre.replace("indicateur)", "code)")
+        val = con.execute(f"""
+            WITH v AS (SELECT indicateur, perimetre, periode, valeur, depot_id
+                       FROM ({SQL_VALEURS_COURANTES}) WHERE {f_annee} {filtre}),
+            i AS (SELECT code AS indicateur, periodicite FROM indicateur WHERE protocole = ? {filtre_code}),
+            r(demande, periodicite, periode, rang) AS (VALUES {valeurs_rangs})
+            SELECT r.demande, v.indicateur, v.perimetre, v.valeur, v.periode, v.depot_id
+            FROM v JOIN i ON i.indicateur = v.indicateur
+            JOIN r ON r.periodicite = i.periodicite AND r.periode = v.periode
+            QUALIFY row_number() OVER (PARTITION BY r.demande, v.indicateur, v.perimetre ORDER BY r.rang) = 1
+        """, [protocole, *p_annee, *p_codes, protocole, *p_codes, *[x for r in rangs for x in r]]).fetchall()
         noeuds = appartenance = None
         if avec_noeuds:
-            noeuds = con.execute("""
-                SELECT code, parent, libelle, profondeur FROM noeud WHERE protocole = ? ORDER BY chemin""",
-                                 [protocole]).df()
-            # Un indicateur compte pour un nœud s'il mesure un engagement rattaché au nœud ou à un descendant.
-            appartenance = con.execute("""
-                WITH n AS (SELECT code, chemin FROM noeud WHERE protocole = ?),
-                m AS (SELECT DISTINCT x.indicateur, n.chemin FROM indicateur_engagement x
-                      JOIN engagement e ON e.protocole = x.protocole AND e.code = x.engagement
-                      JOIN n ON n.code = e.noeud WHERE x.protocole = ?)
-                SELECT DISTINCT n.code AS noeud, m.indicateur FROM n JOIN m
-                  ON m.chemin = n.chemin OR starts_with(m.chemin, n.chemin || '.')""", [protocole, protocole]).df()
-        return proto, ind, ind_complet, per, ref, cib, val, noeuds, appartenance
+            noeuds = con.execute(_SQL_NOEUDS, [protocole]).df()
+            appartenance = con.execute(_SQL_APPARTENANCE, [protocole, protocole]).df()
+        return proto, ind, per, ref, cib, val, noeuds, appartenance
 
-    (territoire, code_territoire), ind, ind_complet, per, ref, cib, val_annees, noeuds, appartenance = store.lire(lire)
-    references = {(i, q): (int(a), float(v)) for i, q, a, v in zip(
-        ref["indicateur"].tolist(), ref["perimetre"].tolist(), ref["annee"].tolist(), ref["valeur"].tolist())}
+    (territoire, code_territoire), ind, per, ref, cib, val, noeuds, appartenance = store.lire(lire)
+    references = {(i, q): (int(a), float(v)) for i, q, a, v in ref}
     cibles: dict = {}
-    for i, q, a, v in zip(cib["indicateur"].tolist(), cib["perimetre"].tolist(), cib["annee"].tolist(),
-                          cib["valeur"].tolist()):
+    for i, q, a, v in cib:
         cibles.setdefault((i, q), {})[int(a)] = float(v)
+    par_demande: list[dict] = [{} for _ in ps]
+    for k, i, q, v, periode_v, d_id in val:
+        par_demande[k][(i, q)] = (float(v), periode_v, int(d_id))
+    lignes_ind = _lignes(ind)
+    par_niveau = {n: g["perimetre"].tolist() for n, g in per.groupby("niveau", sort=False)}
+    taux = [(t.indicateur, t.numerateur, t.denominateur) for t in lignes_ind
+            if t.agregation == "taux" and not pd.isna(t.numerateur) and not pd.isna(t.denominateur)]
+    codes_per = per["perimetre"].tolist()
     sortie = []
-    for p in ps:
-        val = val_annees[val_annees["annee"] == p.annee].drop(columns="annee") if len(annees) > 1 else \
-            val_annees.drop(columns="annee")
-        valeurs = _valeurs_retenues(p, val, ind, ind_complet, per)
+    for p, valeurs in zip(ps, par_demande):
+        # Un taux non déposé sur un périmètre se recalcule à partir de son numérateur et de son dénominateur déposés.
+        for code_t, code_num, code_den in taux:
+            for code_per in codes_per:
+                num, den = valeurs.get((code_num, code_per)), valeurs.get((code_den, code_per))
+                if (code_t, code_per) not in valeurs and num and den and den[0]:
+                    valeurs[(code_t, code_per)] = (100.0 * num[0] / den[0], num[1], None)
         sortie.append(_Donnees(code_territoire, territoire, p, ind, per, valeurs, references, cibles, noeuds,
-                               appartenance))
+                               appartenance, lignes_ind, par_niveau))
     return sortie
-
-
-def _valeurs_retenues(p: Periode, val: pd.DataFrame, ind: pd.DataFrame, ind_complet: pd.DataFrame,
-                      per: pd.DataFrame) -> dict:
-    # La valeur retenue par (indicateur, périmètre) : la période préférée parmi celles qui valent pour la demande.
-    val = (val.merge(ind_complet[["indicateur", "periodicite"]], on="indicateur")
-              .merge(_rangs(p), on=["periodicite", "periode"])
-              .sort_values("rang", kind="stable")
-              .drop_duplicates(["indicateur", "perimetre"]))
-    # Des listes Python plutôt que itertuples : parcourir des colonnes de chaînes Arrow ligne à ligne coûte cher.
-    valeurs = {(i, q): (float(v), periode_v, int(d_id)) for i, q, v, periode_v, d_id in zip(
-        val["indicateur"].tolist(), val["perimetre"].tolist(), val["valeur"].tolist(), val["periode"].tolist(),
-        val["depot_id"].tolist())}
-    # Un taux non déposé sur un périmètre se recalcule à partir de son numérateur et de son dénominateur déposés.
-    for t in ind[(ind["agregation"] == "taux") & ind["numerateur"].notna() & ind["denominateur"].notna()].itertuples():
-        for code_per in per["perimetre"]:
-            num, den = valeurs.get((t.numerateur, code_per)), valeurs.get((t.denominateur, code_per))
-            if (t.indicateur, code_per) not in valeurs and num and den and den[0]:
-                valeurs[(t.indicateur, code_per)] = (100.0 * num[0] / den[0], num[1], None)
-    return valeurs
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -478,6 +511,14 @@ def indicateurs_au_perimetre(store: Store, protocole: str, periode,
 
 
 def _au_perimetre(d: _Donnees) -> pd.DataFrame:
+    return _tableau(_lignes_au_perimetre(d), COLONNES_PERIMETRE)
+
+
+def _lignes_indicateurs(d: _Donnees) -> list:
+    return d.lignes_indicateurs if d.lignes_indicateurs is not None else _lignes(d.indicateurs)
+
+
+def _lignes_au_perimetre(d: _Donnees) -> list[dict]:
     ordre_per = {c: i for i, c in enumerate(d.perimetres["perimetre"])}
     par_indicateur: dict[str, set] = {}
     for (i, p) in set(d.valeurs) | set(d.references) | set(d.cibles):
@@ -487,12 +528,12 @@ def _au_perimetre(d: _Donnees) -> pd.DataFrame:
     libelles = dict(zip(codes_per, d.perimetres["perimetre_libelle"].tolist()))
     niveaux = dict(zip(codes_per, d.perimetres["niveau"].tolist()))
     lignes = []
-    for ind in d.indicateurs.itertuples(index=False):
+    for ind in _lignes_indicateurs(d):
         for code_per in sorted(par_indicateur.get(ind.indicateur, ()), key=ordre_per.get):
             ev, depot_id = _evaluer_perimetre(ind, code_per, d)
             annee_ref, ref = d.references.get((ind.indicateur, code_per), (None, None))
             lignes.append(_ligne(ind, code_per, libelles[code_per], niveaux[code_per], ev, ref, annee_ref, depot_id))
-    return _tableau(lignes, COLONNES_PERIMETRE)
+    return lignes
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -611,6 +652,10 @@ def _agreger(ind, P: list[str], entier: bool, d: _Donnees) -> dict:
 
 
 def _au_territoire(d: _Donnees, perimetres: list[str] | None) -> pd.DataFrame:
+    return _tableau(_lignes_au_territoire(d, perimetres), COLONNES_TERRITOIRE)
+
+
+def _lignes_au_territoire(d: _Donnees, perimetres: list[str] | None) -> list[dict]:
     per = d.perimetres
     if perimetres is not None:
         inconnus = sorted(set(perimetres) - set(per["perimetre"]))
@@ -627,9 +672,11 @@ def _au_territoire(d: _Donnees, perimetres: list[str] | None) -> pd.DataFrame:
     concerne: dict[str, set] = {}
     for (i, p) in list(d.references) + list(d.cibles) + list(d.valeurs):
         concerne.setdefault(i, set()).add(p)
-    par_niveau = {n: g["perimetre"].tolist() for n, g in per.groupby("niveau", sort=False)}
+    par_niveau = d.par_niveau
+    if par_niveau is None:
+        par_niveau = {n: g["perimetre"].tolist() for n, g in per.groupby("niveau", sort=False)}
     lignes = []
-    for ind in d.indicateurs.itertuples(index=False):
+    for ind in _lignes_indicateurs(d):
         du_niveau = par_niveau.get(ind.niveau, [])
         codes = {ind.indicateur}
         if ind.agregation == "taux":
@@ -667,7 +714,7 @@ def _au_territoire(d: _Donnees, perimetres: list[str] | None) -> pd.DataFrame:
                        a["annee_reference"], None)
         ligne.update(nb_perimetres=a["nb_perimetres"], nb_renseignes=a["nb_renseignes"])
         lignes.append(ligne)
-    return _tableau(lignes, COLONNES_TERRITOIRE)
+    return lignes
 
 
 @operation("consulter_pilotage")
@@ -691,10 +738,32 @@ def indicateurs_au_territoire(store: Store, protocole: str, periode, perimetres:
     return _au_territoire(_charger(store, protocole, periode, indicateurs=indicateurs), perimetres)
 
 
-def _par_periode(tables: list[pd.DataFrame], donnees: list[_Donnees], colonnes: list[str]) -> pd.DataFrame:
-    if not tables:
+# Les colonnes dont `_tableau` fixe le type ; celui des autres (des chaînes) est déduit de leurs valeurs par pandas.
+_COLONNES_TYPEES = {"valeur", "reference", "cible_finale", "attendu", "progression", "statut", "annee_reference",
+                    "annee_cible", "depot_id", "nb_perimetres", "nb_renseignes"}
+
+
+def _chaines(valeurs: list) -> bool:
+    """pandas fera de ces valeurs une colonne de chaînes : au moins une chaîne, le reste manquant (None ou NaN)."""
+    return any(isinstance(v, str) for v in valeurs) and all(
+        isinstance(v, str) or v is None or (isinstance(v, float) and math.isnan(v)) for v in valeurs)
+
+
+def _par_periode(listes: list[list[dict]], donnees: list[_Donnees], colonnes: list[str]) -> pd.DataFrame:
+    """Les tables de chaque période (`_tableau` de chaque liste de lignes), les unes sous les autres, colonne `periode`
+    en tête : le résultat de `pd.concat` des tables, construit d'un coup quand c'est le même (un DataFrame par période
+    coûte autant que ses lignes dans une série de huit ans). C'est le même quand aucune table n'est vide et que chaque
+    colonne de chaînes est une colonne de chaînes dans chaque table ; sinon (une table vide, une colonne toute vide
+    dans une période), les types que `concat` en déduirait diffèrent : on passe par `concat`."""
+    if not listes:
         return pd.DataFrame(columns=["periode"] + colonnes)
-    df = pd.concat([t.assign(periode=d.periode.code) for t, d in zip(tables, donnees)], ignore_index=True)
+    d_un_coup = all(listes) and all(_chaines([l[c] for l in ls]) for ls in listes
+                                    for c in colonnes if c not in _COLONNES_TYPEES)
+    if d_un_coup:
+        lignes = [{"periode": d.periode.code, **l} for ls, d in zip(listes, donnees) for l in ls]
+        return _tableau(lignes, ["periode"] + colonnes)
+    df = pd.concat([_tableau(ls, colonnes).assign(periode=d.periode.code) for ls, d in zip(listes, donnees)],
+                   ignore_index=True)
     return df[["periode"] + [c for c in df.columns if c != "periode"]]
 
 
@@ -706,7 +775,7 @@ def indicateurs_au_territoire_par_periode(store: Store, protocole: str, periodes
     en une seule lecture de la base au lieu d'une par période : une série d'indicateurs sur huit ans lit et parcourt les
     valeurs du protocole une fois. Mêmes lignes, mêmes valeurs que les appels période par période."""
     ds = _charger_periodes(store, protocole, list(periodes), indicateurs=indicateurs)
-    return _par_periode([_au_territoire(d, perimetres) for d in ds], ds, COLONNES_TERRITOIRE)
+    return _par_periode([_lignes_au_territoire(d, perimetres) for d in ds], ds, COLONNES_TERRITOIRE)
 
 
 @operation("consulter_pilotage")
@@ -715,7 +784,24 @@ def indicateurs_au_perimetre_par_periode(store: Store, protocole: str, periodes:
     """`indicateurs_au_perimetre` pour chacune des `periodes`, en une seule lecture de la base (voir
     `indicateurs_au_territoire_par_periode`)."""
     ds = _charger_periodes(store, protocole, list(periodes), indicateurs=indicateurs)
-    return _par_periode([_au_perimetre(d) for d in ds], ds, COLONNES_PERIMETRE)
+    return _par_periode([_lignes_au_perimetre(d) for d in ds], ds, COLONNES_PERIMETRE)
+
+
+def _evaluations_au_territoire(store: Store, protocole: str, periodes: Iterable) -> dict[str, pd.DataFrame]:
+    """`indicateurs_au_territoire` de tout le protocole à chacune des `periodes`, sur une seule lecture de la base :
+    {période : la table même que rendrait `indicateurs_au_territoire(store, protocole, période)`}."""
+    periodes = list(periodes)
+    ds = _charger_periodes(store, protocole, periodes)
+    return {q: _au_territoire(d, None) for q, d in zip(periodes, ds)}
+
+
+def _indicateurs_par_periode(store: Store, protocole: str, periodes: Iterable,
+                            indicateurs: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`indicateurs_au_territoire_par_periode` et `indicateurs_au_perimetre_par_periode` à la fois, sur une seule
+    lecture de la base : (territoire, périmètres), les mêmes tables que ces deux fonctions."""
+    ds = _charger_periodes(store, protocole, list(periodes), indicateurs=indicateurs)
+    return (_par_periode([_lignes_au_territoire(d, None) for d in ds], ds, COLONNES_TERRITOIRE),
+            _par_periode([_lignes_au_perimetre(d) for d in ds], ds, COLONNES_PERIMETRE))
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -745,12 +831,31 @@ def avancement_par_noeud(store: Store, protocole: str, periode) -> pd.DataFrame:
     nb_sans_cible, score (NaN quand aucun indicateur n'est jugeable).
     """
     d = _charger(store, protocole, periode, avec_noeuds=True)
-    statuts = _au_territoire(d, None)[["indicateur", "statut"]]
-    m = d.appartenance.merge(statuts, on="indicateur")
+    return comptes_par_noeud(d.noeuds, d.appartenance, _au_territoire(d, None))
+
+
+def _structure_des_noeuds(store: Store, protocole: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Ce que compte `avancement_par_noeud`, sans les statuts : l'arborescence (code, parent, libelle, profondeur,
+    dans l'ordre de l'arbre) et l'appartenance des indicateurs aux nœuds (noeud, indicateur). Avec `comptes_par_noeud`
+    et `indicateurs_au_territoire` (qu'une page a souvent déjà lus), le même résultat qu'`avancement_par_noeud`, sans
+    réévaluer le protocole."""
+    def lire(con):
+        if not con.execute("SELECT count(*) FROM protocole WHERE code = ?", [protocole]).fetchone()[0]:
+            raise ProtocoleInconnu(protocole)
+        return (con.execute(_SQL_NOEUDS, [protocole]).df(),
+                con.execute(_SQL_APPARTENANCE, [protocole, protocole]).df())
+    return store.lire(lire)
+
+
+def comptes_par_noeud(noeuds: pd.DataFrame, appartenance: pd.DataFrame, territoire: pd.DataFrame) -> pd.DataFrame:
+    """`avancement_par_noeud` à partir de `_structure_des_noeuds` et des statuts au territoire entier
+    (`indicateurs_au_territoire` à la période) : fonction pure, mêmes colonnes."""
+    statuts = territoire[["indicateur", "statut"]]
+    m = appartenance.merge(statuts, on="indicateur")
     m = m[m["statut"].notna()]
     comptes = pd.crosstab(m["noeud"], m["statut"]).reindex(columns=list(STATUTS), fill_value=0)
     comptes.columns = ["nb_" + s.replace(" ", "_").replace("é", "e") for s in STATUTS]
-    df = d.noeuds.merge(comptes, left_on="code", right_index=True, how="left")
+    df = noeuds.merge(comptes, left_on="code", right_index=True, how="left")
     for col in comptes.columns:
         df[col] = df[col].fillna(0).astype("int64")
     df["score"] = [score(a, b, r) for a, b, r in zip(df["nb_atteint"], df["nb_en_bonne_voie"], df["nb_en_retard"])]

@@ -304,13 +304,21 @@ def valeurs_par_quartier(store: Store, protocole: str, periode, indicateur: str 
     les colonnes de `avancement.indicateurs_au_perimetre` plus `type` (QPV ou veille active). Avec `indicateur`, une
     ligne par quartier, y compris ceux qui n'ont ni valeur ni cible (valeur et statut vides)."""
     from .avancement import indicateurs_au_perimetre
-    from .requetes import indicateurs, perimetres
+    from .requetes import _session, indicateurs, perimetres
 
-    per = perimetres(store, protocole)
+    with _session(store) as s:   # une connexion pour les trois lectures
+        per = perimetres(s, protocole)
+        du_niveau = indicateurs(s, protocole)
+        codes = du_niveau.loc[du_niveau["niveau"] == "QPV", "code"]
+        # Seulement les indicateurs qu'on va garder : les mêmes lignes, sans évaluer tout le protocole.
+        voulus = [indicateur] if indicateur is not None else (codes.tolist() or None)
+        df = indicateurs_au_perimetre(s, protocole, periode, indicateurs=voulus)
+    return _par_quartier(df, per, du_niveau, codes, protocole, indicateur)
+
+
+def _par_quartier(df: pd.DataFrame, per: pd.DataFrame, du_niveau: pd.DataFrame, codes: pd.Series, protocole: str,
+                  indicateur: str | None) -> pd.DataFrame:
     quartiers = per[per["niveau"] == "QPV"][["code", "libelle", "type"]]
-    du_niveau = indicateurs(store, protocole)
-    codes = du_niveau.loc[du_niveau["niveau"] == "QPV", "code"]
-    df = indicateurs_au_perimetre(store, protocole, periode)
     df = df[df["indicateur"].isin(codes) & df["perimetre"].isin(quartiers["code"])]
     df = df.merge(quartiers[["code", "type"]], left_on="perimetre", right_on="code").drop(columns="code")
     if indicateur is None:
@@ -334,19 +342,22 @@ def comparaison_quartier(store: Store, protocole: str, periode, quartier: str) -
     Un indicateur dont le quartier n'a ni valeur, ni référence, ni cible y figure quand même, valeur et statut vides,
     si d'autres quartiers en ont. L'ordre est celui du référentiel.
     """
-    from .avancement import indicateurs_au_territoire
-    from .requetes import indicateurs
+    from .avancement import _indicateurs_par_periode
+    from .requetes import _session, indicateurs, perimetres
 
-    df = valeurs_par_quartier(store, protocole, periode)
-    if quartier not in set(store.requete("SELECT code FROM perimetre WHERE protocole = ? AND niveau = 'QPV'",
-                                         [protocole])["code"]):
+    with _session(store) as s:   # une connexion, et une seule lecture des valeurs pour les quartiers et le territoire
+        per = perimetres(s, protocole)
+        du_niveau = indicateurs(s, protocole)
+        codes = du_niveau.loc[du_niveau["niveau"] == "QPV", "code"]
+        ter, par_perimetre = _indicateurs_par_periode(s, protocole, [periode], indicateurs=codes.tolist() or None)
+    df = _par_quartier(par_perimetre.drop(columns="periode"), per, du_niveau, codes, protocole, None)
+    if quartier not in set(per.loc[per["niveau"] == "QPV", "code"]):
         raise KeyError(f"Le quartier « {quartier} » n'existe pas dans le protocole {protocole}.")
-    inds = indicateurs(store, protocole)
-    inds = inds[inds["niveau"] == "QPV"].set_index("code")
+    inds = du_niveau[du_niveau["niveau"] == "QPV"].set_index("code")
     autres = df[(df["perimetre"] != quartier) & df["valeur"].notna()].groupby("indicateur")["valeur"].agg(
         nb_autres="count", autres_min="min", autres_mediane="median", autres_max="max")
     ici = df[df["perimetre"] == quartier].set_index("indicateur")
-    ter = indicateurs_au_territoire(store, protocole, periode).set_index("indicateur")
+    ter = ter.drop(columns="periode").set_index("indicateur")
     lignes = []
     for code in inds.index:
         if code not in ici.index and code not in autres.index:

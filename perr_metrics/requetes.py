@@ -1,6 +1,8 @@
 """Les lectures dont les pages et la ligne de commande ont besoin : une fonction par vue, un DataFrame en retour."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pandas as pd
 
 from .db import Store
@@ -49,16 +51,41 @@ def protocole(store: Store, code: str) -> dict:
     return df.iloc[0].to_dict()
 
 
+@contextmanager
+def _session(store):
+    """Plusieurs lectures sur une seule connexion (`Store.session`) : ouvrir et refermer la base nationale coûte 40 à
+    50 ms, plus que la plupart des requêtes d'une page. Une session déjà ouverte (le rapport en passe une) sert telle
+    quelle. À réserver à des groupes de lectures courts : la base reste tenue pendant la session."""
+    ouvrir = getattr(store, "session", None)
+    if ouvrir is None:
+        yield store
+    else:
+        with ouvrir() as session:
+            yield session
+
+
 def _verifier(store: Store, code: str) -> None:
-    if not store.lire(lambda con: con.execute("SELECT count(*) FROM protocole WHERE code = ?", [code]).fetchone()[0]):
+    store.lire(lambda con: _verifier_con(con, code))
+
+
+def _verifier_con(con, code: str) -> None:
+    if not con.execute("SELECT count(*) FROM protocole WHERE code = ?", [code]).fetchone()[0]:
         raise ProtocoleInconnu(code)
+
+
+def _verifiee(store: Store, code: str, sql: str, params) -> pd.DataFrame:
+    """Vérifie que le protocole existe puis exécute la requête, sur la même connexion : ouvrir la base coûte plus cher
+    (20 à 50 ms sur la base nationale, ouverture et fermeture) que la plupart de ces requêtes."""
+    def lire(con):
+        _verifier_con(con, code)
+        return con.execute(sql, params).df()
+    return store.lire(lire)
 
 
 @operation("consulter_referentiel")
 def signataires(store: Store, code: str) -> pd.DataFrame:
     """Les signataires et services d'un protocole, avec ce que chacun porte et déclare."""
-    _verifier(store, code)
-    return store.requete("""
+    return _verifiee(store, code, """
         SELECT s.code, s.nom AS libelle, s.categorie, s.rattache_a, s.signe, s.insee,
                (SELECT count(*) FROM engagement_porteur x WHERE x.protocole = s.protocole AND x.signataire = s.code)
                    AS nb_engagements,
@@ -71,8 +98,7 @@ def signataires(store: Store, code: str) -> pd.DataFrame:
 @operation("consulter_referentiel")
 def indicateurs(store: Store, code: str, signataire: str | None = None) -> pd.DataFrame:
     """Les indicateurs d'un protocole (ceux que déclare un signataire si `signataire` est donné)."""
-    _verifier(store, code)
-    df = store.requete("""
+    df = _verifiee(store, code, """
         SELECT i.code, i.libelle, i.unite, i.signataire, s.nom AS signataire_nom, i.sens, i.periodicite, i.niveau,
                i.agregation, i.numerateur, i.denominateur, i.source, i.minimum, i.maximum, i.definition,
                x.engagements
@@ -89,8 +115,7 @@ def indicateurs(store: Store, code: str, signataire: str | None = None) -> pd.Da
 def arbre(store: Store, code: str) -> pd.DataFrame:
     """L'arborescence des axes, dans l'ordre, avec pour chaque nœud le nombre d'engagements et d'indicateurs qu'il
     contient, lui et ses descendants (un indicateur compte pour un nœud s'il mesure l'un de ses engagements)."""
-    _verifier(store, code)
-    return store.requete("""
+    return _verifiee(store, code, """
         WITH n AS (SELECT * FROM noeud WHERE protocole = ?),
         e AS (SELECT e.code, n.chemin FROM engagement e JOIN n ON n.code = e.noeud WHERE e.protocole = ?),
         i AS (SELECT DISTINCT x.indicateur, e.chemin FROM indicateur_engagement x JOIN e ON e.code = x.engagement
@@ -109,8 +134,7 @@ def arbre(store: Store, code: str) -> pd.DataFrame:
 @operation("consulter_referentiel")
 def engagements(store: Store, code: str, noeud: str | None = None) -> pd.DataFrame:
     """Les engagements (d'un nœud et de ses descendants si `noeud` est donné), avec leurs porteurs en clair."""
-    _verifier(store, code)
-    return store.requete("""
+    return _verifiee(store, code, """
         WITH racine AS (SELECT chemin FROM noeud WHERE protocole = ? AND code = ?)
         SELECT e.code, e.noeud, n.libelle AS noeud_libelle, e.parent, e.libelle, e.formule, e.levier, e.echeance,
                (SELECT string_agg(x.signataire, ';' ORDER BY x.rang) FROM engagement_porteur x
@@ -131,8 +155,7 @@ def engagements(store: Store, code: str, noeud: str | None = None) -> pd.DataFra
 @operation("consulter_referentiel")
 def perimetres(store: Store, code: str) -> pd.DataFrame:
     """Le territoire, ses communes et ses quartiers (QPV et veille active), avec les communes de chaque quartier."""
-    _verifier(store, code)
-    return store.requete("""
+    return _verifiee(store, code, """
         SELECT p.code, p.libelle, p.niveau, p.type,
                (SELECT string_agg(c.insee, ';' ORDER BY c.insee) FROM perimetre_commune c
                  WHERE c.protocole = p.protocole AND c.perimetre = p.code) AS communes,
@@ -146,15 +169,14 @@ def perimetres(store: Store, code: str) -> pd.DataFrame:
 
 @operation("consulter_referentiel")
 def contrats(store: Store, code: str) -> pd.DataFrame:
-    _verifier(store, code)
-    return store.requete("SELECT code, libelle, date_signature FROM contrat WHERE protocole = ? ORDER BY ordre", [code])
+    return _verifiee(store, code, "SELECT code, libelle, date_signature FROM contrat WHERE protocole = ? ORDER BY ordre",
+                     [code])
 
 
 @operation("consulter_referentiel")
 def cadres_du_protocole(store: Store, code: str) -> pd.DataFrame:
     """Combien de nœuds et d'engagements se rattachent à chaque cadre national."""
-    _verifier(store, code)
-    return store.requete("""
+    return _verifiee(store, code, """
         SELECT c.referentiel, c.code, c.libelle,
                (SELECT count(*) FROM noeud_cadre x WHERE x.protocole = ? AND x.cadre = c.code) AS nb_noeuds,
                (SELECT count(*) FROM engagement_cadre x WHERE x.protocole = ? AND x.cadre = c.code) AS nb_engagements

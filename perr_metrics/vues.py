@@ -17,12 +17,13 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from . import avancement, depots, requetes, suivi
 from .avancement import ATTEINT, EN_BONNE_VOIE, EN_RETARD, STATUTS, lire_periode
 from .db import Store
-from .droits import operation
+from .droits import exiger, operation
 
 #: Les états d'un engagement (ceux de `suivi`, qui les enregistre), puis celui d'un engagement sans état saisi.
 ETATS = tuple(suivi.ETATS) + (suivi.NON_RENSEIGNE,)
@@ -39,6 +40,9 @@ Lecteur = Callable[..., object]
 
 def _lecteur(store: Store, lire: Lecteur | None) -> Lecteur:
     return lire or (lambda fonction, *args: fonction(store, *args))
+
+
+_session = requetes._session
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -110,11 +114,49 @@ def _score(territoire: pd.DataFrame) -> float | None:
     return avancement.score(int(c.get(ATTEINT, 0)), int(c.get(EN_BONNE_VOIE, 0)), int(c.get(EN_RETARD, 0)))
 
 
+@dataclass
+class _Pilotage:
+    """Ce que lisent les vues d'une période (synthèse, changements, arbre, indicateurs d'un nœud) : voir `_pilotage`."""
+
+    protocole: dict
+    territoire: dict               # période → `avancement.indicateurs_au_territoire` (la période, et la précédente)
+    nouveaux_depots: pd.DataFrame
+    arbre: pd.DataFrame            # `requetes.arbre`
+    noeuds: pd.DataFrame           # `avancement._structure_des_noeuds`
+    appartenance: pd.DataFrame
+
+
+def _pilotage(store: Store, protocole: str, periode: str) -> _Pilotage:
+    """Sur une connexion, et une seule lecture des valeurs pour les deux périodes : le protocole, l'évaluation de tout
+    le protocole au territoire à la période et à la précédente (si elle est dans le protocole), les nouveaux dépôts,
+    l'arborescence et l'appartenance des indicateurs aux nœuds. Une page de pilotage (vue d'ensemble, par axe) ouvre
+    ainsi la base une fois pour ses vues au lieu de cinq, et le cache la partage entre ces pages ; chaque table est
+    celle que rendrait la fonction de lecture du même nom."""
+    exiger(store, "consulter_pilotage")   # lue par `ui.lire` directement : le droit de ses vues
+    with _session(store) as s:
+        p = requetes.protocole(s, protocole)
+        precedente = periode_precedente(periode)
+        qs = [periode] + ([precedente] if lire_periode(precedente).annee >= int(p["annee_debut"]) else [])
+        territoire = avancement._evaluations_au_territoire(s, protocole, qs)
+        recus = nouveaux_depots(s, protocole, periode)
+        arbre = requetes.arbre(s, protocole)
+        noeuds, appartenance = avancement._structure_des_noeuds(s, protocole)
+    return _Pilotage(p, territoire, recus, arbre, noeuds, appartenance)
+
+
+def _evaluation_au_territoire(lire: Lecteur, protocole: str, periode) -> pd.DataFrame:
+    """`avancement.indicateurs_au_territoire` à la période, pris dans `_pilotage` (la période est contrôlée d'abord,
+    comme le fait l'évaluation)."""
+    periode = str(periode)
+    lire_periode(periode)
+    return lire(_pilotage, protocole, periode).territoire[periode]
+
+
 @operation("consulter_pilotage")
 def synthese(store: Store, protocole: str, periode, lire: Lecteur | None = None) -> Synthese:
     """Les statuts des indicateurs du protocole à la période (au territoire entier) et le score d'ensemble."""
     lire = _lecteur(store, lire)
-    t = lire(avancement.indicateurs_au_territoire, protocole, str(periode))
+    t = _evaluation_au_territoire(lire, protocole, periode)
     statuts = _statuts(t)
     juges = int(statuts.loc[statuts["statut"].isin(list(_RANG)), "nombre"].sum())
     return Synthese(str(periode), statuts, len(t), juges, int(t["statut"].isna().sum()), _score(t))
@@ -184,7 +226,7 @@ def _variations(actuel: pd.DataFrame, avant: pd.DataFrame) -> pd.DataFrame:
     base = m["valeur_precedente"].abs()
     m["variation_relative"] = (100.0 * m["variation"] / base).where(base > 0)
     m["ecart_progression"] = 100.0 * (m["progression"] - m["progression_precedente"])
-    signe = m["sens"].map({"hausse": 1.0, "baisse": -1.0})
+    signe = m["sens"].map({"hausse": 1.0, "baisse": -1.0}).astype("float64")   # (vide : pas une colonne de chaînes)
     m["favorable"] = (m["variation"] * signe) > 0
     m["ampleur"] = m["ecart_progression"].abs().fillna(m["variation_relative"].abs())
     m = m.sort_values("ampleur", ascending=False, na_position="last", kind="stable")
@@ -213,7 +255,8 @@ def nouveaux_depots(store: Store, protocole: str, periode) -> pd.DataFrame:
         ORDER BY d.depose_le DESC, d.id DESC
     """, [protocole, depuis, protocole])
     garde = [any(lire_periode(q).instant <= p.instant for q in liste) for liste in df["periodes"]]
-    df = df[garde].copy()
+    # Un masque en tableau de booléens : une liste vide (aucun dépôt) serait prise pour une liste de colonnes.
+    df = df[np.array(garde, dtype=bool)].copy()
     df["periodes"] = [", ".join(liste) for liste in df["periodes"]]
     return df.reset_index(drop=True)
 
@@ -223,16 +266,17 @@ def changements(store: Store, protocole: str, periode, lire: Lecteur | None = No
     """Ce qui a changé depuis la période précédente : statuts, valeurs qui ont le plus bougé, nouveaux dépôts."""
     lire = _lecteur(store, lire)
     periode = str(periode)
-    p = lire(requetes.protocole, protocole)
+    d = lire(_pilotage, protocole, periode)
+    p = d.protocole
     precedente = periode_precedente(periode)
     fin = fin_de_periode(precedente)
-    depots_recus = lire(nouveaux_depots, protocole, periode)
-    actuel = lire(avancement.indicateurs_au_territoire, protocole, periode)
+    depots_recus = d.nouveaux_depots
+    actuel = d.territoire[periode]
     if lire_periode(precedente).annee < int(p["annee_debut"]):
         vide_s = pd.DataFrame(columns=COLONNES_CHANGEMENTS_STATUT)
         vide_v = pd.DataFrame(columns=COLONNES_VARIATIONS)
         return Changements(periode, None, fin, None, vide_s, vide_v, depots_recus)
-    avant = lire(avancement.indicateurs_au_territoire, protocole, precedente)
+    avant = d.territoire[precedente]
     return Changements(periode, precedente, fin, _score(avant), _changements_de_statut(actuel, avant),
                        _variations(actuel, avant), depots_recus)
 
@@ -251,12 +295,13 @@ def etats_des_engagements(store: Store, protocole: str, noeud: str | None = None
     etat, date_etat, commentaire, auteur…), plus indicateurs : les codes des indicateurs qui mesurent l'engagement
     (« A, B »).
     """
-    df = suivi.etats_courants(store, protocole)
-    if noeud:
-        df = df[df["code"].isin(requetes.engagements(store, protocole, noeud)["code"])]
-    mesures = store.requete("""
-        SELECT engagement AS code, string_agg(indicateur, ', ' ORDER BY indicateur) AS indicateurs
-        FROM indicateur_engagement WHERE protocole = ? GROUP BY engagement""", [protocole])
+    with _session(store) as s:   # une connexion pour les trois lectures
+        df = suivi.etats_courants(s, protocole)
+        if noeud:
+            df = df[df["code"].isin(requetes.engagements(s, protocole, noeud)["code"])]
+        mesures = s.requete("""
+            SELECT engagement AS code, string_agg(indicateur, ', ' ORDER BY indicateur) AS indicateurs
+            FROM indicateur_engagement WHERE protocole = ? GROUP BY engagement""", [protocole])
     return df.merge(mesures, on="code", how="left").reset_index(drop=True)
 
 
@@ -284,8 +329,13 @@ def arbre_avancement(store: Store, protocole: str, periode, lire: Lecteur | None
     (ceux de `avancement.avancement_par_noeud`) et nb_juges (atteints, en bonne voie ou en retard).
     """
     lire = _lecteur(store, lire)
-    av = lire(avancement.avancement_par_noeud, protocole, str(periode))
-    arbre = lire(requetes.arbre, protocole)[["code", "niveau", "nb_engagements", "nb_indicateurs"]]
+    # Les statuts au territoire, l'arborescence et l'appartenance des indicateurs aux nœuds : la lecture que font aussi
+    # `synthese`, `changements` et `indicateurs_du_noeud` (en cache, le protocole n'est évalué qu'une fois).
+    periode = str(periode)
+    lire_periode(periode)
+    d = lire(_pilotage, protocole, periode)
+    av = avancement.comptes_par_noeud(d.noeuds, d.appartenance, d.territoire[periode])
+    arbre = d.arbre[["code", "niveau", "nb_engagements", "nb_indicateurs"]]
     df = av.merge(arbre, on="code", how="left")
     df["nb_juges"] = df["nb_atteint"] + df["nb_en_bonne_voie"] + df["nb_en_retard"]
     colonnes = ["code", "parent", "niveau", "libelle", "profondeur", "nb_engagements", "nb_indicateurs"]
@@ -343,7 +393,7 @@ def indicateurs_du_noeud(store: Store, protocole: str, periode, noeud: str | Non
     qui l'explique : les colonnes de `avancement.indicateurs_au_territoire`, plus engagements, signataire et
     signataire_nom. Même règle d'appartenance que `avancement_par_noeud`."""
     lire = _lecteur(store, lire)
-    t = lire(avancement.indicateurs_au_territoire, protocole, str(periode))
+    t = _evaluation_au_territoire(lire, protocole, periode)
     liens = lire(indicateurs_mesurant, protocole, noeud or None)
     return t.merge(liens, on="indicateur", how="inner").reset_index(drop=True)
 
@@ -361,6 +411,19 @@ class IndicateurInconnu(KeyError):
         return f"L'indicateur « {self.code} » n'existe pas dans le protocole {self.protocole}."
 
 
+def _info_indicateur(tous: pd.DataFrame, indicateur: str) -> dict | None:
+    """La ligne d'un indicateur dans `requetes.indicateurs` (None s'il n'y est pas), valeurs manquantes en None, plus
+    numerateur_libelle et denominateur_libelle."""
+    ligne = tous[tous["code"] == indicateur]
+    if ligne.empty:
+        return None
+    info = {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in ligne.iloc[0].to_dict().items()}
+    libelles = dict(zip(tous["code"], tous["libelle"]))
+    info["numerateur_libelle"] = libelles.get(info["numerateur"])
+    info["denominateur_libelle"] = libelles.get(info["denominateur"])
+    return info
+
+
 @dataclass
 class Fiche:
     """`indicateur` : la ligne de `requetes.indicateurs` (definition, unite, sens, source, periodicite, niveau,
@@ -376,14 +439,9 @@ class Fiche:
 def fiche_indicateur(store: Store, protocole: str, indicateur: str, lire: Lecteur | None = None) -> Fiche:
     """La carte d'identité d'un indicateur et les engagements qu'il mesure."""
     lire = _lecteur(store, lire)
-    tous = lire(requetes.indicateurs, protocole)
-    ligne = tous[tous["code"] == indicateur]
-    if ligne.empty:
+    info = _info_indicateur(lire(requetes.indicateurs, protocole), indicateur)
+    if info is None:
         raise IndicateurInconnu(protocole, indicateur)
-    info = {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in ligne.iloc[0].to_dict().items()}
-    libelles = dict(zip(tous["code"], tous["libelle"]))
-    info["numerateur_libelle"] = libelles.get(info["numerateur"])
-    info["denominateur_libelle"] = libelles.get(info["denominateur"])
     codes = (info["engagements"] or "").split(";")
     eng = lire(etats_des_engagements, protocole, None)
     return Fiche(info, eng[eng["code"].isin(codes)].reset_index(drop=True))
@@ -499,35 +557,61 @@ def periodes_de_l_indicateur(protocole: dict, periodicite: str) -> list[str]:
     return periodes(protocole["annee_debut"], protocole["annee_fin"], semestres=periodicite == "semestrielle")
 
 
+@dataclass
+class _DonneesSerie:
+    """Ce que montrent la série et la situation d'un indicateur (voir `_donnees_serie`)."""
+
+    protocole: dict
+    indicateur: dict | None
+    periodes: list[str]
+    territoire: pd.DataFrame | None
+    perimetres: pd.DataFrame | None
+    references_et_cibles: pd.DataFrame | None
+
+
+def _donnees_serie(store: Store, protocole: str, indicateur: str) -> _DonneesSerie:
+    """Le protocole, la ligne de l'indicateur (None s'il n'existe pas) et, à chacune des périodes où il se suit, ses
+    lignes au territoire et par périmètre (colonne `periode` en tête), avec ses références et cibles : une connexion,
+    une seule lecture des valeurs pour toutes les périodes, limitée à l'indicateur et à ses composantes (les lignes
+    sont celles de `avancement.indicateurs_au_territoire` et `indicateurs_au_perimetre`, période par période)."""
+    exiger(store, "consulter_pilotage")   # lue par `ui.lire` directement : le droit de ses vues
+    with _session(store) as s:
+        p = requetes.protocole(s, protocole)
+        info = _info_indicateur(requetes.indicateurs(s, protocole), indicateur)
+        if info is None:
+            return _DonneesSerie(p, None, [], None, None, None)
+        qs = periodes_de_l_indicateur(p, info["periodicite"])
+        territoire, perimetres = avancement._indicateurs_par_periode(s, protocole, qs, indicateurs=[indicateur])
+        rc = references_et_cibles(s, protocole, indicateur)
+    return _DonneesSerie(p, info, qs, territoire, perimetres, rc)
+
+
 @operation("consulter_pilotage")
 def serie_indicateur(store: Store, protocole: str, indicateur: str, lire: Lecteur | None = None,
                      par_perimetre: bool = True) -> Serie:
     """Les valeurs, statuts et valeurs attendues d'un indicateur, période par période, au territoire et (si
-    `par_perimetre`) par périmètre, et la trajectoire du territoire. Chaque période est évaluée par le modèle
-    d'avancement pour tout le protocole : avec une lecture en cache (`lire`), ce calcul sert à tous les indicateurs ;
-    sans `par_perimetre`, on s'épargne l'évaluation par périmètre de chaque période (la moitié du calcul à froid)."""
+    `par_perimetre`) par périmètre, et la trajectoire du territoire. Toutes les périodes sont évaluées par le modèle
+    d'avancement en une lecture limitée à l'indicateur (`_donnees_serie`, que `situation` partage)."""
     lire = _lecteur(store, lire)
-    p = lire(requetes.protocole, protocole)
-    fiche = fiche_indicateur(store, protocole, indicateur, lire=lire)
-    morceaux_t, morceaux_p = [], []
-    for q in periodes_de_l_indicateur(p, fiche.indicateur["periodicite"]):
-        instant = lire_periode(q).instant
-        t = lire(avancement.indicateurs_au_territoire, protocole, q)
-        morceaux_t.append(t[t["indicateur"] == indicateur].assign(periode=q, instant=instant))
-        if par_perimetre:
-            per = lire(avancement.indicateurs_au_perimetre, protocole, q)
-            morceaux_p.append(per[per["indicateur"] == indicateur].assign(periode=q, instant=instant))
+    d = lire(_donnees_serie, protocole, indicateur)
+    if d.indicateur is None:
+        raise IndicateurInconnu(protocole, indicateur)
+    instants = {q: lire_periode(q).instant for q in d.periodes}
     devant = ["periode", "instant"]
-    territoire = pd.concat(morceaux_t, ignore_index=True)
-    territoire = territoire[devant + [c for c in territoire.columns if c not in devant]]
-    if morceaux_p:
-        perimetres = pd.concat(morceaux_p, ignore_index=True)
+
+    def avec_instant(df: pd.DataFrame) -> pd.DataFrame:
+        df = df.assign(instant=df["periode"].map(instants).astype("float64"))
+        return df[devant + [c for c in df.columns if c not in devant]]
+
+    territoire = avec_instant(d.territoire)
+    if par_perimetre:
+        perimetres = avec_instant(d.perimetres)
     else:
         perimetres = pd.DataFrame({c: pd.Series(dtype="float64" if c in ("instant", "valeur", "attendu") else object)
                                    for c in devant + avancement.COLONNES_PERIMETRE})
-    perimetres = perimetres[devant + [c for c in perimetres.columns if c not in devant]]
-    rc = lire(references_et_cibles, protocole, indicateur)
-    return Serie(territoire, perimetres, trajectoire_du_territoire(rc, fiche.indicateur, p["code_territoire"]))
+        perimetres = perimetres[devant + [c for c in perimetres.columns if c not in devant]]
+    return Serie(territoire, perimetres,
+                 trajectoire_du_territoire(d.references_et_cibles, d.indicateur, d.protocole["code_territoire"]))
 
 
 @operation("consulter_pilotage")
@@ -536,8 +620,6 @@ def provenance(store: Store, protocole: str, indicateur: str) -> pd.DataFrame:
     fichier, signataire, déposant, date, cellule, fait_foi), avec le libellé du périmètre, le nom du signataire et leur
     sort : « fait foi », « remplacée par le dépôt n° N » (un dépôt plus récent), « écartée : dépôt à corriger ».
     Par période, puis périmètre (dans l'ordre du protocole), puis dépôt du plus récent au plus ancien."""
-    h = depots.historique(store, protocole, indicateur)
-
     def lire(con):
         per = con.execute("SELECT code AS perimetre, libelle AS perimetre_libelle, ordre, CASE niveau WHEN "
                           "'Territoire' THEN 0 WHEN 'Commune' THEN 1 ELSE 2 END AS rang FROM perimetre "
@@ -546,7 +628,9 @@ def provenance(store: Store, protocole: str, indicateur: str) -> pd.DataFrame:
                           [protocole]).df()
         return per, sig
 
-    per, sig = store.lire(lire)
+    with _session(store) as s:   # une connexion pour les deux lectures
+        h = depots.historique(s, protocole, indicateur)
+        per, sig = s.lire(lire)
     df = h.merge(per, on="perimetre", how="left").merge(sig, on="signataire", how="left")
     foi = df[df["fait_foi"]].drop_duplicates(["perimetre", "periode"]).set_index(["perimetre", "periode"])["depot_id"]
     remplacant = [foi.get((p, q)) for p, q in zip(df["perimetre"], df["periode"])]
@@ -592,13 +676,22 @@ class Situation:
 
 @operation("consulter_pilotage")
 def situation(store: Store, protocole: str, periode, indicateur: str, lire: Lecteur | None = None) -> Situation:
-    """Où en est un indicateur à une période, au territoire et périmètre par périmètre."""
+    """Où en est un indicateur à une période, au territoire et périmètre par périmètre. Les lignes sont prises dans
+    la série de l'indicateur (`_donnees_serie`, la même lecture que `serie_indicateur`) quand la période en est une,
+    sinon lues pour cette seule période et ce seul indicateur : les mêmes que dans l'évaluation de tout le protocole."""
     lire = _lecteur(store, lire)
-    t = lire(avancement.indicateurs_au_territoire, protocole, str(periode))
-    t = t[t["indicateur"] == indicateur]
-    per = lire(avancement.indicateurs_au_perimetre, protocole, str(periode))
-    return Situation(t.iloc[0].to_dict() if len(t) else None,
-                     per[per["indicateur"] == indicateur].reset_index(drop=True))
+    periode = str(periode)
+    lire_periode(periode)   # une période mal écrite : l'erreur avant toute lecture
+    d = lire(_donnees_serie, protocole, indicateur)
+    if periode in d.periodes:
+        t = d.territoire[d.territoire["periode"] == periode].drop(columns="periode")
+        per = d.perimetres[d.perimetres["periode"] == periode].drop(columns="periode")
+    else:   # hors des périodes de l'indicateur, ou indicateur inconnu : l'évaluation de tout le protocole
+        t = lire(avancement.indicateurs_au_territoire, protocole, periode)
+        t = t[t["indicateur"] == indicateur]
+        per = lire(avancement.indicateurs_au_perimetre, protocole, periode)
+        per = per[per["indicateur"] == indicateur]
+    return Situation(t.iloc[0].to_dict() if len(t) else None, per.reset_index(drop=True))
 
 
 def libelle_instant(instant: float, serie: Serie) -> str:

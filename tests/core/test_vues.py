@@ -85,6 +85,13 @@ def test_synthese_sans_aucune_valeur(essai):
     assert s.statuts["nombre"].sum() == 7
 
 
+def test_changements_sans_aucun_depot(essai):
+    """Sans aucun dépôt depuis la période précédente : rien de nouveau (une liste vide, pas une erreur)."""
+    ch = vues.changements(essai, PROTO, "2025")
+    assert ch.depots.empty and "periodes" in ch.depots.columns
+    assert vues.nouveaux_depots(essai, PROTO, "2025").empty
+
+
 def test_changements_a_la_main(essai, deux_annees):
     ch = vues.changements(essai, PROTO, "2025")
     assert (ch.periode, ch.precedente, ch.fin_precedente) == ("2025", "2024", dt.date(2024, 12, 31))
@@ -138,15 +145,27 @@ def test_lecteur_en_cache_est_utilise(essai, deux_annees):
         appels.append((fonction.__name__, args))
         return fonction(essai, *args)
 
-    vues.changements(essai, PROTO, "2025", lire=lire)
-    assert ("indicateurs_au_territoire", (PROTO, "2025")) in appels
-    assert ("indicateurs_au_territoire", (PROTO, "2024")) in appels
+    # Les vues d'une période partagent une lecture (`_pilotage`) : l'évaluation au territoire de la période et de la
+    # précédente, les nouveaux dépôts, l'arborescence ; passée par `lire`, elle n'est faite qu'une fois.
+    ch = vues.changements(essai, PROTO, "2025", lire=lire)
+    assert appels == [("_pilotage", (PROTO, "2025"))]
+    brut = vues._pilotage(essai, PROTO, "2025")
+    for q in ("2025", "2024"):
+        pd.testing.assert_frame_equal(brut.territoire[q], av.indicateurs_au_territoire(essai, PROTO, q))
+    pd.testing.assert_frame_equal(ch.depots, vues.nouveaux_depots(essai, PROTO, "2025"))
+    for vue in (vues.synthese, vues.arbre_avancement, vues.indicateurs_du_noeud):
+        appels.clear()
+        vue(essai, PROTO, "2025", lire=lire)
+        assert ("_pilotage", (PROTO, "2025")) in appels
+        assert not {"indicateurs_au_territoire", "avancement_par_noeud"} & {nom for nom, _ in appels}
     appels.clear()
+    # La série : toutes les périodes (2024 … 2030) en une seule lecture, limitée à l'indicateur, passée par `lire` ;
+    # la situation à une de ces périodes reprend la même lecture (en cache, elle n'est faite qu'une fois).
     vues.serie_indicateur(essai, PROTO, "PATROUILLES", lire=lire)
-    faits = {nom for nom, _ in appels}
-    assert {"indicateurs_au_territoire", "indicateurs_au_perimetre", "references_et_cibles", "indicateurs",
-            "etats_des_engagements"} <= faits
-    assert sum(nom == "indicateurs_au_territoire" for nom, _ in appels) == 7    # 2024 … 2030
+    assert appels == [("_donnees_serie", (PROTO, "PATROUILLES"))]
+    appels.clear()
+    vues.situation(essai, PROTO, "2025", "PATROUILLES", lire=lire)
+    assert appels == [("_donnees_serie", (PROTO, "PATROUILLES"))]
 
 
 def test_demonstration_statuts_et_changements(store_demo):
@@ -255,6 +274,8 @@ def test_indicateurs_du_noeud_comptent_comme_l_avancement(store_demo):
 
     for code in (TROYES, BLOIS):
         arbre = vues.arbre_avancement(store_demo, code, "2021", lire=lire)
+        # Les comptes de l'arbre sont ceux du modèle, nœud par nœud (calculés ici à partir de l'évaluation partagée).
+        pd.testing.assert_frame_equal(arbre[av.COLONNES_NOEUD], av.avancement_par_noeud(store_demo, code, "2021"))
         for r in (arbre if code == TROYES else vues.axes(arbre)).itertuples():
             ind = vues.indicateurs_du_noeud(store_demo, code, "2021", r.code, lire=lire)
             c = ind["statut"].value_counts()
@@ -345,6 +366,34 @@ def test_serie_indicateur(essai):
     assert list(tab.columns) == ["Série", "Période", "Valeur", "Valeur attendue", "Statut"]
     assert set(tab["Série"]) == {"Territoire", "Trajectoire : référence", "Trajectoire : cible intermédiaire",
                                  "Trajectoire : cible finale", "Quartier des Deux Rives"}
+
+
+def test_serie_et_situation_sont_les_evaluations_de_chaque_periode(store_demo):
+    """Lue en une fois pour toutes les périodes et limitée à l'indicateur, la série donne, période par période, les
+    lignes mêmes de l'évaluation de tout le protocole ; la situation aussi."""
+    p = requetes.protocole(store_demo, TROYES)
+    ind = requetes.indicateurs(store_demo, TROYES).set_index("code")
+    choix = [ind.index[0], ind.index[-1]] + [
+        ind.index[masque][0] for masque in (ind["periodicite"] == "semestrielle",
+                                            (ind["agregation"] == "taux") & (ind["niveau"] == "QPV"),
+                                            ind["agregation"] == "non agrégeable") if masque.any()]
+    assert len(choix) == 5
+    for code in choix:
+        s = vues.serie_indicateur(store_demo, TROYES, code)
+        qs = vues.periodes_de_l_indicateur(p, ind.loc[code, "periodicite"])
+        assert list(s.territoire["periode"]) == qs
+        for q in qs:
+            t = av.indicateurs_au_territoire(store_demo, TROYES, q)
+            t = t[t["indicateur"] == code].reset_index(drop=True)
+            ici = s.territoire[s.territoire["periode"] == q].drop(columns=["periode", "instant"])
+            pd.testing.assert_frame_equal(ici.reset_index(drop=True), t)
+            per = av.indicateurs_au_perimetre(store_demo, TROYES, q)
+            per = per[per["indicateur"] == code].reset_index(drop=True)
+            ici = s.perimetres[s.perimetres["periode"] == q].drop(columns=["periode", "instant"])
+            pd.testing.assert_frame_equal(ici.reset_index(drop=True), per)
+            sit = vues.situation(store_demo, TROYES, q, code)
+            pd.testing.assert_frame_equal(sit.perimetres, per)
+            pd.testing.assert_series_equal(pd.Series(sit.territoire), pd.Series(t.iloc[0].to_dict()))
 
 
 def test_situation(essai):
