@@ -37,9 +37,7 @@ with ui.protections():
         if fournisseur:
             st.markdown("ou")
             if st.button(f"Se connecter avec {ui.nom_fournisseur(fournisseur)}", icon=":material/badge:"):
-                # Le fournisseur revient toujours à la racine : la page demandée (lien d'invitation) est retenue.
-                st.session_state["perr_demande"] = st.session_state.get("perr_page_demandee")
-                st.login(fournisseur)
+                st.login(fournisseur)   # retour à la racine : ui.navigation rouvre le lien retenu (cookie)
         st.caption("Mot de passe oublié : l'équipe de coordination peut le changer (page « Comptes »). Après "
                    f"{comptes.ESSAIS_MAX} essais infructueux, le compte est bloqué "
                    f"{int(comptes.FENETRE.total_seconds() // 60)} minutes.")

@@ -66,10 +66,71 @@ def _recharger(identifiant: str, signature: tuple) -> Utilisateur | None:
     return comptes.recharger(_store(_chemin()), identifiant)
 
 
+# Une session survit au rechargement de la page et s'ouvre dans un nouvel onglet (un lien d'invitation au COPIL) : un
+# jeton aléatoire dans un cookie du navigateur (`perr_session`), dont le serveur garde l'empreinte en mémoire avec le
+# compte et les heures d'ouverture et de dernière activité. Rien dans la base : pas d'écriture à chaque page, et un
+# redémarrage du serveur ferme toutes les sessions. La déconnexion et l'expiration oublient le jeton côté serveur.
+COOKIE, COOKIE_DEMANDE = "perr_session", "perr_demande"
+
+
+@st.cache_resource(show_spinner=False)
+def _sessions_web() -> dict:
+    return {}
+
+
+def _empreinte(jeton: str) -> str:
+    import hashlib
+    return hashlib.sha256(jeton.encode()).hexdigest()
+
+
+def _cookie(nom: str, valeur: str, duree: int) -> None:
+    """Écrit (ou efface, `duree` = 0) un cookie du navigateur, par un script dans un cadre invisible de la même
+    origine (Streamlit ne pose pas de cookie lui-même)."""
+    import json
+
+    import streamlit.components.v1 as components
+    attributs = f"{nom}={valeur}; path=/; max-age={duree}; SameSite=Lax"
+    with st.sidebar:
+        components.html(f"<script>window.parent.document.cookie = {json.dumps(attributs)};</script>", height=0)
+
+
+def _lire_cookie(nom: str) -> str | None:
+    try:
+        valeur = st.context.cookies.get(nom)
+    except Exception:  # noqa: BLE001 - hors d'un vrai navigateur (AppTest) : pas de cookies
+        return None
+    return valeur if isinstance(valeur, str) else None
+
+
 def ouvrir_session(u: Utilisateur, sso: bool = False) -> None:
+    import secrets
     maintenant = dt.datetime.now()
-    st.session_state[_CLE] = {"compte": u.identifiant, "debut": maintenant, "activite": maintenant, "sso": sso}
+    jeton = secrets.token_urlsafe(32)
+    _sessions_web()[_empreinte(jeton)] = {"compte": u.identifiant, "debut": maintenant, "activite": maintenant,
+                                         "sso": sso}
+    st.session_state[_CLE] = {"compte": u.identifiant, "debut": maintenant, "activite": maintenant, "sso": sso,
+                              "jeton": jeton}
+    # Le cookie de session à poser ; celui du lien retenu à effacer (il a servi, ou la connexion s'est faite sur place).
+    st.session_state["perr_cookies"] = [(COOKIE, jeton, int(DUREE_MAX.total_seconds())), (COOKIE_DEMANDE, "", 0)]
+    if not sso:
+        st.session_state["perr_demande_lue"] = True
     vider_cache()
+
+
+def _reprendre_session() -> None:
+    """Un onglet neuf ou rechargé dont le navigateur présente le jeton d'une session encore valide : on la reprend."""
+    jeton = _lire_cookie(COOKIE)
+    if not jeton:
+        return
+    web = _sessions_web().get(_empreinte(jeton))
+    if web is None:
+        return
+    maintenant = dt.datetime.now()
+    if maintenant - web["activite"] > INACTIVITE or maintenant - web["debut"] > DUREE_MAX:
+        _sessions_web().pop(_empreinte(jeton), None)
+        return
+    st.session_state[_CLE] = dict(web, activite=maintenant, jeton=jeton)
+    st.session_state["perr_demande_lue"] = True      # une session reprise reste sur la page ouverte
 
 
 def fermer_session(motif: str = "demandée") -> bool:
@@ -79,6 +140,9 @@ def fermer_session(motif: str = "demandée") -> bool:
     if session:
         u = _recharger(session["compte"], signature_base()) or Utilisateur(session["compte"], session["compte"], "")
         comptes.deconnexion(_store(_chemin()), u, motif)
+        if session.get("jeton"):
+            _sessions_web().pop(_empreinte(session["jeton"]), None)
+            st.session_state["perr_cookies"] = [(COOKIE, "", 0)]
     _recharger.clear()
     if sso_connecte():
         st.logout()
@@ -90,9 +154,14 @@ def verifier_session() -> None:
     """À chaque exécution : expire une session inactive depuis `INACTIVITE` ou ouverte depuis plus de `DUREE_MAX`
     ($PERR_SESSION_MINUTES, $PERR_SESSION_HEURES) ; ouvre la session d'un utilisateur revenu de l'authentification
     unique ; ferme celle d'un compte désactivé."""
+    if not st.session_state.get(_CLE):
+        _reprendre_session()
     session = st.session_state.get(_CLE)
     maintenant = dt.datetime.now()
     if session:
+        web = _sessions_web().get(_empreinte(session["jeton"])) if session.get("jeton") else None
+        if web is not None:   # l'activité d'un autre onglet de la même session compte aussi
+            session["activite"] = max(session["activite"], web["activite"])
         if maintenant - session["activite"] > INACTIVITE or maintenant - session["debut"] > DUREE_MAX:
             fermer_session("session expirée")
             st.session_state["perr_message"] = ("Votre session a expiré (inactivité ou durée maximale) : "
@@ -103,6 +172,8 @@ def verifier_session() -> None:
             st.session_state["perr_message"] = "Ce compte a été désactivé : adressez-vous à l'équipe de coordination."
             return
         session["activite"] = maintenant
+        if web is not None:
+            web["activite"] = maintenant
         return
     if sso_connecte():
         courriel = st.user.get("email")
@@ -205,18 +276,39 @@ def navigation():
             cachees.append(_page_cachee(p, "pages/connexion.py" if u is None else "pages/acces_refuse.py"))
     sections.setdefault("Compte", []).extend(cachees)
     choisie = st.navigation(sections, expanded=True)
-    demande = st.session_state.pop("perr_demande", None) if u is not None else None
-    if demande and demande["url"] != choisie.url_path:
-        # Retour de l'authentification unique : la page et les filtres du lien ouvert avant de se connecter.
-        cible = next((p for ps in sections.values() for p in ps if p.url_path == demande["url"]), None)
-        if cible is not None:
-            st.switch_page(cible, query_params=demande["params"])
+    if u is None:
+        # Le lien ouvert avant de se connecter (page et filtres), retenu par le navigateur dix minutes : la connexion
+        # unique revient toujours à la racine, dans une nouvelle session.
+        import json
+        import urllib.parse
+        demande = json.dumps({"url": choisie.url_path, "params": st.query_params.to_dict()}, ensure_ascii=False)
+        if st.session_state.get("perr_demande_ecrite") != demande:
+            st.session_state["perr_demande_ecrite"] = demande
+            _cookie(COOKIE_DEMANDE, urllib.parse.quote(demande), 600)
+    elif not st.session_state.get("perr_demande_lue"):
+        st.session_state["perr_demande_lue"] = True
+        demande = _demande_retenue()
+        if demande and demande["url"] not in ("", "connexion", choisie.url_path):
+            cible = next((p for ps in sections.values() for p in ps if p.url_path == demande["url"]), None)
+            if cible is not None:
+                st.switch_page(cible, query_params=demande["params"])
     if u is not None and choisie.url_path == "connexion" and accueil is not None:
         # On vient de se connecter sur la page de connexion : sa page d'accueil, avec les filtres de l'adresse.
         st.switch_page(accueil, query_params=st.query_params.to_dict())
-    if u is None:
-        st.session_state["perr_page_demandee"] = {"url": choisie.url_path, "params": st.query_params.to_dict()}
     return choisie
+
+
+def _demande_retenue() -> dict | None:
+    import json
+    import urllib.parse
+    brut = _lire_cookie(COOKIE_DEMANDE)
+    if not brut:
+        return None
+    try:
+        demande = json.loads(urllib.parse.unquote(brut))
+        return demande if isinstance(demande, dict) and "url" in demande else None
+    except ValueError:
+        return None
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -240,7 +332,10 @@ def _page_cachee(p: _Page, remplacement: str):
 
 
 def bandeau_utilisateur() -> None:
-    """Dans la barre latérale : qui est connecté, son rôle, et la déconnexion."""
+    """Dans la barre latérale : qui est connecté, son rôle, et la déconnexion (et le cookie de session à écrire ou à
+    effacer, une fois)."""
+    for nom, valeur, duree in st.session_state.pop("perr_cookies", []):
+        _cookie(nom, valeur, duree)
     u = utilisateur()
     if u is None:
         return

@@ -251,12 +251,18 @@ def connecter(page, identifiant: str = "coordination", mot_de_passe: str | None 
     from playwright.sync_api import expect
 
     mot_de_passe = mot_de_passe if mot_de_passe is not None else COMPTES_DEMO[identifiant][0]
-    expect(page_de_connexion(page)).to_be_visible(timeout=delai)
+    nom = COMPTES_DEMO[identifiant][1] if identifiant in COMPTES_DEMO else None
+    # La session survit au rechargement (cookie) : le navigateur peut déjà être connecté.
+    expect(page_de_connexion(page).or_(bandeau_connecte(page))).to_be_visible(timeout=delai)
+    if bandeau_connecte(page).count():
+        if nom and bandeau_connecte(page, nom).count():
+            return
+        page.get_by_test_id("stSidebar").get_by_role("button", name="Se déconnecter").click()
+        expect(page_de_connexion(page)).to_be_visible(timeout=delai)
     formulaire = page.get_by_test_id("stForm")
     formulaire.get_by_label("Identifiant", exact=True).fill(identifiant)
     formulaire.get_by_label("Mot de passe", exact=True).fill(mot_de_passe)
     formulaire.get_by_role("button", name="Se connecter").click()
-    nom = COMPTES_DEMO[identifiant][1] if identifiant in COMPTES_DEMO else None
     expect(bandeau_connecte(page, nom)).to_be_visible(timeout=60_000)
 
 
@@ -278,9 +284,10 @@ def attendre_meme_adresse(page, url: str, delai: float = 30) -> None:
 
 
 def ouvrir_connecte(page, url: str, identifiant: str = "coordination", mot_de_passe: str | None = None) -> None:
-    """Ouvre `url` comme un lien reçu (nouvel onglet, personne de connecté) : la page de connexion s'affiche sous
-    cette adresse, sans la changer ; après connexion, c'est la page demandée, avec ses paramètres, qui s'ouvre.
-    L'appelant attend ensuite le titre de la page."""
+    """Ouvre `url` comme un lien reçu : si personne n'est connecté dans ce navigateur, la page de connexion s'affiche
+    sous cette adresse, sans la changer, et après connexion c'est la page demandée, avec ses paramètres, qui s'ouvre ;
+    si la session du navigateur est ouverte (cookie), la page s'ouvre directement. L'appelant attend ensuite le titre
+    de la page."""
     page.goto(url)
     connecter(page, identifiant, mot_de_passe)      # attend d'abord le formulaire de connexion
     attendre_meme_adresse(page, url)

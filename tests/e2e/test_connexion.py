@@ -174,6 +174,29 @@ def test_se_deconnecter(onglet: Page, app_url, capture):
     attendre_meme_adresse(page, lien)
 
 
+def test_la_session_survit_au_rechargement_et_ouvre_un_lien_dans_un_nouvel_onglet(onglet: Page, app_url):
+    """Connecté une fois : la page rechargée reste ouverte, et un lien d'invitation ouvert dans un autre onglet du même
+    navigateur s'ouvre directement (cookie de session) ; après « Se déconnecter », plus rien ne s'ouvre sans connexion."""
+    page = onglet
+    ouvrir_connecte(page, f"{app_url}/vue_ensemble?protocole={TROYES}&periode=2021", "copil")
+    expect(page.get_by_role("heading", name="Vue d'ensemble", exact=True)).to_be_visible(timeout=60_000)
+    attendre_fin_calcul(page)
+    page.reload()
+    expect(bandeau_connecte(page, "Membre du COPIL (démo)")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", name="Vue d'ensemble", exact=True)).to_be_visible(timeout=60_000)
+    autre = page.context.new_page()
+    lien = f"{app_url}/par_axe?protocole={TROYES}&periode=2021&noeud=2"
+    autre.goto(lien)
+    expect(autre.get_by_role("heading", name="Avancement par axe", exact=True)).to_be_visible(timeout=60_000)
+    expect(bandeau_connecte(autre, "Membre du COPIL (démo)")).to_be_visible()
+    attendre_meme_adresse(autre, lien)
+    attendre_fin_calcul(autre)
+    autre.get_by_test_id("stSidebar").get_by_role("button", name="Se déconnecter").click()
+    expect(page_de_connexion(autre)).to_be_visible(timeout=30_000)
+    page.reload()
+    expect(page_de_connexion(page)).to_be_visible(timeout=60_000)
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Authentification unique (OpenID Connect) contre oidc-provider-mock
 # --------------------------------------------------------------------------------------------------------------------
@@ -349,9 +372,6 @@ def test_sso_courriel_sans_compte_refuse(page_sso: Page, app_sso, fournisseur_oi
     capture(page, "sso-refuse")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Limite de l'application : st.login() revient toujours par redirect_uri (/oauth2callback) puis « / », dans une "
-    "nouvelle session Streamlit : la page et les filtres demandés avant la connexion unique sont perdus."))
 def test_sso_lien_partage_garde_sa_vue(page_sso: Page, app_sso, fournisseur_oidc):
     page = page_sso
     lien = f"/par_axe?protocole={TROYES}&periode=2021&noeud=2"
