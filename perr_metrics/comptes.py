@@ -123,6 +123,13 @@ def _ligne(con, identifiant: str) -> dict | None:
             for k, v in df.iloc[0].to_dict().items()}
 
 
+def _compte_existant(con, identifiant: str) -> dict:
+    ligne = _ligne(con, identifiant)
+    if ligne is None:
+        raise CompteRefuse(f"Le compte « {identifiant} » n'existe pas.")
+    return ligne
+
+
 def _inserer(con, identifiant, nom, role, courriel, protocole, signataire, hache, demonstration=False):
     maintenant = dt.datetime.now()
     con.execute("INSERT INTO compte (identifiant, nom, courriel, role, protocole, signataire, actif, mot_de_passe, "
@@ -364,9 +371,7 @@ def activer_compte(store: Store, identifiant: str, actif: bool) -> None:
     ident = (identifiant or "").strip().lower()
 
     def ecrire(con):
-        ligne = _ligne(con, ident)
-        if ligne is None:
-            raise CompteRefuse(f"Le compte « {ident} » n'existe pas.")
+        ligne = _compte_existant(con, ident)
         if not actif and ligne["role"] == ADMINISTRATEUR and ligne["actif"] and _administrateurs_actifs(con) <= 1:
             raise CompteRefuse("C'est le dernier administrateur actif : créez-en un autre avant de le désactiver.")
         con.execute("UPDATE compte SET actif = ?, modifie_le = current_timestamp WHERE identifiant = ?", [actif, ident])
@@ -386,9 +391,7 @@ def changer_mot_de_passe(store: Store, identifiant: str, nouveau: str, ancien: s
     hache = _verifier_mot_de_passe(nouveau, ident)
 
     def ecrire(con):
-        ligne = _ligne(con, ident)
-        if ligne is None:
-            raise CompteRefuse(f"Le compte « {ident} » n'existe pas.")
+        ligne = _compte_existant(con, ident)
         if soi_meme and not _verifie(ligne["mot_de_passe"], ancien or ""):
             raise CompteRefuse("L'ancien mot de passe est incorrect.")
         con.execute("UPDATE compte SET mot_de_passe = ?, modifie_le = current_timestamp WHERE identifiant = ?",
@@ -412,9 +415,7 @@ def modifier_compte(store: Store, identifiant: str, *, nom: str | None = None, r
     ident = (identifiant or "").strip().lower()
 
     def ecrire(con):
-        ligne = _ligne(con, ident)
-        if ligne is None:
-            raise CompteRefuse(f"Le compte « {ident} » n'existe pas.")
+        ligne = _compte_existant(con, ident)
         nouveau_role = role or ligne["role"]
         if (ligne["role"] == ADMINISTRATEUR and nouveau_role != ADMINISTRATEUR and ligne["actif"]
                 and _administrateurs_actifs(con) <= 1):

@@ -124,13 +124,18 @@ def serveur_streamlit(dossier, nom_journal: str = "streamlit-e2e.log", *, option
             time.sleep(0.25)
         yield url
     finally:
-        serveur.terminate()
-        try:
-            serveur.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            serveur.kill()
-            serveur.wait(timeout=10)
+        arreter(serveur)
         journal.close()
+
+
+def arreter(proc: subprocess.Popen) -> None:
+    """Arrête un processus lancé par les tests (poliment, puis de force)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import (
+from tests.e2e.conftest import (arreter, 
     ARTEFACTS, COMPTES_DEMO, DELAI_DEMARRAGE, PREMIER_CHARGEMENT, RACINE, _port_libre, attendre_meme_adresse,
     bandeau_connecte, connecter, ouvrir_connecte, page_de_connexion, pages_du_menu, serveur_streamlit,
 )
@@ -238,12 +238,7 @@ def fournisseur_oidc(tmp_path_factory) -> str:
             time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        arreter(proc)
         journal.close()
 
 
