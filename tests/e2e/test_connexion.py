@@ -197,6 +197,45 @@ def test_la_session_survit_au_rechargement_et_ouvre_un_lien_dans_un_nouvel_ongle
     expect(page_de_connexion(page)).to_be_visible(timeout=60_000)
 
 
+def test_vue_publique_ouverte_puis_consultee_sans_compte(onglet: Page, nouvel_onglet, app_url, capture):
+    """L'administrateur ouvre la vue publique et publie un indicateur ; un visiteur sans compte le consulte depuis la
+    page de connexion, sans voir ni dépôt ni signataire ; la vue refermée, il ne l'atteint plus."""
+    page = onglet
+    ouvrir_connecte(page, f"{app_url}/publication?protocole={TROYES}", "coordination")
+    expect(page.get_by_role("heading", name="Vue publique", exact=True)).to_be_visible(timeout=60_000)
+    attendre_fin_calcul(page)
+    interrupteur = page.get_by_test_id("stCheckbox").filter(has_text="Vue publique ouverte")
+    interrupteur.locator("label").click()
+    attendre_fin_calcul(page)
+    choix = page.get_by_test_id("stMultiSelect")
+    choix.click()
+    page.keyboard.type("SEC-VIDEO")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    expect(choix.get_by_text(re.compile(r"\(SEC-VIDEO\)$"))).to_have_count(1)
+    page.get_by_role("button", name="Enregistrer la sélection").click()
+    expect(page.get_by_test_id("stAlert").filter(has_text=re.compile(r"\d+ indicateur\(s\) publié\(s\)"))
+           ).to_be_visible(timeout=30_000)
+    capture(page, "vue-publique-administration")
+
+    visiteur = nouvel_onglet()
+    visiteur.goto(app_url + "/")
+    expect(page_de_connexion(visiteur)).to_be_visible(timeout=60_000)
+    visiteur.get_by_role("link", name="Consulter les indicateurs publiés, sans compte").click()
+    expect(visiteur.get_by_role("heading", name="Indicateurs publiés", exact=True)).to_be_visible(timeout=60_000)
+    attendre_fin_calcul(visiteur)
+    tableau = visiteur.get_by_test_id("stDataFrame").first
+    expect(tableau).to_be_visible()
+    expect(tableau).to_contain_text("Nombre de caméras de vidéoprotection")
+    expect(bandeau_connecte(visiteur)).to_have_count(0)
+    capture(visiteur, "vue-publique-visiteur")
+
+    interrupteur.locator("label").click()      # refermée : le visiteur retombe sur la connexion
+    attendre_fin_calcul(page)
+    visiteur.goto(app_url + "/indicateurs_publies")
+    expect(page_de_connexion(visiteur)).to_be_visible(timeout=60_000)
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Authentification unique (OpenID Connect) contre oidc-provider-mock
 # --------------------------------------------------------------------------------------------------------------------
