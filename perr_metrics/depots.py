@@ -290,16 +290,17 @@ def fichier_du_depot(store: Store, depot_id: int) -> tuple[str, bytes]:
 def historique(store: Store, protocole: str, indicateur: str, perimetre: str | None = None) -> pd.DataFrame:
     """Toutes les valeurs déposées pour un indicateur, avec leur dépôt d'origine (fichier, signataire, date) ; la
     colonne `fait_foi` marque celle que montrent les graphiques."""
-    return store.requete(f"""
-        WITH c AS (SELECT * FROM ({SQL_VALEURS_COURANTES}) WHERE indicateur = ?)   -- seul l'indicateur demandé
+    # Un seul parcours de `valeur` : la valeur qui fait foi (celle de `SQL_VALEURS_COURANTES`) est celle du dépôt le
+    # plus récent de son (périmètre, période), parmi les dépôts qui ne sont pas « à corriger » — une fenêtre.
+    return store.requete("""
         SELECT v.perimetre, v.periode, v.valeur, v.commentaire, v.cellule, d.id AS depot_id, d.fichier_nom,
                d.signataire, d.utilisateur, d.depose_le, d.statut,
-               coalesce(c.depot_id = v.depot_id, false) AS fait_foi
+               coalesce(v.depot_id = max(CASE WHEN d.statut <> 'à corriger' THEN v.depot_id END)
+                   OVER (PARTITION BY v.perimetre, v.periode, v.annee), false) AS fait_foi
         FROM valeur v JOIN depot d ON d.id = v.depot_id
-        LEFT JOIN c ON c.indicateur = v.indicateur AND c.perimetre = v.perimetre AND c.periode = v.periode
         WHERE v.protocole = ? AND v.indicateur = ? AND (? IS NULL OR v.perimetre = ?)
         ORDER BY v.periode, v.perimetre, d.id
-    """, [protocole, indicateur, protocole, indicateur, perimetre, perimetre])
+    """, [protocole, indicateur, perimetre, perimetre])
 
 
 # --------------------------------------------------------------------------------------------------------------------

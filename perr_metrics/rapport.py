@@ -388,14 +388,20 @@ def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
         axes = {axe_eng[e] for e in ("" if _vide(liste) else liste).split(";") if e in axe_eng}
         axes_indicateur[code] = sorted(axes, key=ordre_axes.get)
 
-    ter = {a: avancement.indicateurs_au_territoire(store, protocole, str(a)).set_index("indicateur", drop=False)
-           for a in annees}
+    # Toutes les années du rapport sur une lecture des valeurs (et non une par année), et l'année du rapport évaluée
+    # une fois (et non trois : au territoire, par périmètre, par nœud) ; les tables mêmes
+    # qu'`indicateurs_au_territoire`, `indicateurs_au_perimetre` et `avancement_par_noeud` (droit vérifié par
+    # `construire_rapport`).
+    ds = avancement._charger_periodes(store, protocole, [str(a) for a in annees], avec_noeuds=True)
+    tables = [avancement._au_territoire(x, None) for x in ds]
+    ter = {a: t.set_index("indicateur", drop=False) for a, t in zip(annees, tables)}
+    d = ds[-1]    # l'année du rapport
     return _Donnees(
         p=p, annee=annee, annees=annees, contrats=requetes.contrats(store, protocole),
         signataires=requetes.signataires(store, protocole), perimetres=requetes.perimetres(store, protocole),
         arbre=arbre, indicateurs=ind, engagements=eng, etats_avant=etats_avant, ter=ter,
-        per=avancement.indicateurs_au_perimetre(store, protocole, str(annee)),
-        noeuds=avancement.avancement_par_noeud(store, protocole, str(annee)),
+        per=avancement._au_perimetre(d),
+        noeuds=avancement.comptes_par_noeud(d.noeuds, d.appartenance, tables[-1]),
         comp=depots.completude(store, protocole, str(annee)),
         comp_avant=depots.completude(store, protocole, str(annee - 1)) if annee > debut else None,
         depots=depots.liste_depots(store, protocole), racine=racine, axes_indicateur=axes_indicateur,

@@ -18,7 +18,7 @@ from .db import Store
 from .droits import exiger_signataire, operation, perimetre_de, utilisateur_de
 from .depots import completude, liste_depots, signataires_couverts
 from .formats import format_date, lire_date
-from .requetes import ProtocoleInconnu
+from .requetes import ProtocoleInconnu, _session
 
 ETATS = ("non démarré", "en cours", "réalisé", "reporté", "abandonné")
 NON_RENSEIGNE = "non renseigné"
@@ -250,22 +250,23 @@ def bilan_signataire(store: Store, protocole: str, signataire: str, periode: str
                                       [protocole]).fetchall())
         return ligne[0], couverts, noms, declarants
 
-    nom, couverts, noms, declarants = store.lire(lire)
-    eng = etats_courants(store, protocole)
+    with _session(store) as s:   # une connexion pour les cinq lectures (une session déjà ouverte sert telle quelle)
+        nom, couverts, noms, declarants = s.lire(lire)
+        eng = etats_courants(s, protocole)
+        ind = indicateurs_au_territoire(s, protocole, periode)
+        comp = completude(s, protocole, periode).par_signataire
+        dep = liste_depots(s, protocole)
     porteurs = eng["porteurs"].fillna("").str.split(";")
     eng = eng.assign(
         par=[", ".join(noms.get(c, c) for c in ps if c in couverts) for ps in porteurs],
         portage=["seul" if set(ps) <= couverts else "avec d'autres" for ps in porteurs],
     )[[bool(couverts & set(ps)) for ps in porteurs]].reset_index(drop=True)
 
-    ind = indicateurs_au_territoire(store, protocole, periode)
     ind = ind.assign(signataire=ind["indicateur"].map(declarants))
     ind = ind[ind["signataire"].isin(couverts)].reset_index(drop=True)
     ind["signataire_nom"] = ind["signataire"].map(noms)
 
-    comp = completude(store, protocole, periode).par_signataire
     comp = comp[comp["signataire"].isin(couverts)].reset_index(drop=True)
-    dep = liste_depots(store, protocole)
     dep = dep[dep["signataire"].isin(couverts)].reset_index(drop=True)
     services = [noms.get(c, c) for c in sorted(couverts - {signataire})]
     return BilanSignataire(signataire, nom, services, eng, ind, comp, dep)

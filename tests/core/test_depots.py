@@ -464,6 +464,27 @@ def test_a_corriger_rend_la_main_a_la_valeur_precedente(essai):
         revoir_depot(essai, 999, "validé", None)
 
 
+def test_historique_fait_foi_comme_les_valeurs_courantes(essai):
+    """`fait_foi` (une fenêtre sur les valeurs de l'indicateur) marque exactement les valeurs de `valeurs_courantes`,
+    dépôts « à corriger », périmètres et semestres compris, avec ou sans filtre de périmètre."""
+    accepte(essai, csv_long([["JEUNES", "QN09301A", "2025", 100], ["APPRENTIS", "QN09301A", "2025-S1", 3]]),
+            "v1.csv", "EPT")
+    fautif = accepte(essai, csv_long([["JEUNES", "QN09301A", "2025", 1000], ["JEUNES", "QN09302B", "2025", 7],
+                                      ["APPRENTIS", "QN09301A", "2025-S1", 4]]), "v2.csv", "EPT")
+    accepte(essai, csv_long([["JEUNES", "VA-GARE", "2025", 50], ["APPRENTIS", "QN09301A", "2025-S2", 5]]),
+            "v3.csv", "EPT")
+    revoir_depot(essai, fautif.depot_id, "à corriger", None)
+    cour = valeurs_courantes(essai, PROTOCOLE)
+    for indicateur in ("JEUNES", "APPRENTIS"):
+        attendu = {(r.perimetre, r.periode, r.depot_id) for r in cour[cour["indicateur"] == indicateur].itertuples()}
+        h = historique(essai, PROTOCOLE, indicateur)
+        assert h["fait_foi"].dtype == bool
+        assert {(r.perimetre, r.periode, r.depot_id) for r in h[h["fait_foi"]].itertuples()} == attendu
+        for perimetre in ("QN09301A", "QN09302B", "VA-GARE"):
+            hp = historique(essai, PROTOCOLE, indicateur, perimetre)
+            assert hp.to_dict("records") == h[h["perimetre"] == perimetre].to_dict("records")
+
+
 def test_le_depot_suivant_compare_aux_valeurs_qui_font_foi(essai):
     """Après un dépôt « à corriger », le partenaire redépose : les changements se comptent par rapport à ce qui fait
     foi (le dépôt d'avant), pas au dépôt écarté."""
