@@ -7,9 +7,8 @@ from perr_metrics import requetes, ui
 ui.garde_page("consulter_pilotage")
 st.title("Protocoles d'engagements renforcés et réciproques")
 with ui.protections():
-    p = ui.choisir_protocole()
+    p = ui.entete_protocole()
     if p is not None:
-        ui.bandeau_demonstration(p)
         st.subheader(p["libelle"])
         contrats = ui.lire(requetes.contrats, p["code"])
         st.caption(f"Territoire : {p['territoire']} · Période {ui.periode_texte(p)} · Signature : "

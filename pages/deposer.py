@@ -11,9 +11,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 u = ui.garde_page("deposer")
 st.title("Déposer des valeurs")
 with ui.protections():
-    p = ui.choisir_protocole()
+    p = ui.entete_protocole()
     if p is not None:
-        ui.bandeau_demonstration(p)
         g, m = st.columns([3, 1])
         with g:
             signataire = ui.choisir_signataire(p)

@@ -13,9 +13,8 @@ COULEURS = {**ui.COULEURS_ETAT, suivi.NON_RENSEIGNE: "#EEEEEE"}
 u = ui.garde_page("consulter_engagements")
 st.title("Engagements")
 with ui.protections():
-    p = ui.choisir_protocole()
+    p = ui.entete_protocole()
     if p is not None:
-        ui.bandeau_demonstration(p)
         arbre = ui.lire(requetes.arbre, p["code"])
         axes = dict(zip(arbre.loc[arbre["profondeur"] == 1, "code"], arbre.loc[arbre["profondeur"] == 1, "libelle"]))
         sig = ui.lire(requetes.signataires, p["code"])

@@ -12,9 +12,8 @@ ui.garde_page("consulter_pilotage")
 st.title("Avancement par axe")
 
 with ui.protections():
-    p = ui.choisir_protocole()
+    p = ui.entete_protocole()
     if p is not None:
-        ui.bandeau_demonstration(p)
         code = p["code"]
         g, d = st.columns([1, 3])
         with g:

@@ -12,14 +12,9 @@ from perr_metrics.rapport_erreurs import ImportRefuse
 u = ui.garde_page("consulter_pilotage")
 st.title("Par QPV")
 with ui.protections():
-    p = ui.choisir_protocole()
+    p = ui.entete_protocole()
     if p is not None:
-        ui.bandeau_demonstration(p)
-        g, d = st.columns([3, 1])
-        with g:
-            q = ui.choisir_qpv(p)
-        with d:
-            periode = ui.choisir_periode(p, semestres=True)
+        q, periode = ui.selection_et_periode(p, ui.choisir_qpv)
         comp = ui.lire(geo.comparaison_quartier, p["code"], periode, q) if q else pd.DataFrame()
         if q and comp.empty:
             st.info("Aucun indicateur n'est suivi par quartier dans ce protocole : voyez la vue d'ensemble.")

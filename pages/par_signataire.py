@@ -29,14 +29,9 @@ def barres(comptes: pd.Series, couleurs: dict, titre: str, nom: str) -> None:
 ui.garde_page("consulter_pilotage")
 st.title("Par signataire")
 with ui.protections():
-    p = ui.choisir_protocole()
+    p = ui.entete_protocole()
     if p is not None:
-        ui.bandeau_demonstration(p)
-        g, d = st.columns([3, 1])
-        with g:
-            code = ui.choisir_signataire_tous(p)
-        with d:
-            periode = ui.choisir_periode(p, semestres=True)
+        code, periode = ui.selection_et_periode(p, ui.choisir_signataire_tous)
         if code:
             b = ui.lire(suivi.bilan_signataire, p["code"], code, periode)
             st.subheader(b.nom)

@@ -11,9 +11,8 @@ st.markdown("Le rapport que l'on remet au comité de pilotage, établi à partir
             "contenu en PDF (à diffuser), en Word (à compléter) et en Excel (un onglet par tableau).")
 
 with ui.protections():
-    p = ui.choisir_protocole()
+    p = ui.entete_protocole()
     if p is not None:
-        ui.bandeau_demonstration(p)
         annee = ui.choisir_periode(p, "Année évaluée")
         r = ui.lire(rapport.construire_rapport, p["code"], annee)
         c = r.chiffres

@@ -15,9 +15,8 @@ def vue_export(df):
 
 
 with ui.protections():
-    p = ui.choisir_protocole()
+    p = ui.entete_protocole()
     if p is not None:
-        ui.bandeau_demonstration(p)
         periode = ui.choisir_periode(p, "Période suivie", semestres=True)
         comp = ui.lire(depots.completude, p["code"], periode)
         df = comp.par_signataire

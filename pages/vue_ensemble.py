@@ -12,9 +12,8 @@ st.title("Vue d'ensemble")
 
 
 with ui.protections():
-    p = ui.choisir_protocole()
+    p = ui.entete_protocole()
     if p is not None:
-        ui.bandeau_demonstration(p)
         code = p["code"]
         periode = ui.choisir_periode(p, semestres=True)
         syn = vues.synthese(ui.store(), code, periode, lire=ui.lire)

@@ -453,6 +453,26 @@ def choisir_protocole() -> dict | None:
     return df[df["code"] == code].iloc[0].to_dict()
 
 
+def entete_protocole() -> dict | None:
+    """L'en-tête commun des pages d'un protocole : son sélecteur (gardé dans l'adresse), puis le bandeau de
+    démonstration s'il y a lieu. None s'il n'y a aucun protocole (le message est affiché)."""
+    p = choisir_protocole()
+    if p is not None:
+        bandeau_demonstration(p)
+    return p
+
+
+def selection_et_periode(protocole: dict, choisir: Callable[[dict], str | None]) -> tuple[str | None, str]:
+    """Un sélecteur propre à la page (`choisir(protocole)` : un quartier, un signataire…) et, à côté, la période
+    (années et semestres)."""
+    g, d = st.columns([3, 1])
+    with g:
+        choix = choisir(protocole)
+    with d:
+        periode = choisir_periode(protocole, semestres=True)
+    return choix, periode
+
+
 def bandeau_demonstration(protocole: dict) -> None:
     if protocole.get("demonstration"):
         st.warning("**Données de démonstration.** Le référentiel reprend le protocole réel ; les valeurs des "
