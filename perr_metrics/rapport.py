@@ -1126,7 +1126,7 @@ def construire_rapport(store: Store, protocole: str, annee: int | str, *,
     except ValueError:
         raise RapportImpossible(f"Année « {annee} » illisible : attendu une année comme 2021.") from None
     etabli_le = etabli_le or dt.date.today()
-    with store.session() as session:
+    with requetes._session(store) as session:   # une session déjà ouverte sert telle quelle
         d = _charger(session, protocole, annee, etabli_le)
     synthese, chiffres = _synthese(d, etabli_le)
     sections = list(synthese)
