@@ -10,12 +10,15 @@ comparées à un agrégat nu sur la même table de valeurs, dans le même proces
 - **Lectures de la page** : les fonctions du cœur que la page appelle par `ui.lire` (celles-là mêmes : elles sont
   enregistrées pendant une exécution réelle de la page sous AppTest), rejouées hors de Streamlit et sans cache, dans
   l'ordre ; chaque lecture distincte (fonction et arguments) une fois, comme à froid où la seconde demande vient du
-  cache (le nombre d'appels est noté à côté). Aussi rejouées toutes sur une seule connexion (`Store.session`) : ce que
-  gagnerait une page qui n'ouvrirait la base qu'une fois. Les pages présentes dans pages/ sont toutes prises : une page
-  ajoutée plus tard est mesurée au prochain lancement, sans rien changer ici.
+  cache (le nombre d'appels est noté à côté). Rejouées sur le magasin du tableau de bord, qui garde la base ouverte
+  entre des lectures rapprochées (`Store(…, garde=…)`, voir db._Garde), base refermée avant chaque rejeu : une
+  ouverture puis les lectures, comme une page affichée après un moment sans visite. Aussi rejouées avec une connexion
+  par lecture (le tableau de bord d'avant, et la ligne de commande), pour comparaison. Les pages présentes dans pages/
+  sont toutes prises : une page ajoutée plus tard est mesurée au prochain lancement, sans rien changer ici.
 - **Page sous AppTest** : `AppTest.from_file("dashboard.py")`, base `PERR_DB`, paramètres `?protocole=…&periode=…`,
   passage à la page, puis `run()` chronométré, cache des lectures vidé (« à froid » : un premier visiteur après un dépôt),
-  puis une seconde exécution (« à chaud » : cache plein). Le temps passé dans la base (`Store.lire`) est noté à part.
+  puis une seconde exécution (« à chaud » : cache plein). Le temps passé dans la base (`Store.lire`) est noté à part,
+  et le nombre d'ouvertures de la base pendant l'exécution à froid (base refermée juste avant).
 
 Objectifs : lectures de chaque page ≤ 3 × l'agrégat nu ; chaque page ≤ 2 s sous AppTest. Chaque durée est le meilleur
 de plusieurs essais (le minimum : sur une machine partagée, c'est la mesure que les autres processus dérangent le moins) ;
@@ -31,7 +34,6 @@ import os
 import sys
 import time
 import traceback
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -119,12 +121,16 @@ def mesurer_page(page: str, chemin: Path, protocole: str, periode: str, repetiti
         at.run()                                  # l'accueil : imports, base ouverte (non chronométré)
         st.cache_data.clear()
         at.switch_page(f"pages/{page}")
+        garde = magasin_garde(chemin)
+        garde.lacher()
+        ouvertures = garde.ouvertures
         with Enregistreur() as e:
             t = time.perf_counter()
             at.run()
             froids.append(time.perf_counter() - t)
         if k == 0:
             enr = e
+            ouvertures_froid = garde.ouvertures - ouvertures
             erreurs = [str(x.value)[:300] for x in at.exception] + [str(x.value)[:300] for x in at.error]
         t = time.perf_counter()
         at.run()
@@ -148,15 +154,18 @@ def mesurer_page(page: str, chemin: Path, protocole: str, periode: str, repetiti
                 detail.setdefault(f"{f.__module__.split('.')[-1]}.{f.__name__}", [0.0] * repetitions)[rep] += d
         return total
 
-    totaux, en_session, detail = [], [], {}
+    totaux, par_lecture, detail = [], [], {}
+    gardee = magasin_garde(chemin)
     for rep in range(repetitions):
-        totaux.append(rejouer(store, rep, detail))
-        # Les mêmes lectures sur une seule connexion (`Store.session`) : ce que gagnerait une page dont toutes les
-        # lectures partageraient une connexion (une piste pour ui.py et db.py, voir docs/performance.md).
-        t = time.perf_counter()
-        with store.session() as s:
-            rejouer(_SessionOuverte(s), rep, None)
-        en_session.append(time.perf_counter() - t)
+        # Comme dans le tableau de bord : la base gardée ouverte entre les lectures, refermée avant (première visite
+        # après un moment sans lecture : l'ouverture et un cache de blocs vide sont comptés).
+        gardee.lacher()
+        totaux.append(rejouer(gardee, rep, detail))
+        # Les mêmes lectures avec une connexion chacune (la ligne de commande ; le tableau de bord avant la garde). La
+        # base gardée d'abord refermée : sinon chaque connexion reprendrait la base déjà ouverte dans ce processus.
+        gardee.lacher()
+        par_lecture.append(rejouer(store, rep, None))
+    gardee.lacher()
     fonctions = {}
     for f, a in tous_appels:
         cle = f"{f.__module__.split('.')[-1]}.{f.__name__}"
@@ -165,23 +174,16 @@ def mesurer_page(page: str, chemin: Path, protocole: str, periode: str, repetiti
                 base_pendant_froid_s=enr.dans_la_base, lectures_s=min(totaux) if appels else 0.0,
                 lectures_mediane_s=mediane(totaux) if appels else 0.0, nb_lectures=len(appels),
                 nb_appels=len(tous_appels), fonctions=fonctions,
-                lectures_une_connexion_s=min(en_session) if appels else 0.0,
+                lectures_par_connexion_s=min(par_lecture) if appels else 0.0, ouvertures_froid=ouvertures_froid,
                 detail_s={k: min(v) for k, v in detail.items()}, erreurs=erreurs)
 
 
-class _SessionOuverte:
-    """Une session de lecture déjà ouverte, qui sert aussi aux fonctions qui en ouvrent une (`store.session()`, le
-    rapport) : elles la reprennent au lieu d'ouvrir une seconde connexion."""
+def magasin_garde(chemin: Path):
+    """Le magasin du tableau de bord (`ui._store`) : il garde la base ouverte entre des lectures rapprochées."""
+    from perr_metrics import ui
+    from perr_metrics.droits import SYSTEME
 
-    def __init__(self, session):
-        self._session = session
-
-    def __getattr__(self, nom):
-        return getattr(self._session, nom)
-
-    @contextmanager
-    def session(self):
-        yield self._session
+    return ui._store(str(chemin)).pour(SYSTEME)
 
 
 COMPTE = "banc-pages"
@@ -327,7 +329,7 @@ def main(argv=None) -> int:
     for r in resultats:
         if "lectures_s" in r:
             r["ratio_lectures"] = r["lectures_s"] / nu_run
-            r["ratio_une_connexion"] = r["lectures_une_connexion_s"] / nu_run
+            r["ratio_par_connexion"] = r["lectures_par_connexion_s"] / nu_run
 
     print(f"\nPages sur la base nationale — {info['date']}, {info['coeurs']} cœurs, charge "
           f"{info['charge_1min_au_debut']:.1f} au début ; protocole {protocole} ({taille[1]:,} valeurs sur "
@@ -341,12 +343,12 @@ def main(argv=None) -> int:
         ok = r["ratio_lectures"] <= 3 and r["froid_s"] <= 2
         lignes.append(dict(
             page=r["page"], n=f"{r['nb_lectures']} ({r['nb_appels']})", lect=nombre(r["lectures_s"], 3),
-            ratio=f"× {nombre(r['ratio_lectures'], 1)}", session=f"× {nombre(r['ratio_une_connexion'], 1)}",
-            froid=nombre(r["froid_s"]), base=nombre(r["base_pendant_froid_s"]),
+            ratio=f"× {nombre(r['ratio_lectures'], 1)}", session=f"× {nombre(r['ratio_par_connexion'], 1)}",
+            froid=nombre(r["froid_s"]), base=nombre(r["base_pendant_froid_s"]), ouv=str(r["ouvertures_froid"]),
             chaud=nombre(r["chaud_s"]), objectif=("atteint" if ok else "non atteint") + (" (erreur)" if r["erreurs"] else "")))
     print(tableau(lignes, [("page", "Page"), ("n", "Lectures (appels)"), ("lect", "Lectures (s)"),
-                           ("ratio", "Rapport à l'agrégat nu"), ("session", "Sur une connexion"),
-                           ("froid", "AppTest à froid (s)"), ("base", "dont base (s)"),
+                           ("ratio", "Rapport à l'agrégat nu"), ("session", "Une connexion par lecture"),
+                           ("froid", "AppTest à froid (s)"), ("base", "dont base (s)"), ("ouv", "Ouvertures"),
                            ("chaud", "À chaud (s)"), ("objectif", "Objectifs ≤ 3× et ≤ 2 s")]))
     comparaison = None
     if args.comparer_a:

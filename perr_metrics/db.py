@@ -3,14 +3,24 @@
 Pourquoi des connexions courtes : DuckDB pose un verrou sur le fichier. Tant qu'un processus le tient ouvert en
 lecture-écriture, aucun autre processus ne peut l'ouvrir, même en lecture seule. Le tableau de bord et la ligne de commande
 doivent pourtant travailler sur la même base en même temps (un coordinateur importe pendant que le COPIL consulte). Chaque
-opération ouvre donc la base, fait son travail et la referme aussitôt ; si un autre processus la tient, on réessaie pendant
-quelques secondes avant de répondre « base occupée » en français.
+opération de la ligne de commande ouvre donc la base, fait son travail et la referme aussitôt ; si un autre processus la
+tient, on réessaie pendant quelques secondes avant de répondre « base occupée » en français.
+
+Le tableau de bord, lui, fait beaucoup de lectures courtes (une page : 2 à 7), et ouvrir la base coûte à chaque fois
+quelques dizaines de millisecondes et un cache de blocs vide. Son magasin « garde » donc la base ouverte
+(`Store(…, garde=secondes)`, voir `_Garde`) : une connexion par processus, partagée par toutes ses lectures et écritures
+(un curseur chacune, donc sans se bloquer entre sessions du navigateur), refermée dès qu'elle est restée `garde` secondes
+sans servir, **ou dès qu'un autre processus attend la base** : celui qui attend le signale par un petit fichier
+`<base>.attente.<pid>` ; le tableau de bord, qui le voit, ne commence plus de nouvelle lecture, referme la base quand
+les lectures en cours sont finies et ne la rouvre qu'une fois l'autre servi. Un import en ligne de commande attend donc au
+plus la fin des lectures en cours (moins d'une seconde), même pendant que le COPIL consulte sans relâche.
 
 Chaque écriture se fait dans une transaction : tout ou rien, y compris si le processus est tué en cours de route (DuckDB ne
 rejoue que les transactions validées de son journal).
 """
 from __future__ import annotations
 
+import atexit
 import copy
 import os
 import random
@@ -286,8 +296,12 @@ class Store:
     _verrous: dict[str, threading.RLock] = {}
     _verrous_lock = threading.Lock()
 
+    _gardes: dict[str, "_Garde"] = {}
+
     def __init__(self, chemin: str | os.PathLike | None = None, delai_verrou: float | None = None,
-                 utilisateur=None):
+                 utilisateur=None, garde: float | None = None):
+        """`garde` : garder la base ouverte, partagée par les lectures de ce processus, jusqu'à `garde` secondes
+        d'inactivité (ou jusqu'à ce qu'un autre processus la demande) ; None : une connexion courte par opération."""
         self.utilisateur = utilisateur  # qui agit (droits.Utilisateur) ; sans lui, le cœur refuse toute opération
         self.chemin = Path(chemin or os.environ.get("PERR_DB") or CHEMIN_PAR_DEFAUT)
         if delai_verrou is None:
@@ -296,6 +310,11 @@ class Store:
         cle = str(self.chemin.resolve())
         with Store._verrous_lock:
             self._verrou = Store._verrous.setdefault(cle, threading.RLock())
+            self._garde = None
+            if garde is not None:
+                self._garde = Store._gardes.get(cle)
+                if self._garde is None:
+                    self._garde = Store._gardes[cle] = _Garde(self.chemin, garde)
         self._pret = False
 
     def pour(self, utilisateur) -> "Store":
@@ -306,31 +325,48 @@ class Store:
         return autre
 
     # -- ouverture ---------------------------------------------------------------------------------------------------
-    def _connecter(self) -> duckdb.DuckDBPyConnection:
+    def _connecter(self, delai: float | None = None) -> duckdb.DuckDBPyConnection:
+        """Ouvre le fichier ; s'il est tenu par un autre processus, réessaie jusqu'à `delai` secondes en le signalant
+        (fichier d'attente : un tableau de bord qui garde la base la lâche pour nous)."""
         self.chemin.parent.mkdir(parents=True, exist_ok=True)
+        delai = self.delai_verrou if delai is None else delai
         debut = time.monotonic()
         attente = 0.02
-        while True:
-            try:
-                return duckdb.connect(str(self.chemin))
-            except duckdb.IOException as exc:
-                if not _est_conflit_de_verrou(exc):
-                    if "not a valid DuckDB database" in str(exc):
-                        raise ErreurBase(
-                            f"Le fichier {self.chemin} n'est pas une base perr-metrics lisible (fichier abîmé ou "
-                            "d'un autre format). Déplacez-le, ou restaurez une sauvegarde "
-                            "(python -m perr_metrics restauration DOSSIER).") from exc
-                    raise ErreurBase(f"Impossible d'ouvrir la base {self.chemin} : {exc}") from exc
-                if time.monotonic() - debut > self.delai_verrou:
-                    raise BaseOccupee(self.chemin, self.delai_verrou) from exc
-                time.sleep(attente * (0.5 + random.random()))
-                attente = min(attente * 2, 0.5)
-            except duckdb.Error as exc:
-                raise ErreurBase(f"Le fichier {self.chemin} n'est pas une base perr-metrics lisible : {exc}") from exc
+        signal = None
+        try:
+            while True:
+                try:
+                    return duckdb.connect(str(self.chemin))
+                except duckdb.IOException as exc:
+                    if not _est_conflit_de_verrou(exc):
+                        if "not a valid DuckDB database" in str(exc):
+                            raise ErreurBase(
+                                f"Le fichier {self.chemin} n'est pas une base perr-metrics lisible (fichier abîmé ou "
+                                "d'un autre format). Déplacez-le, ou restaurez une sauvegarde "
+                                "(python -m perr_metrics restauration DOSSIER).") from exc
+                        raise ErreurBase(f"Impossible d'ouvrir la base {self.chemin} : {exc}") from exc
+                    if time.monotonic() - debut > delai:
+                        raise BaseOccupee(self.chemin, self.delai_verrou) from exc
+                    signal = _signaler_attente(self.chemin)
+                    time.sleep(attente * (0.5 + random.random()))
+                    attente = min(attente * 2, 0.25)
+                except duckdb.Error as exc:
+                    raise ErreurBase(f"Le fichier {self.chemin} n'est pas une base perr-metrics lisible : {exc}") from exc
+        finally:
+            if signal is not None:
+                _retirer(signal)
 
     @contextmanager
     def connexion(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Une connexion courte, schéma à jour. Réservé à ce module et aux lectures de `requetes`."""
+        """Une connexion au schéma à jour : courte, ou un curseur de la connexion gardée. Réservé à ce module et aux
+        lectures de `requetes`."""
+        if self._garde is not None:
+            cur = self._garde.emprunter(self)
+            try:
+                yield cur
+            finally:
+                self._garde.rendre(cur)
+            return
         with self._verrou:
             con = self._connecter()
             try:
@@ -340,6 +376,16 @@ class Store:
                 yield con
             finally:
                 con.close()
+
+    @property
+    def ouvertures(self) -> int | None:
+        """Combien de fois ce processus a ouvert la base gardée (None sans garde) : pour les tests et le banc."""
+        return None if self._garde is None else self._garde.ouvertures
+
+    def lacher(self) -> None:
+        """Referme tout de suite la connexion gardée si rien ne s'en sert (sans effet sans garde)."""
+        if self._garde is not None:
+            self._garde.fermer_si_libre()
 
     def initialiser(self) -> int:
         """Crée la base (ou la migre) et renvoie sa version de schéma."""
@@ -352,8 +398,9 @@ class Store:
             return fn(con)
 
     def ecrire(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        """Exécute `fn(con)` dans une transaction : tout est écrit, ou rien."""
-        with self.connexion() as con:
+        """Exécute `fn(con)` dans une transaction : tout est écrit, ou rien. Les écritures d'un processus passent une à
+        une (les lectures, elles, continuent à côté sur la connexion gardée)."""
+        with self._verrou, self.connexion() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 resultat = fn(con)
@@ -415,8 +462,9 @@ class Store:
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
-            with self._verrou:
-                # On prend le verrou du fichier existant le temps de la substitution.
+            with self._verrou, (self._garde.exclusif() if self._garde is not None else _rien()):
+                # On prend le verrou du fichier existant le temps de la substitution (la connexion gardée, refermée,
+                # ne se rouvre qu'après).
                 if self.chemin.exists():
                     self._connecter().close()
                 os.replace(tmp, self.chemin)
@@ -431,6 +479,199 @@ class Store:
             for f in (tmp, tmp + ".wal"):
                 if os.path.exists(f):
                     os.remove(f)
+
+
+@contextmanager
+def _rien():
+    yield
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# La base gardée ouverte par un processus de lecture (le tableau de bord), et l'attente signalée par les autres.
+# --------------------------------------------------------------------------------------------------------------------
+
+FRAICHEUR_ATTENTE = 1.5   # secondes : un fichier d'attente plus ancien vient d'un processus qui n'attend plus
+
+
+def _signal(chemin: Path, pid: int) -> Path:
+    return chemin.with_name(f"{chemin.name}.attente.{pid}")
+
+
+def _signaler_attente(chemin: Path) -> Path | None:
+    """« J'attends cette base » : crée ou rafraîchit le fichier d'attente de ce processus (rien si le dossier est en
+    lecture seule : on attend alors sans priorité)."""
+    f = _signal(chemin, os.getpid())
+    try:
+        f.touch()
+        os.utime(f)
+        return f
+    except OSError:
+        return None
+
+
+def _retirer(f: Path) -> None:
+    try:
+        f.unlink()
+    except OSError:
+        pass
+
+
+def autre_processus_attend(chemin: Path) -> bool:
+    """Un autre processus attend-il cette base (fichier d'attente frais d'un autre pid) ?"""
+    prefixe, moi = f"{chemin.name}.attente.", str(os.getpid())
+    limite = time.time() - FRAICHEUR_ATTENTE
+    try:
+        with os.scandir(chemin.parent) as it:
+            for e in it:
+                if e.name.startswith(prefixe) and e.name[len(prefixe):] != moi:
+                    try:
+                        if e.stat().st_mtime >= limite:
+                            return True
+                    except OSError:
+                        continue
+    except OSError:
+        return False
+    return False
+
+
+class _Garde:
+    """La connexion qu'un processus garde ouverte sur un fichier, partagée par toutes ses opérations.
+
+    Chaque opération emprunte un curseur (une connexion de DuckDB sur la même base ouverte : utilisable depuis son
+    propre fil d'exécution, avec ses propres transactions) et le rend. Un fil de fond referme la base quand plus rien ne
+    l'emprunte depuis `garde` secondes, ou tout de suite quand un autre processus signale qu'il l'attend ; tant que ce
+    signal est frais, aucune nouvelle opération ne commence ici (elles attendent, puis rouvrent la base après lui).
+    """
+
+    def __init__(self, chemin: Path, garde: float):
+        self.chemin, self.garde = chemin, max(0.0, float(garde))
+        self._cond = threading.Condition()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._en_cours = 0          # curseurs prêtés
+        self._dernier = 0.0         # fin du dernier prêt (time.monotonic)
+        self._ouverture = False     # un fil est en train d'ouvrir la base
+        self._bloquee = False       # restauration en cours
+        self._veilleur: threading.Thread | None = None
+        self._pret = False          # schéma vérifié (migré) à la première ouverture
+        self._fil = threading.local()   # curseurs tenus par chaque fil d'exécution
+        self.ouvertures = 0
+
+    # -- prêt d'un curseur ---------------------------------------------------------------------------------------------
+    def emprunter(self, store: "Store") -> duckdb.DuckDBPyConnection:
+        debut = time.monotonic()
+        with self._cond:
+            while True:
+                if self._bloquee or self._ouverture:
+                    self._cond.wait(0.05)
+                    continue
+                # Un fil qui tient déjà un curseur (une lecture dans une session, une écriture après une lecture) en
+                # reçoit un autre sans attendre : il ne rendrait jamais le premier. Passé le délai, on ne fait plus
+                # attendre personne (c'est l'autre processus qui renoncera).
+                prioritaire = getattr(self._fil, "prets", 0) > 0 or time.monotonic() - debut > store.delai_verrou
+                attend = not prioritaire and autre_processus_attend(self.chemin)
+                if self._con is not None:
+                    if not attend:
+                        self._en_cours += 1
+                        self._fil.prets = getattr(self._fil, "prets", 0) + 1
+                        return self._con.cursor()
+                    if self._en_cours == 0:
+                        self._fermer()
+                    else:
+                        self._cond.wait(0.05)   # laisser finir les lectures en cours, puis céder la place
+                    continue
+                if attend and time.monotonic() - debut < store.delai_verrou:
+                    self._cond.wait(0.05)       # l'autre processus passe d'abord
+                    continue
+                self._ouverture = True
+                break
+        con = None
+        try:
+            con = store._connecter(max(0.0, store.delai_verrou - (time.monotonic() - debut)))
+            if not self._pret:
+                migrer(con)
+                self._pret = True
+            cur = con.cursor()
+        except BaseException:
+            if con is not None:
+                con.close()
+            with self._cond:
+                self._ouverture = False
+                self._cond.notify_all()
+            raise
+        with self._cond:
+            self._con, self._ouverture = con, False
+            self._en_cours += 1
+            self._fil.prets = getattr(self._fil, "prets", 0) + 1
+            self.ouvertures += 1
+            if self._veilleur is None:
+                self._veilleur = threading.Thread(target=self._veiller, name=f"garde {self.chemin.name}",
+                                                  daemon=True)
+                self._veilleur.start()
+            self._cond.notify_all()
+            return cur
+
+    def rendre(self, cur: duckdb.DuckDBPyConnection) -> None:
+        try:
+            cur.close()
+        finally:
+            with self._cond:
+                self._en_cours -= 1
+                self._fil.prets -= 1
+                self._dernier = time.monotonic()
+                self._cond.notify_all()
+
+    # -- fermeture -------------------------------------------------------------------------------------------------------
+    def _fermer(self) -> None:
+        """À appeler sous `_cond`, sans prêt en cours."""
+        con, self._con = self._con, None
+        if con is not None:
+            con.close()
+        self._cond.notify_all()
+
+    def _veiller(self) -> None:
+        with self._cond:
+            try:
+                while self._con is not None:
+                    if self._en_cours == 0 and (time.monotonic() - self._dernier >= self.garde
+                                                or autre_processus_attend(self.chemin)):
+                        self._fermer()
+                        break
+                    self._cond.wait(0.05)
+            finally:
+                self._veilleur = None
+
+    def fermer_si_libre(self) -> None:
+        with self._cond:
+            if self._en_cours == 0 and self._con is not None:
+                self._fermer()
+
+    @contextmanager
+    def exclusif(self):
+        """Plus aucun prêt, base refermée, le temps du bloc (substitution du fichier par une restauration)."""
+        with self._cond:
+            self._bloquee = True
+            try:
+                while self._en_cours or self._ouverture:
+                    self._cond.wait(0.05)
+                self._fermer()
+            except BaseException:
+                self._bloquee = False
+                self._cond.notify_all()
+                raise
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._bloquee, self._pret = False, False
+                self._cond.notify_all()
+
+
+def _fermer_les_gardes() -> None:
+    for g in list(Store._gardes.values()):
+        g.fermer_si_libre()
+
+
+atexit.register(_fermer_les_gardes)
 
 
 class SessionLecture:

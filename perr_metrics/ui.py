@@ -29,9 +29,14 @@ from .formats import format_date, format_nombre
 _log = logging.getLogger("perr_metrics.ui")
 
 
+GARDE_PAR_DEFAUT = 1.0   # secondes : la base reste ouverte entre deux lectures rapprochées (voir db._Garde)
+
+
 @st.cache_resource(show_spinner=False)
 def _store(chemin: str) -> Store:
-    return Store(chemin)
+    """Le magasin du serveur : il garde la base ouverte pour ses lectures ($PERR_DB_GARDE secondes après la dernière,
+    0 pour une connexion par lecture) et la lâche dès qu'un autre processus (la ligne de commande) l'attend."""
+    return Store(chemin, garde=float(os.environ.get("PERR_DB_GARDE", GARDE_PAR_DEFAUT)))
 
 
 def _chemin() -> str:

@@ -182,3 +182,166 @@ def test_import_tue_en_plein_vol_ne_laisse_rien(store_demo, tmp_path):
     # Et la base reste utilisable : le même import, sans interruption, passe.
     importer_referentiel(store_demo, classeur)
     assert "EQ2030-TEST" in set(requetes.protocoles(store_demo)["code"])
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# La base gardée ouverte par le tableau de bord (db._Garde) : une connexion pour des lectures rapprochées, lâchée dès
+# qu'un autre processus la demande.
+# --------------------------------------------------------------------------------------------------------------------
+
+def _gardee(store: Store, garde: float) -> Store:
+    return Store(store.chemin, delai_verrou=20, utilisateur=ADMIN, garde=garde)
+
+
+def _ouvrir_ailleurs(chemin: Path) -> bool:
+    """Un autre processus peut-il ouvrir la base tout de suite (sans réessayer) ?"""
+    script = f"import duckdb\ntry:\n    duckdb.connect({str(chemin)!r}).close(); print('OUI')\nexcept duckdb.IOException:\n" \
+             f"    print('NON')"
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60).stdout.strip() == "OUI"
+
+
+def test_garde_une_ouverture_pour_des_lectures_rapprochees_de_plusieurs_fils(store_demo):
+    import threading
+
+    gardee = _gardee(store_demo, 30)
+    try:
+        for _ in range(5):
+            assert len(requetes.protocoles(gardee)) == 2
+        erreurs, resultats = [], []
+
+        def lire():
+            try:
+                for _ in range(5):
+                    resultats.append(len(requetes.engagements(gardee, "TCM-PERR-2019")))
+            except Exception as exc:  # noqa: BLE001
+                erreurs.append(exc)
+
+        fils = [threading.Thread(target=lire) for _ in range(4)]
+        for f in fils:
+            f.start()
+        for f in fils:
+            f.join()
+        assert not erreurs
+        assert len(set(resultats)) == 1 and len(resultats) == 20
+        assert gardee.ouvertures == 1
+        assert not _ouvrir_ailleurs(store_demo.chemin)      # la base est bien tenue entre deux lectures
+        gardee.lacher()
+        assert _ouvrir_ailleurs(store_demo.chemin)
+        assert len(requetes.protocoles(gardee)) == 2 and gardee.ouvertures == 2
+    finally:
+        gardee.lacher()
+
+
+def test_garde_lache_la_base_apres_son_delai_d_inactivite(store_demo):
+    gardee = _gardee(store_demo, 0.2)
+    requetes.protocoles(gardee)
+    fin = time.monotonic() + 10
+    while gardee._garde._con is not None and time.monotonic() < fin:
+        time.sleep(0.05)
+    assert _ouvrir_ailleurs(store_demo.chemin)
+
+
+def test_la_ligne_de_commande_passe_pendant_que_le_tableau_de_bord_lit_sans_relache(store_demo, tmp_path):
+    """Quatre fils lisent sans interruption sur la base gardée (jamais inactive, garde de 10 min) pendant qu'un import
+    en ligne de commande attend la base : il la signale, le tableau de bord la lâche, l'import passe, les lectures
+    reprennent (sans erreur) et voient le nouveau protocole."""
+    import threading
+
+    gardee = _gardee(store_demo, 600)
+    requetes.protocoles(gardee)
+    classeur = classeurs.ecrire(tmp_path)
+    arret, erreurs, vus = threading.Event(), [], set()
+
+    def lire():
+        while not arret.is_set():
+            try:
+                vus.add(len(requetes.protocoles(gardee)))
+            except Exception as exc:  # noqa: BLE001
+                erreurs.append(exc)
+
+    fils = [threading.Thread(target=lire) for _ in range(4)]
+    for f in fils:
+        f.start()
+    try:
+        env = dict(os.environ, PYTHONPATH=str(RACINE), PERR_DB_DELAI="20")
+        proc = subprocess.run([sys.executable, "-m", "perr_metrics", "--db", str(store_demo.chemin), "referentiel",
+                               "importer", str(classeur)], cwd=RACINE, env=env, capture_output=True, text=True,
+                              timeout=120)
+        time.sleep(0.3)
+    finally:
+        arret.set()
+        for f in fils:
+            f.join()
+        gardee.lacher()
+    assert proc.returncode == 0, proc.stderr
+    assert not erreurs
+    assert vus == {2, 3}
+    assert gardee.ouvertures >= 2                  # lâchée pour l'import, rouverte après
+    assert not list(store_demo.chemin.parent.glob("*.attente.*"))   # l'import a retiré son signal
+
+
+def test_garde_une_lecture_imbriquee_ne_cede_pas_sa_place(store_demo):
+    """Un fil qui tient déjà un curseur (une session de lecture, celle du rapport) en obtient un autre même quand un
+    autre processus attend : il ne rendrait jamais le premier sinon."""
+    from perr_metrics.db import _signal
+
+    gardee = _gardee(store_demo, 30)
+    signal_ = _signal(store_demo.chemin, 999999)
+    try:
+        with gardee.session() as s:
+            signal_.touch()
+            debut = time.monotonic()
+            assert len(requetes.protocoles(s)) == 2
+            assert len(requetes.protocoles(gardee)) == 2
+            assert time.monotonic() - debut < 5
+    finally:
+        signal_.unlink()
+        gardee.lacher()
+
+
+def test_garde_ecritures_et_lectures_du_meme_processus_en_parallele(store_demo):
+    import threading
+
+    from perr_metrics import comptes
+    from perr_metrics.droits import LECTEUR
+
+    gardee = _gardee(store_demo, 30)
+    arret, erreurs = threading.Event(), []
+
+    def lire():
+        while not arret.is_set():
+            try:
+                requetes.indicateurs(gardee, "TCM-PERR-2019")
+            except Exception as exc:  # noqa: BLE001
+                erreurs.append(exc)
+
+    fils = [threading.Thread(target=lire) for _ in range(3)]
+    for f in fils:
+        f.start()
+    try:
+        for i in range(5):
+            comptes.creer_compte(gardee, f"lecteur-{i}", f"Lecteur {i}", LECTEUR, mot_de_passe="un-long-mot-de-passe")
+    finally:
+        arret.set()
+        for f in fils:
+            f.join()
+    assert not erreurs
+    noms = set(comptes.lister_comptes(gardee)["identifiant"])
+    assert {f"lecteur-{i}" for i in range(5)} <= noms
+    gardee.lacher()
+    # Écrit sur le disque : un autre processus le lit.
+    assert {f"lecteur-{i}" for i in range(5)} <= set(comptes.lister_comptes(Store(store_demo.chemin,
+                                                                                   utilisateur=ADMIN))["identifiant"])
+
+
+def test_restauration_avec_la_base_gardee(store_demo, tmp_path):
+    gardee = _gardee(store_demo, 30)
+    assert len(requetes.protocoles(gardee)) == 2
+    gardee.sauvegarder(tmp_path / "sauvegarde")
+    gardee.ecrire(lambda con: con.execute("DELETE FROM publication"))
+    importer_referentiel(gardee, classeurs.ecrire(tmp_path))
+    assert len(requetes.protocoles(gardee)) == 3
+    gardee.restaurer(tmp_path / "sauvegarde")
+    assert len(requetes.protocoles(gardee)) == 2
+    gardee.lacher()
