@@ -177,14 +177,28 @@ class Tableau:
 @dataclass
 class Graphique:
     """Un graphique Plotly, son texte de remplacement (`alt`, ce que lit un lecteur d'écran) et sa légende. `png` est
-    rempli par `rendre_images` ; s'il reste vide, les rendus écrivent un encadré à la place."""
+    rempli par `rendre_images` ; s'il reste vide, les rendus écrivent un encadré à la place.
 
-    figure: object
+    `description` : les arguments de `_figure` (tracés et mise en page, des listes et des dictionnaires) ; la figure
+    Plotly (`figure`) n'est construite qu'à la première demande, par la mise en images : construire et valider les
+    figures coûtait autant que tout le reste du contenu d'un gros protocole, et la page n'en montre aucune (la
+    description se met aussi en cache plus vite qu'une figure). Une figure Plotly toute faite est acceptée telle
+    quelle."""
+
+    description: object
     alt: str
     legende: str
     largeur: int = 1000
     hauteur: int = 420
     png: bytes | None = None
+    _fig: object = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def figure(self):
+        if self._fig is None:
+            d = self.description
+            self._fig = _figure(**d) if isinstance(d, dict) else d
+        return self._fig
 
 
 @dataclass
@@ -320,6 +334,32 @@ class _Donnees:
     racine: dict            # code de nœud → code de son axe (nœud racine)
     axes_indicateur: dict   # indicateur → [axes], dans l'ordre de l'arbre
     etats_saisis: bool      # au moins un état d'engagement saisi
+    memo: dict = field(default_factory=dict, repr=False)   # ce que plusieurs sections partagent, calculé une fois
+
+
+def _memo(d: _Donnees, cle, calcul: Callable):
+    """`calcul()`, fait une fois par rapport (des tableaux complets dont chaque section prend ses lignes)."""
+    if cle not in d.memo:
+        d.memo[cle] = calcul()
+    return d.memo[cle]
+
+
+def _extraire(complet: pd.DataFrame, positions: list[int]) -> pd.DataFrame:
+    """Les lignes `positions` (dans l'ordre) d'un tableau construit une fois pour toutes les lignes, renumérotées de
+    0 : le tableau même que l'on construirait pour ces seules lignes, chaque colonne gardant son type, sans refaire un
+    DataFrame ni refiltrer une table large par axe, quartier ou signataire (avec les chaînes d'Arrow de pandas 3, une
+    sélection de lignes coûte près d'une milliseconde). Les appelants construisent au contraire le tableau à part quand
+    ses types pourraient différer : aucune ligne, ou une colonne faite d'une liste sans aucune valeur (pandas en ferait
+    une colonne d'objets)."""
+    return complet.take(positions).reset_index(drop=True)
+
+
+def _positions(cles) -> dict:
+    """Clé → positions de ses lignes, dans l'ordre (un groupement fait une fois au lieu d'un filtre par clé)."""
+    groupes: dict = {}
+    for i, k in enumerate(cles):
+        groupes.setdefault(k, []).append(i)
+    return groupes
 
 
 def _etats_au(store, protocole: str, jusqu_au: dt.date | None) -> pd.DataFrame:
@@ -416,6 +456,11 @@ POLICE = "Liberation Sans, DejaVu Sans, Arial, sans-serif"
 _GRILLE = "#E3E3E3"
 
 
+def _description(traces: list[dict], hauteur: int, xaxis: dict, yaxis: dict | None = None, **layout) -> dict:
+    """Les arguments de `_figure`, gardés pour construire la figure à la demande (`Graphique.figure`)."""
+    return dict(traces=traces, hauteur=hauteur, xaxis=xaxis, yaxis=yaxis, **layout)
+
+
 def _figure(traces: list[dict], hauteur: int, xaxis: dict, yaxis: dict | None = None, **layout):
     """Une figure Plotly sobre, en français (virgule décimale), sans gabarit Plotly (le charger coûte 0,1 s)."""
     import plotly.graph_objects as go
@@ -439,7 +484,7 @@ def _barres_empilees(lignes: list[tuple[str, dict]], categories: list[str], coul
                            text=[str(v) if v else "" for v in valeurs], textposition="inside",
                            insidetextanchor="middle", textfont=dict(color="#000000")))
     hauteur = 150 + 44 * len(lignes)
-    return _figure(traces, hauteur, dict(title=dict(text=titre_x)), barmode="stack"), hauteur
+    return _description(traces, hauteur, dict(title=dict(text=titre_x)), barmode="stack"), hauteur
 
 
 def _graphique_statuts(lignes: list[tuple[str, dict]], legende: str, quoi: str) -> Graphique | None:
@@ -462,13 +507,22 @@ def _graphique_etats(lignes: list[tuple[str, dict]], legende: str) -> Graphique 
                      legende, hauteur=hauteur)
 
 
+_COLONNES_PROGRESSION = ("indicateur", "libelle", "statut", "progression", "reference", "cible_finale", "attendu")
+
+
 def _graphique_progression(df: pd.DataFrame, annee: int, legende: str) -> Graphique | None:
     """Pour chaque indicateur d'un axe : la part du chemin parcouru de la référence à la cible finale (barre, à la
     couleur de son statut) et la part attendue cette année-là sur la trajectoire (losange noir). Seuls les indicateurs
     que l'on peut juger y figurent : un indicateur non renseigné ou sans cible n'a pas de progression."""
-    df = df[df["statut"].isin(list(_RANG_STATUT))]
-    if df.empty:
+    return _progression({c: list(df[c]) for c in _COLONNES_PROGRESSION}, annee, legende)
+
+
+def _progression(colonnes: dict[str, list], annee: int, legende: str) -> Graphique | None:
+    """`_graphique_progression` sur les colonnes en listes (`_COLONNES_PROGRESSION`), sans DataFrame."""
+    garder = [i for i, s in enumerate(colonnes["statut"]) if s in _RANG_STATUT]
+    if not garder:
         return None
+    df = {c: [v[i] for i in garder] for c, v in colonnes.items()}
     etiquettes, vus = [], set()
     for code, lib in zip(df["indicateur"], df["libelle"]):
         e = _court(lib, 52) + "  "
@@ -503,8 +557,8 @@ def _graphique_progression(df: pd.DataFrame, annee: int, legende: str) -> Graphi
                            x=[p[1] for p in points],
                            marker=dict(symbol="diamond", size=11, color="#000000", line=dict(color="#FFFFFF",
                                                                                              width=1))))
-    hauteur = 160 + 29 * len(df)
-    fig = _figure(traces, hauteur, dict(title=dict(text="Part du chemin parcouru de la référence à la cible finale"),
+    hauteur = 160 + 29 * len(garder)
+    fig = _description(traces, hauteur, dict(title=dict(text="Part du chemin parcouru de la référence à la cible finale"),
                                         range=[-22, 170], zeroline=True, tickvals=list(range(-20, 121, 20)),
                                         ticktext=[format_pourcent(x, 0) for x in range(-20, 121, 20)]),
                   dict(categoryorder="array", categoryarray=etiquettes), barmode="overlay",
@@ -514,32 +568,43 @@ def _graphique_progression(df: pd.DataFrame, annee: int, legende: str) -> Graphi
                                line=dict(width=0), layer="below")],
                   annotations=[dict(x=168, y=1, yref="paper", yanchor="bottom", xanchor="right", showarrow=False,
                                     text="<b>Progression</b>", font=dict(size=13))])
-    comptes = pd.Series(statuts).value_counts()
+    comptes = _compter(statuts)
     resume = ", ".join(f"{comptes[s]} {s}" for s in avancement.STATUTS if s in comptes)
     details = " ; ".join(
         f"{e} : {s}, " + ("progression non calculable" if p is None else f"{format_pourcent(p, 0)} du chemin")
         + ("" if a is None else f" pour {format_pourcent(a, 0)} attendus")
         for e, s, p, a in zip(etiquettes, statuts, prog, attendu))
-    alt = (f"Diagramme en barres horizontales de la progression de {len(df)} indicateurs vers leur cible finale "
+    alt = (f"Diagramme en barres horizontales de la progression de {len(garder)} indicateurs vers leur cible finale "
            f"({resume}) ; la ligne pointillée marque la cible (100 %), le losange la progression attendue en {annee}. "
            f"{details}.")
     return Graphique(fig, alt, legende, hauteur=hauteur)
+
+
+def _compter(valeurs) -> dict:
+    """Valeur → nombre d'occurrences, dans l'ordre d'apparition (les cases vides ne comptent pas, comme dans
+    `value_counts`)."""
+    comptes: dict = {}
+    for v in valeurs:
+        if not _vide(v):
+            comptes[v] = comptes.get(v, 0) + 1
+    return comptes
 
 
 def _graphique_completude(df: pd.DataFrame, annee: int) -> Graphique | None:
     if df.empty:
         return None
     traces = []
+    noms, taux, statuts = list(df["nom"]), list(df["taux"]), list(df["statut"])
     for statut, couleur in COULEURS_COMPLETUDE.items():
-        s = df[df["statut"] == statut]
-        if not s.empty:
-            traces.append(dict(type="bar", orientation="h", name=statut, y=[_court(n, 48) + "  " for n in s["nom"]],
-                               x=list(s["taux"]), marker=dict(color=couleur),
-                               text=[format_pourcent(x, 0) for x in s["taux"]], textposition="outside",
+        idx = [i for i, s in enumerate(statuts) if s == statut]
+        if idx:
+            traces.append(dict(type="bar", orientation="h", name=statut, y=[_court(noms[i], 48) + "  " for i in idx],
+                               x=[taux[i] for i in idx], marker=dict(color=couleur),
+                               text=[format_pourcent(taux[i], 0) for i in idx], textposition="outside",
                                cliponaxis=False, textfont=dict(size=13)))
     ordre = [_court(n, 48) + "  " for n in df["nom"]]
     hauteur = 150 + 27 * len(df)
-    fig = _figure(traces, hauteur, dict(title=dict(text=f"Valeurs {annee} reçues sur valeurs attendues"),
+    fig = _description(traces, hauteur, dict(title=dict(text=f"Valeurs {annee} reçues sur valeurs attendues"),
                                         range=[0, 112], tickvals=list(range(0, 101, 20)),
                                         ticktext=[format_pourcent(x, 0) for x in range(0, 101, 20)]),
                   dict(categoryorder="array", categoryarray=ordre))
@@ -567,10 +632,12 @@ def _phrase_comptes(c: dict) -> str:
 
 
 def _tableau_statuts(statuts: pd.Series, legende: str) -> Tableau:
-    total = len(statuts)
-    lignes = [(s, int((statuts == s).sum())) for s in avancement.STATUTS]
-    if statuts.isna().any():
-        lignes.append((SANS_STATUT, int(statuts.isna().sum())))
+    valeurs = list(statuts)
+    total, comptes = len(valeurs), _compter(valeurs)
+    lignes = [(s, comptes.get(s, 0)) for s in avancement.STATUTS]
+    sans = sum(1 for v in valeurs if _vide(v))
+    if sans:
+        lignes.append((SANS_STATUT, sans))
     lignes.append(("Total", total))
     df = pd.DataFrame(lignes, columns=["Statut", "Indicateurs"])
     df["Part (%)"] = [100 * n / total if total else None for n in df["Indicateurs"]]
@@ -679,9 +746,14 @@ def _synthese(d: _Donnees, etabli_le: dt.date) -> tuple[list[Section], dict]:
                          droite=("Engagements", "Part (%)"), largeurs={"État": 3, "Engagements": 1.2, "Part (%)": 1.2}))
     if d.etats_saisis:
         lignes_etats = []
+        etats_par_axe: dict = {}
+        for axe, etat in zip(eng["axe"], eng["etat"]):
+            if not _vide(etat):
+                sous = etats_par_axe.setdefault(axe, {})
+                sous[etat] = sous.get(etat, 0) + 1
         for code, lib in zip(axes["code"], axes["libelle"]):
-            sous = eng.loc[eng["axe"] == code, "etat"].value_counts()
-            lignes_etats.append((_court(f"{code} — {lib}", 50), {e: int(sous.get(e, 0)) for e in ORDRE_ETATS}))
+            sous = etats_par_axe.get(code, {})
+            lignes_etats.append((_court(f"{code} — {lib}", 50), {e: sous.get(e, 0) for e in ORDRE_ETATS}))
         g = _graphique_etats(lignes_etats, f"Engagements par état et par axe au {format_date(etabli_le)}")
         if g:
             blocs.append(g)
@@ -782,19 +854,44 @@ def _evolutions(d: _Donnees) -> list:
     return blocs
 
 
+def _indicateurs_de(d: _Donnees, positions: list[int]) -> pd.DataFrame:
+    """Le tableau des indicateurs `positions` du territoire (`d.ter[d.annee]`), pris dans celui de tous ; construit à
+    part sans ligne, ou quand une colonne de valeurs d'une année n'aurait aucune valeur (elle serait d'objets)."""
+    ter = d.ter[d.annee]
+    valeurs_annee = _valeurs_annee(d)
+    codes = list(ter["indicateur"])
+    if positions and all(any(valeurs_annee[y].get(codes[i]) is not None for i in positions) for y in d.annees):
+        return _extraire(_memo(d, "tableau_indicateurs", lambda: _donnees_indicateurs(d, ter.reset_index(drop=True))),
+                         positions)
+    return _donnees_indicateurs(d, ter.take(positions).reset_index(drop=True))
+
+
 def _indicateurs_axe(d: _Donnees, axe: str) -> pd.DataFrame:
     codes = [c for c in d.indicateurs["code"] if axe in d.axes_indicateur.get(c, ())]
     ter = d.ter[d.annee]
     return ter.loc[codes].reset_index(drop=True) if codes else ter.iloc[0:0].reset_index(drop=True)
 
 
+def _valeurs_annee(d: _Donnees) -> dict:
+    """Année → {indicateur: valeur au territoire}."""
+    return _memo(d, "valeurs_annee", lambda: {y: dict(zip(d.ter[y]["indicateur"], d.ter[y]["valeur"]))
+                                              for y in d.annees})
+
+
 def _tableau_indicateurs(d: _Donnees, df: pd.DataFrame, legende: str, feuille: str) -> Tableau:
-    valeurs_annee = {y: dict(zip(d.ter[y]["indicateur"], d.ter[y]["valeur"])) for y in d.annees}
-    t = pd.DataFrame({
+    return _tableau_indicateurs_de(d, _donnees_indicateurs(d, df), legende, feuille)
+
+
+def _donnees_indicateurs(d: _Donnees, df: pd.DataFrame) -> pd.DataFrame:
+    valeurs_annee = _valeurs_annee(d)
+    return pd.DataFrame({
         "Indicateur": df["libelle"], "Code": df["indicateur"], "Unité": df["unite"], "Référence": df["reference"],
         "Année de référence": df["annee_reference"], "Cible": df["cible_finale"], "Année de la cible": df["annee_cible"],
         **{f"Valeur {y}": [valeurs_annee[y].get(c) for c in df["indicateur"]] for y in d.annees},
         "Statut": [SANS_STATUT if _vide(s) else s for s in df["statut"]], "Explication": df["explication"]})
+
+
+def _tableau_indicateurs_de(d: _Donnees, t: pd.DataFrame, legende: str, feuille: str) -> Tableau:
     valeurs = tuple(["Référence", "Cible"] + [f"Valeur {y}" for y in d.annees])
     return Tableau(
         t, legende, feuille, unite="Unité", avec_unite=valeurs, droite=valeurs, detail="Explication",
@@ -807,6 +904,20 @@ def _tableau_indicateurs(d: _Donnees, df: pd.DataFrame, legende: str, feuille: s
 
 
 def _tableau_engagements(eng: pd.DataFrame, legende: str, feuille: str, dans_document: bool = True) -> Tableau:
+    return _tableau_engagements_de(_donnees_engagements(eng), legende, feuille, dans_document)
+
+
+def _engagements_de(d: _Donnees, positions: list[int], legende: str, feuille: str, dans_document: bool = True) -> Tableau:
+    """Le tableau des engagements `positions` de `d.engagements`, pris dans le tableau de tous les engagements (ses
+    colonnes faites de listes sont toujours des textes : mêmes types que construit à part, s'il y a des lignes)."""
+    if positions:
+        df = _extraire(_memo(d, "tableau_engagements", lambda: _donnees_engagements(d.engagements)), positions)
+    else:
+        df = _donnees_engagements(d.engagements.iloc[positions])
+    return _tableau_engagements_de(df, legende, feuille, dans_document)
+
+
+def _donnees_engagements(eng: pd.DataFrame) -> pd.DataFrame:
     commentaires = []
     for com, quand, qui in zip(eng["commentaire"], eng["date_etat"], eng["auteur"]):
         if _vide(quand):
@@ -820,6 +931,10 @@ def _tableau_engagements(eng: pd.DataFrame, legende: str, feuille: str, dans_doc
                                                                                           eng["libelle"])],
         "Porteurs": [("" if _vide(p) else p.replace(";", ", ")) for p in eng["porteurs"]],
         "État": eng["etat"], "Dernier commentaire": commentaires}).reset_index(drop=True)
+    return df
+
+
+def _tableau_engagements_de(df: pd.DataFrame, legende: str, feuille: str, dans_document: bool = True) -> Tableau:
     # Le dernier commentaire s'écrit sous l'engagement, sur toute la largeur : dans une colonne, il étirerait chaque
     # ligne sur cinq ou six lignes.
     return Tableau(df, legende, feuille, pastilles={"État": COULEURS_ETATS}, vide="Aucun engagement.",
@@ -829,36 +944,43 @@ def _tableau_engagements(eng: pd.DataFrame, legende: str, feuille: str, dans_doc
 
 def _section_axe(d: _Donnees, numero: int, r) -> Section:
     a = d.annee
-    ind = _indicateurs_axe(d, r.code)
-    eng = d.engagements[d.engagements["axe"] == r.code].reset_index(drop=True)
+    # Les lignes de l'axe, prises dans des tableaux et des listes faits une fois pour tous les axes.
+    ter = d.ter[a]
+    par_code = _memo(d, "positions_ter", lambda: _positions(ter["indicateur"]))
+    pos_ind = [i for c in d.indicateurs["code"] if r.code in d.axes_indicateur.get(c, ()) for i in par_code[c]]
+    pos_eng = _memo(d, "engagements_par_axe", lambda: _positions(d.engagements["axe"])).get(r.code, [])
+    etats_eng = _memo(d, "etats_engagements", lambda: list(d.engagements["etat"]))
     c = {"atteint": r.nb_atteint, "en bonne voie": r.nb_en_bonne_voie, "en retard": r.nb_en_retard,
          "non renseigné": r.nb_non_renseigne, "sans cible": r.nb_sans_cible}
     jugeables = r.nb_atteint + r.nb_en_bonne_voie + r.nb_en_retard
-    etats = eng["etat"].value_counts()
-    texte = f"{_pluriel(len(eng), 'engagement')}, {_pluriel(len(ind), 'indicateur')}. En {a} : {_phrase_comptes(c)}. "
+    etats = _compter(etats_eng[i] for i in pos_eng)
+    texte = (f"{_pluriel(len(pos_eng), 'engagement')}, {_pluriel(len(pos_ind), 'indicateur')}. "
+             f"En {a} : {_phrase_comptes(c)}. ")
     bons = r.nb_atteint + r.nb_en_bonne_voie
     texte += (f"Score : {_score(r.score)} ({_pluriel(bons, 'indicateur atteint', 'indicateurs atteints')} ou en "
               f"bonne voie sur {format_nombre(jugeables)} {'jugeables' if jugeables > 1 else 'jugeable'}). "
               if jugeables else "Aucun indicateur ne peut encore être jugé (ni valeur, ni cible). ")
-    if len(eng):
+    if pos_eng:
         texte += "Engagements : " + ", ".join(f"{format_nombre(int(etats[e]))} {e}" for e in ORDRE_ETATS
                                               if e in etats) + "."
     blocs = [Paragraphe(texte)]
-    sous = d.noeuds[(d.noeuds["code"].map(d.racine) == r.code) & (d.noeuds["code"] != r.code)]
-    if not sous.empty:
-        blocs.append(_tableau_noeuds(sous, f"Avancement des thématiques de l'axe {r.code} en {a}",
+    pos_sous = [i for i, n in enumerate(d.noeuds["code"]) if n != r.code and d.racine.get(n) == r.code]
+    if pos_sous:
+        blocs.append(_tableau_noeuds(d.noeuds.take(pos_sous), f"Avancement des thématiques de l'axe {r.code} en {a}",
                                      f"Axe {r.code} thématiques"))
-    g = _graphique_progression(ind, a, f"Progression des indicateurs de l'axe {r.code} vers leur cible ({a}) ; les "
-                                       "indicateurs non renseignés ou sans cible n'y figurent pas")
+    listes = _memo(d, "listes_ter", lambda: {c: list(ter[c]) for c in _COLONNES_PROGRESSION})
+    g = _progression({c: [v[i] for i in pos_ind] for c, v in listes.items()}, a,
+                     f"Progression des indicateurs de l'axe {r.code} vers leur cible ({a}) ; les indicateurs non "
+                     "renseignés ou sans cible n'y figurent pas")
     if g:
         blocs.append(g)
-    elif not ind.empty:
+    elif pos_ind:
         blocs.append(Paragraphe(f"Aucun indicateur de cet axe ne peut être jugé en {a} (ni atteint, ni en bonne voie, "
                                 "ni en retard) : pas de graphique de progression.", "note"))
-    blocs.append(_tableau_indicateurs(d, ind, f"Indicateurs de l'axe {r.code} : référence, cible, valeurs et statut "
-                                              f"en {a}", f"Axe {r.code} indicateurs"))
-    blocs.append(_tableau_engagements(eng, f"Engagements de l'axe {r.code} : état et dernier commentaire",
-                                      f"Axe {r.code} engagements"))
+    blocs.append(_tableau_indicateurs_de(d, _indicateurs_de(d, pos_ind), f"Indicateurs de l'axe {r.code} : référence, "
+                                         f"cible, valeurs et statut en {a}", f"Axe {r.code} indicateurs"))
+    blocs.append(_engagements_de(d, pos_eng, f"Engagements de l'axe {r.code} : état et dernier commentaire",
+                                 f"Axe {r.code} engagements"))
     return Section(f"{numero}. Axe {r.code} — {r.libelle}", 1, f"axe-{_ancre(r.code)}", blocs)
 
 
@@ -871,15 +993,18 @@ def _sections_quartiers(d: _Donnees, numero: int) -> list[Section]:
     ter = d.ter[a]
     valeur_ter = dict(zip(ter["indicateur"], ter["valeur"]))
     statut_ter = {k: (SANS_STATUT if _vide(s) else s) for k, s in zip(ter["indicateur"], ter["statut"])}
-    par_quartier = {code: g for code, g in d.per[d.per["niveau"] == "QPV"].groupby("perimetre", sort=False)}
-    vide = d.per.iloc[0:0]
+    # Les lignes de chaque quartier, prises dans un tableau fait une fois pour tous (et non un groupe par quartier).
+    per_q = d.per[d.per["niveau"] == "QPV"]
+    par_quartier = _positions(per_q["perimetre"])
+    statuts_q = list(per_q["statut"])
+    quartiers = list(qpv.itertuples())
     lignes_graph, resume = [], []
-    for q in qpv.itertuples():
-        sous = par_quartier.get(q.code, vide)
-        c = _comptes(sous["statut"])
+    for q in quartiers:
+        pos = par_quartier.get(q.code, [])
+        c = _comptes(statuts_q[i] for i in pos)
         lignes_graph.append((_court(q.libelle, 40), c))
         resume.append({"Quartier": q.libelle, "Code": q.code, "Type": q.type, "Communes": q.communes_noms,
-                       "Indicateurs": len(sous), **{_majuscule(s): c[s] for s in avancement.STATUTS}})
+                       "Indicateurs": len(pos), **{_majuscule(s): c[s] for s in avancement.STATUTS}})
     intro = [Paragraphe(
         f"Pour chaque quartier, les indicateurs qui y ont une valeur, une référence ou une cible, évalués sur le "
         f"quartier et comparés au territoire entier en {a}. Pour un taux, l'écart au territoire est en points ; pour un "
@@ -893,29 +1018,17 @@ def _sections_quartiers(d: _Donnees, numero: int) -> list[Section]:
                          largeurs={"Quartier": 3.2, "Code": 1.8, "Communes": 3, "Indicateurs": 1.35,
                                    **{_majuscule(s): 1.25 for s in avancement.STATUTS}}))
     sections = [Section(titre, 1, "quartiers", intro)]
-    for i, q in enumerate(qpv.itertuples(), start=1):
-        sous = par_quartier.get(q.code, vide)
-        comparaisons = []
-        for code, unite, v in zip(sous["indicateur"], sous["unite"], sous["valeur"]):
-            vt = valeur_ter.get(code)
-            if _vide(v) or _vide(vt):
-                comparaisons.append("–")
-            elif unite == "%":
-                e = v - vt
-                signe = "+" if e > 0 else "−" if e < 0 else ""
-                comparaisons.append(f"{signe}{format_nombre(abs(e))}{ESPACE_INSECABLE}"
-                                    f"point{'s' if abs(e) >= 2 else ''}")
-            elif vt:
-                comparaisons.append(f"{format_pourcent(100 * v / vt, 0)} du total")
-            else:
-                comparaisons.append("–")
-        df = pd.DataFrame({
-            "Indicateur": sous["libelle"], "Code": sous["indicateur"], "Unité": sous["unite"],
-            f"Quartier {a}": sous["valeur"], "Cible du quartier": sous["cible_finale"],
-            "Année de la cible": sous["annee_cible"], "Statut du quartier": sous["statut"],
-            f"Territoire {a}": [valeur_ter.get(c) for c in sous["indicateur"]],
-            "Statut du territoire": [statut_ter.get(c, SANS_STATUT) for c in sous["indicateur"]],
-            "Comparaison au territoire": comparaisons}).reset_index(drop=True)
+    tous = None
+    codes_q = list(per_q["indicateur"])
+    for i, q in enumerate(quartiers, start=1):
+        pos = par_quartier.get(q.code, [])
+        # La colonne du territoire est faite d'une liste : sans aucune valeur, pandas en ferait une colonne d'objets.
+        if pos and any(valeur_ter.get(codes_q[j]) is not None for j in pos):
+            if tous is None:
+                tous = _donnees_quartier(per_q, a, valeur_ter, statut_ter)
+            df = _extraire(tous, pos)
+        else:
+            df = _donnees_quartier(per_q.take(pos) if pos else d.per.iloc[0:0], a, valeur_ter, statut_ter)
         tab = Tableau(
             df, f"{q.libelle} : indicateurs du quartier comparés au territoire en {a}", f"QPV {q.code}",
             unite="Unité", avec_unite=(f"Quartier {a}", "Cible du quartier", f"Territoire {a}"),
@@ -926,15 +1039,41 @@ def _sections_quartiers(d: _Donnees, numero: int) -> list[Section]:
             vide="Aucun indicateur n'a de valeur, de référence ni de cible pour ce quartier.",
             largeurs={"Indicateur": 5.4, f"Quartier {a}": 1.3, "Cible du quartier": 1.7, "Statut du quartier": 1.8,
                       f"Territoire {a}": 1.4, "Statut du territoire": 1.8, "Comparaison au territoire": 1.6})
-        c = _comptes(sous["statut"])
+        c = _comptes(statuts_q[j] for j in pos)
         type_q = "Territoire de veille active" if q.type == "Veille active" else "Quartier prioritaire"
         plusieurs = ";" in str(q.communes or "")
         texte = (f"{type_q} {q.code}, commune{'s' if plusieurs else ''} : {q.communes_noms or 'non renseignée'}. "
-                 + (f"{_pluriel(len(sous), 'indicateur suivi', 'indicateurs suivis')} en {a} : {_phrase_comptes(c)}."
-                    if len(sous) else "Aucun indicateur n'y est suivi."))
+                 + (f"{_pluriel(len(pos), 'indicateur suivi', 'indicateurs suivis')} en {a} : {_phrase_comptes(c)}."
+                    if len(pos) else "Aucun indicateur n'y est suivi."))
         sections.append(Section(f"{numero}.{i}. {q.libelle}", 2, f"qpv-{_ancre(q.code)}",
                                 [Paragraphe(texte, "chapeau"), tab]))
     return sections
+
+
+def _donnees_quartier(sous: pd.DataFrame, a: int, valeur_ter: dict, statut_ter: dict) -> pd.DataFrame:
+    """Le tableau d'un quartier (les lignes de `d.per` de ce quartier), comparé au territoire."""
+    comparaisons = []
+    for code, unite, v in zip(sous["indicateur"], sous["unite"], sous["valeur"]):
+        vt = valeur_ter.get(code)
+        if _vide(v) or _vide(vt):
+            comparaisons.append("–")
+        elif unite == "%":
+            e = v - vt
+            signe = "+" if e > 0 else "−" if e < 0 else ""
+            comparaisons.append(f"{signe}{format_nombre(abs(e))}{ESPACE_INSECABLE}"
+                                f"point{'s' if abs(e) >= 2 else ''}")
+        elif vt:
+            comparaisons.append(f"{format_pourcent(100 * v / vt, 0)} du total")
+        else:
+            comparaisons.append("–")
+    df = pd.DataFrame({
+        "Indicateur": sous["libelle"], "Code": sous["indicateur"], "Unité": sous["unite"],
+        f"Quartier {a}": sous["valeur"], "Cible du quartier": sous["cible_finale"],
+        "Année de la cible": sous["annee_cible"], "Statut du quartier": sous["statut"],
+        f"Territoire {a}": [valeur_ter.get(c) for c in sous["indicateur"]],
+        "Statut du territoire": [statut_ter.get(c, SANS_STATUT) for c in sous["indicateur"]],
+        "Comparaison au territoire": comparaisons}).reset_index(drop=True)
+    return df
 
 
 def _couverts(sig: pd.DataFrame, code: str) -> set[str]:
@@ -964,15 +1103,20 @@ def _sections_annexes(d: _Donnees, lettre: str) -> list[Section]:
     renseignes = {k: f"{int(r)} sur {int(n)}" for k, r, n in zip(ter["indicateur"], ter["nb_renseignes"],
                                                                    ter["nb_perimetres"])}
     comp = {r.signataire: r for r in d.comp.par_signataire.itertuples()}
-    dep = d.depots[d.depots["periode"].fillna("").str.startswith(str(a))]
+    dep = _depots_annee(d)
     noms = dict(zip(sig["code"], sig["libelle"]))
     ordre_sig = list(sig["code"])
+    # Les lignes de chaque signataire, prises dans des tableaux faits une fois pour tous (et non trois filtres de
+    # tables larges et trois DataFrame par signataire).
+    par_sig_ind, par_sig_dep = _positions(ind["signataire"]), _positions(dep["signataire"])
+    codes_eng, etats_eng, codes_ind = list(eng["code"]), list(eng["etat"]), list(ind["code"])
+    tous_ind = tous_dep = None
     sections, sans_rien = [], []
     for s in sig.itertuples():
-        mes_eng = eng[[s.code in ps for ps in porteurs]].reset_index(drop=True)
-        mes_ind = ind[ind["signataire"] == s.code]
-        mes_dep = dep[dep["signataire"] == s.code]
-        if mes_eng.empty and mes_ind.empty and mes_dep.empty:
+        mes_eng = [i for i, ps in enumerate(porteurs) if s.code in ps]
+        mes_ind = par_sig_ind.get(s.code, [])
+        mes_dep = par_sig_dep.get(s.code, [])
+        if not mes_eng and not mes_ind and not mes_dep:
             sans_rien.append(s.libelle)
             continue
         infos = [f"{s.categorie} ({s.code})", "signe le protocole" if s.signe else "ne signe pas le protocole"]
@@ -988,28 +1132,33 @@ def _sections_annexes(d: _Donnees, lettre: str) -> list[Section]:
                 f"Dépôts {a} : {format_nombre(int(c.recus))} valeurs reçues sur {format_nombre(int(c.attendus))} "
                 f"attendues ({_pourcent(c.taux)}, {c.statut})"
                 + (f" ; dernier dépôt le {_date(c.dernier_depot)}." if not _vide(c.dernier_depot) else ".")))
-        if mes_eng.empty:
+        if not mes_eng:
             blocs.append(Paragraphe("Aucun engagement porté en propre.", "note"))
         else:
             # Imprimés, les engagements d'un signataire répéteraient mot pour mot ceux des axes (un engagement commun
             # à sept signataires y figurerait sept fois) : le document en donne les codes par état, le classeur la
             # liste complète.
-            par_etat = mes_eng.groupby("etat", sort=False)["code"].apply(list)
+            par_etat: dict = {}
+            for i in mes_eng:
+                if not _vide(etats_eng[i]):
+                    par_etat.setdefault(etats_eng[i], []).append(codes_eng[i])
             seul = sum(len(ps) == 1 for ps, garde in zip(porteurs, [s.code in ps for ps in porteurs]) if garde)
             texte = (f"{_pluriel(len(mes_eng), 'engagement porté', 'engagements portés')}"
                      + (f", dont {format_nombre(seul)} seul" if seul else ", tous avec d'autres signataires")
                      + " (intitulés dans les sections des axes) : "
                      + " ; ".join(f"{e} ({len(par_etat[e])}) : {', '.join(par_etat[e])}" for e in ORDRE_ETATS
-                                  if e in par_etat.index) + ".")
+                                  if e in par_etat) + ".")
             blocs.append(Paragraphe(texte))
-            blocs.append(_tableau_engagements(mes_eng, f"Engagements portés par {s.libelle}",
-                                              f"{s.code} engagements", dans_document=False))
-        if not mes_ind.empty:
-            df = pd.DataFrame({
-                "Indicateur": mes_ind["libelle"], "Code": mes_ind["code"], "Niveau": mes_ind["niveau"],
-                "Unité": mes_ind["unite"], f"Valeur {a}": [valeur_ter.get(c) for c in mes_ind["code"]],
-                "Statut": [statut_ter.get(c, SANS_STATUT) for c in mes_ind["code"]],
-                "Périmètres renseignés": [renseignes.get(c) for c in mes_ind["code"]]}).reset_index(drop=True)
+            blocs.append(_engagements_de(d, mes_eng, f"Engagements portés par {s.libelle}", f"{s.code} engagements",
+                                         dans_document=False))
+        if mes_ind:
+            # Deux colonnes sont faites de listes : sans aucune valeur, pandas en ferait des colonnes d'objets.
+            if all(any(x.get(codes_ind[i]) is not None for i in mes_ind) for x in (valeur_ter, renseignes)):
+                if tous_ind is None:
+                    tous_ind = _donnees_indicateurs_signataire(ind, a, valeur_ter, statut_ter, renseignes)
+                df = _extraire(tous_ind, mes_ind)
+            else:
+                df = _donnees_indicateurs_signataire(ind.take(mes_ind), a, valeur_ter, statut_ter, renseignes)
             blocs.append(Tableau(
                 df, f"Indicateurs déclarés par {s.libelle} (valeur et statut du territoire en {a})",
                 f"{s.code} indicateurs", unite="Unité", avec_unite=(f"Valeur {a}",), masquees=("Code", "Unité"),
@@ -1018,10 +1167,12 @@ def _sections_annexes(d: _Donnees, lettre: str) -> list[Section]:
                           "Périmètres renseignés": 1.7}))
         else:
             blocs.append(Paragraphe("Aucun indicateur déclaré.", "note"))
-        if not mes_dep.empty:
-            blocs.append(_tableau_depots(mes_dep, f"Dépôts de {s.libelle} pour {a}", f"{s.code} dépôts",
-                                         avec_signataire=False))
-        elif not mes_ind.empty:
+        if mes_dep:
+            if tous_dep is None:
+                tous_dep = _donnees_depots(dep, avec_signataire=False)
+            blocs.append(_tableau_depots_de(_extraire(tous_dep, mes_dep), f"Dépôts de {s.libelle} pour {a}",
+                                            f"{s.code} dépôts"))
+        elif mes_ind:
             blocs.append(Paragraphe(f"Aucun dépôt pour {a}.", "note"))
         sections.append(Section(f"{lettre}.{len(sections) + 1}. {s.libelle}", 2, f"annexe-{_ancre(s.code)}", blocs))
     intro = [Paragraphe(
@@ -1033,13 +1184,36 @@ def _sections_annexes(d: _Donnees, lettre: str) -> list[Section]:
     return [Section(f"Annexe {lettre}. Les signataires", 1, "annexe-signataires", intro)] + sections
 
 
+def _donnees_indicateurs_signataire(ind: pd.DataFrame, a: int, valeur_ter: dict, statut_ter: dict,
+                                    renseignes: dict) -> pd.DataFrame:
+    """Le tableau des indicateurs que déclare un signataire (les lignes `ind` de `d.indicateurs`)."""
+    return pd.DataFrame({
+        "Indicateur": ind["libelle"], "Code": ind["code"], "Niveau": ind["niveau"],
+        "Unité": ind["unite"], f"Valeur {a}": [valeur_ter.get(c) for c in ind["code"]],
+        "Statut": [statut_ter.get(c, SANS_STATUT) for c in ind["code"]],
+        "Périmètres renseignés": [renseignes.get(c) for c in ind["code"]]}).reset_index(drop=True)
+
+
+def _depots_annee(d: _Donnees) -> pd.DataFrame:
+    """Les dépôts pour l'année du rapport (ses semestres compris)."""
+    return _memo(d, "depots_annee", lambda: d.depots[d.depots["periode"].fillna("").str.startswith(str(d.annee))])
+
+
 def _tableau_depots(dep: pd.DataFrame, legende: str, feuille: str, avec_signataire: bool = True) -> Tableau:
+    return _tableau_depots_de(_donnees_depots(dep, avec_signataire), legende, feuille)
+
+
+def _donnees_depots(dep: pd.DataFrame, avec_signataire: bool = True) -> pd.DataFrame:
     df = pd.DataFrame({
         "N°": dep["id"].astype("int64"), "Déposé le": dep["depose_le"], "Signataire": dep["signataire_nom"],
         "Période": dep["periode"], "Fichier": dep["fichier_nom"], "Valeurs": dep["nb_valeurs"].astype("int64"),
         "Par": dep["utilisateur"], "Revue": dep["statut"]}).reset_index(drop=True)
     if not avec_signataire:
         df = df.drop(columns=["Signataire"])
+    return df
+
+
+def _tableau_depots_de(df: pd.DataFrame, legende: str, feuille: str) -> Tableau:
     return Tableau(df, legende, feuille, formats={"Déposé le": _date_heure}, droite=("N°", "Valeurs"),
                    vide="Aucun dépôt.",
                    largeurs={"N°": 0.8, "Déposé le": 3.1, "Signataire": 3.4, "Période": 1.2, "Fichier": 3.8,
@@ -1087,8 +1261,21 @@ def _sections_methode(d: _Donnees, lettre: str, etabli_le: dt.date) -> list[Sect
             "les indicateurs non renseignés ou sans cible n'y entrent pas.",
         ])]))
     ind = d.indicateurs
-    src = ind.assign(source=ind["source"].fillna("non précisée")).groupby("source", sort=False).agg(
-        n=("code", "size"), par=("signataire", lambda s: ", ".join(dict.fromkeys(s.dropna())))).reset_index()
+    sources = ind["source"].fillna("non précisée")
+    if len(ind):
+        # Le groupement de pandas (une fonction par groupe) fait en un parcours : mêmes groupes, dans le même ordre.
+        groupes: dict = {}
+        for source, signataire in zip(sources, ind["signataire"]):
+            g = groupes.setdefault(source, [0, {}])
+            g[0] += 1
+            if not _vide(signataire):
+                g[1][signataire] = None
+        src = pd.DataFrame({"source": pd.array(list(groupes), dtype=sources.dtype),
+                            "n": [g[0] for g in groupes.values()],
+                            "par": [", ".join(g[1]) for g in groupes.values()]})
+    else:
+        src = ind.assign(source=sources).groupby("source", sort=False).agg(
+            n=("code", "size"), par=("signataire", lambda s: ", ".join(dict.fromkeys(s.dropna())))).reset_index()
     src = src.sort_values(["n", "source"], ascending=[False, True])
     df = pd.DataFrame({"Source": src["source"], "Indicateurs": src["n"].astype("int64"),
                        "Déclarés par": src["par"]}).reset_index(drop=True)
@@ -1103,7 +1290,7 @@ def _sections_methode(d: _Donnees, lettre: str, etabli_le: dt.date) -> list[Sect
                 largeurs={"Source": 3.5, "Indicateurs": 1.1, "Déclarés par": 4.5}),
         Tableau(sigles, "Codes des signataires et partenaires", "Signataires",
                 largeurs={"Code": 1.8, "Signataire ou partenaire": 4.5, "Catégorie": 2, "Signe le protocole": 1.3})]))
-    dep = d.depots[d.depots["periode"].fillna("").str.startswith(str(a))].sort_values("depose_le")
+    dep = _depots_annee(d).sort_values("depose_le")
     sections.append(Section(f"{lettre}.3. Qui a déposé quoi et quand", 2, "methode-depots", [
         Paragraphe(f"{_pluriel(len(dep), 'dépôt')} pour {a}, du plus ancien au plus récent. Un dépôt marqué « à "
                    "corriger » ne fait pas foi ; un dépôt plus récent pour la même valeur la remplace."),
