@@ -33,7 +33,8 @@ with ui.protections():
                        "table à vous (.xlsx, .ods, .csv) aux colonnes indicateur, perimetre, periode, valeur, commentaire.")
 
             st.subheader("2. Déposer le fichier rempli")
-            fichier = st.file_uploader("Fichier de valeurs", type=["xlsx", "xlsm", "ods", "csv"], key="depot")
+            fichier = ui.televersement("Fichier de valeurs", ["xlsx", "xlsm", "ods", "csv"], "depot",
+                                             "Classeur .xlsx, .xlsm, .ods ou fichier .csv")
             if fichier is not None:
                 donnees = fichier.getvalue()
                 cle = ("depot", hashlib.sha256(donnees).hexdigest(), p["code"], signataire, periode)

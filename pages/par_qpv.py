@@ -90,7 +90,8 @@ with ui.protections():
                        "tous les protocoles.")
             if (message := st.session_state.pop("contours_importes", None)):
                 st.success(message)
-            fichier = st.file_uploader("Fichier des contours", type=["geojson", "json", "zip"], key="contours")
+            fichier = ui.televersement("Fichier des contours", ["geojson", "json", "zip"], "contours",
+                                             "GeoJSON (.geojson, .json) ou archive .zip")
             if fichier is not None:
                 donnees_fichier = fichier.getvalue()
                 cle = ("contours", hashlib.sha256(donnees_fichier).hexdigest())

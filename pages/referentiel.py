@@ -19,7 +19,8 @@ with ui.protections():
     st.download_button("Télécharger le modèle vierge", modele.getvalue(), "referentiel-modele.xlsx", XLSX)
 
     st.header("Importer un classeur")
-    fichier = st.file_uploader("Classeur du référentiel (.xlsx ou .ods)", type=["xlsx", "ods", "xlsm"], key="classeur")
+    fichier = ui.televersement("Classeur du référentiel (.xlsx ou .ods)", ["xlsx", "ods", "xlsm"], "classeur",
+                                "Classeur .xlsx, .xlsm ou .ods")
     if fichier is not None:
         try:
             res = referentiel.importer_referentiel(ui.store(), fichier.getvalue(), fichier.name)

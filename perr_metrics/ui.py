@@ -612,6 +612,24 @@ def garde_page(action: str | None = None) -> Utilisateur | None:
 from .couleurs import COULEURS_ETAT, COULEURS_STATUT, PALETTE  # noqa: E402,F401
 
 
+def televersement(libelle: str, types: list[str], cle: str, fichiers: str):
+    """`st.file_uploader`, en français : Streamlit écrit « Upload » et « 50MB per file • XLSX » sans permettre de les
+    traduire ; une feuille de style propre à ce sélecteur (`.st-key-<cle>`) remplace ces deux textes, à l'écran et sans
+    toucher au fonctionnement. `fichiers` : ce qui est accepté, en clair (« Classeur .xlsx ou .ods »)."""
+    taille = st.get_option("server.maxUploadSize")
+    consigne = f"{fichiers} · {format_nombre(taille)} Mo au plus"
+
+    def css(texte: str) -> str:
+        return '"' + texte.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    zone = f".st-key-{cle} [data-testid='stFileUploaderDropzone']"
+    st.html(f"<style>{zone} button p, {zone} [data-testid='stFileUploaderDropzoneInstructions'] span {{font-size: 0}}"
+            f"{zone} button p::after {{content: {css('Choisir un fichier')}; font-size: 14px}}"
+            f"{zone} [data-testid='stFileUploaderDropzoneInstructions'] span::after "
+            f"{{content: {css(consigne)}; font-size: 14px}}</style>")
+    return st.file_uploader(libelle, type=types, key=cle)
+
+
 def telechargements(df: pd.DataFrame, nom: str, cle: str | None = None) -> None:
     """Deux boutons : les données en CSV (séparateur « ; », UTF-8 avec BOM, pour Excel) et en .xlsx. Les textes qui
     commencent par =, +, - ou @ sont neutralisés : un tableur ne les prendra pas pour des formules."""

@@ -46,6 +46,13 @@ def test_deposer_refus_puis_acceptation(onglet: Page, app_neuve, capture, tmp_pa
     mauvais = tmp_path / "ddsp-2022-mauvais.xlsx"
     wb.save(mauvais)
 
+    # Le sélecteur de fichier parle français (Streamlit écrit « Upload » et « 50MB per file » ; ui.televersement).
+    zone = page.get_by_test_id("stFileUploaderDropzone")
+    assert zone.locator("button p").evaluate("e => getComputedStyle(e, '::after').content") == '"Choisir un fichier"'
+    consigne = zone.get_by_test_id("stFileUploaderDropzoneInstructions").locator("span").evaluate(
+        "e => getComputedStyle(e, '::after').content")
+    assert consigne == '"Classeur .xlsx, .xlsm, .ods ou fichier .csv · 50 Mo au plus"'
+    assert zone.locator("button p").evaluate("e => getComputedStyle(e).fontSize") == "0px"   # « Upload » caché
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(mauvais)
     expect(page.get_by_test_id("stAlert").filter(has_text="Fichier refusé")).to_be_visible(timeout=60_000)
     attendre_fin_calcul(page)
@@ -68,5 +75,7 @@ def test_deposer_refus_puis_acceptation(onglet: Page, app_neuve, capture, tmp_pa
     expect(page.get_by_role("heading", name="Suivi des dépôts")).to_be_visible(timeout=60_000)
     attendre_fin_calcul(page)
     expect(page.get_by_text("À relancer")).to_be_visible()
-    expect(page.get_by_test_id("stDataFrame").filter(has_text=AUTEUR)).to_contain_text("ddsp-2022.xlsx")
+    # Le tableau (une grille dessinée) peut mettre quelques secondes à se remplir sur une machine chargée.
+    expect(page.get_by_test_id("stDataFrame").filter(has_text=AUTEUR)).to_contain_text("ddsp-2022.xlsx",
+                                                                                      timeout=30_000)
     capture(page, "suivi-depots")
