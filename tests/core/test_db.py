@@ -1,11 +1,13 @@
 """La base : migrations, sauvegarde et restauration, deux processus sur un même fichier, un import tué en plein vol."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -193,6 +195,29 @@ def _gardee(store: Store, garde: float) -> Store:
     return Store(store.chemin, delai_verrou=20, utilisateur=ADMIN, garde=garde)
 
 
+@contextlib.contextmanager
+def _lectures_sans_relache(lire, nb_fils: int):
+    """`nb_fils` fils appellent `lire()` sans interruption le temps du bloc ; donne la liste de leurs erreurs."""
+    arret, erreurs = threading.Event(), []
+
+    def boucle():
+        while not arret.is_set():
+            try:
+                lire()
+            except Exception as exc:  # noqa: BLE001
+                erreurs.append(exc)
+
+    fils = [threading.Thread(target=boucle) for _ in range(nb_fils)]
+    for f in fils:
+        f.start()
+    try:
+        yield erreurs
+    finally:
+        arret.set()
+        for f in fils:
+            f.join()
+
+
 def _ouvrir_ailleurs(chemin: Path) -> bool:
     """Un autre processus peut-il ouvrir la base tout de suite (sans réessayer) ?"""
     script = f"import duckdb\ntry:\n    duckdb.connect({str(chemin)!r}).close(); print('OUI')\nexcept duckdb.IOException:\n" \
@@ -202,8 +227,6 @@ def _ouvrir_ailleurs(chemin: Path) -> bool:
 
 
 def test_garde_une_ouverture_pour_des_lectures_rapprochees_de_plusieurs_fils(store_demo):
-    import threading
-
     gardee = _gardee(store_demo, 30)
     try:
         for _ in range(5):
@@ -246,34 +269,17 @@ def test_la_ligne_de_commande_passe_pendant_que_le_tableau_de_bord_lit_sans_rela
     """Quatre fils lisent sans interruption sur la base gardée (jamais inactive, garde de 10 min) pendant qu'un import
     en ligne de commande attend la base : il la signale, le tableau de bord la lâche, l'import passe, les lectures
     reprennent (sans erreur) et voient le nouveau protocole."""
-    import threading
-
     gardee = _gardee(store_demo, 600)
     requetes.protocoles(gardee)
     classeur = classeurs.ecrire(tmp_path)
-    arret, erreurs, vus = threading.Event(), [], set()
-
-    def lire():
-        while not arret.is_set():
-            try:
-                vus.add(len(requetes.protocoles(gardee)))
-            except Exception as exc:  # noqa: BLE001
-                erreurs.append(exc)
-
-    fils = [threading.Thread(target=lire) for _ in range(4)]
-    for f in fils:
-        f.start()
-    try:
+    vus = set()
+    with _lectures_sans_relache(lambda: vus.add(len(requetes.protocoles(gardee))), 4) as erreurs:
         env = dict(os.environ, PYTHONPATH=str(RACINE), PERR_DB_DELAI="20")
         proc = subprocess.run([sys.executable, "-m", "perr_metrics", "--db", str(store_demo.chemin), "referentiel",
                                "importer", str(classeur)], cwd=RACINE, env=env, capture_output=True, text=True,
                               timeout=120)
         time.sleep(0.3)
-    finally:
-        arret.set()
-        for f in fils:
-            f.join()
-        gardee.lacher()
+    gardee.lacher()
     assert proc.returncode == 0, proc.stderr
     assert not erreurs
     assert vus == {2, 3}
@@ -301,31 +307,13 @@ def test_garde_une_lecture_imbriquee_ne_cede_pas_sa_place(store_demo):
 
 
 def test_garde_ecritures_et_lectures_du_meme_processus_en_parallele(store_demo):
-    import threading
-
     from perr_metrics import comptes
     from perr_metrics.droits import LECTEUR
 
     gardee = _gardee(store_demo, 30)
-    arret, erreurs = threading.Event(), []
-
-    def lire():
-        while not arret.is_set():
-            try:
-                requetes.indicateurs(gardee, "TCM-PERR-2019")
-            except Exception as exc:  # noqa: BLE001
-                erreurs.append(exc)
-
-    fils = [threading.Thread(target=lire) for _ in range(3)]
-    for f in fils:
-        f.start()
-    try:
+    with _lectures_sans_relache(lambda: requetes.indicateurs(gardee, "TCM-PERR-2019"), 3) as erreurs:
         for i in range(5):
             comptes.creer_compte(gardee, f"lecteur-{i}", f"Lecteur {i}", LECTEUR, mot_de_passe="un-long-mot-de-passe")
-    finally:
-        arret.set()
-        for f in fils:
-            f.join()
     assert not erreurs
     noms = set(comptes.lister_comptes(gardee)["identifiant"])
     assert {f"lecteur-{i}" for i in range(5)} <= noms
