@@ -30,7 +30,6 @@ import math
 import os
 import re
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -389,57 +388,6 @@ def _etats_courants(store, protocole: str) -> pd.DataFrame:
     return df[["code", "etat", "date_etat", "commentaire", "auteur"]]
 
 
-class _Fait:
-    """Le résultat d'une lecture déjà faite (l'équivalent, sans fil, d'un `Future`)."""
-
-    def __init__(self, valeur):
-        self.valeur = valeur
-
-    def result(self):
-        return self.valeur
-
-
-@contextmanager
-def _en_parallele(session, fils: int):
-    """`lancer(fonction, *args)` : `fonction(session, *args)` dans un autre fil, sur son propre curseur de la même base
-    (une connexion de DuckDB au même fichier ouvert : ses requêtes tournent pendant que ce fil calcule, DuckDB lâchant
-    le verrou global de Python) ; rend un objet dont `result()` donne le résultat ou lève l'erreur. Les curseurs sont
-    pris ici, dans le fil appelant, et refermés à la sortie, fils terminés. Sans session ouverte (un magasin qui ouvre
-    la base à chaque lecture), tout se fait dans ce fil, à l'appel."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .db import SessionLecture
-    if not isinstance(session, SessionLecture):
-        yield lambda fonction, *args: _Fait(fonction(session, *args))
-        return
-    curseurs = [session.lire(lambda con: con.cursor()) for _ in range(fils)]
-    libres = list(curseurs)
-    try:
-        with ThreadPoolExecutor(max_workers=fils, thread_name_prefix="perr-rapport") as executeur:
-            def lancer(fonction, *args):
-                sous = SessionLecture(session, libres.pop())   # un curseur par tâche
-                return executeur.submit(fonction, sous, *args)
-            yield lancer
-    finally:
-        for cur in curseurs:
-            cur.close()
-
-
-def _lire_referentiel(store, protocole: str, annee: int, debut: int, etabli_le: dt.date) -> dict:
-    """Le référentiel du protocole, les états des engagements et la liste des dépôts : les petites lectures du rapport,
-    faites à la suite (dans un fil à part, pendant l'évaluation des valeurs)."""
-    # L'état de chaque engagement à la date du rapport : aujourd'hui, les états courants (ceux de la page
-    # « Engagements ») ; un rapport daté d'avant (pour le refaire à l'identique) ignore les états saisis depuis.
-    etats = (_etats_courants(store, protocole) if etabli_le >= dt.date.today()
-             else _etats_au(store, protocole, etabli_le))
-    return dict(
-        arbre=requetes.arbre(store, protocole), engagements=requetes.engagements(store, protocole), etats=etats,
-        avant=_etats_au(store, protocole, dt.date(annee - 1, 12, 31)) if annee > debut else None,
-        indicateurs=requetes.indicateurs(store, protocole), contrats=requetes.contrats(store, protocole),
-        signataires=requetes.signataires(store, protocole), perimetres=requetes.perimetres(store, protocole),
-        depots=depots.liste_depots(store, protocole))
-
-
 def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
     p = requetes.protocole(store, protocole)
     debut, fin = int(p["annee_debut"]), int(p["annee_fin"])
@@ -447,26 +395,7 @@ def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
         raise RapportImpossible(f"L'année {annee} est hors de la période du protocole {protocole} "
                                 f"({debut}–{fin}) : choisissez une année de {debut} à {fin}.")
     annees = list(range(debut, annee + 1))
-    # Sur une session ouverte, les lectures indépendantes tournent dans trois autres fils (la complétude de l'année et
-    # celle de l'année précédente, surtout du SQL ; le référentiel) pendant que ce fil évalue les valeurs (surtout du
-    # Python) : la moitié du chargement sur le plus gros protocole national.
-    with _en_parallele(store, 3 if annee > debut else 2) as lancer:
-        f_comp = lancer(depots.completude, protocole, str(annee))
-        f_comp_avant = lancer(depots.completude, protocole, str(annee - 1)) if annee > debut else _Fait(None)
-        f_ref = lancer(_lire_referentiel, protocole, annee, debut, etabli_le)
-        # Toutes les années du rapport sur une lecture des valeurs (et non une par année), et l'année du rapport
-        # évaluée une fois (et non trois : au territoire, par périmètre, par nœud) ; les tables mêmes
-        # qu'`indicateurs_au_territoire`, `indicateurs_au_perimetre` et `avancement_par_noeud` (droit vérifié par
-        # `construire_rapport`).
-        ds = avancement._charger_periodes(store, protocole, [str(a) for a in annees], avec_noeuds=True)
-        tables = [avancement._au_territoire(x, None) for x in ds]
-        ter = {a: t.set_index("indicateur", drop=False) for a, t in zip(annees, tables)}
-        d = ds[-1]    # l'année du rapport
-        per = avancement._au_perimetre(d)
-        noeuds = avancement.comptes_par_noeud(d.noeuds, d.appartenance, tables[-1])
-        comp, comp_avant, ref = f_comp.result(), f_comp_avant.result(), f_ref.result()
-
-    arbre = ref["arbre"]
+    arbre = requetes.arbre(store, protocole)
     parents = dict(zip(arbre["code"], arbre["parent"]))
 
     def racine_de(code):
@@ -477,15 +406,21 @@ def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
         return code
     racine = {c: racine_de(c) for c in arbre["code"]}
 
-    eng = ref["engagements"].merge(ref["etats"], on="code", how="left")
+    eng = requetes.engagements(store, protocole)
+    # L'état de chaque engagement à la date du rapport : aujourd'hui, les états courants (ceux de la page
+    # « Engagements ») ; un rapport daté d'avant (pour le refaire à l'identique) ignore les états saisis depuis.
+    etats = (_etats_courants(store, protocole) if etabli_le >= dt.date.today()
+             else _etats_au(store, protocole, etabli_le))
+    eng = eng.merge(etats, on="code", how="left")
     etats_saisis = bool(eng["etat"].notna().any())
     eng["etat"] = eng["etat"].fillna(NON_RENSEIGNE)
     eng["axe"] = eng["noeud"].map(racine)
     etats_avant = {}
-    if ref["avant"] is not None:
-        etats_avant = dict(zip(ref["avant"]["code"], ref["avant"]["etat"]))
+    if annee > debut:
+        avant = _etats_au(store, protocole, dt.date(annee - 1, 12, 31))
+        etats_avant = dict(zip(avant["code"], avant["etat"]))
 
-    ind = ref["indicateurs"]
+    ind = requetes.indicateurs(store, protocole)
     axe_eng = dict(zip(eng["code"], eng["axe"]))
     ordre_axes = {c: i for i, c in enumerate(arbre["code"])}
     axes_indicateur = {}
@@ -493,11 +428,24 @@ def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
         axes = {axe_eng[e] for e in ("" if _vide(liste) else liste).split(";") if e in axe_eng}
         axes_indicateur[code] = sorted(axes, key=ordre_axes.get)
 
+    # Toutes les années du rapport sur une lecture des valeurs (et non une par année), et l'année du rapport évaluée
+    # une fois (et non trois : au territoire, par périmètre, par nœud) ; les tables mêmes
+    # qu'`indicateurs_au_territoire`, `indicateurs_au_perimetre` et `avancement_par_noeud` (droit vérifié par
+    # `construire_rapport`).
+    ds = avancement._charger_periodes(store, protocole, [str(a) for a in annees], avec_noeuds=True)
+    tables = [avancement._au_territoire(x, None) for x in ds]
+    ter = {a: t.set_index("indicateur", drop=False) for a, t in zip(annees, tables)}
+    d = ds[-1]    # l'année du rapport
     return _Donnees(
-        p=p, annee=annee, annees=annees, contrats=ref["contrats"], signataires=ref["signataires"],
-        perimetres=ref["perimetres"], arbre=arbre, indicateurs=ind, engagements=eng, etats_avant=etats_avant,
-        ter=ter, per=per, noeuds=noeuds, comp=comp, comp_avant=comp_avant, depots=ref["depots"], racine=racine,
-        axes_indicateur=axes_indicateur, etats_saisis=etats_saisis)
+        p=p, annee=annee, annees=annees, contrats=requetes.contrats(store, protocole),
+        signataires=requetes.signataires(store, protocole), perimetres=requetes.perimetres(store, protocole),
+        arbre=arbre, indicateurs=ind, engagements=eng, etats_avant=etats_avant, ter=ter,
+        per=avancement._au_perimetre(d),
+        noeuds=avancement.comptes_par_noeud(d.noeuds, d.appartenance, tables[-1]),
+        comp=depots.completude(store, protocole, str(annee)),
+        comp_avant=depots.completude(store, protocole, str(annee - 1)) if annee > debut else None,
+        depots=depots.liste_depots(store, protocole), racine=racine, axes_indicateur=axes_indicateur,
+        etats_saisis=etats_saisis)
 
 
 # ====================================================================================================================
@@ -610,16 +558,17 @@ def _progression(colonnes: dict[str, list], annee: int, legende: str) -> Graphiq
                            marker=dict(symbol="diamond", size=11, color="#000000", line=dict(color="#FFFFFF",
                                                                                              width=1))))
     hauteur = 160 + 29 * len(garder)
-    fig = _description(traces, hauteur, dict(title=dict(text="Part du chemin parcouru de la référence à la cible finale"),
-                                        range=[-22, 170], zeroline=True, tickvals=list(range(-20, 121, 20)),
-                                        ticktext=[format_pourcent(x, 0) for x in range(-20, 121, 20)]),
-                  dict(categoryorder="array", categoryarray=etiquettes), barmode="overlay",
-                  shapes=[dict(type="line", x0=100, x1=100, y0=0, y1=1, yref="paper",
-                               line=dict(color="#333333", width=1.5, dash="dash")),
-                          dict(type="rect", x0=135, x1=170, y0=0, y1=1, yref="paper", fillcolor="#FFFFFF",
-                               line=dict(width=0), layer="below")],
-                  annotations=[dict(x=168, y=1, yref="paper", yanchor="bottom", xanchor="right", showarrow=False,
-                                    text="<b>Progression</b>", font=dict(size=13))])
+    fig = _description(traces, hauteur,
+                       dict(title=dict(text="Part du chemin parcouru de la référence à la cible finale"),
+                            range=[-22, 170], zeroline=True, tickvals=list(range(-20, 121, 20)),
+                            ticktext=[format_pourcent(x, 0) for x in range(-20, 121, 20)]),
+                       dict(categoryorder="array", categoryarray=etiquettes), barmode="overlay",
+                       shapes=[dict(type="line", x0=100, x1=100, y0=0, y1=1, yref="paper",
+                                    line=dict(color="#333333", width=1.5, dash="dash")),
+                               dict(type="rect", x0=135, x1=170, y0=0, y1=1, yref="paper", fillcolor="#FFFFFF",
+                                    line=dict(width=0), layer="below")],
+                       annotations=[dict(x=168, y=1, yref="paper", yanchor="bottom", xanchor="right",
+                                         showarrow=False, text="<b>Progression</b>", font=dict(size=13))])
     comptes = _compter(statuts)
     resume = ", ".join(f"{comptes[s]} {s}" for s in avancement.STATUTS if s in comptes)
     details = " ; ".join(
@@ -959,7 +908,8 @@ def _tableau_engagements(eng: pd.DataFrame, legende: str, feuille: str, dans_doc
     return _tableau_engagements_de(_donnees_engagements(eng), legende, feuille, dans_document)
 
 
-def _engagements_de(d: _Donnees, positions: list[int], legende: str, feuille: str, dans_document: bool = True) -> Tableau:
+def _engagements_de(d: _Donnees, positions: list[int], legende: str, feuille: str,
+                    dans_document: bool = True) -> Tableau:
     """Le tableau des engagements `positions` de `d.engagements`, pris dans le tableau de tous les engagements (ses
     colonnes faites de listes sont toujours des textes : mêmes types que construit à part, s'il y a des lignes)."""
     if positions:

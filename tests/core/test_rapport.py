@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
+import pickle
 import re
 import shutil
 import subprocess
@@ -385,6 +387,102 @@ def test_annee_et_protocole_refuses(store_essai):
         rapport.construire_rapport(store_essai, "INCONNU", 2024)
     with pytest.raises(rapport.RapportImpossible, match="Format"):
         rapport.ecrire(rapport.construire_rapport(store_essai, ESSAI, 2024), "odt", io.BytesIO())
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Construction rapide : même contenu par tous les chemins
+# --------------------------------------------------------------------------------------------------------------------
+
+def contenu(r: rapport.Rapport) -> list:
+    """Tout le contenu d'un rapport, comparable : textes, tableaux (DataFrame), figures (JSON)."""
+    out = [r.titre, r.couverture, r.chiffres]
+    for s in r.sections:
+        out.append((s.titre, s.niveau, s.ancre))
+        for b in s.blocs:
+            if isinstance(b, rapport.Tableau):
+                out.append((b.legende, b.feuille, b.colonnes, b.donnees))
+            elif isinstance(b, rapport.Graphique):
+                out.append((b.alt, b.legende, b.hauteur, b.figure.to_json()))
+            else:
+                out.append(b)
+    return out
+
+
+def assert_meme_contenu(a: list, b: list) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        if isinstance(x, tuple) and x and isinstance(x[-1], pd.DataFrame):
+            assert x[:-1] == y[:-1]
+            pd.testing.assert_frame_equal(x[-1], y[-1], check_exact=True)   # valeurs, types et index
+        else:
+            assert x == y
+
+
+def test_rapport_sur_une_session_egal_au_rapport_du_magasin(troyes):
+    """Sur une session déjà ouverte (celle d'une page), le même rapport que par le magasin."""
+    store = troyes["store"]
+    with store.session() as s:
+        sur_session = rapport.construire_rapport(s, TCM, 2021, etabli_le=ETABLI_LE)
+    assert_meme_contenu(contenu(sur_session), contenu(troyes["rapport"]))
+
+
+@pytest.mark.parametrize("cas", ["troyes", "essai"])
+def test_tableaux_par_groupe_egaux_aux_tableaux_construits_a_part(cas, request):
+    """Les tableaux d'un axe, d'un quartier ou d'un signataire sont pris dans un tableau de toutes les lignes : ce sont
+    ceux que l'on construirait pour ces seules lignes (types compris), groupe vide compris."""
+    if cas == "troyes":
+        store, code, annee = request.getfixturevalue("troyes")["store"], TCM, 2021
+    else:
+        store, code, annee = request.getfixturevalue("store_essai"), ESSAI, 2024
+    with store.session() as s:
+        d = rapport._charger(s, code, annee, ETABLI_LE)
+    egal = pd.testing.assert_frame_equal
+    eng, ter = d.engagements, d.ter[annee]
+    axes = list(d.noeuds.loc[d.noeuds["profondeur"] == 1, "code"]) + ["AXE-INCONNU"]
+    for axe in axes:
+        pos = [i for i, a in enumerate(eng["axe"]) if a == axe]
+        a_part = rapport._tableau_engagements(eng[eng["axe"] == axe].reset_index(drop=True), "l", "f")
+        egal(rapport._engagements_de(d, pos, "l", "f").donnees, a_part.donnees, check_exact=True)
+        egal(rapport._indicateurs_de(d, [i for i, c in enumerate(ter["indicateur"])
+                                         if axe in d.axes_indicateur.get(c, ())]),
+             rapport._donnees_indicateurs(d, rapport._indicateurs_axe(d, axe)), check_exact=True)
+    for c in d.signataires["code"]:
+        pos = [i for i, ps in enumerate(eng["porteurs"]) if c in str(ps).split(";")]
+        egal(rapport._engagements_de(d, pos, "l", "f").donnees,
+             rapport._tableau_engagements(eng.take(pos).reset_index(drop=True), "l", "f").donnees, check_exact=True)
+    # Les annexes et les quartiers, par le rapport entier : chaque tableau égal à celui construit à part.
+    sections = {s.ancre: s for s in rapport._sections_annexes(d, "A") + rapport._sections_quartiers(d, 3)}
+    valeur_ter = dict(zip(ter["indicateur"], ter["valeur"]))
+    statut_ter = {k: (rapport.SANS_STATUT if rapport._vide(s) else s) for k, s in zip(ter["indicateur"], ter["statut"])}
+    qpv = d.per[d.per["niveau"] == "QPV"]
+    for q in d.perimetres.loc[d.perimetres["niveau"] == "QPV", "code"]:
+        tab = sections[f"qpv-{rapport._ancre(q)}"].blocs[1]
+        sous = qpv[qpv["perimetre"] == q]
+        egal(tab.donnees, rapport._donnees_quartier(sous if len(sous) else d.per.iloc[0:0], annee, valeur_ter,
+                                                    statut_ter), check_exact=True)
+    dep = d.depots[d.depots["periode"].fillna("").str.startswith(str(annee))]
+    for c in d.signataires["code"]:
+        s = sections.get(f"annexe-{rapport._ancre(c)}")
+        for t in (s.blocs if s else []):
+            if isinstance(t, rapport.Tableau) and t.feuille == f"{c} dépôts":
+                egal(t.donnees, rapport._tableau_depots(dep[dep["signataire"] == c], "l", "f",
+                                                        avec_signataire=False).donnees, check_exact=True)
+
+
+def test_figures_construites_a_la_demande(store_essai):
+    """Les figures Plotly ne sont construites qu'à la première demande (la mise en images) ; le rapport se met en
+    cache (pickle) avant comme après."""
+    r = rapport.construire_rapport(store_essai, ESSAI, 2024)
+    graphiques = list(r.graphiques())
+    assert graphiques and all(g._fig is None for g in graphiques)
+    copie = pickle.loads(pickle.dumps(r))
+    for g, h in zip(graphiques, copie.graphiques()):
+        fig = g.figure
+        assert type(fig).__name__ == "Figure" and g.figure is fig             # construite une fois
+        assert fig.to_json() == rapport._figure(**g.description).to_json() == h.figure.to_json()
+    # Une figure déjà construite passe aussi par pickle (le JSON peut alors changer d'ordre de clés, pas de contenu).
+    assert [json.loads(g.figure.to_json()) for g in pickle.loads(pickle.dumps(r)).graphiques()] == [
+        json.loads(g.figure.to_json()) for g in graphiques]
 
 
 # --------------------------------------------------------------------------------------------------------------------
