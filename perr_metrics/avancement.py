@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 from collections import abc, namedtuple
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from .db import Store
@@ -251,52 +252,98 @@ def evaluer(valeur, periode, *, sens: str, unite: str | None = None, reference=N
     (hausse et baisse). Elle n'est pas bornée : négative si l'on s'éloigne de la cible, au-delà de 1 si on la dépasse.
     None sans valeur, sans référence ou quand la cible égale la référence.
     """
-    if sens not in ("hausse", "baisse"):
-        raise ValueError(f"Sens « {sens} » inconnu : « hausse » ou « baisse ».")
+    _verifier_sens(sens)
     p = lire_periode(periode)
     valeur = _nombre(valeur)
     reference = _nombre(reference)
     cibles = _cibles(cibles)
     if not cibles:
-        return Evaluation(SANS_CIBLE, valeur, None, None, None, None, "Pas de cible fixée pour ce périmètre.")
-
-    annee_cible = max(cibles)
-    cible = cibles[annee_cible]
+        return Evaluation(SANS_CIBLE, valeur, None, None, None, None, _SANS_CIBLE)
     a_reference = reference is not None and annee_reference is not None and not pd.isna(annee_reference)
-    attendu = valeur_attendue(trajectoire(reference, annee_reference, cibles), p.instant) if a_reference else None
+    annee_cible = max(cibles)
+    points = trajectoire(reference, annee_reference, cibles) if a_reference else None
+    return Evaluation(*_juger(valeur, p, sens == "hausse", unite, reference, cibles[annee_cible], annee_cible, points))
+
+
+_SANS_CIBLE = "Pas de cible fixée pour ce périmètre."
+
+
+def _verifier_sens(sens: str) -> None:
+    if sens not in ("hausse", "baisse"):
+        raise ValueError(f"Sens « {sens} » inconnu : « hausse » ou « baisse ».")
+
+
+# Les écritures des nombres dans les phrases, gardées : une évaluation de tout le protocole écrit des milliers de fois
+# les mêmes cibles. Deux nombres égaux s'écrivent de la même façon (`formater` passe par `float`), la clé (x, unité)
+# suffit.
+_ECRITS: dict = {}
+_ECARTS: dict = {}
+
+
+def _ecrit(x, unite: str | None) -> str:
+    cle = (x, unite)
+    texte = _ECRITS.get(cle)
+    if texte is None:
+        texte = formater(x, unite)
+        if len(_ECRITS) < 200_000:
+            _ECRITS[cle] = texte
+    return texte
+
+
+def _ecart_ecrit(x: float, unite: str | None) -> str:
+    cle = (x, unite)
+    texte = _ECARTS.get(cle)
+    if texte is None:
+        texte = _ecart(x, unite)
+        if len(_ECARTS) < 200_000:
+            _ECARTS[cle] = texte
+    return texte
+
+
+_TOLERANCE_ECRITE = f"{format_nombre(TOLERANCE * 100)} % du chemin à parcourir"
+
+
+def _juger(valeur: float | None, p: Periode, hausse: bool, unite: str | None, reference: float | None, cible: float,
+           annee_cible: int, points: list[tuple[float, float]] | None) -> tuple:
+    """Le cœur d'`evaluer`, sur des données déjà mises au propre (`_nombre`, `_cibles`) et une trajectoire déjà
+    calculée (`points`, None sans référence) : (statut, valeur, attendu, cible finale, année de la cible,
+    progression, explication), les champs d'`Evaluation`. L'évaluation d'un protocole l'appelle directement, la
+    trajectoire de chaque indicateur et périmètre étant calculée une fois pour toutes ses périodes."""
+    a_reference = points is not None
+    attendu = valeur_attendue(points, p.instant) if a_reference else None
     progression = None
     if a_reference and valeur is not None and abs(cible - reference) > _EPSILON * max(1.0, abs(cible)):
         progression = (valeur - reference) / (cible - reference)
 
-    def resultat(statut: str, explication: str) -> Evaluation:
-        return Evaluation(statut, valeur, attendu, cible, annee_cible, progression, explication)
-
     if valeur is None:
-        return resultat(NON_RENSEIGNE, f"Aucune valeur déposée pour {p.nom}.")
+        return (NON_RENSEIGNE, valeur, attendu, cible, annee_cible, progression,
+                f"Aucune valeur déposée pour {p.nom}.")
 
-    signe = 1.0 if sens == "hausse" else -1.0
-    sans_reference = " ; sans valeur de référence, seule la cible finale est comparée" if not a_reference else ""
+    signe = 1.0 if hausse else -1.0
     if _au_moins(signe * valeur, signe * cible, cible):
-        return resultat(ATTEINT, f"Cible de {formater(cible, unite)} atteinte dès {p.nom} "
-                                 f"({formater(valeur, unite)}){sans_reference}.")
+        sans_reference = " ; sans valeur de référence, seule la cible finale est comparée" if not a_reference else ""
+        return (ATTEINT, valeur, attendu, cible, annee_cible, progression,
+                f"Cible de {_ecrit(cible, unite)} atteinte dès {p.nom} ({_ecrit(valeur, unite)}){sans_reference}.")
     if not a_reference:
-        return resultat(EN_RETARD, f"{formater(valeur, unite)} {p.en} pour une cible de {formater(cible, unite)} en "
-                                   f"{annee_cible} ; sans valeur de référence, pas de trajectoire : seule la cible "
-                                   "finale est comparée.")
+        return (EN_RETARD, valeur, attendu, cible, annee_cible, progression,
+                f"{_ecrit(valeur, unite)} {p.en} pour une cible de {_ecrit(cible, unite)} en {annee_cible} ; sans "
+                "valeur de référence, pas de trajectoire : seule la cible finale est comparée.")
 
     if p.instant >= annee_cible:
-        phrase = (f"{formater(valeur, unite)} {p.en} pour une cible de {formater(cible, unite)} en {annee_cible}")
+        phrase = f"{_ecrit(valeur, unite)} {p.en} pour une cible de {_ecrit(cible, unite)} en {annee_cible}"
     else:
-        phrase = (f"{formater(valeur, unite)} {p.en} pour {formater(attendu, unite)} {_attendu(attendu, unite)} sur la "
-                  f"trajectoire vers {formater(cible, unite)} en {annee_cible}")
+        phrase = (f"{_ecrit(valeur, unite)} {p.en} pour {_ecrit(attendu, unite)} {_attendu(attendu, unite)} sur la "
+                  f"trajectoire vers {_ecrit(cible, unite)} en {annee_cible}")
     avance = signe * (valeur - attendu)   # ≥ 0 : au niveau de la trajectoire ou au-delà
     marge = TOLERANCE * abs(cible - reference)
     if _au_moins(avance, 0.0, attendu):
-        return resultat(EN_BONNE_VOIE, phrase + ".")
+        return EN_BONNE_VOIE, valeur, attendu, cible, annee_cible, progression, phrase + "."
     if _au_moins(avance, -marge, attendu):
-        return resultat(EN_BONNE_VOIE, phrase + f" : écart de {_ecart(-avance, unite)}, dans la marge de tolérance "
-                                                f"({format_nombre(TOLERANCE * 100)} % du chemin à parcourir).")
-    return resultat(EN_RETARD, phrase + f" : écart de {_ecart(-avance, unite)}.")
+        return (EN_BONNE_VOIE, valeur, attendu, cible, annee_cible, progression,
+                phrase + f" : écart de {_ecart_ecrit(-avance, unite)}, dans la marge de tolérance "
+                         f"({_TOLERANCE_ECRITE}).")
+    return (EN_RETARD, valeur, attendu, cible, annee_cible, progression,
+            phrase + f" : écart de {_ecart_ecrit(-avance, unite)}.")
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -321,6 +368,9 @@ class _Donnees:
     # fois par lecture et partagés entre ses périodes (parcourir ligne à ligne un DataFrame de chaînes Arrow coûte).
     lignes_indicateurs: list | None = None
     par_niveau: dict | None = None
+    # Ce qui ne dépend pas de la période (trajectoires, cibles mises au propre, trajectoires agrégées), calculé une
+    # fois et partagé entre les périodes d'une même lecture (les mêmes références et cibles).
+    memo: dict = field(default_factory=dict)
 
 
 def _lignes(df: pd.DataFrame) -> list:
@@ -439,6 +489,7 @@ def _charger_periodes(store: Store, protocole: str, periodes, avec_noeuds: bool 
     taux = [(t.indicateur, t.numerateur, t.denominateur) for t in lignes_ind
             if t.agregation == "taux" and not pd.isna(t.numerateur) and not pd.isna(t.denominateur)]
     codes_per = per["perimetre"].tolist()
+    memo: dict = {}
     sortie = []
     for p, valeurs in zip(ps, par_demande):
         # Un taux non déposé sur un périmètre se recalcule à partir de son numérateur et de son dénominateur déposés.
@@ -448,7 +499,7 @@ def _charger_periodes(store: Store, protocole: str, periodes, avec_noeuds: bool 
                 if (code_t, code_per) not in valeurs and num and den and den[0]:
                     valeurs[(code_t, code_per)] = (100.0 * num[0] / den[0], num[1], None)
         sortie.append(_Donnees(code_territoire, territoire, p, ind, per, valeurs, references, cibles, noeuds,
-                               appartenance, lignes_ind, par_niveau))
+                               appartenance, lignes_ind, par_niveau, memo))
     return sortie
 
 
@@ -461,15 +512,45 @@ def _explication_annuelle_au_s1(d: _Donnees) -> str:
             f"vaut pour la fin de l'année (période {d.periode.annee} ou {d.periode.annee}-S2).")
 
 
-def _evaluer_perimetre(ind, code_per: str, d: _Donnees) -> tuple[Evaluation, int | None]:
-    cle = (ind.indicateur, code_per)
+def _fixes(d: _Donnees, cle: tuple) -> tuple:
+    """Ce qu'`evaluer` tire des référence et cibles d'un (indicateur, périmètre), calculé une fois par lecture :
+    () sans cible, sinon (référence, cible finale, année de la cible, trajectoire ou None sans référence)."""
+    memo = d.memo
+    f = memo.get(cle)
+    if f is None:
+        annee_ref, ref = d.references.get(cle, (None, None))
+        ref = _nombre(ref)
+        cibles = _cibles(d.cibles.get(cle))
+        if not cibles:
+            f = ()
+        else:
+            annee_cible = max(cibles)
+            a_ref = ref is not None and annee_ref is not None and not pd.isna(annee_ref)
+            f = (ref, cibles[annee_cible], annee_cible, trajectoire(ref, annee_ref, cibles) if a_ref else None)
+        memo[cle] = f
+    return f
+
+
+def _evaluation_perimetre(ind, cle: tuple, d: _Donnees) -> tuple[tuple, int | None]:
+    """`evaluer` de l'indicateur sur un périmètre (cle : (indicateur, périmètre)), en champs d'`Evaluation`, et le
+    dépôt d'où vient la valeur : le même résultat qu'`evaluer`, la trajectoire venant de `_fixes`."""
     valeur, periode_valeur, depot_id = d.valeurs.get(cle, (None, d.periode.code, None))
-    annee_ref, ref = d.references.get(cle, (None, None))
-    ev = evaluer(valeur, periode_valeur, sens=ind.sens, unite=ind.unite, reference=ref, annee_reference=annee_ref,
-                 cibles=d.cibles.get(cle))
-    if ev.statut == NON_RENSEIGNE and ind.periodicite == "annuelle" and d.periode.semestre == 1:
-        ev = _avec(ev, explication=_explication_annuelle_au_s1(d))
-    return ev, depot_id
+    valeur = _nombre(valeur)
+    f = _fixes(d, cle)
+    if not f:
+        _verifier_sens(ind.sens)
+        champs = (SANS_CIBLE, valeur, None, None, None, None, _SANS_CIBLE)
+    else:
+        _verifier_sens(ind.sens)
+        champs = _juger(valeur, lire_periode(periode_valeur), ind.sens == "hausse", ind.unite, *f)
+        if champs[0] == NON_RENSEIGNE and ind.periodicite == "annuelle" and d.periode.semestre == 1:
+            champs = champs[:6] + (_explication_annuelle_au_s1(d),)
+    return champs, depot_id
+
+
+def _evaluer_perimetre(ind, code_per: str, d: _Donnees) -> tuple[Evaluation, int | None]:
+    champs, depot_id = _evaluation_perimetre(ind, (ind.indicateur, code_per), d)
+    return Evaluation(*champs), depot_id
 
 
 def _avec(ev: Evaluation, **champs) -> Evaluation:
@@ -484,16 +565,41 @@ def _ligne(ind, per_code, per_libelle, niveau, ev: Evaluation, reference, annee_
                 depot_id=depot_id)
 
 
+_FLOTTANTS = ("valeur", "reference", "cible_finale", "attendu", "progression")
+_ENTIERS = ("annee_reference", "annee_cible", "depot_id", "nb_perimetres", "nb_renseignes")
+
+
+def _flottants(valeurs: list) -> np.ndarray:
+    """`pd.to_numeric(…, errors="coerce").astype("float64")` d'une liste de nombres et de None, sans passer par une
+    colonne d'objets."""
+    return np.array([math.nan if v is None else v for v in valeurs], dtype="float64")
+
+
 def _tableau(lignes: list[dict], colonnes: list[str]) -> pd.DataFrame:
-    df = pd.DataFrame(lignes, columns=colonnes)
-    for col in ("valeur", "reference", "cible_finale", "attendu", "progression"):
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
-    # Un statut absent (indicateur non agrégeable) reste None, pas NaN.
-    df["statut"] = df["statut"].astype(object).where(df["statut"].notna(), None)
-    for col in ("annee_reference", "annee_cible", "depot_id", "nb_perimetres", "nb_renseignes"):
-        if col in df:
-            df[col] = pd.array(df[col].tolist(), dtype="Int64")
-    return df
+    if not lignes:
+        df = pd.DataFrame(lignes, columns=colonnes)
+        for col in _FLOTTANTS:
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+        # Un statut absent (indicateur non agrégeable) reste None, pas NaN.
+        df["statut"] = df["statut"].astype(object).where(df["statut"].notna(), None)
+        for col in _ENTIERS:
+            if col in df:
+                df[col] = pd.array(df[col].tolist(), dtype="Int64")
+        return df
+    # Colonne par colonne (les mêmes types que `pd.DataFrame(lignes)` suivi des conversions ci-dessus, sans la
+    # table d'objets intermédiaire) : les nombres en float64, les entiers en Int64, le statut en objets (None, pas NaN).
+    donnees = {}
+    for col in colonnes:
+        valeurs = [l[col] for l in lignes]
+        if col in _FLOTTANTS:
+            donnees[col] = _flottants(valeurs)
+        elif col == "statut":
+            donnees[col] = pd.Series(valeurs, dtype=object)   # (un tableau d'objets deviendrait des chaînes)
+        elif col in _ENTIERS:
+            donnees[col] = pd.array(valeurs, dtype="Int64")
+        else:
+            donnees[col] = valeurs
+    return pd.DataFrame(donnees, columns=colonnes)
 
 
 @operation("consulter_pilotage")
@@ -528,11 +634,20 @@ def _lignes_au_perimetre(d: _Donnees) -> list[dict]:
     libelles = dict(zip(codes_per, d.perimetres["perimetre_libelle"].tolist()))
     niveaux = dict(zip(codes_per, d.perimetres["niveau"].tolist()))
     lignes = []
+    references = d.references
     for ind in _lignes_indicateurs(d):
-        for code_per in sorted(par_indicateur.get(ind.indicateur, ()), key=ordre_per.get):
-            ev, depot_id = _evaluer_perimetre(ind, code_per, d)
-            annee_ref, ref = d.references.get((ind.indicateur, code_per), (None, None))
-            lignes.append(_ligne(ind, code_per, libelles[code_per], niveaux[code_per], ev, ref, annee_ref, depot_id))
+        code = ind.indicateur
+        for code_per in sorted(par_indicateur.get(code, ()), key=ordre_per.get):
+            cle = (code, code_per)
+            (statut, valeur, attendu, cible, annee_cible, progression, explication), depot_id = \
+                _evaluation_perimetre(ind, cle, d)
+            annee_ref, ref = references.get(cle, (None, None))
+            # les champs de `_ligne`, sans passer par une `Evaluation`
+            lignes.append(dict(indicateur=code, libelle=ind.libelle, unite=ind.unite, sens=ind.sens,
+                               perimetre=code_per, perimetre_libelle=libelles[code_per], niveau=niveaux[code_per],
+                               valeur=valeur, reference=ref, annee_reference=annee_ref, cible_finale=cible,
+                               annee_cible=annee_cible, attendu=attendu, progression=progression, statut=statut,
+                               explication=explication, depot_id=depot_id))
     return lignes
 
 
@@ -600,18 +715,13 @@ def _agreger(ind, P: list[str], entier: bool, d: _Donnees) -> dict:
     reference = annee_reference = None
     note = ""
     if C:
-        a_ref = all((c, p) in d.references for c in composantes for p in C)
-        points = {(c, p): trajectoire(*(d.references[(c, p)][::-1] if a_ref else (None, None)), d.cibles[(c, p)])
-                  for c in composantes for p in C}
-        annees = sorted({a for pts in points.values() for a, _ in pts})
-        agregee = {a: f(somme(C, lambda c, p: valeur_attendue(points[(c, p)], a))) for a in annees}
-        agregee = {int(a): v for a, v in agregee.items() if v is not None}
-        if a_ref and agregee:
-            annee_reference = min(d.references[(c, p)][0] for c in composantes for p in C)
-            reference = agregee.pop(annee_reference, None)
-            if reference is None:
-                annee_reference = None
-        cibles = agregee
+        # La trajectoire de l'ensemble ne dépend que des périmètres C : calculée une fois par lecture (une série de
+        # huit ans la demande huit fois pour les mêmes périmètres).
+        cle_memo = ("ensemble", cle_ind, tuple(C))
+        calcul = d.memo.get(cle_memo)
+        if calcul is None:
+            calcul = d.memo[cle_memo] = _trajectoire_agregee(composantes, C, f, d)
+        a_ref, reference, annee_reference, cibles = calcul
         valeur = f(somme(C, lambda c, p: d.valeurs[(c, p)][0])) if R else None
         if R and len(C) < len(R):
             note = (f" Comparaison limitée aux périmètres renseignés qui ont une cible ({len(C)} sur {len(R)}) ; "
@@ -649,6 +759,72 @@ def _agreger(ind, P: list[str], entier: bool, d: _Donnees) -> dict:
         explication = f"{debut} {ev.explication}{note}"
     ev = _avec(ev, explication=explication)
     return dict(ev=ev, reference=reference, annee_reference=annee_reference, nb_perimetres=nb_p, nb_renseignes=nb_r)
+
+
+def _valeurs_attendues(points: list[tuple[float, float]], instants: list[float]) -> list[float | None]:
+    """`[valeur_attendue(points, t) for t in instants]` pour des `instants` croissants, en un parcours des points : le
+    même segment (le premier qui encadre l'instant) et le même calcul, donc les mêmes nombres au bit près."""
+    if not points:
+        return [None] * len(instants)
+    a_premier, v_premier = points[0]
+    a_dernier, v_dernier = points[-1]
+    sortie = []
+    k = 1
+    for t in instants:
+        if t <= a_premier:
+            sortie.append(v_premier)
+        elif t >= a_dernier:
+            sortie.append(v_dernier)
+        else:
+            while points[k][0] < t:
+                k += 1
+            a0, v0 = points[k - 1]
+            a1, v1 = points[k]
+            sortie.append(v0 + (v1 - v0) * (t - a0) / (a1 - a0))
+    return sortie
+
+
+def _trajectoire_agregee(composantes: list[str], C: list[str], f, d: _Donnees) -> tuple:
+    """La trajectoire d'un ensemble de périmètres C (ceux qui ont une cible) : à chaque année d'un point de l'une des
+    trajectoires des périmètres, f(somme des valeurs attendues de chaque composante) ; la référence est celle de la
+    plus ancienne année de référence. Rend (toutes les références connues, référence, son année, cibles {année:
+    valeur})."""
+    a_ref = all((c, p) in d.references for c in composantes for p in C)
+    memo = d.memo
+    points = {}
+    for c in composantes:
+        for p in C:
+            # la trajectoire d'un (composante, périmètre), avec ou sans sa référence : une fois par lecture
+            cle = ("trajectoire", c, p, a_ref)
+            pts = memo.get(cle)
+            if pts is None:
+                pts = memo[cle] = trajectoire(*(d.references[(c, p)][::-1] if a_ref else (None, None)),
+                                              d.cibles[(c, p)])
+            points[(c, p)] = pts
+    annees = sorted({a for pts in points.values() for a, _ in pts})
+    cle_annees = tuple(annees)
+    attendues = {}
+    for (c, p), pts in points.items():
+        cle = ("attendues", c, p, a_ref, cle_annees)
+        att = memo.get(cle)
+        if att is None:
+            att = memo[cle] = _valeurs_attendues(pts, annees)
+        attendues[(c, p)] = att
+    # Pour chaque composante, à chaque année, la somme sur C dans l'ordre de C (`sum` : les mêmes additions, dans le
+    # même ordre, que la somme année par année).
+    sommes = [[sum(colonne) for colonne in zip(*(attendues[(c, p)] for p in C))] for c in composantes]
+    agregee = {}
+    for j, a in enumerate(annees):
+        v = f([s[j] for s in sommes])
+        if v is not None:
+            agregee[int(a)] = v
+    reference = annee_reference = None
+    if a_ref and agregee:
+        annee_reference = min(d.references[(c, p)][0] for c in composantes for p in C)
+        reference = agregee.pop(annee_reference, None)
+        if reference is None:
+            annee_reference = None
+    return a_ref, reference, annee_reference, agregee
 
 
 def _au_territoire(d: _Donnees, perimetres: list[str] | None) -> pd.DataFrame:

@@ -333,6 +333,13 @@ def _par_quartier(df: pd.DataFrame, per: pd.DataFrame, du_niveau: pd.DataFrame, 
     return df.assign(indicateur=indicateur, libelle=i["libelle"], unite=i["unite"], sens=i["sens"], niveau="QPV")
 
 
+def _lignes_par_code(df: pd.DataFrame) -> dict:
+    """{index : {colonne : valeur}} d'une table à l'index sans doublon : les valeurs mêmes que `df.loc[code][colonne]`
+    (l'élément du tableau de la colonne), sans construire une Series par ligne."""
+    colonnes = {c: df[c].array for c in df.columns}
+    return {code: {c: a[k] for c, a in colonnes.items()} for k, code in enumerate(df.index)}
+
+
 @operation("consulter_pilotage")
 def comparaison_quartier(store: Store, protocole: str, periode, quartier: str) -> pd.DataFrame:
     """Pour chaque indicateur suivi par quartier : la valeur du quartier, son statut et son explication, le minimum, la
@@ -353,19 +360,18 @@ def comparaison_quartier(store: Store, protocole: str, periode, quartier: str) -
     df = _par_quartier(par_perimetre.drop(columns="periode"), per, du_niveau, codes, protocole, None)
     if quartier not in set(per.loc[per["niveau"] == "QPV", "code"]):
         raise KeyError(f"Le quartier « {quartier} » n'existe pas dans le protocole {protocole}.")
-    inds = du_niveau[du_niveau["niveau"] == "QPV"].set_index("code")
-    autres = df[(df["perimetre"] != quartier) & df["valeur"].notna()].groupby("indicateur")["valeur"].agg(
-        nb_autres="count", autres_min="min", autres_mediane="median", autres_max="max")
-    ici = df[df["perimetre"] == quartier].set_index("indicateur")
-    ter = ter.drop(columns="periode").set_index("indicateur")
+    inds = _lignes_par_code(du_niveau[du_niveau["niveau"] == "QPV"].set_index("code"))
+    autres = _lignes_par_code(df[(df["perimetre"] != quartier) & df["valeur"].notna()].groupby("indicateur")[
+        "valeur"].agg(nb_autres="count", autres_min="min", autres_mediane="median", autres_max="max"))
+    ici = _lignes_par_code(df[df["perimetre"] == quartier].set_index("indicateur"))
+    ter = _lignes_par_code(ter.drop(columns="periode").set_index("indicateur"))
     lignes = []
-    for code in inds.index:
-        if code not in ici.index and code not in autres.index:
+    for code, i in inds.items():
+        if code not in ici and code not in autres:
             continue
-        i = inds.loc[code]
-        q = ici.loc[code] if code in ici.index else None
-        a = autres.loc[code] if code in autres.index else None
-        t = ter.loc[code] if code in ter.index else None
+        q = ici.get(code)
+        a = autres.get(code)
+        t = ter.get(code)
         lignes.append(dict(
             indicateur=code, libelle=i["libelle"], unite=i["unite"], sens=i["sens"], agregation=i["agregation"],
             valeur=None if q is None else q["valeur"], statut=None if q is None else q["statut"],
