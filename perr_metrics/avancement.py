@@ -212,6 +212,26 @@ def trajectoire(reference: float | None, annee_reference: int | None,
     return sorted(points.items())
 
 
+def _trajectoire_lue(reference: float | None, annee_reference: int | None,
+                     cibles: dict[int, float]) -> list[tuple[float, float]]:
+    """`trajectoire` sur des données déjà mises au propre (celles de `_charger_periodes`) : référence passée par
+    `_nombre` (None sans elle), année entière, cibles {année entière : nombre, jamais NaN} (`_cibles_lues`). Les mêmes
+    points, sans les contrôles de types."""
+    points: dict[float, float] = {}
+    if reference is not None and annee_reference is not None:
+        points[float(annee_reference)] = reference
+    for annee, valeur in cibles.items():
+        points[float(annee)] = valeur
+    return sorted(points.items())
+
+
+def _cibles_lues(cibles: dict[int, float] | None) -> dict[int, float]:
+    """`_cibles` des cibles de `_charger_periodes` ({année entière : float}) : les mêmes, sans les NaN."""
+    if not cibles:
+        return {}
+    return {a: v for a, v in cibles.items() if v == v}
+
+
 def valeur_attendue(points: list[tuple[float, float]], instant: float) -> float | None:
     """La valeur de la trajectoire à un instant (en années ; `Periode.instant`) : la valeur du point s'il y en a un
     cette année-là, sinon l'interpolation linéaire entre les deux points qui l'encadrent ; avant le premier point, le
@@ -520,13 +540,13 @@ def _fixes(d: _Donnees, cle: tuple) -> tuple:
     if f is None:
         annee_ref, ref = d.references.get(cle, (None, None))
         ref = _nombre(ref)
-        cibles = _cibles(d.cibles.get(cle))
+        cibles = _cibles_lues(d.cibles.get(cle))
         if not cibles:
             f = ()
         else:
             annee_cible = max(cibles)
-            a_ref = ref is not None and annee_ref is not None and not pd.isna(annee_ref)
-            f = (ref, cibles[annee_cible], annee_cible, trajectoire(ref, annee_ref, cibles) if a_ref else None)
+            a_ref = ref is not None and annee_ref is not None
+            f = (ref, cibles[annee_cible], annee_cible, _trajectoire_lue(ref, annee_ref, cibles) if a_ref else None)
         memo[cle] = f
     return f
 
@@ -798,8 +818,8 @@ def _trajectoire_agregee(composantes: list[str], C: list[str], f, d: _Donnees) -
             cle = ("trajectoire", c, p, a_ref)
             pts = memo.get(cle)
             if pts is None:
-                pts = memo[cle] = trajectoire(*(d.references[(c, p)][::-1] if a_ref else (None, None)),
-                                              d.cibles[(c, p)])
+                annee_ref, ref = d.references[(c, p)] if a_ref else (None, None)
+                pts = memo[cle] = _trajectoire_lue(_nombre(ref), annee_ref, _cibles_lues(d.cibles[(c, p)]))
             points[(c, p)] = pts
     annees = sorted({a for pts in points.values() for a, _ in pts})
     cle_annees = tuple(annees)

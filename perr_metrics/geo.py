@@ -336,8 +336,16 @@ def _par_quartier(df: pd.DataFrame, per: pd.DataFrame, du_niveau: pd.DataFrame, 
 def _lignes_par_code(df: pd.DataFrame) -> dict:
     """{index : {colonne : valeur}} d'une table à l'index sans doublon : les valeurs mêmes que `df.loc[code][colonne]`
     (l'élément du tableau de la colonne), sans construire une Series par ligne."""
-    colonnes = {c: df[c].array for c in df.columns}
-    return {code: {c: a[k] for c, a in colonnes.items()} for k, code in enumerate(df.index)}
+    colonnes = {}
+    for c in df.columns:
+        a = df[c].array
+        if isinstance(a.dtype, pd.StringDtype):
+            colonnes[c] = a.tolist()             # les mêmes chaînes, NaN pour une absente (a[k] coûte cher)
+        elif isinstance(a, pd.arrays.NumpyExtensionArray):
+            colonnes[c] = list(a.to_numpy())     # les scalaires NumPy mêmes que a[k]
+        else:
+            colonnes[c] = [a[k] for k in range(len(a))]
+    return {code: {c: v[k] for c, v in colonnes.items()} for k, code in enumerate(df.index)}
 
 
 @operation("consulter_pilotage")
