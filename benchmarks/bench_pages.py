@@ -13,8 +13,9 @@ comparées à un agrégat nu sur la même table de valeurs, dans le même proces
   cache (le nombre d'appels est noté à côté). Rejouées sur le magasin du tableau de bord, qui garde la base ouverte
   entre des lectures rapprochées (`Store(…, garde=…)`, voir db._Garde), base refermée avant chaque rejeu : une
   ouverture puis les lectures, comme une page affichée après un moment sans visite. Aussi rejouées avec une connexion
-  par lecture (le tableau de bord d'avant, et la ligne de commande), pour comparaison. Les pages présentes dans pages/
-  sont toutes prises : une page ajoutée plus tard est mesurée au prochain lancement, sans rien changer ici.
+  par lecture (le tableau de bord d'avant, et la ligne de commande), pour comparaison. Les pages prises sont celles du
+  menu de l'administrateur (`ui.PAGES`) : une page ajoutée au menu est mesurée au prochain lancement, sans rien changer
+  ici.
 - **Page sous AppTest** : `AppTest.from_file("dashboard.py")`, base `PERR_DB`, paramètres `?protocole=…&periode=…`,
   passage à la page, puis `run()` chronométré, cache des lectures vidé (« à froid » : un premier visiteur après un dépôt),
   puis une seconde exécution (« à chaud » : cache plein). Le temps passé dans la base (`Store.lire`) est noté à part,
@@ -55,9 +56,12 @@ def base_nationale(chemin: Path) -> None:
 
 
 def agregat_nu(store, protocole: str, n: int = 5) -> float:
-    """Le meilleur de n essais (sur une machine partagée, le minimum est la mesure la moins bruitée)."""
+    """Le meilleur de n essais (sur une machine partagée, le minimum est la mesure la moins bruitée). Toujours base
+    fermée au départ : la base gardée par le tableau de bord (s'il en reste une ouverte dans ce processus) est lâchée
+    avant chaque essai, sinon la requête la reprendrait, ouverte et au cache de blocs plein (0,04 s au lieu de 0,1)."""
     temps = []
     for _ in range(n):
+        magasin_garde(store.chemin).lacher()
         t = time.perf_counter()
         store.requete(SQL_NU, [protocole])
         temps.append(time.perf_counter() - t)
@@ -305,7 +309,10 @@ def main(argv=None) -> int:
         SELECT (SELECT count(*) FROM valeur), (SELECT count(*) FROM valeur WHERE protocole = $p),
                (SELECT count(*) FROM perimetre WHERE protocole = $p AND niveau = 'QPV'),
                (SELECT count(*) FROM depot WHERE protocole = $p)""", {"p": protocole}).fetchone())
-    pages = [] if args.sans_pages else args.pages or sorted(p.name for p in (RACINE / "pages").glob("*.py") if not p.name.startswith("_"))
+    # Les pages du menu de l'administrateur (le compte du banc) : toutes les pages de données. Les autres fichiers de
+    # pages/ (connexion, premier administrateur, accès refusé, vue publique fermée) ne lisent rien à mesurer.
+    from perr_metrics import ui
+    pages = [] if args.sans_pages else args.pages or [Path(f).name for f in ui.pages_du_role("administrateur")]
     print(f"Base {args.db} : {taille[0]:,} valeurs ; protocole {protocole} : {taille[1]:,} valeurs, {taille[2]} "
           f"quartiers, {taille[3]} dépôts ; période {args.periode}.".replace(",", "\u202f"), flush=True)
     agregat_nu(store, protocole, 2)   # mise en route (fichier en cache)
