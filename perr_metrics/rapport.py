@@ -30,7 +30,7 @@ import math
 import os
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 from xml.sax.saxutils import escape as _xml
@@ -40,7 +40,7 @@ import pandas as pd
 from . import avancement, depots, requetes
 from .couleurs import COULEUR_ETAT_NON_RENSEIGNE, COULEURS_COMPLETUDE, COULEURS_ETAT, COULEURS_STATUT
 from .db import Store
-from .droits import operation
+from .droits import exiger, operation, perimetre_de
 from .formats import ESPACE_INSECABLE, format_date, format_date_heure, format_nombre, format_pourcent, format_valeur
 
 journal = logging.getLogger("perr_metrics.rapport")
@@ -328,8 +328,8 @@ class _Donnees:
     ter: dict               # année → indicateurs_au_territoire, indexé par indicateur
     per: pd.DataFrame
     noeuds: pd.DataFrame
-    comp: depots.Completude
-    comp_avant: depots.Completude | None
+    comp: pd.DataFrame      # depots.completude(…, annee).par_signataire
+    comp_avant: tuple | None   # (attendues, reçues) de l'année précédente, toutes les lignes de sa complétude
     depots: pd.DataFrame
     racine: dict            # code de nœud → code de son axe (nœud racine)
     axes_indicateur: dict   # indicateur → [axes], dans l'ordre de l'arbre
@@ -377,15 +377,111 @@ def _etats_au(store, protocole: str, jusqu_au: dt.date | None) -> pd.DataFrame:
                         columns=["code"] + colonnes)
 
 
+# Les états courants de `suivi.etats_courants` (même règle : le dernier état de chaque engagement, le plus récent en
+# date d'état, puis le dernier saisi ; mêmes lignes, mêmes jointures, mêmes types), sans les colonnes dont le rapport
+# ne se sert pas (porteurs et leurs noms, par des sous-requêtes : deux à trois fois plus lentes, base juste ouverte).
+_SQL_ETATS_COURANTS = """
+    WITH dernier AS (
+        SELECT engagement, arg_max(struct_pack(etat, date_etat, commentaire, auteur, saisi_le), (date_etat, saisi_le)) AS d
+        FROM etat_engagement WHERE protocole = $p GROUP BY engagement)
+    SELECT e.code, coalesce(dernier.d.etat, $nr) AS etat, dernier.d.date_etat AS date_etat,
+           dernier.d.commentaire AS commentaire, dernier.d.auteur AS auteur
+    FROM engagement e
+    JOIN noeud n ON n.protocole = e.protocole AND n.code = e.noeud
+    LEFT JOIN noeud r ON r.protocole = e.protocole AND r.chemin = split_part(n.chemin, '.', 1)
+    LEFT JOIN dernier ON dernier.engagement = e.code
+    WHERE e.protocole = $p
+    ORDER BY e.ordre, e.code
+"""
+
+
 def _etats_courants(store, protocole: str) -> pd.DataFrame:
-    """Les états courants, ceux que montre la page « Engagements » (`suivi.etats_courants`)."""
-    try:
-        from .suivi import etats_courants
-    except ImportError:  # pragma: no cover - suivi.py est livré avec le paquet
-        return _etats_au(store, protocole, None)
-    df = etats_courants(store, protocole)
-    df = df[df["etat"] != NON_RENSEIGNE]
-    return df[["code", "etat", "date_etat", "commentaire", "auteur"]]
+    """Les états courants, ceux que montre la page « Engagements » (`suivi.etats_courants`, et son droit), des
+    engagements qui en ont un : colonnes code, etat, date_etat, commentaire, auteur."""
+    exiger(store, "consulter_engagements")
+    df = store.lire(lambda con: con.execute(_SQL_ETATS_COURANTS, {"p": protocole, "nr": NON_RENSEIGNE}).df())
+    return df[df["etat"] != NON_RENSEIGNE]
+
+
+# Les valeurs attendues et reçues de chaque signataire, pour l'année du rapport et la précédente, en une lecture : la
+# règle de `depots.completude` (attendus : `depots.SQL_ATTENDUS` ; reçues : celles qui font foi,
+# `depots.SQL_VALEURS_COURANTES`, de la même année et de la même période), comptée par DuckDB au lieu du détail de
+# chaque valeur attendue. Les bornes d'années sont des constantes : DuckDB ne lit que les groupes de lignes de ces
+# années (les valeurs sont écrites dans l'ordre des dépôts).
+def _sql_comptes_completude(avec_avant: bool) -> str:
+    attendus = f"SELECT $annee AS annee, * FROM ({depots.SQL_ATTENDUS})"
+    if avec_avant:
+        attendus += (" UNION ALL SELECT $annee - 1, * FROM ("
+                     + depots.SQL_ATTENDUS.replace("$periode", "$periode_avant") + ")")
+    return f"""
+        WITH a AS ({attendus}),
+        c AS (SELECT * FROM ({depots.SQL_VALEURS_COURANTES.replace('?', '$protocole')})
+              WHERE annee BETWEEN $premiere AND $annee)
+        SELECT a.annee, a.signataire, count(*) AS attendus, count(c.depot_id) AS recus
+        FROM a LEFT JOIN c ON c.annee = a.annee AND c.indicateur = a.indicateur AND c.perimetre = a.perimetre
+                           AND c.periode = a.periode
+        WHERE a.signataire IS NOT NULL
+        GROUP BY a.annee, a.signataire ORDER BY a.annee, a.signataire
+    """
+
+
+def _completudes(store, protocole: str, annee: int, avec_avant: bool) -> tuple[pd.DataFrame, tuple | None]:
+    """`depots.completude(…, annee).par_signataire` (même droit, mêmes lignes, mêmes types) et, avec `avec_avant`, les
+    totaux (attendues, reçues) de l'année précédente — tout ce que le rapport en prend —, en une lecture."""
+    exiger(store, "consulter_depots")
+    periode = str(annee)
+
+    def lire(con):
+        comptes = con.execute(_sql_comptes_completude(avec_avant), {
+            "protocole": protocole, "periode": periode, "annee": annee,
+            "premiere": annee - 1 if avec_avant else annee,
+            **({"periode_avant": str(annee - 1)} if avec_avant else {})}).df()
+        sig = con.execute("""
+            SELECT s.code AS signataire, s.nom,
+                   (SELECT max(d.depose_le) FROM depot d WHERE d.protocole = s.protocole AND d.signataire = s.code
+                     AND d.periode LIKE ? || '%') AS dernier_depot
+            FROM signataire s WHERE s.protocole = ?""", [periode[:4], protocole]).df()
+        return comptes, sig
+
+    comptes, sig = store.lire(lire)
+    permis = perimetre_de(store, protocole)
+    if permis is not None:
+        comptes = comptes[comptes["signataire"].isin(permis)]
+        sig = sig[sig["signataire"].isin(permis)]
+    avant = None
+    if avec_avant:
+        c0 = comptes[comptes["annee"] == annee - 1]
+        avant = (c0["attendus"].sum(), c0["recus"].sum())
+    compte = comptes[comptes["annee"] == annee]
+    if compte.empty:    # aucune valeur attendue : le calcul de depots, tel quel (types d'un tableau vide)
+        return depots.completude(store, protocole, periode).par_signataire, avant
+    # La suite de depots.completude, à l'identique.
+    compte = compte[["signataire", "attendus", "recus"]].reset_index(drop=True)
+    df = compte.merge(sig, on="signataire", how="left")
+    df["recus"] = df["recus"].astype(int)
+    df["taux"] = (100 * df["recus"] / df["attendus"]).round(1)
+    df["statut"] = "partiel"
+    df.loc[df["recus"] == df["attendus"], "statut"] = "complet"
+    df.loc[df["recus"] == 0, "statut"] = "aucune donnée"
+    df = df.sort_values(["taux", "signataire"]).reset_index(drop=True)
+    return df[["signataire", "nom", "attendus", "recus", "taux", "statut", "dernier_depot"]], avant
+
+
+_COLONNES_CHAINES = [c for c in avancement.COLONNES_PERIMETRE
+                     if c not in avancement._FLOTTANTS + avancement._ENTIERS + ("statut",)]
+
+
+def _au_perimetre_qpv(d) -> pd.DataFrame:
+    """Les lignes des quartiers (niveau « QPV ») d'`avancement._au_perimetre(d)`, seules dont le rapport se sert,
+    évaluées sans évaluer le territoire ni les communes : les mêmes lignes dans le même ordre, aux mêmes types (index
+    mis à part, que le rapport n'emploie pas). Une colonne de chaînes sans aucune valeur sur les quartiers serait
+    d'objets là où la table entière aurait des chaînes : dans ce cas (et sans aucune ligne), la table entière."""
+    per = d.perimetres
+    sous = replace(d, perimetres=per[per["niveau"] == "QPV"].reset_index(drop=True))
+    df = avancement._au_perimetre(sous)
+    if df.empty or any(df[c].dtype == object for c in _COLONNES_CHAINES):
+        df = avancement._au_perimetre(d)
+    return df
 
 
 def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
@@ -436,14 +532,14 @@ def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
     tables = [avancement._au_territoire(x, None) for x in ds]
     ter = {a: t.set_index("indicateur", drop=False) for a, t in zip(annees, tables)}
     d = ds[-1]    # l'année du rapport
+    comp, comp_avant = _completudes(store, protocole, annee, annee > debut)
     return _Donnees(
         p=p, annee=annee, annees=annees, contrats=requetes.contrats(store, protocole),
         signataires=requetes.signataires(store, protocole), perimetres=requetes.perimetres(store, protocole),
         arbre=arbre, indicateurs=ind, engagements=eng, etats_avant=etats_avant, ter=ter,
-        per=avancement._au_perimetre(d),
+        per=_au_perimetre_qpv(d),
         noeuds=avancement.comptes_par_noeud(d.noeuds, d.appartenance, tables[-1]),
-        comp=depots.completude(store, protocole, str(annee)),
-        comp_avant=depots.completude(store, protocole, str(annee - 1)) if annee > debut else None,
+        comp=comp, comp_avant=comp_avant,
         depots=depots.liste_depots(store, protocole), racine=racine, axes_indicateur=axes_indicateur,
         etats_saisis=etats_saisis)
 
@@ -686,7 +782,7 @@ def _synthese(d: _Donnees, etabli_le: dt.date) -> tuple[list[Section], dict]:
     statuts = ter["statut"]
     c = _comptes(statuts)
     n_ind = len(ter)
-    comp = d.comp.par_signataire
+    comp = d.comp
     attendus, recus = int(comp["attendus"].sum()), int(comp["recus"].sum())
     taux_comp = 100 * recus / attendus if attendus else None
     eng = d.engagements
@@ -829,8 +925,8 @@ def _evolutions(d: _Donnees) -> list:
             largeurs={"Indicateur": 6, f"Statut {a - 1}": 1.8, f"Statut {a}": 1.8, valeurs[0]: 1.3, valeurs[1]: 1.3,
                       "Évolution": 1.7}))
     if d.comp_avant is not None:
-        c0, c1 = d.comp_avant.par_signataire, d.comp.par_signataire
-        t0 = 100 * c0["recus"].sum() / c0["attendus"].sum() if c0["attendus"].sum() else None
+        (attendus0, recus0), c1 = d.comp_avant, d.comp
+        t0 = 100 * recus0 / attendus0 if attendus0 else None
         t1 = 100 * c1["recus"].sum() / c1["attendus"].sum() if c1["attendus"].sum() else None
         blocs.append(Paragraphe(f"Complétude des dépôts : {_pourcent(t1)} des valeurs {a} attendues sont reçues, "
                                 f"contre {_pourcent(t0)} pour {a - 1}."))
@@ -1104,7 +1200,7 @@ def _sections_annexes(d: _Donnees, lettre: str) -> list[Section]:
     statut_ter = {k: (SANS_STATUT if _vide(s) else s) for k, s in zip(ter["indicateur"], ter["statut"])}
     renseignes = {k: f"{int(r)} sur {int(n)}" for k, r, n in zip(ter["indicateur"], ter["nb_renseignes"],
                                                                    ter["nb_perimetres"])}
-    comp = {r.signataire: r for r in d.comp.par_signataire.itertuples()}
+    comp = {r.signataire: r for r in d.comp.itertuples()}
     dep = _depots_annee(d)
     noms = dict(zip(sig["code"], sig["libelle"]))
     ordre_sig = list(sig["code"])

@@ -469,6 +469,39 @@ def test_tableaux_par_groupe_egaux_aux_tableaux_construits_a_part(cas, request):
                                                         avec_signataire=False).donnees, check_exact=True)
 
 
+def test_lectures_du_chargement_egales_aux_fonctions_du_coeur(troyes, store_essai):
+    """Le chargement du rapport lit moins que les fonctions du cœur, avec les mêmes résultats (types compris) :
+    complétude de l'année par signataire et totaux de la précédente (`depots.completude`, contributeur compris : ses
+    seuls signataires), états courants (`suivi.etats_courants`), lignes des quartiers (`avancement._au_perimetre`)."""
+    from perr_metrics.droits import Utilisateur
+
+    egal = pd.testing.assert_frame_equal
+    cas = [(troyes["store"], TCM, range(2019, 2024)), (store_essai, ESSAI, range(2024, 2027))]
+    rapides = 0
+    for store, code, annees in cas:
+        sig = requetes.signataires(store, code)["code"].iloc[0]
+        contributeur = store.pour(Utilisateur("contrib", "Contributeur", "contributeur", code, sig))
+        for s in (store, contributeur):
+            for a in annees:
+                par_signataire, avant = rapport._completudes(s, code, a, True)
+                egal(par_signataire, depots.completude(s, code, str(a)).par_signataire, check_exact=True)
+                c0 = depots.completude(s, code, str(a - 1)).par_signataire
+                assert avant == (c0["attendus"].sum(), c0["recus"].sum())
+                assert rapport._completudes(s, code, a, False)[1] is None
+        etats = suivi.etats_courants(store, code)
+        egal(rapport._etats_courants(store, code),
+             etats.loc[etats["etat"] != suivi.NON_RENSEIGNE, ["code", "etat", "date_etat", "commentaire", "auteur"]],
+             check_exact=True)
+        for a in annees:
+            d = avancement._charger(store, code, str(a))
+            tout, qpv = avancement._au_perimetre(d), rapport._au_perimetre_qpv(d)
+            # (la table entière quand les quartiers n'y suffisent pas ; le rapport n'en prend que les quartiers)
+            rapides += bool(len(qpv)) and set(qpv["niveau"]) == {"QPV"}
+            egal(qpv[qpv["niveau"] == "QPV"].reset_index(drop=True),
+                 tout[tout["niveau"] == "QPV"].reset_index(drop=True), check_exact=True)
+    assert rapides     # les quartiers seuls, sur la démonstration au moins
+
+
 def test_figures_construites_a_la_demande(store_essai):
     """Les figures Plotly ne sont construites qu'à la première demande (la mise en images) ; le rapport se met en
     cache (pickle) avant comme après."""
