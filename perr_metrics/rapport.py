@@ -406,22 +406,24 @@ def _etats_courants(store, protocole: str) -> pd.DataFrame:
 # Les valeurs attendues et reçues de chaque signataire, pour l'année du rapport et la précédente, en une lecture : la
 # règle de `depots.completude` (attendus : `depots.SQL_ATTENDUS` ; reçues : celles qui font foi,
 # `depots.SQL_VALEURS_COURANTES`, de la même année et de la même période), comptée par DuckDB au lieu du détail de
-# chaque valeur attendue. Les bornes d'années sont des constantes : DuckDB ne lit que les groupes de lignes de ces
-# années (les valeurs sont écrites dans l'ordre des dépôts).
-def _sql_comptes_completude(avec_avant: bool) -> str:
-    attendus = f"SELECT $annee AS annee, * FROM ({depots.SQL_ATTENDUS})"
-    if avec_avant:
-        attendus += (" UNION ALL SELECT $annee - 1, * FROM ("
-                     + depots.SQL_ATTENDUS.replace("$periode", "$periode_avant") + ")")
+# chaque valeur attendue. Les (indicateur, périmètre) attendus ne dépendent pas de l'année, et les périodes attendues
+# d'une année sont l'année ou ses semestres (« 2024 », « 2024-S1 », « 2024-S2 ») : les attendus de l'année précédente
+# sont ceux de l'année, à l'année près (une seule copie de SQL_ATTENDUS : sa préparation coûte plus que son exécution).
+# Les bornes d'années sont des constantes : DuckDB ne lit que les groupes de lignes de ces années (les valeurs sont
+# écrites dans l'ordre des dépôts).
+def _sql_comptes_completude() -> str:
     return f"""
-        WITH a AS ({attendus}),
+        WITH a AS ({depots.SQL_ATTENDUS}),
+        ay AS (SELECT y.annee, a.signataire, a.indicateur, a.perimetre,
+                      CAST(y.annee AS VARCHAR) || a.periode[5:] AS periode
+               FROM a, (SELECT unnest(range($premiere, $annee + 1)) AS annee) y),
         c AS (SELECT * FROM ({depots.SQL_VALEURS_COURANTES.replace('?', '$protocole')})
               WHERE annee BETWEEN $premiere AND $annee)
-        SELECT a.annee, a.signataire, count(*) AS attendus, count(c.depot_id) AS recus
-        FROM a LEFT JOIN c ON c.annee = a.annee AND c.indicateur = a.indicateur AND c.perimetre = a.perimetre
-                           AND c.periode = a.periode
-        WHERE a.signataire IS NOT NULL
-        GROUP BY a.annee, a.signataire ORDER BY a.annee, a.signataire
+        SELECT ay.annee, ay.signataire, count(*) AS attendus, count(c.depot_id) AS recus
+        FROM ay LEFT JOIN c ON c.annee = ay.annee AND c.indicateur = ay.indicateur AND c.perimetre = ay.perimetre
+                           AND c.periode = ay.periode
+        WHERE ay.signataire IS NOT NULL
+        GROUP BY ay.annee, ay.signataire ORDER BY ay.annee, ay.signataire
     """
 
 
@@ -432,10 +434,9 @@ def _completudes(store, protocole: str, annee: int, avec_avant: bool) -> tuple[p
     periode = str(annee)
 
     def lire(con):
-        comptes = con.execute(_sql_comptes_completude(avec_avant), {
+        comptes = con.execute(_sql_comptes_completude(), {
             "protocole": protocole, "periode": periode, "annee": annee,
-            "premiere": annee - 1 if avec_avant else annee,
-            **({"periode_avant": str(annee - 1)} if avec_avant else {})}).df()
+            "premiere": annee - 1 if avec_avant else annee}).df()
         sig = con.execute("""
             SELECT s.code AS signataire, s.nom,
                    (SELECT max(d.depose_le) FROM depot d WHERE d.protocole = s.protocole AND d.signataire = s.code
@@ -465,6 +466,27 @@ def _completudes(store, protocole: str, annee: int, avec_avant: bool) -> tuple[p
     df.loc[df["recus"] == 0, "statut"] = "aucune donnée"
     df = df.sort_values(["taux", "signataire"]).reset_index(drop=True)
     return df[["signataire", "nom", "attendus", "recus", "taux", "statut", "dernier_depot"]], avant
+
+
+# Les dépôts de `depots.liste_depots` (mêmes lignes, même ordre, mêmes types), sans les colonnes dont le rapport ne se
+# sert pas : la taille du fichier (octet_length du contenu : lire les fichiers déposés quadruple la lecture), son
+# empreinte et le dernier commentaire de revue.
+_SQL_DEPOTS = """
+    SELECT d.id, d.signataire, s.nom AS signataire_nom, d.periode, d.utilisateur, d.depose_le, d.fichier_nom,
+           d.nb_valeurs, d.statut
+    FROM depot d LEFT JOIN signataire s ON s.protocole = d.protocole AND s.code = d.signataire
+    WHERE d.protocole = ?
+    ORDER BY d.id DESC
+"""
+
+
+def _depots(store, protocole: str) -> pd.DataFrame:
+    """`depots.liste_depots(store, protocole)`, ses colonnes id, signataire, signataire_nom, periode, utilisateur,
+    depose_le, fichier_nom, nb_valeurs et statut (même droit ; un contributeur ne voit que ses signataires)."""
+    exiger(store, "consulter_depots")
+    permis = perimetre_de(store, protocole)
+    df = store.requete(_SQL_DEPOTS, [protocole])
+    return df if permis is None else df[df["signataire"].isin(permis)].reset_index(drop=True)
 
 
 _COLONNES_CHAINES = [c for c in avancement.COLONNES_PERIMETRE
@@ -540,7 +562,7 @@ def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
         per=_au_perimetre_qpv(d),
         noeuds=avancement.comptes_par_noeud(d.noeuds, d.appartenance, tables[-1]),
         comp=comp, comp_avant=comp_avant,
-        depots=depots.liste_depots(store, protocole), racine=racine, axes_indicateur=axes_indicateur,
+        depots=_depots(store, protocole), racine=racine, axes_indicateur=axes_indicateur,
         etats_saisis=etats_saisis)
 
 

@@ -472,7 +472,8 @@ def test_tableaux_par_groupe_egaux_aux_tableaux_construits_a_part(cas, request):
 def test_lectures_du_chargement_egales_aux_fonctions_du_coeur(troyes, store_essai):
     """Le chargement du rapport lit moins que les fonctions du cœur, avec les mêmes résultats (types compris) :
     complétude de l'année par signataire et totaux de la précédente (`depots.completude`, contributeur compris : ses
-    seuls signataires), états courants (`suivi.etats_courants`), lignes des quartiers (`avancement._au_perimetre`)."""
+    seuls signataires), dépôts (`depots.liste_depots`, colonnes employées), états courants (`suivi.etats_courants`),
+    lignes des quartiers (`avancement._au_perimetre`)."""
     from perr_metrics.droits import Utilisateur
 
     egal = pd.testing.assert_frame_equal
@@ -488,6 +489,8 @@ def test_lectures_du_chargement_egales_aux_fonctions_du_coeur(troyes, store_essa
                 c0 = depots.completude(s, code, str(a - 1)).par_signataire
                 assert avant == (c0["attendus"].sum(), c0["recus"].sum())
                 assert rapport._completudes(s, code, a, False)[1] is None
+            dep = rapport._depots(s, code)
+            egal(dep, depots.liste_depots(s, code)[list(dep.columns)], check_exact=True)
         etats = suivi.etats_courants(store, code)
         egal(rapport._etats_courants(store, code),
              etats.loc[etats["etat"] != suivi.NON_RENSEIGNE, ["code", "etat", "date_etat", "commentaire", "auteur"]],
