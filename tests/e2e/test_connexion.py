@@ -213,6 +213,9 @@ def test_vue_publique_ouverte_puis_consultee_sans_compte(onglet: Page, nouvel_on
     page.keyboard.press("Enter")
     page.keyboard.press("Escape")
     expect(choix.get_by_text(re.compile(r"\(SEC-VIDEO\)$"))).to_have_count(1)
+    # Le choix relance la page ; un clic pendant cette exécution peut se perdre sur une machine chargée (vu en CI) :
+    # on clique, comme l'utilisateur, une fois la page à jour.
+    attendre_fin_calcul(page)
     page.get_by_role("button", name="Enregistrer la sélection").click()
     expect(page.get_by_test_id("stAlert").filter(has_text=re.compile(r"\d+ indicateur\(s\) publié\(s\)"))
            ).to_be_visible(timeout=30_000)
