@@ -321,7 +321,7 @@ class _Donnees:
     contrats: pd.DataFrame
     signataires: pd.DataFrame
     perimetres: pd.DataFrame
-    arbre: pd.DataFrame
+    arbre: pd.DataFrame     # code, parent des nœuds, dans l'ordre de l'arborescence
     indicateurs: pd.DataFrame
     engagements: pd.DataFrame
     etats_avant: dict
@@ -468,6 +468,24 @@ def _completudes(store, protocole: str, annee: int, avec_avant: bool) -> tuple[p
     return df[["signataire", "nom", "attendus", "recus", "taux", "statut", "dernier_depot"]], avant
 
 
+# Les engagements de `requetes.engagements` (mêmes lignes, même ordre, mêmes types), avec les seules colonnes dont le
+# rapport se sert : sans les noms des porteurs, les cadres, la formule, le levier, l'échéance ni le libellé du nœud.
+_SQL_ENGAGEMENTS = """
+    SELECT e.code, e.noeud, e.parent, e.libelle,
+           (SELECT string_agg(x.signataire, ';' ORDER BY x.rang) FROM engagement_porteur x
+             WHERE x.protocole = e.protocole AND x.engagement = e.code) AS porteurs
+    FROM engagement e JOIN noeud n ON n.protocole = e.protocole AND n.code = e.noeud
+    WHERE e.protocole = ?
+    ORDER BY e.ordre, e.code
+"""
+
+
+def _engagements(store, protocole: str) -> pd.DataFrame:
+    """`requetes.engagements(store, protocole)`, ses colonnes code, noeud, parent, libelle et porteurs (même droit)."""
+    exiger(store, "consulter_referentiel")
+    return store.requete(_SQL_ENGAGEMENTS, [protocole])
+
+
 # Les dépôts de `depots.liste_depots` (mêmes lignes, même ordre, mêmes types), sans les colonnes dont le rapport ne se
 # sert pas : la taille du fichier (octet_length du contenu : lire les fichiers déposés quadruple la lecture), son
 # empreinte et le dernier commentaire de revue.
@@ -513,7 +531,15 @@ def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
         raise RapportImpossible(f"L'année {annee} est hors de la période du protocole {protocole} "
                                 f"({debut}–{fin}) : choisissez une année de {debut} à {fin}.")
     annees = list(range(debut, annee + 1))
-    arbre = requetes.arbre(store, protocole)
+    # Toutes les années du rapport sur une lecture des valeurs (et non une par année), et l'année du rapport évaluée
+    # une fois (et non trois : au territoire, par périmètre, par nœud) ; les tables mêmes
+    # qu'`indicateurs_au_territoire`, `indicateurs_au_perimetre` et `avancement_par_noeud` (droit vérifié par
+    # `construire_rapport`).
+    ds = avancement._charger_periodes(store, protocole, [str(a) for a in annees], avec_noeuds=True)
+    d = ds[-1]    # l'année du rapport
+    # L'arborescence : les nœuds que la lecture des valeurs vient de lire, dans l'ordre de `requetes.arbre` (par
+    # chemin), au lieu de la relire avec ses effectifs, dont le rapport ne se sert pas.
+    arbre = d.noeuds[["code", "parent"]]
     parents = dict(zip(arbre["code"], arbre["parent"]))
 
     def racine_de(code):
@@ -524,7 +550,7 @@ def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
         return code
     racine = {c: racine_de(c) for c in arbre["code"]}
 
-    eng = requetes.engagements(store, protocole)
+    eng = _engagements(store, protocole)
     # L'état de chaque engagement à la date du rapport : aujourd'hui, les états courants (ceux de la page
     # « Engagements ») ; un rapport daté d'avant (pour le refaire à l'identique) ignore les états saisis depuis.
     etats = (_etats_courants(store, protocole) if etabli_le >= dt.date.today()
@@ -546,14 +572,8 @@ def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
         axes = {axe_eng[e] for e in ("" if _vide(liste) else liste).split(";") if e in axe_eng}
         axes_indicateur[code] = sorted(axes, key=ordre_axes.get)
 
-    # Toutes les années du rapport sur une lecture des valeurs (et non une par année), et l'année du rapport évaluée
-    # une fois (et non trois : au territoire, par périmètre, par nœud) ; les tables mêmes
-    # qu'`indicateurs_au_territoire`, `indicateurs_au_perimetre` et `avancement_par_noeud` (droit vérifié par
-    # `construire_rapport`).
-    ds = avancement._charger_periodes(store, protocole, [str(a) for a in annees], avec_noeuds=True)
     tables = [avancement._au_territoire(x, None) for x in ds]
     ter = {a: t.set_index("indicateur", drop=False) for a, t in zip(annees, tables)}
-    d = ds[-1]    # l'année du rapport
     comp, comp_avant = _completudes(store, protocole, annee, annee > debut)
     return _Donnees(
         p=p, annee=annee, annees=annees, contrats=requetes.contrats(store, protocole),
