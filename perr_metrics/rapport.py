@@ -486,6 +486,21 @@ def _engagements(store, protocole: str) -> pd.DataFrame:
     return store.requete(_SQL_ENGAGEMENTS, [protocole])
 
 
+# Les signataires de `requetes.signataires` (mêmes lignes, même ordre, mêmes types), sans le nombre d'engagements et
+# d'indicateurs de chacun (deux sous-requêtes sur les tables de tous les protocoles), dont le rapport ne se sert pas.
+_SQL_SIGNATAIRES = """
+    SELECT s.code, s.nom AS libelle, s.categorie, s.rattache_a, s.signe, s.insee
+    FROM signataire s WHERE s.protocole = ? ORDER BY s.ordre
+"""
+
+
+def _signataires(store, protocole: str) -> pd.DataFrame:
+    """`requetes.signataires(store, protocole)`, ses colonnes code, libelle, categorie, rattache_a, signe et insee
+    (même droit)."""
+    exiger(store, "consulter_referentiel")
+    return store.requete(_SQL_SIGNATAIRES, [protocole])
+
+
 # Les dépôts de `depots.liste_depots` (mêmes lignes, même ordre, mêmes types), sans les colonnes dont le rapport ne se
 # sert pas : la taille du fichier (octet_length du contenu : lire les fichiers déposés quadruple la lecture), son
 # empreinte et le dernier commentaire de revue.
@@ -577,7 +592,7 @@ def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
     comp, comp_avant = _completudes(store, protocole, annee, annee > debut)
     return _Donnees(
         p=p, annee=annee, annees=annees, contrats=requetes.contrats(store, protocole),
-        signataires=requetes.signataires(store, protocole), perimetres=requetes.perimetres(store, protocole),
+        signataires=_signataires(store, protocole), perimetres=requetes.perimetres(store, protocole),
         arbre=arbre, indicateurs=ind, engagements=eng, etats_avant=etats_avant, ter=ter,
         per=_au_perimetre_qpv(d),
         noeuds=avancement.comptes_par_noeud(d.noeuds, d.appartenance, tables[-1]),

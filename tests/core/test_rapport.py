@@ -472,7 +472,7 @@ def test_tableaux_par_groupe_egaux_aux_tableaux_construits_a_part(cas, request):
 def test_lectures_du_chargement_egales_aux_fonctions_du_coeur(troyes, store_essai):
     """Le chargement du rapport lit moins que les fonctions du cœur, avec les mêmes résultats (types compris) :
     complétude de l'année par signataire et totaux de la précédente (`depots.completude`, contributeur compris : ses
-    seuls signataires), dépôts (`depots.liste_depots`) et engagements (`requetes.engagements`) aux colonnes employées,
+    seuls signataires), dépôts (`depots.liste_depots`), engagements et signataires (`requetes`) aux colonnes employées,
     arborescence (`requetes.arbre`), états courants (`suivi.etats_courants`), lignes des quartiers
     (`avancement._au_perimetre`)."""
     from perr_metrics.droits import Utilisateur
@@ -492,6 +492,8 @@ def test_lectures_du_chargement_egales_aux_fonctions_du_coeur(troyes, store_essa
                 assert rapport._completudes(s, code, a, False)[1] is None
             dep = rapport._depots(s, code)
             egal(dep, depots.liste_depots(s, code)[list(dep.columns)], check_exact=True)
+        sigs = rapport._signataires(store, code)
+        egal(sigs, requetes.signataires(store, code)[list(sigs.columns)], check_exact=True)
         eng = rapport._engagements(store, code)
         egal(eng, requetes.engagements(store, code)[list(eng.columns)], check_exact=True)
         d = rapport._charger(store, code, annees[0], ETABLI_LE)
