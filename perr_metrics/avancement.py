@@ -710,14 +710,21 @@ def _agreger(ind, P: list[str], entier: bool, d: _Donnees) -> dict:
             return sommes[0]
         return 100.0 * sommes[0] / sommes[1] if sommes[1] else None
 
-    def somme(perims, lire) -> list[float]:
-        return [sum(lire(c, p) for p in perims) for c in composantes]
+    valeurs, cibles_lues = d.valeurs, d.cibles
 
-    R = [p for p in P if all((c, p) in d.valeurs for c in composantes)]
+    def somme(perims) -> list[float]:
+        # `sum` d'une liste dans l'ordre des périmètres : les mêmes additions que la somme d'un générateur
+        return [sum([valeurs[(c, p)][0] for p in perims]) for c in composantes]
+
+    if est_taux:
+        num, den = composantes
+        R = [p for p in P if (num, p) in valeurs and (den, p) in valeurs]
+    else:
+        R = [p for p in P if (cle_ind, p) in valeurs]
     nb_r = len(R)
     base = R or P   # sans aucune valeur, on montre tout de même la cible de l'ensemble
-    valeur_totale = f(somme(R, lambda c, p: d.valeurs[(c, p)][0])) if R else None
-    periodes_valeurs = {d.valeurs[(c, p)][1] for c in composantes for p in R}
+    valeur_totale = f(somme(R)) if R else None
+    periodes_valeurs = {valeurs[(c, p)][1] for c in composantes for p in R}
     periode_eval = periodes_valeurs.pop() if len(periodes_valeurs) == 1 else d.periode.code
 
     if not R:
@@ -731,7 +738,10 @@ def _agreger(ind, P: list[str], entier: bool, d: _Donnees) -> dict:
     else:
         debut = f"Somme sur {_couverture(ind.niveau, nb_r, nb_p)}."
 
-    C = [p for p in base if all((c, p) in d.cibles for c in composantes)]
+    if est_taux:
+        C = [p for p in base if (num, p) in cibles_lues and (den, p) in cibles_lues]
+    else:
+        C = [p for p in base if (cle_ind, p) in cibles_lues]
     reference = annee_reference = None
     note = ""
     if C:
@@ -742,7 +752,8 @@ def _agreger(ind, P: list[str], entier: bool, d: _Donnees) -> dict:
         if calcul is None:
             calcul = d.memo[cle_memo] = _trajectoire_agregee(composantes, C, f, d)
         a_ref, reference, annee_reference, cibles = calcul
-        valeur = f(somme(C, lambda c, p: d.valeurs[(c, p)][0])) if R else None
+        # C est pris dans R, dans le même ordre : s'il est R entier, la même somme que `valeur_totale`
+        valeur = (valeur_totale if C == R else f(somme(C))) if R else None
         if R and len(C) < len(R):
             note = (f" Comparaison limitée aux périmètres renseignés qui ont une cible ({len(C)} sur {len(R)}) ; "
                     f"sur tous les périmètres renseignés : {formater(valeur_totale, ind.unite)}.")
@@ -760,10 +771,26 @@ def _agreger(ind, P: list[str], entier: bool, d: _Donnees) -> dict:
         # Sans cible, la référence de l'ensemble reste utile à la lecture, si tous les périmètres en ont une.
         if base and all((c, p) in d.references for c in composantes for p in base):
             annee_reference = min(d.references[(c, p)][0] for c in composantes for p in base)
-            reference = f(somme(base, lambda c, p: d.references[(c, p)][1]))
+            reference = f([sum([d.references[(c, p)][1] for p in base]) for c in composantes])
 
-    ev = evaluer(valeur, periode_eval, sens=ind.sens, unite=ind.unite, reference=reference,
-                 annee_reference=annee_reference, cibles=cibles)
+    # `evaluer(valeur, periode_eval, sens=…, unite=…, reference=…, annee_reference=…, cibles=…)`, ce qu'il tire de la
+    # référence et des cibles de l'ensemble (cibles au propre, trajectoire) étant calculé une fois par lecture : il ne
+    # dépend que des périmètres C (ou de l'indicateur, pour des cibles du territoire entier).
+    _verifier_sens(ind.sens)
+    p_eval = lire_periode(periode_eval)
+    if cibles is None:
+        fixes = ()
+    else:
+        cle_fixes = ("fixes",) + cle_memo if C else ("fixes du territoire", cle_ind)
+        fixes = d.memo.get(cle_fixes)
+        if fixes is None:
+            fixes = d.memo[cle_fixes] = _fixes_evaluer(reference, annee_reference, cibles)
+    valeur_lue = _nombre(valeur)
+    if fixes:
+        champs = _juger(valeur_lue, p_eval, ind.sens == "hausse", ind.unite, *fixes)
+    else:
+        champs = (SANS_CIBLE, valeur_lue, None, None, None, None, _SANS_CIBLE)
+    ev = Evaluation(*champs)
     if ev.statut == SANS_CIBLE:
         if est_taux and any((cle_ind, p) in d.cibles for p in P):
             explication = (f"{debut} Ce taux a des cibles par périmètre mais aucune pour l'ensemble : des taux ne "
@@ -777,8 +804,21 @@ def _agreger(ind, P: list[str], entier: bool, d: _Donnees) -> dict:
         explication = _explication_annuelle_au_s1(d)
     else:
         explication = f"{debut} {ev.explication}{note}"
-    ev = _avec(ev, explication=explication)
+    ev = Evaluation(*champs[:6], explication)
     return dict(ev=ev, reference=reference, annee_reference=annee_reference, nb_perimetres=nb_p, nb_renseignes=nb_r)
+
+
+def _fixes_evaluer(reference, annee_reference, cibles) -> tuple:
+    """Ce qu'`evaluer` tire de la référence et des cibles, mêmes contrôles : () sans cible, sinon (référence, cible
+    finale, année de la cible, trajectoire ou None sans référence), les derniers arguments de `_juger`."""
+    reference = _nombre(reference)
+    cibles = _cibles(cibles)
+    if not cibles:
+        return ()
+    a_reference = reference is not None and annee_reference is not None and not pd.isna(annee_reference)
+    annee_cible = max(cibles)
+    points = trajectoire(reference, annee_reference, cibles) if a_reference else None
+    return reference, cibles[annee_cible], annee_cible, points
 
 
 def _valeurs_attendues(points: list[tuple[float, float]], instants: list[float]) -> list[float | None]:

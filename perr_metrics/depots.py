@@ -368,13 +368,15 @@ def completude(store: Store, protocole: str, periode: str) -> Completude:
             raise ProtocoleInconnu(protocole)
         detail = con.execute(f"""
             WITH a AS ({SQL_ATTENDUS}),
-            -- Les valeurs qui font foi, pour l'année demandée seulement (les attendus n'en portent pas d'autre).
+            -- Les valeurs qui font foi, pour l'année demandée seulement (les attendus n'en portent pas d'autre) ;
+            -- l'année passée en nombre : une constante que DuckDB pousse jusqu'à la lecture de `valeur` (et ses
+            -- cartes de zones), ce qu'il ne fait pas de `CAST(left($periode, 4) AS INTEGER)`.
             c AS (SELECT * FROM ({SQL_VALEURS_COURANTES.replace('?', '$protocole')})
-                  WHERE annee = CAST(left($periode, 4) AS INTEGER))
+                  WHERE annee = $annee)
             SELECT a.*, c.valeur, c.depot_id, c.depot_id IS NOT NULL AS recu
             FROM a LEFT JOIN c ON c.indicateur = a.indicateur AND c.perimetre = a.perimetre AND c.periode = a.periode
             ORDER BY a.signataire, a.ordre, a.perimetre, a.periode
-        """, {"protocole": protocole, "periode": str(periode)}).df()
+        """, {"protocole": protocole, "periode": str(periode), "annee": int(str(periode)[:4])}).df()
         sig = con.execute("""
             SELECT s.code AS signataire, s.nom,
                    (SELECT max(d.depose_le) FROM depot d WHERE d.protocole = s.protocole AND d.signataire = s.code

@@ -115,20 +115,24 @@ def indicateurs(store: Store, code: str, signataire: str | None = None) -> pd.Da
 def arbre(store: Store, code: str) -> pd.DataFrame:
     """L'arborescence des axes, dans l'ordre, avec pour chaque nœud le nombre d'engagements et d'indicateurs qu'il
     contient, lui et ses descendants (un indicateur compte pour un nœud s'il mesure l'un de ses engagements)."""
+    # Les comptes par jointures groupées plutôt que par sous-requêtes corrélées (une par nœud) : les mêmes nombres,
+    # deux fois moins de temps sur la base nationale.
     return _verifiee(store, code, """
         WITH n AS (SELECT * FROM noeud WHERE protocole = ?),
         e AS (SELECT e.code, n.chemin FROM engagement e JOIN n ON n.code = e.noeud WHERE e.protocole = ?),
         i AS (SELECT DISTINCT x.indicateur, e.chemin FROM indicateur_engagement x JOIN e ON e.code = x.engagement
-              WHERE x.protocole = ?)
-        SELECT n.code, n.parent, n.niveau, n.libelle, n.profondeur, n.chemin,
-               (SELECT count(*) FROM e WHERE e.chemin = n.chemin OR starts_with(e.chemin, n.chemin || '.'))
-                   AS nb_engagements,
-               (SELECT count(DISTINCT indicateur) FROM i WHERE i.chemin = n.chemin
-                   OR starts_with(i.chemin, n.chemin || '.')) AS nb_indicateurs,
-               (SELECT string_agg(cadre, ';' ORDER BY cadre) FROM noeud_cadre c WHERE c.protocole = n.protocole
-                   AND c.noeud = n.code) AS cadres
-        FROM n ORDER BY n.chemin
-    """, [code, code, code])
+              WHERE x.protocole = ?),
+        ne AS (SELECT n.code, count(e.code) AS nb FROM n
+               LEFT JOIN e ON e.chemin = n.chemin OR starts_with(e.chemin, n.chemin || '.') GROUP BY n.code),
+        ni AS (SELECT n.code, count(DISTINCT i.indicateur) AS nb FROM n
+               LEFT JOIN i ON i.chemin = n.chemin OR starts_with(i.chemin, n.chemin || '.') GROUP BY n.code),
+        nc AS (SELECT noeud, string_agg(cadre, ';' ORDER BY cadre) AS cadres FROM noeud_cadre WHERE protocole = ?
+               GROUP BY noeud)
+        SELECT n.code, n.parent, n.niveau, n.libelle, n.profondeur, n.chemin, ne.nb AS nb_engagements,
+               ni.nb AS nb_indicateurs, nc.cadres
+        FROM n JOIN ne ON ne.code = n.code JOIN ni ON ni.code = n.code LEFT JOIN nc ON nc.noeud = n.code
+        ORDER BY n.chemin
+    """, [code, code, code, code])
 
 
 @operation("consulter_referentiel")

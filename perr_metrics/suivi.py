@@ -130,14 +130,15 @@ def etats_courants(store: Store, protocole: str) -> pd.DataFrame:
             WITH dernier AS (
                 SELECT engagement, count(*) AS nb_etats,
                        arg_max(struct_pack(etat, date_etat, commentaire, auteur, saisi_le), (date_etat, saisi_le)) AS d
-                FROM etat_engagement WHERE protocole = $p GROUP BY engagement)
+                FROM etat_engagement WHERE protocole = $p GROUP BY engagement),
+            -- les porteurs de chaque engagement, groupés une fois (plutôt que deux sous-requêtes par engagement)
+            p AS (SELECT engagement, string_agg(signataire, ';' ORDER BY rang) AS porteurs FROM engagement_porteur
+                  WHERE protocole = $p GROUP BY engagement),
+            pn AS (SELECT x.engagement, string_agg(s.nom, ', ' ORDER BY x.rang) AS porteurs_noms
+                   FROM engagement_porteur x JOIN signataire s ON s.protocole = x.protocole AND s.code = x.signataire
+                   WHERE x.protocole = $p GROUP BY x.engagement)
             SELECT e.code, e.libelle, e.formule, e.levier, e.echeance, e.noeud, n.libelle AS noeud_libelle,
-                   r.code AS axe, r.libelle AS axe_libelle,
-                   (SELECT string_agg(x.signataire, ';' ORDER BY x.rang) FROM engagement_porteur x
-                     WHERE x.protocole = e.protocole AND x.engagement = e.code) AS porteurs,
-                   (SELECT string_agg(s.nom, ', ' ORDER BY x.rang) FROM engagement_porteur x JOIN signataire s
-                     ON s.protocole = x.protocole AND s.code = x.signataire
-                     WHERE x.protocole = e.protocole AND x.engagement = e.code) AS porteurs_noms,
+                   r.code AS axe, r.libelle AS axe_libelle, p.porteurs, pn.porteurs_noms,
                    coalesce(dernier.d.etat, $nr) AS etat, dernier.d.date_etat AS date_etat,
                    dernier.d.commentaire AS commentaire, dernier.d.auteur AS auteur, dernier.d.saisi_le AS saisi_le,
                    coalesce(dernier.nb_etats, 0) AS nb_etats
@@ -145,6 +146,8 @@ def etats_courants(store: Store, protocole: str) -> pd.DataFrame:
             JOIN noeud n ON n.protocole = e.protocole AND n.code = e.noeud
             LEFT JOIN noeud r ON r.protocole = e.protocole AND r.chemin = split_part(n.chemin, '.', 1)
             LEFT JOIN dernier ON dernier.engagement = e.code
+            LEFT JOIN p ON p.engagement = e.code
+            LEFT JOIN pn ON pn.engagement = e.code
             WHERE e.protocole = $p
             ORDER BY e.ordre, e.code
         """, {"p": protocole, "nr": NON_RENSEIGNE}).df()

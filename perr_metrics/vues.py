@@ -244,16 +244,44 @@ def nouveaux_depots(store: Store, protocole: str, periode) -> pd.DataFrame:
     """
     p = lire_periode(periode)
     depuis = fin_de_periode(periode_precedente(periode)) + dt.timedelta(days=1)
-    df = store.requete("""
-        WITH d AS (SELECT * FROM depot WHERE protocole = ? AND depose_le >= ?),
-        v AS (SELECT depot_id, list(DISTINCT periode ORDER BY periode) AS periodes FROM valeur
-              WHERE protocole = ? AND depot_id IN (SELECT id FROM d) GROUP BY depot_id)
-        SELECT d.id, d.signataire, s.nom AS signataire_nom, d.periode, v.periodes, d.depose_le, d.fichier_nom,
-               d.utilisateur, d.nb_valeurs, d.statut
-        FROM d JOIN v ON v.depot_id = d.id
-        LEFT JOIN signataire s ON s.protocole = d.protocole AND s.code = d.signataire
-        ORDER BY d.depose_le DESC, d.id DESC
-    """, [protocole, depuis, protocole])
+
+    def lire(con):
+        # D'abord les dépôts candidats : ceux qui ont une valeur d'une année au plus celle de la période (un dépôt
+        # retenu en a forcément une : une période d'une année suivante est postérieure). Ce filtre sur `annee` laisse
+        # DuckDB sauter les groupes de lignes des années suivantes ; puis les périodes de ces dépôts seulement, entre
+        # leurs identifiants extrêmes (la table est écrite dans l'ordre des dépôts : des bornes constantes sautent
+        # les autres groupes de lignes). Le choix final reste celui d'en dessous, sur les périodes de chaque dépôt.
+        candidats = [r[0] for r in con.execute("""
+            SELECT DISTINCT depot_id FROM valeur WHERE protocole = ? AND annee <= ?
+              AND depot_id IN (SELECT id FROM depot WHERE protocole = ? AND depose_le >= ?)""",
+                                               [protocole, p.annee, protocole, depuis]).fetchall()]
+        if not candidats:
+            # Aucun dépôt à garder : la requête d'origine, sans ces bornes, dont la table vide a les types que
+            # pandas donne aux lignes qu'elle écarte ensuite (chaînes), ou à aucune ligne (objets).
+            return con.execute("""
+                WITH d AS (SELECT * FROM depot WHERE protocole = ? AND depose_le >= ?),
+                v AS (SELECT depot_id, list(DISTINCT periode ORDER BY periode) AS periodes FROM valeur
+                      WHERE protocole = ? AND depot_id IN (SELECT id FROM d) GROUP BY depot_id)
+                SELECT d.id, d.signataire, s.nom AS signataire_nom, d.periode, v.periodes, d.depose_le,
+                       d.fichier_nom, d.utilisateur, d.nb_valeurs, d.statut
+                FROM d JOIN v ON v.depot_id = d.id
+                LEFT JOIN signataire s ON s.protocole = d.protocole AND s.code = d.signataire
+                ORDER BY d.depose_le DESC, d.id DESC
+            """, [protocole, depuis, protocole]).df()
+        return con.execute("""
+            WITH d AS (SELECT * FROM depot WHERE protocole = ? AND depose_le >= ?
+                       AND list_contains(CAST(? AS BIGINT[]), id)),
+            v AS (SELECT depot_id, list(DISTINCT periode ORDER BY periode) AS periodes FROM valeur
+                  WHERE protocole = ? AND depot_id BETWEEN ? AND ? AND depot_id IN (SELECT id FROM d)
+                  GROUP BY depot_id)
+            SELECT d.id, d.signataire, s.nom AS signataire_nom, d.periode, v.periodes, d.depose_le, d.fichier_nom,
+                   d.utilisateur, d.nb_valeurs, d.statut
+            FROM d JOIN v ON v.depot_id = d.id
+            LEFT JOIN signataire s ON s.protocole = d.protocole AND s.code = d.signataire
+            ORDER BY d.depose_le DESC, d.id DESC
+        """, [protocole, depuis, candidats, protocole, min(candidats), max(candidats)]).df()
+
+    df = store.lire(lire)
     garde = [any(lire_periode(q).instant <= p.instant for q in liste) for liste in df["periodes"]]
     # Un masque en tableau de booléens : une liste vide (aucun dépôt) serait prise pour une liste de colonnes.
     df = df[np.array(garde, dtype=bool)].copy()
