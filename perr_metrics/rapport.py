@@ -501,6 +501,47 @@ def _signataires(store, protocole: str) -> pd.DataFrame:
     return store.requete(_SQL_SIGNATAIRES, [protocole])
 
 
+# Les indicateurs de `requetes.indicateurs` (mêmes lignes, même ordre, mêmes types), avec les seules colonnes dont le
+# rapport se sert.
+_SQL_INDICATEURS = """
+    SELECT i.code, i.libelle, i.unite, i.signataire, i.niveau, i.source, x.engagements
+    FROM indicateur i
+    LEFT JOIN (SELECT indicateur, string_agg(engagement, ';' ORDER BY engagement) AS engagements
+               FROM indicateur_engagement WHERE protocole = $code GROUP BY 1) x ON x.indicateur = i.code
+    WHERE i.protocole = $code
+    ORDER BY i.ordre
+"""
+
+
+def _indicateurs(store, protocole: str) -> pd.DataFrame:
+    """`requetes.indicateurs(store, protocole)`, ses colonnes code, libelle, unite, signataire, niveau, source et
+    engagements (même droit)."""
+    exiger(store, "consulter_referentiel")
+    return store.lire(lambda con: con.execute(_SQL_INDICATEURS, {"code": protocole}).df())
+
+
+# Les périmètres de `requetes.perimetres` (mêmes colonnes, lignes, ordre et types) : les communes de chaque quartier
+# groupées une fois pour le protocole, au lieu de deux sous-requêtes par périmètre sur les tables de tous les
+# protocoles.
+_SQL_PERIMETRES = """
+    WITH c AS (SELECT perimetre, string_agg(insee, ';' ORDER BY insee) AS communes
+               FROM perimetre_commune WHERE protocole = $code GROUP BY perimetre),
+    cn AS (SELECT c.perimetre, string_agg(m.libelle, ', ' ORDER BY m.libelle) AS communes_noms
+           FROM perimetre_commune c JOIN perimetre m ON m.protocole = c.protocole AND m.code = c.insee
+           WHERE c.protocole = $code GROUP BY c.perimetre)
+    SELECT p.code, p.libelle, p.niveau, p.type, c.communes, cn.communes_noms
+    FROM perimetre p LEFT JOIN c ON c.perimetre = p.code LEFT JOIN cn ON cn.perimetre = p.code
+    WHERE p.protocole = $code
+    ORDER BY CASE p.niveau WHEN 'Territoire' THEN 0 WHEN 'Commune' THEN 1 ELSE 2 END, p.ordre
+"""
+
+
+def _perimetres(store, protocole: str) -> pd.DataFrame:
+    """`requetes.perimetres(store, protocole)` (même droit)."""
+    exiger(store, "consulter_referentiel")
+    return store.lire(lambda con: con.execute(_SQL_PERIMETRES, {"code": protocole}).df())
+
+
 # Les dépôts de `depots.liste_depots` (mêmes lignes, même ordre, mêmes types), sans les colonnes dont le rapport ne se
 # sert pas : la taille du fichier (octet_length du contenu : lire les fichiers déposés quadruple la lecture), son
 # empreinte et le dernier commentaire de revue.
@@ -579,7 +620,7 @@ def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
         avant = _etats_au(store, protocole, dt.date(annee - 1, 12, 31))
         etats_avant = dict(zip(avant["code"], avant["etat"]))
 
-    ind = requetes.indicateurs(store, protocole)
+    ind = _indicateurs(store, protocole)
     axe_eng = dict(zip(eng["code"], eng["axe"]))
     ordre_axes = {c: i for i, c in enumerate(arbre["code"])}
     axes_indicateur = {}
@@ -592,7 +633,7 @@ def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
     comp, comp_avant = _completudes(store, protocole, annee, annee > debut)
     return _Donnees(
         p=p, annee=annee, annees=annees, contrats=requetes.contrats(store, protocole),
-        signataires=_signataires(store, protocole), perimetres=requetes.perimetres(store, protocole),
+        signataires=_signataires(store, protocole), perimetres=_perimetres(store, protocole),
         arbre=arbre, indicateurs=ind, engagements=eng, etats_avant=etats_avant, ter=ter,
         per=_au_perimetre_qpv(d),
         noeuds=avancement.comptes_par_noeud(d.noeuds, d.appartenance, tables[-1]),

@@ -472,9 +472,9 @@ def test_tableaux_par_groupe_egaux_aux_tableaux_construits_a_part(cas, request):
 def test_lectures_du_chargement_egales_aux_fonctions_du_coeur(troyes, store_essai):
     """Le chargement du rapport lit moins que les fonctions du cœur, avec les mêmes résultats (types compris) :
     complétude de l'année par signataire et totaux de la précédente (`depots.completude`, contributeur compris : ses
-    seuls signataires), dépôts (`depots.liste_depots`), engagements et signataires (`requetes`) aux colonnes employées,
-    arborescence (`requetes.arbre`), états courants (`suivi.etats_courants`), lignes des quartiers
-    (`avancement._au_perimetre`)."""
+    seuls signataires), dépôts (`depots.liste_depots`), engagements, indicateurs et signataires (`requetes`) aux
+    colonnes employées, périmètres (`requetes.perimetres`), arborescence (`requetes.arbre`), états courants
+    (`suivi.etats_courants`), lignes des quartiers (`avancement._au_perimetre`)."""
     from perr_metrics.droits import Utilisateur
 
     egal = pd.testing.assert_frame_equal
@@ -492,6 +492,9 @@ def test_lectures_du_chargement_egales_aux_fonctions_du_coeur(troyes, store_essa
                 assert rapport._completudes(s, code, a, False)[1] is None
             dep = rapport._depots(s, code)
             egal(dep, depots.liste_depots(s, code)[list(dep.columns)], check_exact=True)
+        ind = rapport._indicateurs(store, code)
+        egal(ind, requetes.indicateurs(store, code)[list(ind.columns)], check_exact=True)
+        egal(rapport._perimetres(store, code), requetes.perimetres(store, code), check_exact=True)
         sigs = rapport._signataires(store, code)
         egal(sigs, requetes.signataires(store, code)[list(sigs.columns)], check_exact=True)
         eng = rapport._engagements(store, code)
