@@ -219,8 +219,9 @@ def module_a_la_revision(revision: str, nom: str):
 
     source = subprocess.run(["git", "-C", str(RACINE), "show", f"{revision}:perr_metrics/{nom}.py"], check=True,
                             capture_output=True, text=True).stdout
-    source = re.sub(r"^from \.(\w+) import", r"from perr_metrics.\1 import", source, flags=re.M)
-    source = re.sub(r"^(\s+)from \.(\w+) import", r"\1from perr_metrics.\2 import", source, flags=re.M)
+    # `from .x import y` et `from . import x`, au niveau du module ou dans une fonction.
+    source = re.sub(r"^(\s*)from \.(\w+) import", r"\1from perr_metrics.\2 import", source, flags=re.M)
+    source = re.sub(r"^(\s*)from \. import", r"\1from perr_metrics import", source, flags=re.M)
     module = types.ModuleType(f"avant_{nom}")
     module.__file__ = f"<{revision}:{nom}.py>"
     sys.modules[module.__name__] = module          # les dataclasses le cherchent là
