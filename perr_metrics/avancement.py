@@ -644,11 +644,13 @@ def _lignes_indicateurs(d: _Donnees) -> list:
     return d.lignes_indicateurs if d.lignes_indicateurs is not None else _lignes(d.indicateurs)
 
 
-def _lignes_au_perimetre(d: _Donnees) -> list[dict]:
+def _lignes_au_perimetre(d: _Donnees, seulement: set | None = None) -> list[dict]:
+    """Les lignes d'`indicateurs_au_perimetre` ; avec `seulement` (des codes de périmètres), celles de ces périmètres
+    seulement (les mêmes lignes, sans évaluer les autres)."""
     ordre_per = {c: i for i, c in enumerate(d.perimetres["perimetre"])}
     par_indicateur: dict[str, set] = {}
     for (i, p) in set(d.valeurs) | set(d.references) | set(d.cibles):
-        if p in ordre_per:
+        if p in ordre_per and (seulement is None or p in seulement):
             par_indicateur.setdefault(i, set()).add(p)
     codes_per = d.perimetres["perimetre"].tolist()
     libelles = dict(zip(codes_per, d.perimetres["perimetre_libelle"].tolist()))

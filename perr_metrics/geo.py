@@ -22,6 +22,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .db import Store
@@ -357,21 +358,42 @@ def comparaison_quartier(store: Store, protocole: str, periode, quartier: str) -
     Un indicateur dont le quartier n'a ni valeur, ni référence, ni cible y figure quand même, valeur et statut vides,
     si d'autres quartiers en ont. L'ordre est celui du référentiel.
     """
-    from .avancement import _indicateurs_par_periode
+    from . import avancement as av
     from .requetes import _session, indicateurs, perimetres
 
     with _session(store) as s:   # une connexion, et une seule lecture des valeurs pour les quartiers et le territoire
         per = perimetres(s, protocole)
         du_niveau = indicateurs(s, protocole)
         codes = du_niveau.loc[du_niveau["niveau"] == "QPV", "code"]
-        ter, par_perimetre = _indicateurs_par_periode(s, protocole, [periode], indicateurs=codes.tolist() or None)
-    df = _par_quartier(par_perimetre.drop(columns="periode"), per, du_niveau, codes, protocole, None)
-    if quartier not in set(per.loc[per["niveau"] == "QPV", "code"]):
+        ds = av._charger_periodes(s, protocole, [periode], indicateurs=codes.tolist() or None)
+    d = ds[0]
+    ter = av._par_periode([av._lignes_au_territoire(d, None)], ds, av.COLONNES_TERRITOIRE)
+    quartiers = per.loc[per["niveau"] == "QPV", "code"].tolist()
+    if quartier not in set(quartiers):
         raise KeyError(f"Le quartier « {quartier} » n'existe pas dans le protocole {protocole}.")
+    # Des autres quartiers, seules comptent leurs valeurs (minimum, médiane, maximum) : prises telles que les donne
+    # l'évaluation par périmètre (`_nombre` des valeurs retenues, taux recalculés compris), sans évaluer ces
+    # quartiers ; seul le quartier choisi est évalué (les lignes mêmes d'`indicateurs_au_perimetre`).
     inds = _lignes_par_code(du_niveau[du_niveau["niveau"] == "QPV"].set_index("code"))
-    autres = _lignes_par_code(df[(df["perimetre"] != quartier) & df["valeur"].notna()].groupby("indicateur")[
-        "valeur"].agg(nb_autres="count", autres_min="min", autres_mediane="median", autres_max="max"))
-    ici = _lignes_par_code(df[df["perimetre"] == quartier].set_index("indicateur"))
+    voulus = set(codes)
+    autres_q = [q for q in quartiers if q != quartier]
+    lus_i, lus_v = [], []
+    for ind in av._lignes_indicateurs(d):
+        if ind.indicateur not in voulus:
+            continue
+        for q in autres_q:
+            v = d.valeurs.get((ind.indicateur, q))
+            if v is not None:
+                x = av._nombre(v[0])
+                if x is not None:
+                    lus_i.append(ind.indicateur)
+                    lus_v.append(x)
+    valeurs_autres = pd.DataFrame({"indicateur": pd.Series(lus_i, dtype=codes.dtype),
+                                   "valeur": np.array(lus_v, dtype="float64")})
+    autres = _lignes_par_code(valeurs_autres.groupby("indicateur")["valeur"].agg(
+        nb_autres="count", autres_min="min", autres_mediane="median", autres_max="max"))
+    lignes_ici = [ligne for ligne in av._lignes_au_perimetre(d, {quartier}) if ligne["indicateur"] in voulus]
+    ici = _lignes_par_code(av._tableau(lignes_ici, av.COLONNES_PERIMETRE).set_index("indicateur"))
     ter = _lignes_par_code(ter.drop(columns="periode").set_index("indicateur"))
     lignes = []
     for code, i in inds.items():
