@@ -123,3 +123,59 @@ def test_etats_courants_porteurs_comme_les_sous_requetes(store_demo):
             FROM engagement e WHERE e.protocole = ? ORDER BY e.ordre, e.code""", [protocole])
         pd.testing.assert_frame_equal(df[["code", "porteurs", "porteurs_noms"]], attendu, check_exact=True)
         assert df["porteurs"].notna().any()
+
+
+def _comparaison_d_origine(store, protocole, periode, quartier):
+    """`geo.comparaison_quartier` d'avant : tous les quartiers évalués, puis le quartier choisi et les valeurs des
+    autres pris dans la table par périmètre."""
+    from perr_metrics import avancement, geo
+    per = requetes.perimetres(store, protocole)
+    du_niveau = requetes.indicateurs(store, protocole)
+    codes = du_niveau.loc[du_niveau["niveau"] == "QPV", "code"]
+    ter, par_perimetre = avancement._indicateurs_par_periode(store, protocole, [periode],
+                                                             indicateurs=codes.tolist() or None)
+    df = geo._par_quartier(par_perimetre.drop(columns="periode"), per, du_niveau, codes, protocole, None)
+    inds = geo._lignes_par_code(du_niveau[du_niveau["niveau"] == "QPV"].set_index("code"))
+    autres = geo._lignes_par_code(df[(df["perimetre"] != quartier) & df["valeur"].notna()].groupby("indicateur")[
+        "valeur"].agg(nb_autres="count", autres_min="min", autres_mediane="median", autres_max="max"))
+    ici = geo._lignes_par_code(df[df["perimetre"] == quartier].set_index("indicateur"))
+    ter = geo._lignes_par_code(ter.drop(columns="periode").set_index("indicateur"))
+    lignes = []
+    for code, i in inds.items():
+        if code not in ici and code not in autres:
+            continue
+        q, a, t = ici.get(code), autres.get(code), ter.get(code)
+        lignes.append(dict(
+            indicateur=code, libelle=i["libelle"], unite=i["unite"], sens=i["sens"], agregation=i["agregation"],
+            valeur=None if q is None else q["valeur"], statut=None if q is None else q["statut"],
+            explication="Ni valeur, ni référence, ni cible pour ce quartier." if q is None else q["explication"],
+            cible_finale=None if q is None else q["cible_finale"], annee_cible=None if q is None else q["annee_cible"],
+            depot_id=None if q is None else q["depot_id"], nb_autres=0 if a is None else int(a["nb_autres"]),
+            autres_min=None if a is None else a["autres_min"], autres_mediane=None if a is None else a["autres_mediane"],
+            autres_max=None if a is None else a["autres_max"],
+            territoire_valeur=None if t is None else t["valeur"], territoire_statut=None if t is None else t["statut"]))
+    out = pd.DataFrame(lignes, columns=geo.COLONNES_COMPARAISON)
+    for c in ("valeur", "cible_finale", "autres_min", "autres_mediane", "autres_max", "territoire_valeur"):
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
+    return out
+
+
+@pytest.mark.parametrize("protocole", PROTOCOLES)
+def test_comparaison_quartier_comme_avant(store_demo, protocole):
+    """Seul le quartier choisi est évalué, les autres ne donnent que leurs valeurs : la même table qu'en évaluant
+    tous les quartiers (chaque quartier, des années, un semestre, une année hors du protocole)."""
+    from perr_metrics import geo
+    with store_demo.session() as s:
+        p = requetes.protocole(s, protocole)
+        per = requetes.perimetres(s, protocole)
+        quartiers = per.loc[per["niveau"] == "QPV", "code"].tolist()
+        debut = int(p["annee_debut"])
+        autres_vus = 0
+        for q in [str(debut), str(debut + 2), f"{debut + 1}-S1", "2040"]:
+            for quartier in quartiers:
+                df = geo.comparaison_quartier(s, protocole, q, quartier)
+                pd.testing.assert_frame_equal(df, _comparaison_d_origine(s, protocole, q, quartier), check_exact=True)
+                autres_vus += int(df["nb_autres"].sum())
+        assert autres_vus > 0
+        with pytest.raises(KeyError):
+            geo.comparaison_quartier(s, protocole, str(debut), "QZZZ")
