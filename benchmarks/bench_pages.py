@@ -311,9 +311,11 @@ def main(argv=None) -> int:
                (SELECT count(*) FROM perimetre WHERE protocole = $p AND niveau = 'QPV'),
                (SELECT count(*) FROM depot WHERE protocole = $p)""", {"p": protocole}).fetchone())
     # Les pages du menu de l'administrateur (le compte du banc) : toutes les pages de données. Les autres fichiers de
-    # pages/ (connexion, premier administrateur, accès refusé, vue publique fermée) ne lisent rien à mesurer.
+    # pages/ (connexion, premier administrateur, accès refusé) ne lisent rien à mesurer ; « Indicateurs publiés » n'est
+    # au menu que vue publique ouverte (fermée dans la base d'essai) et lit les mêmes évaluations que la fiche.
     from perr_metrics import ui
-    pages = [] if args.sans_pages else args.pages or [Path(f).name for f in ui.pages_du_role("administrateur")]
+    pages = [] if args.sans_pages else args.pages or [
+        Path(f).name for f in ui.pages_du_role("administrateur") if f != "pages/indicateurs_publies.py"]
     print(f"Base {args.db} : {taille[0]:,} valeurs ; protocole {protocole} : {taille[1]:,} valeurs, {taille[2]} "
           f"quartiers, {taille[3]} dépôts ; période {args.periode}.".replace(",", "\u202f"), flush=True)
     agregat_nu(store, protocole, 2)   # mise en route (fichier en cache)

@@ -14,6 +14,7 @@ mémoire : pas de requête par ligne, et seules les valeurs de l'année demandé
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections import abc, namedtuple
 from dataclasses import dataclass, field
@@ -296,28 +297,8 @@ def _verifier_sens(sens: str) -> None:
 # Les écritures des nombres dans les phrases, gardées : une évaluation de tout le protocole écrit des milliers de fois
 # les mêmes cibles. Deux nombres égaux s'écrivent de la même façon (`formater` passe par `float`), la clé (x, unité)
 # suffit.
-_ECRITS: dict = {}
-_ECARTS: dict = {}
-
-
-def _ecrit(x, unite: str | None) -> str:
-    cle = (x, unite)
-    texte = _ECRITS.get(cle)
-    if texte is None:
-        texte = formater(x, unite)
-        if len(_ECRITS) < 200_000:
-            _ECRITS[cle] = texte
-    return texte
-
-
-def _ecart_ecrit(x: float, unite: str | None) -> str:
-    cle = (x, unite)
-    texte = _ECARTS.get(cle)
-    if texte is None:
-        texte = _ecart(x, unite)
-        if len(_ECARTS) < 200_000:
-            _ECARTS[cle] = texte
-    return texte
+_ecrit = functools.lru_cache(maxsize=200_000)(formater)
+_ecart_ecrit = functools.lru_cache(maxsize=200_000)(_ecart)
 
 
 _TOLERANCE_ECRITE = f"{format_nombre(TOLERANCE * 100)} % du chemin à parcourir"

@@ -77,6 +77,19 @@ def enregistrer_depot(con: duckdb.DuckDBPyConnection, *, protocole: str, signata
     return Depot(depot_id, protocole, signataire, periode, fichier_nom, empreinte, len(valeurs))
 
 
+def completude_par_signataire(compte: pd.DataFrame, sig: pd.DataFrame) -> pd.DataFrame:
+    """La table de complétude par signataire (taux, statut, tri) à partir des comptes `signataire, attendus, recus` et
+    des signataires (`signataire, nom, dernier_depot`) ; partagée par `completude` et le rapport annuel."""
+    df = compte.merge(sig, on="signataire", how="left")
+    df["recus"] = df["recus"].astype(int)
+    df["taux"] = (100 * df["recus"] / df["attendus"]).round(1)
+    df["statut"] = "partiel"
+    df.loc[df["recus"] == df["attendus"], "statut"] = "complet"
+    df.loc[df["recus"] == 0, "statut"] = "aucune donnée"
+    df = df.sort_values(["taux", "signataire"]).reset_index(drop=True)
+    return df[["signataire", "nom", "attendus", "recus", "taux", "statut", "dernier_depot"]]
+
+
 SQL_VALEURS_COURANTES = """
     SELECT v.indicateur, v.perimetre, v.periode, v.annee,
            arg_max(v.valeur, v.depot_id) AS valeur, max(v.depot_id) AS depot_id
@@ -390,12 +403,5 @@ def completude(store: Store, protocole: str, periode: str) -> Completude:
         detail = detail[detail["signataire"].isin(permis)].reset_index(drop=True)
         sig = sig[sig["signataire"].isin(permis)]
     compte = detail.groupby("signataire").agg(attendus=("recu", "size"), recus=("recu", "sum")).reset_index()
-    df = compte.merge(sig, on="signataire", how="left")
-    df["recus"] = df["recus"].astype(int)
-    df["taux"] = (100 * df["recus"] / df["attendus"]).round(1)
-    df["statut"] = "partiel"
-    df.loc[df["recus"] == df["attendus"], "statut"] = "complet"
-    df.loc[df["recus"] == 0, "statut"] = "aucune donnée"
-    df = df.sort_values(["taux", "signataire"]).reset_index(drop=True)
-    return Completude(str(periode), df[["signataire", "nom", "attendus", "recus", "taux", "statut", "dernier_depot"]],
+    return Completude(str(periode), completude_par_signataire(compte, sig),
                       detail)

@@ -456,16 +456,9 @@ def _completudes(store, protocole: str, annee: int, avec_avant: bool) -> tuple[p
     compte = comptes[comptes["annee"] == annee]
     if compte.empty:    # aucune valeur attendue : le calcul de depots, tel quel (types d'un tableau vide)
         return depots.completude(store, protocole, periode).par_signataire, avant
-    # La suite de depots.completude, à l'identique.
+    # La suite de depots.completude, la même fonction.
     compte = compte[["signataire", "attendus", "recus"]].reset_index(drop=True)
-    df = compte.merge(sig, on="signataire", how="left")
-    df["recus"] = df["recus"].astype(int)
-    df["taux"] = (100 * df["recus"] / df["attendus"]).round(1)
-    df["statut"] = "partiel"
-    df.loc[df["recus"] == df["attendus"], "statut"] = "complet"
-    df.loc[df["recus"] == 0, "statut"] = "aucune donnée"
-    df = df.sort_values(["taux", "signataire"]).reset_index(drop=True)
-    return df[["signataire", "nom", "attendus", "recus", "taux", "statut", "dernier_depot"]], avant
+    return depots.completude_par_signataire(compte, sig), avant
 
 
 # Les engagements de `requetes.engagements` (mêmes lignes, même ordre, mêmes types), avec les seules colonnes dont le
