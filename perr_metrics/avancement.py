@@ -411,7 +411,8 @@ _SQL_APPARTENANCE = """
           JOIN engagement e ON e.protocole = x.protocole AND e.code = x.engagement
           JOIN n ON n.code = e.noeud WHERE x.protocole = ?)
     SELECT DISTINCT n.code AS noeud, m.indicateur FROM n JOIN m
-      ON m.chemin = n.chemin OR starts_with(m.chemin, n.chemin || '.')"""
+      ON m.chemin = n.chemin OR starts_with(m.chemin, n.chemin || '.')
+    ORDER BY noeud, indicateur"""   # un ordre fixe : sans lui, DISTINCT rend les lignes dans un ordre variable
 
 
 def _charger_periodes(store: Store, protocole: str, periodes, avec_noeuds: bool = False,
