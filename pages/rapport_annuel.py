@@ -14,8 +14,10 @@ with ui.protections():
     p = ui.entete_protocole()
     if p is not None:
         annee = ui.choisir_periode(p, "Année évaluée")
-        r = ui.lire(rapport.construire_rapport, p["code"], annee)
-        c = r.chiffres
+        # L'aperçu seulement (chiffres, début de la synthèse, sommaire) : le contenu entier du rapport n'est construit
+        # que pour en préparer les fichiers.
+        ap = ui.lire(rapport.apercu, p["code"], annee)
+        c = ap.chiffres
         jugeables = sum(c["statuts"][s] for s in ("atteint", "en bonne voie", "en retard"))
         bons = c["statuts"]["atteint"] + c["statuts"]["en bonne voie"]
         attendus, recus = c["valeurs_attendues"], c["valeurs_recues"]
@@ -30,17 +32,18 @@ with ui.protections():
                     help=f"{format_nombre(recus)} valeurs reçues sur {format_nombre(attendus)} attendues")
         m[4].metric("Engagements réalisés", f"{format_nombre(c['etats']['réalisé'])} sur "
                                             f"{format_nombre(c['engagements'])}")
-        for bloc in r.section("synthese").blocs:
+        for bloc in ap.synthese:
             if isinstance(bloc, rapport.Paragraphe) and bloc.style == "normal":
                 st.markdown(bloc.texte)
         with st.expander("Sommaire du rapport"):
-            st.markdown("\n".join(("  " * (s.niveau - 1)) + f"- {s.titre}" for s in r.sections))
+            st.markdown("\n".join(("  " * (niveau - 1)) + f"- {titre}" for niveau, titre in ap.sommaire))
 
         st.subheader("Télécharger le rapport")
         cle = ("rapport", p["code"], annee, ui.signature_base())
         if st.button("Préparer le rapport (PDF, Word et Excel)", type="primary", icon=":material/description:"):
             with st.spinner("Préparation du rapport : graphiques, PDF, Word et Excel… (quelques secondes à une "
                             "minute pour un gros protocole)"):
+                r = ui.lire(rapport.construire_rapport, p["code"], annee)
                 contenus, erreurs = rapport.fichiers(r)
                 st.session_state["rapport"] = dict(cle=cle, fichiers=contenus, erreurs=erreurs,
                                                    sans_images=r.images_indisponibles)
@@ -55,6 +58,6 @@ with ui.protections():
         for col, (fmt, libelle) in zip(colonnes, (("pdf", "PDF"), ("docx", "Word"), ("xlsx", "Excel"))):
             donnees = fichiers.get(fmt)
             taille = f" ({format_nombre(len(donnees) / 1024, 0)} Ko)" if donnees else ""
-            col.download_button(f"{libelle}{taille}", donnees or b"", f"{r.nom_fichier}.{fmt}", rapport.TYPES_MIME[fmt],
+            col.download_button(f"{libelle}{taille}", donnees or b"", f"{ap.nom_fichier}.{fmt}", rapport.TYPES_MIME[fmt],
                                 key=f"telecharger-{fmt}", disabled=donnees is None, icon=":material/download:",
                                 help=None if donnees else "Préparez d'abord le rapport.", width="stretch")

@@ -227,7 +227,12 @@ class Rapport:
 
     @property
     def nom_fichier(self) -> str:
-        return f"rapport-{self.protocole['code']}-{self.annee}"
+        return _nom_fichier(self.protocole, self.annee)
+
+    @property
+    def sommaire(self) -> list[tuple[int, str]]:
+        """(niveau, titre) de chaque section, dans l'ordre (celui de `Apercu.sommaire`)."""
+        return [(s.niveau, s.titre) for s in self.sections]
 
     def graphiques(self) -> Iterator[Graphique]:
         for s in self.sections:
@@ -573,12 +578,32 @@ def _au_perimetre_qpv(d) -> pd.DataFrame:
     return df
 
 
-def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
+def _engagements_et_etats(store, protocole: str, etabli_le: dt.date) -> tuple[pd.DataFrame, bool]:
+    """Les engagements (`_engagements`) avec l'état de chacun à la date du rapport (« non renseigné » sans état), et
+    s'il y a au moins un état saisi. Aujourd'hui, les états courants (ceux de la page « Engagements ») ; un rapport
+    daté d'avant (pour le refaire à l'identique) ignore les états saisis depuis."""
+    eng = _engagements(store, protocole)
+    etats = (_etats_courants(store, protocole) if etabli_le >= dt.date.today()
+             else _etats_au(store, protocole, etabli_le))
+    eng = eng.merge(etats, on="code", how="left")
+    etats_saisis = bool(eng["etat"].notna().any())
+    eng["etat"] = eng["etat"].fillna(NON_RENSEIGNE)
+    return eng, etats_saisis
+
+
+def _protocole_et_annee(store, protocole: str, annee: int) -> dict:
+    """Le protocole (`requetes.protocole`), l'année vérifiée : dans sa période, sinon `RapportImpossible`."""
     p = requetes.protocole(store, protocole)
     debut, fin = int(p["annee_debut"]), int(p["annee_fin"])
     if not debut <= annee <= fin:
         raise RapportImpossible(f"L'année {annee} est hors de la période du protocole {protocole} "
                                 f"({debut}–{fin}) : choisissez une année de {debut} à {fin}.")
+    return p
+
+
+def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
+    p = _protocole_et_annee(store, protocole, annee)
+    debut = int(p["annee_debut"])
     annees = list(range(debut, annee + 1))
     # Toutes les années du rapport sur une lecture des valeurs (et non une par année), et l'année du rapport évaluée
     # une fois (et non trois : au territoire, par périmètre, par nœud) ; les tables mêmes
@@ -599,14 +624,7 @@ def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
         return code
     racine = {c: racine_de(c) for c in arbre["code"]}
 
-    eng = _engagements(store, protocole)
-    # L'état de chaque engagement à la date du rapport : aujourd'hui, les états courants (ceux de la page
-    # « Engagements ») ; un rapport daté d'avant (pour le refaire à l'identique) ignore les états saisis depuis.
-    etats = (_etats_courants(store, protocole) if etabli_le >= dt.date.today()
-             else _etats_au(store, protocole, etabli_le))
-    eng = eng.merge(etats, on="code", how="left")
-    etats_saisis = bool(eng["etat"].notna().any())
-    eng["etat"] = eng["etat"].fillna(NON_RENSEIGNE)
+    eng, etats_saisis = _engagements_et_etats(store, protocole, etabli_le)
     eng["axe"] = eng["noeud"].map(racine)
     etats_avant = {}
     if annee > debut:
@@ -867,16 +885,50 @@ def _couverture(d: _Donnees, etabli_le: dt.date) -> list[tuple[str, str]]:
     return lignes
 
 
-def _synthese(d: _Donnees, etabli_le: dt.date) -> tuple[list[Section], dict]:
-    a = d.annee
-    ter = d.ter[a]
+# Les titres des sections : ceux du rapport et ceux du sommaire de son aperçu (`apercu`), d'une seule main.
+_TITRES_SYNTHESE = [("1. Synthèse", 1), ("1.1. Indicateurs par statut", 2), ("1.2. Engagements par état", 2),
+                    ("1.3. Complétude des dépôts par signataire", 2)]
+
+
+def _titre_evolutions(a: int) -> str:
+    return f"1.4. Ce qui a changé depuis {a - 1}"
+
+
+def _titre_axe(numero: int, code, libelle) -> str:
+    return f"{numero}. Axe {code} — {libelle}"
+
+
+def _titre_quartiers(numero: int) -> str:
+    return f"{numero}. Les quartiers"
+
+
+def _titre_quartier(numero: int, i: int, libelle) -> str:
+    return f"{numero}.{i}. {libelle}"
+
+
+def _titre_annexe_signataires(lettre: str) -> str:
+    return f"Annexe {lettre}. Les signataires"
+
+
+def _titre_signataire(lettre: str, rang: int, libelle) -> str:
+    return f"{lettre}.{rang}. {libelle}"
+
+
+def _titres_methode(lettre: str) -> list[tuple[str, int]]:
+    return [(f"Annexe {lettre}. Méthode et sources", 1), (f"{lettre}.1. Le modèle d'avancement en bref", 2),
+            (f"{lettre}.2. Sources des indicateurs", 2), (f"{lettre}.3. Qui a déposé quoi et quand", 2)]
+
+
+def _intro_synthese(p: dict, a: int, ter: pd.DataFrame, comp: pd.DataFrame,
+                    eng: pd.DataFrame) -> tuple[list, dict]:
+    """Les chiffres clés et le premier paragraphe de la synthèse (le début de sa section 1), et les comptes qu'ils
+    disent : ce que montrent le rapport et son aperçu. `ter` : les indicateurs au territoire à l'année ; `comp` : la
+    complétude par signataire ; `eng` : les engagements avec leur état."""
     statuts = ter["statut"]
     c = _comptes(statuts)
     n_ind = len(ter)
-    comp = d.comp
     attendus, recus = int(comp["attendus"].sum()), int(comp["recus"].sum())
     taux_comp = 100 * recus / attendus if attendus else None
-    eng = d.engagements
     n_eng = len(eng)
     compte_etats = eng["etat"].value_counts()
     jugeables = c[avancement.ATTEINT] + c[avancement.EN_BONNE_VOIE] + c[avancement.EN_RETARD]
@@ -901,9 +953,23 @@ def _synthese(d: _Donnees, etabli_le: dt.date) -> tuple[list[Section], dict]:
             + ". Ces statuts sont ceux du territoire entier, selon le modèle d'avancement résumé dans l'annexe "
               "« Méthode et sources »."),
     ]
-    if d.p.get("demonstration"):
+    if p.get("demonstration"):
         intro.insert(0, Paragraphe(MENTION_DEMO, "alerte"))
-    sections = [Section("1. Synthèse", 1, "synthese", intro)]
+    return intro, chiffres
+
+
+def _synthese(d: _Donnees, etabli_le: dt.date) -> tuple[list[Section], dict]:
+    a = d.annee
+    ter = d.ter[a]
+    statuts = ter["statut"]
+    comp = d.comp
+    eng = d.engagements
+    intro, chiffres = _intro_synthese(d.p, a, ter, comp, eng)
+    n_eng = chiffres["engagements"]
+    attendus, recus = chiffres["valeurs_attendues"], chiffres["valeurs_recues"]
+    taux_comp = 100 * recus / attendus if attendus else None
+    titres = [t for t, _ in _TITRES_SYNTHESE]
+    sections = [Section(titres[0], 1, "synthese", intro)]
 
     # -- Indicateurs par statut
     axes = d.noeuds[d.noeuds["profondeur"] == 1]
@@ -918,7 +984,7 @@ def _synthese(d: _Donnees, etabli_le: dt.date) -> tuple[list[Section], dict]:
     blocs.append(Paragraphe("Score : part des indicateurs atteints ou en bonne voie parmi ceux que l'on peut juger "
                             "(atteints, en bonne voie, en retard). Un indicateur compte pour un axe s'il mesure l'un de "
                             "ses engagements ; il peut donc compter pour plusieurs axes.", "note"))
-    sections.append(Section("1.1. Indicateurs par statut", 2, "synthese-statuts", blocs))
+    sections.append(Section(titres[1], 2, "synthese-statuts", blocs))
 
     # -- Engagements par état
     df = pd.DataFrame({"État": ORDRE_ETATS, "Engagements": [chiffres["etats"][e] for e in ORDRE_ETATS]})
@@ -945,7 +1011,7 @@ def _synthese(d: _Donnees, etabli_le: dt.date) -> tuple[list[Section], dict]:
         g = _graphique_etats(lignes_etats, f"Engagements par état et par axe au {format_date(etabli_le)}")
         if g:
             blocs.append(g)
-    sections.append(Section("1.2. Engagements par état", 2, "synthese-engagements", blocs))
+    sections.append(Section(titres[2], 2, "synthese-engagements", blocs))
 
     # -- Complétude
     incomplets = comp.loc[comp["statut"] != "complet", "nom"].tolist()
@@ -960,8 +1026,8 @@ def _synthese(d: _Donnees, etabli_le: dt.date) -> tuple[list[Section], dict]:
     if g:
         blocs.append(g)
     blocs.append(_tableau_completude(comp, a))
-    sections.append(Section("1.3. Complétude des dépôts par signataire", 2, "synthese-completude", blocs))
-    sections.append(Section(f"1.4. Ce qui a changé depuis {a - 1}", 2, "synthese-evolutions", _evolutions(d)))
+    sections.append(Section(titres[3], 2, "synthese-completude", blocs))
+    sections.append(Section(_titre_evolutions(a), 2, "synthese-evolutions", _evolutions(d)))
     return sections, chiffres
 
 
@@ -1170,13 +1236,13 @@ def _section_axe(d: _Donnees, numero: int, r) -> Section:
                                          f"cible, valeurs et statut en {a}", f"Axe {r.code} indicateurs"))
     blocs.append(_engagements_de(d, pos_eng, f"Engagements de l'axe {r.code} : état et dernier commentaire",
                                  f"Axe {r.code} engagements"))
-    return Section(f"{numero}. Axe {r.code} — {r.libelle}", 1, f"axe-{_ancre(r.code)}", blocs)
+    return Section(_titre_axe(numero, r.code, r.libelle), 1, f"axe-{_ancre(r.code)}", blocs)
 
 
 def _sections_quartiers(d: _Donnees, numero: int) -> list[Section]:
     a = d.annee
     qpv = d.perimetres[d.perimetres["niveau"] == "QPV"]
-    titre = f"{numero}. Les quartiers"
+    titre = _titre_quartiers(numero)
     if qpv.empty:
         return [Section(titre, 1, "quartiers", [Paragraphe("Ce protocole ne déclare aucun quartier.")])]
     ter = d.ter[a]
@@ -1234,7 +1300,7 @@ def _sections_quartiers(d: _Donnees, numero: int) -> list[Section]:
         texte = (f"{type_q} {q.code}, commune{'s' if plusieurs else ''} : {q.communes_noms or 'non renseignée'}. "
                  + (f"{_pluriel(len(pos), 'indicateur suivi', 'indicateurs suivis')} en {a} : {_phrase_comptes(c)}."
                     if len(pos) else "Aucun indicateur n'y est suivi."))
-        sections.append(Section(f"{numero}.{i}. {q.libelle}", 2, f"qpv-{_ancre(q.code)}",
+        sections.append(Section(_titre_quartier(numero, i, q.libelle), 2, f"qpv-{_ancre(q.code)}",
                                 [Paragraphe(texte, "chapeau"), tab]))
     return sections
 
@@ -1280,11 +1346,33 @@ def _couverts(sig: pd.DataFrame, code: str) -> set[str]:
     return vus
 
 
+def _fiches_signataires(sig: pd.DataFrame, porteurs: list[set], par_sig_ind: dict,
+                        par_sig_dep: dict) -> tuple[list[tuple], list[str]]:
+    """Les signataires qui ont une fiche dans l'annexe — ceux qui portent un engagement, déclarent un indicateur ou ont
+    déposé pour l'année —, chacun avec les positions de ses engagements, indicateurs et dépôts, dans l'ordre ; et les
+    noms des autres. `porteurs` : les porteurs de chaque engagement ; `par_sig_ind`, `par_sig_dep` : signataire →
+    positions de ses indicateurs, de ses dépôts de l'année."""
+    fiches, sans_rien = [], []
+    for s in sig.itertuples():
+        mes_eng = [i for i, ps in enumerate(porteurs) if s.code in ps]
+        mes_ind = par_sig_ind.get(s.code, [])
+        mes_dep = par_sig_dep.get(s.code, [])
+        if not mes_eng and not mes_ind and not mes_dep:
+            sans_rien.append(s.libelle)
+        else:
+            fiches.append((s, mes_eng, mes_ind, mes_dep))
+    return fiches, sans_rien
+
+
+def _porteurs(eng: pd.DataFrame) -> list[set]:
+    return [set(("" if _vide(p) else p).split(";")) for p in eng["porteurs"]]
+
+
 def _sections_annexes(d: _Donnees, lettre: str) -> list[Section]:
     a = d.annee
     sig = d.signataires
     eng = d.engagements
-    porteurs = [set(("" if _vide(p) else p).split(";")) for p in eng["porteurs"]]
+    porteurs = _porteurs(eng)
     ind = d.indicateurs
     ter = d.ter[a]
     valeur_ter = dict(zip(ter["indicateur"], ter["valeur"]))
@@ -1300,14 +1388,9 @@ def _sections_annexes(d: _Donnees, lettre: str) -> list[Section]:
     par_sig_ind, par_sig_dep = _positions(ind["signataire"]), _positions(dep["signataire"])
     codes_eng, etats_eng, codes_ind = list(eng["code"]), list(eng["etat"]), list(ind["code"])
     tous_ind = tous_dep = None
-    sections, sans_rien = [], []
-    for s in sig.itertuples():
-        mes_eng = [i for i, ps in enumerate(porteurs) if s.code in ps]
-        mes_ind = par_sig_ind.get(s.code, [])
-        mes_dep = par_sig_dep.get(s.code, [])
-        if not mes_eng and not mes_ind and not mes_dep:
-            sans_rien.append(s.libelle)
-            continue
+    sections = []
+    fiches, sans_rien = _fiches_signataires(sig, porteurs, par_sig_ind, par_sig_dep)
+    for s, mes_eng, mes_ind, mes_dep in fiches:
         infos = [f"{s.categorie} ({s.code})", "signe le protocole" if s.signe else "ne signe pas le protocole"]
         if not _vide(s.rattache_a):
             infos.append(f"rattaché à : {noms.get(s.rattache_a, s.rattache_a)}")
@@ -1363,14 +1446,15 @@ def _sections_annexes(d: _Donnees, lettre: str) -> list[Section]:
                                             f"{s.code} dépôts"))
         elif mes_ind:
             blocs.append(Paragraphe(f"Aucun dépôt pour {a}.", "note"))
-        sections.append(Section(f"{lettre}.{len(sections) + 1}. {s.libelle}", 2, f"annexe-{_ancre(s.code)}", blocs))
+        sections.append(Section(_titre_signataire(lettre, len(sections) + 1, s.libelle), 2, f"annexe-{_ancre(s.code)}",
+                                blocs))
     intro = [Paragraphe(
         f"Pour chaque signataire et partenaire : les engagements qu'il porte (seul ou avec d'autres) et leur état, les "
         f"indicateurs qu'il déclare et leur statut en {a}, ses dépôts pour {a} avec leur date. La liste complète de ses "
         "engagements, avec leurs intitulés, est aussi dans le classeur Excel du rapport.")]
     if sans_rien:
         intro.append(Paragraphe("Sans engagement porté, indicateur déclaré ni dépôt : " + ", ".join(sans_rien) + "."))
-    return [Section(f"Annexe {lettre}. Les signataires", 1, "annexe-signataires", intro)] + sections
+    return [Section(_titre_annexe_signataires(lettre), 1, "annexe-signataires", intro)] + sections
 
 
 def _donnees_indicateurs_signataire(ind: pd.DataFrame, a: int, valeur_ter: dict, statut_ter: dict,
@@ -1385,7 +1469,11 @@ def _donnees_indicateurs_signataire(ind: pd.DataFrame, a: int, valeur_ter: dict,
 
 def _depots_annee(d: _Donnees) -> pd.DataFrame:
     """Les dépôts pour l'année du rapport (ses semestres compris)."""
-    return _memo(d, "depots_annee", lambda: d.depots[d.depots["periode"].fillna("").str.startswith(str(d.annee))])
+    return _memo(d, "depots_annee", lambda: _depots_de_l_annee(d.depots, d.annee))
+
+
+def _depots_de_l_annee(dep: pd.DataFrame, annee: int) -> pd.DataFrame:
+    return dep[dep["periode"].fillna("").str.startswith(str(annee))]
 
 
 def _tableau_depots(dep: pd.DataFrame, legende: str, feuille: str, avec_signataire: bool = True) -> Tableau:
@@ -1428,8 +1516,9 @@ def _sections_methode(d: _Donnees, lettre: str, etabli_le: dt.date) -> list[Sect
         "valeurs antérieures restent dans l'historique de la base.")]
     if d.p.get("demonstration"):
         intro.append(Paragraphe(MENTION_DEMO, "alerte"))
-    sections = [Section(f"Annexe {lettre}. Méthode et sources", 1, "methode", intro)]
-    sections.append(Section(f"{lettre}.1. Le modèle d'avancement en bref", 2, "methode-modele", [
+    titres = [t for t, _ in _titres_methode(lettre)]
+    sections = [Section(titres[0], 1, "methode", intro)]
+    sections.append(Section(titres[1], 2, "methode-modele", [
         Paragraphe("Le statut de chaque indicateur est décidé, dans cet ordre, par le modèle d'avancement de "
                    "perr-metrics (décrit en détail dans sa documentation, « Le modèle d'avancement ») :"),
         Tableau(statuts, "Les cinq statuts d'un indicateur", "Méthode statuts", pastilles={"Statut": COULEURS_STATUT},
@@ -1471,7 +1560,7 @@ def _sections_methode(d: _Donnees, lettre: str, etabli_le: dt.date) -> list[Sect
     sig = d.signataires
     sigles = pd.DataFrame({"Code": sig["code"], "Signataire ou partenaire": sig["libelle"],
                            "Catégorie": sig["categorie"], "Signe le protocole": sig["signe"].astype(bool)})
-    sections.append(Section(f"{lettre}.2. Sources des indicateurs", 2, "methode-sources", [
+    sections.append(Section(titres[2], 2, "methode-sources", [
         Paragraphe("La source de chaque indicateur est celle que déclare le référentiel du protocole ; le signataire "
                    "qui le déclare dépose ses valeurs. Les signataires sont désignés par leur code dans les tableaux "
                    "des engagements."),
@@ -1480,11 +1569,75 @@ def _sections_methode(d: _Donnees, lettre: str, etabli_le: dt.date) -> list[Sect
         Tableau(sigles, "Codes des signataires et partenaires", "Signataires",
                 largeurs={"Code": 1.8, "Signataire ou partenaire": 4.5, "Catégorie": 2, "Signe le protocole": 1.3})]))
     dep = _depots_annee(d).sort_values("depose_le")
-    sections.append(Section(f"{lettre}.3. Qui a déposé quoi et quand", 2, "methode-depots", [
+    sections.append(Section(titres[3], 2, "methode-depots", [
         Paragraphe(f"{_pluriel(len(dep), 'dépôt')} pour {a}, du plus ancien au plus récent. Un dépôt marqué « à "
                    "corriger » ne fait pas foi ; un dépôt plus récent pour la même valeur la remplace."),
         _tableau_depots(dep, f"Les dépôts pour {a}", "Dépôts")]))
     return sections
+
+
+ANNEXE_SIGNATAIRES, ANNEXE_METHODE = "A", "B"
+
+
+def _nom_fichier(protocole: dict, annee: int) -> str:
+    return f"rapport-{protocole['code']}-{annee}"
+
+
+def _annee_lue(annee) -> int:
+    try:
+        return int(str(annee).strip())
+    except ValueError:
+        raise RapportImpossible(f"Année « {annee} » illisible : attendu une année comme 2021.") from None
+
+
+@dataclass
+class Apercu:
+    """Ce que montre la page « Rapport annuel » avant qu'on ne prépare les fichiers : les chiffres clés et le début
+    de la synthèse, et le sommaire du rapport — les mêmes que ceux de `construire_rapport` (mêmes fonctions), sans
+    construire le contenu de chaque axe, quartier et signataire ni évaluer l'année précédente."""
+
+    protocole: dict
+    annee: int
+    chiffres: dict                     # `Rapport.chiffres`
+    synthese: list                     # les blocs de la section « 1. Synthèse » (chiffres clés, premier paragraphe)
+    sommaire: list[tuple[int, str]]    # (niveau, titre) de chaque section du rapport, dans l'ordre
+
+    @property
+    def nom_fichier(self) -> str:
+        """Le nom des fichiers du rapport, sans extension (`Rapport.nom_fichier`)."""
+        return _nom_fichier(self.protocole, self.annee)
+
+
+@operation("consulter_pilotage")
+def apercu(store: Store, protocole: str, annee: int | str, *, etabli_le: dt.date | None = None) -> Apercu:
+    """L'aperçu du rapport de `construire_rapport(store, protocole, annee, etabli_le=…)` (mêmes erreurs, mêmes
+    droits) : une lecture des valeurs de la seule année, l'évaluation au territoire, la complétude de l'année, les
+    engagements et leur état, et de quoi nommer les sections (axes, quartiers, signataires qui ont une fiche)."""
+    annee = _annee_lue(annee)
+    etabli_le = etabli_le or dt.date.today()
+    with requetes._session(store) as s:
+        p = _protocole_et_annee(s, protocole, annee)
+        d = avancement._charger_periodes(s, protocole, [str(annee)])[0]
+        axes = s.requete(avancement._SQL_NOEUDS, [protocole]).query("profondeur == 1")
+        eng, _ = _engagements_et_etats(s, protocole, etabli_le)
+        comp, _ = _completudes(s, protocole, annee, False)
+        ind = _indicateurs(s, protocole)
+        sig = _signataires(s, protocole)
+        dep = _depots_de_l_annee(_depots(s, protocole), annee)
+    intro, chiffres = _intro_synthese(p, annee, avancement._au_territoire(d, None), comp, eng)
+
+    sommaire = [(n, t) for t, n in _TITRES_SYNTHESE] + [(2, _titre_evolutions(annee))]
+    sommaire += [(1, _titre_axe(i, code, libelle))
+                 for i, (code, libelle) in enumerate(zip(axes["code"], axes["libelle"]), start=2)]
+    numero = len(axes) + 2
+    sommaire.append((1, _titre_quartiers(numero)))
+    qpv = d.perimetres.loc[d.perimetres["niveau"] == "QPV", "perimetre_libelle"]
+    sommaire += [(2, _titre_quartier(numero, i, libelle)) for i, libelle in enumerate(qpv, start=1)]
+    sommaire.append((1, _titre_annexe_signataires(ANNEXE_SIGNATAIRES)))
+    fiches, _ = _fiches_signataires(sig, _porteurs(eng), _positions(ind["signataire"]), _positions(dep["signataire"]))
+    sommaire += [(2, _titre_signataire(ANNEXE_SIGNATAIRES, k, f[0].libelle)) for k, f in enumerate(fiches, start=1)]
+    sommaire += [(n, t) for t, n in _titres_methode(ANNEXE_METHODE)]
+    return Apercu(p, annee, chiffres, intro, sommaire)
 
 
 @operation("consulter_pilotage")
@@ -1497,10 +1650,7 @@ def construire_rapport(store: Store, protocole: str, annee: int | str, *,
     sa période (messages en français). Les graphiques n'ont pas encore d'image : `rendre_images` (appelé par
     `ecrire_pdf` et `ecrire_docx`) les produit.
     """
-    try:
-        annee = int(str(annee).strip())
-    except ValueError:
-        raise RapportImpossible(f"Année « {annee} » illisible : attendu une année comme 2021.") from None
+    annee = _annee_lue(annee)
     etabli_le = etabli_le or dt.date.today()
     with requetes._session(store) as session:   # une session déjà ouverte sert telle quelle
         d = _charger(session, protocole, annee, etabli_le)
@@ -1510,8 +1660,8 @@ def construire_rapport(store: Store, protocole: str, annee: int | str, *,
     for i, r in enumerate(axes.itertuples(), start=2):
         sections.append(_section_axe(d, i, r))
     sections += _sections_quartiers(d, len(axes) + 2)
-    sections += _sections_annexes(d, "A")
-    sections += _sections_methode(d, "B", etabli_le)
+    sections += _sections_annexes(d, ANNEXE_SIGNATAIRES)
+    sections += _sections_methode(d, ANNEXE_METHODE, etabli_le)
     return Rapport(protocole=d.p, annee=annee, titre=f"Rapport annuel d'évaluation {annee}",
                    demonstration=bool(d.p.get("demonstration")), etabli_le=etabli_le,
                    couverture=_couverture(d, etabli_le), sections=sections, chiffres=chiffres)

@@ -126,6 +126,7 @@ CAS = {
     suivi.engagements_filtres: (lambda s, c: suivi.engagements_filtres(s, TCM), False),
     suivi.bilan_signataire: (lambda s, c: suivi.bilan_signataire(s, TCM, "CAF10", "2021"), False),
     rapport.construire_rapport: (lambda s, c: rapport.construire_rapport(s, TCM, 2021), False),
+    rapport.apercu: (lambda s, c: rapport.apercu(s, TCM, 2021), False),
     rapport.generer: (lambda s, c: rapport.generer(s, TCM, 2021, "xlsx", io.BytesIO()), False),
     demo.charger_demo: (lambda s, c: demo.charger_demo(s), True),
     demo.generer_valeurs: (lambda s, c: demo.generer_valeurs(s, TCM), True),

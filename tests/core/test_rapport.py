@@ -515,6 +515,32 @@ def test_lectures_du_chargement_egales_aux_fonctions_du_coeur(troyes, store_essa
     assert rapides     # les quartiers seuls, sur la démonstration au moins
 
 
+def test_apercu_egal_au_rapport(troyes, store_essai):
+    """L'aperçu de la page (chiffres, début de la synthèse, sommaire) est celui du rapport entier, qu'il ne construit
+    pas : chaque année de la démonstration (Troyes avec des états saisis, à la date du rapport et aujourd'hui ; Blois)
+    et du petit référentiel (première année, quartiers sans valeurs, signataires sans rien)."""
+    store = troyes["store"]
+    cas = [(store, TCM, range(2019, 2023), ETABLI_LE), (store, TCM, (2021,), None),
+           (store, "BLOIS-PERR-2020", range(2020, 2023), ETABLI_LE), (store_essai, ESSAI, (2024, 2025), None)]
+    vus = 0
+    for s, code, annees, le in cas:
+        for a in annees:
+            r = rapport.construire_rapport(s, code, a, etabli_le=le)
+            ap = rapport.apercu(s, code, str(a), etabli_le=le)
+            assert (ap.protocole, ap.annee, ap.nom_fichier) == (r.protocole, r.annee, r.nom_fichier)
+            assert ap.chiffres == r.chiffres
+            assert ap.synthese == r.section("synthese").blocs
+            assert ap.sommaire == r.sommaire
+            vus += len(ap.sommaire)
+    assert vus > 300
+    with pytest.raises(rapport.RapportImpossible, match="hors de la période du protocole EQ2030-TEST"):
+        rapport.apercu(store_essai, ESSAI, 2031)
+    with pytest.raises(rapport.RapportImpossible, match="illisible"):
+        rapport.apercu(store_essai, ESSAI, "deux mille")
+    with pytest.raises(requetes.ProtocoleInconnu):
+        rapport.apercu(store_essai, "INCONNU", 2024)
+
+
 def test_figures_construites_a_la_demande(store_essai):
     """Les figures Plotly ne sont construites qu'à la première demande (la mise en images) ; le rapport se met en
     cache (pickle) avant comme après."""
