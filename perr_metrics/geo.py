@@ -299,17 +299,37 @@ COLONNES_COMPARAISON = [
 ]
 
 
+def _quartiers_et_indicateurs(store: Store, protocole: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Les périmètres et les indicateurs du protocole, aux seules colonnes dont les vues par quartier se servent, en
+    une lecture : les lignes, l'ordre et les types de `requetes.perimetres` et de `requetes.indicateurs` (même droit,
+    même erreur pour un protocole inconnu), sans leurs jointures (communes de chaque quartier, noms des signataires,
+    engagements mesurés) qui coûtaient plus que le reste de ces deux lectures."""
+    from .droits import exiger
+    from .requetes import _verifier_con
+
+    exiger(store, "consulter_referentiel")
+
+    def lire(con):
+        _verifier_con(con, protocole)
+        per = con.execute("""
+            SELECT code, libelle, niveau, type FROM perimetre WHERE protocole = ?
+            ORDER BY CASE niveau WHEN 'Territoire' THEN 0 WHEN 'Commune' THEN 1 ELSE 2 END, ordre""", [protocole]).df()
+        ind = con.execute("SELECT code, libelle, unite, sens, niveau, agregation FROM indicateur WHERE protocole = ? "
+                          "ORDER BY ordre", [protocole]).df()
+        return per, ind
+    return store.lire(lire)
+
+
 @operation("consulter_pilotage")
 def valeurs_par_quartier(store: Store, protocole: str, periode, indicateur: str | None = None) -> pd.DataFrame:
     """Les indicateurs suivis par quartier, pour chaque quartier du protocole (QPV et veille active) à la période :
     les colonnes de `avancement.indicateurs_au_perimetre` plus `type` (QPV ou veille active). Avec `indicateur`, une
     ligne par quartier, y compris ceux qui n'ont ni valeur ni cible (valeur et statut vides)."""
     from .avancement import indicateurs_au_perimetre
-    from .requetes import _session, indicateurs, perimetres
+    from .requetes import _session
 
-    with _session(store) as s:   # une connexion pour les trois lectures
-        per = perimetres(s, protocole)
-        du_niveau = indicateurs(s, protocole)
+    with _session(store) as s:   # une connexion pour les deux lectures
+        per, du_niveau = _quartiers_et_indicateurs(s, protocole)
         codes = du_niveau.loc[du_niveau["niveau"] == "QPV", "code"]
         # Seulement les indicateurs qu'on va garder : les mêmes lignes, sans évaluer tout le protocole.
         voulus = [indicateur] if indicateur is not None else (codes.tolist() or None)
@@ -359,11 +379,10 @@ def comparaison_quartier(store: Store, protocole: str, periode, quartier: str) -
     si d'autres quartiers en ont. L'ordre est celui du référentiel.
     """
     from . import avancement as av
-    from .requetes import _session, indicateurs, perimetres
+    from .requetes import _session
 
     with _session(store) as s:   # une connexion, et une seule lecture des valeurs pour les quartiers et le territoire
-        per = perimetres(s, protocole)
-        du_niveau = indicateurs(s, protocole)
+        per, du_niveau = _quartiers_et_indicateurs(s, protocole)
         codes = du_niveau.loc[du_niveau["niveau"] == "QPV", "code"]
         ds = av._charger_periodes(s, protocole, [periode], indicateurs=codes.tolist() or None)
     d = ds[0]

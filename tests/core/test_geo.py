@@ -183,6 +183,22 @@ def test_comparaison_quartier(store_demo):
         geo.comparaison_quartier(store_demo, TCM, "2021", "QN99999Z")
 
 
+@pytest.mark.parametrize("protocole", ["TCM-PERR-2019", "BLOIS-PERR-2020"])
+def test_quartiers_et_indicateurs_comme_les_lectures_du_referentiel(store_demo, protocole):
+    """Les vues par quartier lisent périmètres et indicateurs sans les jointures de `requetes` : les mêmes lignes, dans
+    le même ordre, aux mêmes types que `requetes.perimetres` et `requetes.indicateurs`, la même erreur pour un
+    protocole inconnu."""
+    import pandas as pd
+    from perr_metrics import requetes
+
+    per, ind = geo._quartiers_et_indicateurs(store_demo, protocole)
+    pd.testing.assert_frame_equal(per, requetes.perimetres(store_demo, protocole)[list(per.columns)], check_exact=True)
+    pd.testing.assert_frame_equal(ind, requetes.indicateurs(store_demo, protocole)[list(ind.columns)], check_exact=True)
+    assert set(per["niveau"]) >= {"QPV", "Territoire"} and len(ind) > 10
+    with pytest.raises(requetes.ProtocoleInconnu):
+        geo._quartiers_et_indicateurs(store_demo, "INCONNU")
+
+
 def test_valeurs_par_quartier_tous_les_quartiers(store_demo):
     vals = geo.valeurs_par_quartier(store_demo, BLOIS, "2021", "EDU-PARENTS")
     assert vals["perimetre"].tolist() == ["QN04101M", "VA-QUINIERE"]
