@@ -1,5 +1,4 @@
 """Accueil : choisir un protocole et comprendre sa structure en une minute."""
-import plotly.express as px
 import streamlit as st
 
 from perr_metrics import requetes, ui
@@ -30,11 +29,8 @@ with ui.protections():
             value_name="nombre")
         racines["quoi"] = racines["quoi"].map({"nb_engagements": "Engagements", "nb_indicateurs": "Indicateurs"})
         racines["axe"] = racines["code"] + " — " + racines["libelle"].str.slice(0, 60)
-        fig = px.bar(racines, x="nombre", y="axe", color="quoi", barmode="group", orientation="h", text="nombre",
-                     color_discrete_sequence=["#0072B2", "#E69F00"],
-                     labels={"nombre": "Nombre", "axe": "", "quoi": ""})
-        fig.update_layout(height=120 + 70 * len(racines) // 2, margin=dict(t=10, b=10, l=10, r=10),
-                          yaxis=dict(autorange="reversed"), legend=dict(orientation="h", y=1.1), separators=", ")
+        fig = ui.barres(racines, "nombre", "axe", "quoi", {"Engagements": "#0072B2", "Indicateurs": "#E69F00"},
+                        "Nombre", texte="nombre", groupees=True, hauteur=120 + 70 * len(racines) // 2)
         st.plotly_chart(fig, config={"displaylogo": False})
         arbre["intitule"] = [("\u2003" * (n - 1)) + f"{code} — {lib}" for n, code, lib in
                              zip(arbre["profondeur"], arbre["code"], arbre["libelle"])]

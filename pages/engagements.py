@@ -2,7 +2,6 @@
 import datetime as dt
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from perr_metrics import requetes, suivi, ui
@@ -37,12 +36,8 @@ with ui.protections():
         for col, e in zip(st.columns(6), [*suivi.ETATS, suivi.NON_RENSEIGNE]):
             col.metric(e.capitalize(), int(compte.get(e, 0)))
         rep = suivi.repartition(df.assign(axe=df["axe"] + " — " + df["axe_libelle"].str.slice(0, 50)))
-        fig = px.bar(rep, x="nombre", y="axe", color="etat", orientation="h", color_discrete_map=COULEURS,
-                     category_orders={"etat": list(COULEURS)}, labels={"nombre": "Engagements", "axe": "",
-                                                                        "etat": "État"})
-        fig.update_traces(marker_line_color="#888888", marker_line_width=0.5)
-        fig.update_layout(height=110 + 45 * rep["axe"].nunique(), margin=dict(t=10, b=10, l=10, r=10),
-                          yaxis=dict(autorange="reversed"), legend=dict(traceorder="normal"))
+        fig = ui.barres(rep, "nombre", "axe", "etat", COULEURS, "Engagements", legende="État",
+                        hauteur=110 + 45 * rep["axe"].nunique())
         ui.graphique(fig, rep.rename(columns={"axe": "Axe", "etat": "État", "nombre": "Engagements"}),
                      f"etats-engagements-{p['code']}")
         vue = df.assign(quand=df["date_etat"].map(lambda x: "" if pd.isna(x) else ui.date_texte(x)))

@@ -3,7 +3,6 @@ s'il a envoyé ses chiffres."""
 import math
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from perr_metrics import suivi, ui
@@ -17,12 +16,9 @@ def barres(comptes: pd.Series, couleurs: dict, titre: str, nom: str) -> None:
     """Une barre par état ou statut, dans l'ordre des couleurs, avec son effectif."""
     df = pd.DataFrame({"quoi": list(couleurs), "nombre": [int(comptes.get(k, 0)) for k in couleurs]})
     df = df[df["nombre"] > 0]
-    fig = px.bar(df, x="nombre", y="quoi", color="quoi", orientation="h", text="nombre",
-                 color_discrete_map=couleurs, labels={"nombre": titre, "quoi": ""})
-    fig.update_traces(marker_line_color="#888888", marker_line_width=0.5, textposition="outside", cliponaxis=False)
-    fig.update_layout(height=90 + 32 * len(df), showlegend=False, margin=dict(t=10, b=10, l=10, r=30),
-                      xaxis=dict(dtick=max(1, math.ceil(df["nombre"].max() / 8))),   # des effectifs : pas de 0,2
-                      yaxis=dict(categoryorder="array", categoryarray=list(df["quoi"]), autorange="reversed"))
+    fig = ui.barres(df, "nombre", "quoi", "quoi", couleurs, titre, texte="nombre", dehors=True, legende=None,
+                    hauteur=90 + 32 * len(df))
+    fig.update_layout(xaxis=dict(dtick=max(1, math.ceil(df["nombre"].max() / 8))))   # des effectifs : pas de 0,2
     ui.graphique(fig, df.rename(columns={"quoi": "État ou statut", "nombre": titre}), nom)
 
 

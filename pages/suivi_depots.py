@@ -1,5 +1,4 @@
 """Suivi des dépôts : complétude par signataire, retards, historique des fichiers, revue par la coordination."""
-import plotly.express as px
 import streamlit as st
 
 from perr_metrics import depots, ui
@@ -30,14 +29,11 @@ with ui.protections():
             noms = dict(zip(df["signataire"], df["nom"]))
             st.warning("**À relancer :** " + " ; ".join(f"{noms[s]} ({s})" for s in comp.en_retard))
         if not df.empty:
-            fig = px.bar(df.assign(etiquette=df["taux"].map(format_pourcent)), x="taux", y="nom", orientation="h",
-                         color="statut", range_x=[0, 110], text="etiquette",
-                         color_discrete_map={"complet": "#009E73", "partiel": "#E69F00", "aucune donnée": "#D55E00"},
-                         labels={"taux": "Valeurs reçues (%)", "nom": "", "statut": "Statut"},
-                         hover_data={"attendus": True, "recus": True})
-            fig.update_traces(textposition="outside", cliponaxis=False)
-            fig.update_layout(height=140 + 28 * len(df), margin=dict(t=10, b=10, l=10, r=10), separators=", ",
-                              yaxis=dict(autorange="reversed"))
+            fig = ui.barres(df.assign(etiquette=df["taux"].map(format_pourcent)), "taux", "nom", "statut",
+                            {"complet": "#009E73", "partiel": "#E69F00", "aucune donnée": "#D55E00"},
+                            "Valeurs reçues (%)", texte="etiquette", dehors=True, legende="Statut",
+                            survol={"attendus": "Attendues", "recus": "Reçues"}, bornes_x=[0, 110],
+                            hauteur=140 + 28 * len(df))
             ui.graphique(fig, vue_export(df), f"completude-{p['code']}-{periode}")
             vue = df.assign(taux_txt=df["taux"].map(format_pourcent), dernier=df["dernier_depot"].map(
                 ui.date_heure_texte))
