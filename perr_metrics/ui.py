@@ -632,13 +632,16 @@ def televersement(libelle: str, types: list[str], cle: str, fichiers: str):
 
 def telechargements(df: pd.DataFrame, nom: str, cle: str | None = None) -> None:
     """Deux boutons : les données en CSV (séparateur « ; », UTF-8 avec BOM, pour Excel) et en .xlsx. Les textes qui
-    commencent par =, +, - ou @ sont neutralisés : un tableur ne les prendra pas pour des formules."""
+    commencent par =, +, - ou @ sont neutralisés : un tableur ne les prendra pas pour des formules. Les fichiers ne
+    sont écrits qu'au clic (téléchargement différé de Streamlit) : un classeur par graphique à chaque affichage de la
+    page coûtait 20 ms chacun."""
     from .exports import vers_csv, vers_xlsx
     cle = cle or nom
+    df = df.copy()     # la table telle qu'affichée, même si l'appelant la modifie ensuite
     g, d, _ = st.columns([1, 1, 4])
-    g.download_button("Données (CSV)", vers_csv(df), f"{nom}.csv", "text/csv", key=f"csv-{cle}",
+    g.download_button("Données (CSV)", lambda: vers_csv(df), f"{nom}.csv", "text/csv", key=f"csv-{cle}",
                       icon=":material/download:")
-    d.download_button("Données (Excel)", vers_xlsx(df, nom[:31]), f"{nom}.xlsx",
+    d.download_button("Données (Excel)", lambda: vers_xlsx(df, nom[:31]), f"{nom}.xlsx",
                       "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key=f"xlsx-{cle}",
                       icon=":material/download:")
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
+
+from perr_metrics import avancement as av
 from playwright.sync_api import TimeoutError as ErreurDelai
 
 from tests.e2e.conftest import PREMIER_CHARGEMENT, ouvrir_connecte
@@ -67,7 +70,7 @@ def metrique(page: Page, libelle: str):
         has_text=re.compile("^" + re.escape(libelle) + "$"))).get_by_test_id("stMetricValue")
 
 
-def test_vue_ensemble(onglet: Page, nouvel_onglet, app_url, capture):
+def test_vue_ensemble(onglet: Page, nouvel_onglet, app_url, capture, tmp_path):
     page = onglet
     ouvrir(page, f"{app_url}/vue_ensemble?protocole={TROYES}&periode=2021", "Vue d'ensemble")
     expect(page.get_by_test_id("stAlert").filter(has_text="Données de démonstration")).to_be_visible(timeout=ATTENTE)
@@ -76,6 +79,18 @@ def test_vue_ensemble(onglet: Page, nouvel_onglet, app_url, capture):
     expect(titre(page, "Ce qui a changé depuis 2020")).to_be_visible(timeout=ATTENTE)
     expect(metrique(page, "Score d'avancement")).to_have_text(re.compile(r"^\d+\s%$"), timeout=ATTENTE)
     capture(page, "copil-vue-ensemble-2021")
+
+    # Les données d'un graphique, écrites au clic seulement (téléchargement différé) : un vrai classeur.
+    donnees = page.get_by_test_id("stExpander").filter(has_text="Données du graphique").first
+    donnees.click()
+    with page.expect_download() as telechargement:
+        donnees.get_by_role("button", name=re.compile("Données \\(Excel\\)")).click()
+    assert telechargement.value.suggested_filename == f"statuts-{TROYES}-2021.xlsx"
+    classeur = tmp_path / telechargement.value.suggested_filename
+    telechargement.value.save_as(classeur)
+    feuille = load_workbook(classeur).active
+    assert [c.value for c in feuille[1]][:2] == ["Statut", "Indicateurs"]
+    assert {feuille.cell(r, 1).value for r in range(2, feuille.max_row + 1)} == set(av.STATUTS)
 
     choisir(page, "Période", "2022")
     expect(page).to_have_url(re.compile(r"[?&]periode=2022(&|$)"), timeout=ATTENTE)
