@@ -25,9 +25,9 @@ import pandas as pd
 
 from .db import Store
 from .droits import operation
-from .depots import RE_PERIODE, SQL_VALEURS_COURANTES
+from .depots import RE_PERIODE, SQL_VALEURS_COURANTES_DU_PROTOCOLE
 from .formats import ESPACE_INSECABLE, format_nombre, format_valeur
-from .requetes import ProtocoleInconnu
+from .requetes import SQL_APPARTENANCE, ProtocoleInconnu
 
 # --------------------------------------------------------------------------------------------------------------------
 # Statuts et réglages
@@ -404,15 +404,9 @@ def _charger(store: Store, protocole: str, periode, avec_noeuds: bool = False,
 
 
 _SQL_NOEUDS = "SELECT code, parent, libelle, profondeur FROM noeud WHERE protocole = ? ORDER BY chemin"
-# Un indicateur compte pour un nœud s'il mesure un engagement rattaché au nœud ou à un descendant.
-_SQL_APPARTENANCE = """
-    WITH n AS (SELECT code, chemin FROM noeud WHERE protocole = ?),
-    m AS (SELECT DISTINCT x.indicateur, n.chemin FROM indicateur_engagement x
-          JOIN engagement e ON e.protocole = x.protocole AND e.code = x.engagement
-          JOIN n ON n.code = e.noeud WHERE x.protocole = ?)
-    SELECT DISTINCT n.code AS noeud, m.indicateur FROM n JOIN m
-      ON m.chemin = n.chemin OR starts_with(m.chemin, n.chemin || '.')
-    ORDER BY noeud, indicateur"""   # un ordre fixe : sans lui, DISTINCT rend les lignes dans un ordre variable
+# Un indicateur compte pour un nœud s'il mesure un engagement rattaché au nœud ou à un descendant (la requête est
+# dans `requetes`, qui en tire aussi le nombre d'indicateurs de chaque nœud de l'arborescence).
+_SQL_APPARTENANCE = SQL_APPARTENANCE
 
 
 def _charger_periodes(store: Store, protocole: str, periodes, avec_noeuds: bool = False,
@@ -464,7 +458,7 @@ def _charger_periodes(store: Store, protocole: str, periodes, avec_noeuds: bool 
         filtre_code = filtre.replace("indicateur)", "code)")
         val = con.execute(f"""
             WITH v AS (SELECT indicateur, perimetre, periode, valeur, depot_id
-                       FROM ({SQL_VALEURS_COURANTES}) WHERE {f_annee} {filtre}),
+                       FROM ({SQL_VALEURS_COURANTES_DU_PROTOCOLE}) WHERE {f_annee} {filtre}),
             i AS (SELECT code AS indicateur, periodicite FROM indicateur WHERE protocole = ? {filtre_code}),
             r(demande, periodicite, periode, rang) AS (VALUES {valeurs_rangs})
             SELECT r.demande, v.indicateur, v.perimetre, v.valeur, v.periode, v.depot_id
@@ -1019,7 +1013,11 @@ def _indicateurs_par_periode(store: Store, protocole: str, periodes: Iterable,
                             indicateurs: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`indicateurs_au_territoire_par_periode` et `indicateurs_au_perimetre_par_periode` à la fois, sur une seule
     lecture de la base : (territoire, périmètres), les mêmes tables que ces deux fonctions."""
-    ds = _charger_periodes(store, protocole, list(periodes), indicateurs=indicateurs)
+    return _tables_par_periode(_charger_periodes(store, protocole, list(periodes), indicateurs=indicateurs))
+
+
+def _tables_par_periode(ds: list[_Donnees]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(territoire, périmètres) de `_indicateurs_par_periode`, à partir des données déjà lues (`_charger_periodes`)."""
     return (_par_periode([_lignes_au_territoire(d, None) for d in ds], ds, COLONNES_TERRITOIRE),
             _par_periode([_lignes_au_perimetre(d) for d in ds], ds, COLONNES_PERIMETRE))
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -22,7 +24,7 @@ import pandas as pd
 
 from . import avancement, depots, requetes, suivi
 from .avancement import ATTEINT, EN_BONNE_VOIE, EN_RETARD, STATUTS, lire_periode
-from .db import Store
+from .db import SessionLecture, Store
 from .droits import exiger, operation
 
 #: Les états d'un engagement (ceux de `suivi`, qui les enregistre), puis celui d'un engagement sans état saisi.
@@ -43,6 +45,20 @@ def _lecteur(store: Store, lire: Lecteur | None) -> Lecteur:
 
 
 _session = requetes._session
+
+
+@contextmanager
+def _a_cote(session, fonction):
+    """`fonction(autre)` menée dans un second fil pendant le bloc, `autre` étant la même base vue par un second curseur
+    de la connexion de `session` (DuckDB lâche le GIL pendant ses requêtes : elles avancent pendant que ce fil-ci
+    calcule en Python). Rend le `Future` du résultat ; à la sortie du bloc, on attend la fin du fil, puis le curseur est
+    refermé."""
+    curseur = session.lire(lambda con: con.cursor())
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="perr-lecture") as fil:
+            yield fil.submit(fonction, SessionLecture(session, curseur))
+    finally:
+        curseur.close()
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -134,14 +150,25 @@ def _pilotage(store: Store, protocole: str, periode: str) -> _Pilotage:
     celle que rendrait la fonction de lecture du même nom."""
     exiger(store, "consulter_pilotage")   # lue par `ui.lire` directement : le droit de ses vues
     with _session(store) as s:
-        p = requetes.protocole(s, protocole)
+        p = requetes.protocole(s, protocole)   # le protocole vérifié (ProtocoleInconnu), le droit de lire l'arborescence
         precedente = periode_precedente(periode)
         qs = [periode] + ([precedente] if lire_periode(precedente).annee >= int(p["annee_debut"]) else [])
-        territoire = avancement._evaluations_au_territoire(s, protocole, qs)
-        recus = nouveaux_depots(s, protocole, periode)
-        arbre = requetes.arbre(s, protocole)
-        noeuds, appartenance = avancement._structure_des_noeuds(s, protocole)
+        # Les nouveaux dépôts et l'arborescence sont lus à côté pendant que ce fil-ci lit les valeurs et évalue le
+        # protocole (en Python, l'essentiel du temps) : ils n'en dépendent pas.
+        with _a_cote(s, lambda autre: _depots_et_arbre(autre, protocole, periode)) as a_cote:
+            territoire = avancement._evaluations_au_territoire(s, protocole, qs)
+        recus, arbre, appartenance = a_cote.result()
+        noeuds = arbre[["code", "parent", "libelle", "profondeur"]].copy()
     return _Pilotage(p, territoire, recus, arbre, noeuds, appartenance)
+
+
+def _depots_et_arbre(store, protocole: str, periode: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Pour `_pilotage` : les nouveaux dépôts, l'arborescence et l'appartenance des indicateurs aux nœuds, ces deux-là en
+    deux requêtes (au lieu de cinq, vérifications comprises : le protocole l'est déjà) ; les nœuds
+    d'`avancement._structure_des_noeuds` sont les colonnes de l'arborescence, dans le même ordre (par chemin)."""
+    recus = nouveaux_depots(store, protocole, periode)
+    arbre, appartenance = store.lire(lambda con: requetes._arbre(con, protocole))
+    return recus, arbre, appartenance
 
 
 def _evaluation_au_territoire(lire: Lecteur, protocole: str, periode) -> pd.DataFrame:
@@ -247,14 +274,16 @@ def nouveaux_depots(store: Store, protocole: str, periode) -> pd.DataFrame:
 
     def lire(con):
         # D'abord les dépôts candidats : ceux qui ont une valeur d'une année au plus celle de la période (un dépôt
-        # retenu en a forcément une : une période d'une année suivante est postérieure). Ce filtre sur `annee` laisse
-        # DuckDB sauter les groupes de lignes des années suivantes ; puis les périodes de ces dépôts seulement, entre
-        # leurs identifiants extrêmes (la table est écrite dans l'ordre des dépôts : des bornes constantes sautent
-        # les autres groupes de lignes). Le choix final reste celui d'en dessous, sur les périodes de chaque dépôt.
-        candidats = [r[0] for r in con.execute("""
-            SELECT DISTINCT depot_id FROM valeur WHERE protocole = ? AND annee <= ?
-              AND depot_id IN (SELECT id FROM depot WHERE protocole = ? AND depose_le >= ?)""",
-                                               [protocole, p.annee, protocole, depuis]).fetchall()]
+        # retenu en a forcément une : une période d'une année suivante est postérieure), avec ces périodes-là. Ce
+        # filtre sur `annee` laisse DuckDB sauter les groupes de lignes des années suivantes, et des bornes constantes
+        # sur les identifiants des dépôts récents (la table est écrite dans l'ordre des dépôts) ceux d'avant ; les
+        # dépôts récents eux-mêmes sont choisis ici, sur leurs identifiants (moins cher qu'une semi-jointure).
+        recents = {r[0] for r in con.execute("SELECT id FROM depot WHERE protocole = ? AND depose_le >= ?",
+                                             [protocole, depuis]).fetchall()}
+        paires = [] if not recents else [r for r in con.execute("""
+            SELECT DISTINCT depot_id, periode FROM valeur WHERE protocole = ? AND annee <= ? AND depot_id BETWEEN ? AND ?
+            """, [protocole, p.annee, min(recents), max(recents)]).fetchall() if r[0] in recents]
+        candidats = sorted({d for d, _ in paires})
         if not candidats:
             # Aucun dépôt à garder : la requête d'origine, sans ces bornes, dont la table vide a les types que
             # pandas donne aux lignes qu'elle écarte ensuite (chaînes), ou à aucune ligne (objets).
@@ -268,18 +297,24 @@ def nouveaux_depots(store: Store, protocole: str, periode) -> pd.DataFrame:
                 LEFT JOIN signataire s ON s.protocole = d.protocole AND s.code = d.signataire
                 ORDER BY d.depose_le DESC, d.id DESC
             """, [protocole, depuis, protocole]).df()
+        # Puis toutes les périodes de ces dépôts : celles qu'on vient de lire, et celles des années suivantes, lues
+        # entre leurs identifiants extrêmes (quelques groupes de lignes : les valeurs d'un dépôt sont écrites ensemble).
+        # Le choix final reste celui d'en dessous, sur les périodes de chaque dépôt.
         return con.execute("""
-            WITH d AS (SELECT * FROM depot WHERE protocole = ? AND depose_le >= ?
-                       AND list_contains(CAST(? AS BIGINT[]), id)),
-            v AS (SELECT depot_id, list(DISTINCT periode ORDER BY periode) AS periodes FROM valeur
-                  WHERE protocole = ? AND depot_id BETWEEN ? AND ? AND depot_id IN (SELECT id FROM d)
-                  GROUP BY depot_id)
+            WITH v AS (SELECT depot_id, list(DISTINCT periode ORDER BY periode) AS periodes FROM (
+                    SELECT unnest(CAST(? AS BIGINT[])) AS depot_id, unnest(CAST(? AS VARCHAR[])) AS periode
+                    UNION ALL
+                    SELECT depot_id, periode FROM valeur WHERE protocole = ? AND annee > ? AND depot_id BETWEEN ? AND ?
+                      AND list_contains(CAST(? AS BIGINT[]), depot_id))
+                GROUP BY depot_id)
             SELECT d.id, d.signataire, s.nom AS signataire_nom, d.periode, v.periodes, d.depose_le, d.fichier_nom,
                    d.utilisateur, d.nb_valeurs, d.statut
-            FROM d JOIN v ON v.depot_id = d.id
+            FROM depot d JOIN v ON v.depot_id = d.id
             LEFT JOIN signataire s ON s.protocole = d.protocole AND s.code = d.signataire
+            WHERE d.protocole = ? AND d.depose_le >= ?
             ORDER BY d.depose_le DESC, d.id DESC
-        """, [protocole, depuis, candidats, protocole, min(candidats), max(candidats)]).df()
+        """, [[d for d, _ in paires], [q for _, q in paires], protocole, p.annee, candidats[0], candidats[-1],
+              candidats, protocole, depuis]).df()
 
     df = store.lire(lire)
     garde = [any(lire_periode(q).instant <= p.instant for q in liste) for liste in df["periodes"]]
@@ -494,6 +529,28 @@ def references_et_cibles(store: Store, protocole: str, indicateur: str | None = 
     """, {"p": protocole, "i": indicateur})
 
 
+def _references_et_cibles_lues(d: avancement._Donnees) -> pd.DataFrame | None:
+    """`references_et_cibles(store, protocole, indicateur)` tiré des références et cibles qu'`avancement._charger_periodes`
+    vient de lire pour `indicateurs=[indicateur]` (les mêmes : l'indicateur, son numérateur et son dénominateur), sans
+    seconde requête (la préparer coûtait plus que l'exécuter) : mêmes lignes (celles des périmètres du protocole), même
+    ordre (indicateur, périmètre, nature, année : l'ordre des octets, celui de DuckDB), mêmes types. None s'il n'y en a
+    aucune : la table vide de DuckDB n'a pas les mêmes types (des objets au lieu de chaînes)."""
+    niveaux = dict(zip(d.perimetres["perimetre"].tolist(), d.perimetres["niveau"].tolist()))
+    lignes = [(i, p, "référence", a, v) for (i, p), (a, v) in d.references.items() if p in niveaux]
+    lignes += [(i, p, "cible", a, v) for (i, p), cibles in d.cibles.items() if p in niveaux for a, v in cibles.items()]
+    if not lignes:
+        return None
+    lignes.sort(key=lambda l: l[:4])
+    chaine = d.perimetres["niveau"].dtype   # le type que DuckDB donne à ses chaînes
+    return pd.DataFrame({
+        "indicateur": pd.array([l[0] for l in lignes], dtype=chaine),
+        "perimetre": pd.array([l[1] for l in lignes], dtype=chaine),
+        "niveau": pd.array([niveaux[l[1]] for l in lignes], dtype=chaine),
+        "nature": pd.array([l[2] for l in lignes], dtype=chaine),
+        "annee": np.array([l[3] for l in lignes], dtype="int32"),
+        "valeur": np.array([l[4] for l in lignes], dtype="float64")})
+
+
 def trajectoire_du_territoire(rc: pd.DataFrame, indicateur: dict, code_territoire: str) -> pd.DataFrame:
     """La référence et les cibles du territoire entier pour un indicateur, selon sa règle d'agrégation, comme le modèle
     d'avancement les calcule quand tous les périmètres attendus sont renseignés (docs/avancement.md) : déclaré au niveau
@@ -605,12 +662,18 @@ def _donnees_serie(store: Store, protocole: str, indicateur: str) -> _DonneesSer
     exiger(store, "consulter_pilotage")   # lue par `ui.lire` directement : le droit de ses vues
     with _session(store) as s:
         p = requetes.protocole(s, protocole)
-        info = _info_indicateur(requetes.indicateurs(s, protocole), indicateur)
+        # La ligne de l'indicateur et celles de ses composantes, seules : `_info_indicateur` n'y prend rien d'autre.
+        exiger(s, "consulter_referentiel")   # le droit de `requetes.indicateurs`
+        info = _info_indicateur(s.lire(lambda con: requetes._indicateur_et_composantes(con, protocole, indicateur)),
+                                indicateur)
         if info is None:
             return _DonneesSerie(p, None, [], None, None, None)
         qs = periodes_de_l_indicateur(p, info["periodicite"])
-        territoire, perimetres = avancement._indicateurs_par_periode(s, protocole, qs, indicateurs=[indicateur])
-        rc = references_et_cibles(s, protocole, indicateur)
+        ds = avancement._charger_periodes(s, protocole, qs, indicateurs=[indicateur])
+        territoire, perimetres = avancement._tables_par_periode(ds)
+        rc = _references_et_cibles_lues(ds[0]) if ds else None
+        if rc is None:
+            rc = references_et_cibles(s, protocole, indicateur)
     return _DonneesSerie(p, info, qs, territoire, perimetres, rc)
 
 
@@ -660,13 +723,19 @@ def provenance(store: Store, protocole: str, indicateur: str) -> pd.DataFrame:
         h = depots.historique(s, protocole, indicateur)
         per, sig = s.lire(lire)
     df = h.merge(per, on="perimetre", how="left").merge(sig, on="signataire", how="left")
-    foi = df[df["fait_foi"]].drop_duplicates(["perimetre", "periode"]).set_index(["perimetre", "periode"])["depot_id"]
-    remplacant = [foi.get((p, q)) for p, q in zip(df["perimetre"], df["periode"])]
+    # Le dépôt qui fait foi de chaque (périmètre, période) : le premier marqué, dans un dictionnaire (chercher chaque
+    # ligne dans un index de pandas coûtait plus que la lecture elle-même).
+    cles = list(zip(df["perimetre"].tolist(), df["periode"].tolist()))
+    fait_foi = df["fait_foi"].tolist()
+    foi: dict = {}
+    for cle, f, d in zip(cles, fait_foi, df["depot_id"].tolist()):
+        if f:
+            foi.setdefault(cle, d)
     df["sort"] = [
         "fait foi" if f else
         "écartée : dépôt à corriger" if s == "à corriger" else
-        f"remplacée par le dépôt n° {r}" if r is not None else "écartée"
-        for f, s, r in zip(df["fait_foi"], df["statut"], remplacant)]
+        f"remplacée par le dépôt n° {foi[cle]}" if cle in foi else "écartée"
+        for f, s, cle in zip(fait_foi, df["statut"].tolist(), cles)]
     df = df.sort_values(["periode", "rang", "ordre", "depot_id"], ascending=[False, True, True, False], kind="stable")
     return df.drop(columns=["rang", "ordre"]).reset_index(drop=True)
 
