@@ -22,6 +22,7 @@ from .db import Store, prochain_id
 from .droits import exiger_signataire, operation, perimetre_de, utilisateur_de
 from .rapport_erreurs import Rapport
 from .referentiel import inserer_df
+from .requetes import ProtocoleInconnu, _a_cote, _session
 from .validation import Contexte, _par_valeur, lire_depot, verifier
 
 RE_PERIODE = re.compile(r"^(\d{4})(?:-S([12]))?$")
@@ -386,9 +387,8 @@ def completude(store: Store, protocole: str, periode: str) -> Completude:
 
     def lire(con):
         if not con.execute("SELECT count(*) FROM protocole WHERE code = ?", [protocole]).fetchone()[0]:
-            from .requetes import ProtocoleInconnu
             raise ProtocoleInconnu(protocole)
-        detail = con.execute(f"""
+        return con.execute(f"""
             WITH a AS ({SQL_ATTENDUS}),
             -- Les valeurs qui font foi, pour l'année demandée seulement (les attendus n'en portent pas d'autre) ;
             -- l'année passée en nombre : une constante que DuckDB pousse jusqu'à la lecture de `valeur` (et ses
@@ -399,14 +399,18 @@ def completude(store: Store, protocole: str, periode: str) -> Completude:
             FROM a LEFT JOIN c ON c.indicateur = a.indicateur AND c.perimetre = a.perimetre AND c.periode = a.periode
             ORDER BY a.signataire, a.ordre, a.perimetre, a.periode
         """, {"protocole": protocole, "periode": str(periode), "annee": int(str(periode)[:4])}).df()
-        sig = con.execute("""
+
+    def signataires(autre):
+        return autre.lire(lambda con: con.execute("""
             SELECT s.code AS signataire, s.nom,
                    (SELECT max(d.depose_le) FROM depot d WHERE d.protocole = s.protocole AND d.signataire = s.code
                      AND d.periode LIKE ? || '%') AS dernier_depot
-            FROM signataire s WHERE s.protocole = ?""", [str(periode)[:4], protocole]).df()
-        return detail, sig
+            FROM signataire s WHERE s.protocole = ?""", [str(periode)[:4], protocole]).df())
 
-    detail, sig = store.lire(lire)
+    with _session(store) as s:   # les signataires lus à côté, pendant la lecture du détail
+        with _a_cote(s, signataires) as a_cote:
+            detail = s.lire(lire)
+        sig = a_cote.result()
     permis = perimetre_de(store, protocole)
     if permis is not None:
         detail = detail[detail["signataire"].isin(permis)].reset_index(drop=True)

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -24,7 +22,7 @@ import pandas as pd
 
 from . import avancement, depots, requetes, suivi
 from .avancement import ATTEINT, EN_BONNE_VOIE, EN_RETARD, STATUTS, lire_periode
-from .db import SessionLecture, Store
+from .db import Store
 from .droits import exiger, operation
 
 #: Les états d'un engagement (ceux de `suivi`, qui les enregistre), puis celui d'un engagement sans état saisi.
@@ -45,20 +43,7 @@ def _lecteur(store: Store, lire: Lecteur | None) -> Lecteur:
 
 
 _session = requetes._session
-
-
-@contextmanager
-def _a_cote(session, fonction):
-    """`fonction(autre)` menée dans un second fil pendant le bloc, `autre` étant la même base vue par un second curseur
-    de la connexion de `session` (DuckDB lâche le GIL pendant ses requêtes : elles avancent pendant que ce fil-ci
-    calcule en Python). Rend le `Future` du résultat ; à la sortie du bloc, on attend la fin du fil, puis le curseur est
-    refermé."""
-    curseur = session.lire(lambda con: con.cursor())
-    try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="perr-lecture") as fil:
-            yield fil.submit(fonction, SessionLecture(session, curseur))
-    finally:
-        curseur.close()
+_a_cote = requetes._a_cote
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -358,14 +343,21 @@ def etats_des_engagements(store: Store, protocole: str, noeud: str | None = None
     etat, date_etat, commentaire, auteur…), plus indicateurs : les codes des indicateurs qui mesurent l'engagement
     (« A, B »).
     """
-    with _session(store) as s:   # une connexion pour les trois lectures
-        df = suivi.etats_courants(s, protocole)
-        if noeud:
-            df = df[df["code"].isin(requetes.engagements(s, protocole, noeud)["code"])]
-        mesures = s.requete("""
-            SELECT engagement AS code, string_agg(indicateur, ', ' ORDER BY indicateur) AS indicateurs
-            FROM indicateur_engagement WHERE protocole = ? GROUP BY engagement""", [protocole])
-    return df.merge(mesures, on="code", how="left").reset_index(drop=True)
+    with _session(store) as s:   # une connexion pour les trois lectures, celle des indicateurs menée à côté
+        with _a_cote(s, lambda autre: autre.requete("""
+                SELECT engagement AS code, string_agg(indicateur, ', ' ORDER BY indicateur) AS indicateurs
+                FROM indicateur_engagement WHERE protocole = ? GROUP BY engagement""", [protocole])) as a_cote:
+            df = suivi.etats_courants(s, protocole)
+            if noeud:
+                df = df[df["code"].isin(requetes.engagements(s, protocole, noeud)["code"])]
+        mesures = a_cote.result()
+    if df.empty or mesures.empty:
+        return df.merge(mesures, on="code", how="left").reset_index(drop=True)
+    # La colonne que donnerait la jointure à gauche (`merge`, plus lente), au même type : celui de la colonne lue.
+    par_code = dict(zip(mesures["code"].tolist(), mesures["indicateurs"].tolist()))
+    df = df.reset_index(drop=True)
+    df["indicateurs"] = pd.array([par_code.get(c) for c in df["code"].tolist()], dtype=mesures["indicateurs"].dtype)
+    return df
 
 
 def repartition_etats(engagements: pd.DataFrame) -> pd.DataFrame:
@@ -719,9 +711,10 @@ def provenance(store: Store, protocole: str, indicateur: str) -> pd.DataFrame:
                           [protocole]).df()
         return per, sig
 
-    with _session(store) as s:   # une connexion pour les deux lectures
-        h = depots.historique(s, protocole, indicateur)
-        per, sig = s.lire(lire)
+    with _session(store) as s:   # une connexion pour les trois lectures, les deux petites menées à côté
+        with _a_cote(s, lambda autre: autre.lire(lire)) as a_cote:
+            h = depots.historique(s, protocole, indicateur)
+        per, sig = a_cote.result()
     df = h.merge(per, on="perimetre", how="left").merge(sig, on="signataire", how="left")
     # Le dépôt qui fait foi de chaque (périmètre, période) : le premier marqué, dans un dictionnaire (chercher chaque
     # ligne dans un index de pandas coûtait plus que la lecture elle-même).

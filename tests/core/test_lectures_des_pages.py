@@ -8,8 +8,9 @@ nationale (6 protocoles générés comme ceux de la base nationale).
 - `requetes.perimetres` : communes groupées une fois (au lieu de sous-requêtes corrélées) ;
 - `vues._donnees_serie` : la ligne de l'indicateur et de ses composantes seules, références et cibles prises dans ce que
   l'évaluation vient de lire ;
-- `vues.provenance` : le dépôt qui fait foi cherché dans un dictionnaire ; `depots.completude` : comptes par signataire
-  sans groupement de pandas ;
+- `vues.provenance` : le dépôt qui fait foi cherché dans un dictionnaire, périmètres et signataires lus à côté ;
+  `depots.completude` : comptes par signataire sans groupement de pandas, signataires lus à côté ;
+- `vues.etats_des_engagements` : les indicateurs de chaque engagement lus à côté, ajoutés sans jointure de pandas ;
 - les valeurs qui font foi (`depots.SQL_VALEURS_COURANTES_DU_PROTOCOLE`) et l'historique d'un indicateur : la jointure
   limitée aux dépôts du protocole.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from perr_metrics import avancement, depots, requetes, vues
+from perr_metrics import avancement, depots, requetes, suivi, vues
 from perr_metrics.db import Store
 from perr_metrics.demo_nationale import construire
 from tests.conftest import ADMIN
@@ -116,6 +117,17 @@ def _provenance_avant(store, protocole, indicateur):
         for f, s, r in zip(df["fait_foi"], df["statut"], remplacant)]
     df = df.sort_values(["periode", "rang", "ordre", "depot_id"], ascending=[False, True, True, False], kind="stable")
     return df.drop(columns=["rang", "ordre"]).reset_index(drop=True)
+
+
+def _etats_des_engagements_avant(store, protocole, noeud):
+    with store.session() as s:
+        df = suivi.etats_courants(s, protocole)
+        if noeud:
+            df = df[df["code"].isin(requetes.engagements(s, protocole, noeud)["code"])]
+        mesures = s.requete("""
+            SELECT engagement AS code, string_agg(indicateur, ', ' ORDER BY indicateur) AS indicateurs
+            FROM indicateur_engagement WHERE protocole = ? GROUP BY engagement""", [protocole])
+    return df.merge(mesures, on="code", how="left").reset_index(drop=True)
 
 
 def _comptes_avant(detail):
@@ -272,3 +284,15 @@ def test_completude_comme_avant(store_demo, nationale):
                     egal(comp.detail, s.lire(lambda con: _completude_d_origine(con, c, q)))
                     egal(depots._comptes(comp.detail), _comptes_avant(comp.detail))
                     egal(depots._comptes(comp.detail.iloc[:0]), _comptes_avant(comp.detail.iloc[:0]))
+
+
+def test_etats_des_engagements_comme_avant(store_demo, nationale):
+    for store, protocoles in _bases(store_demo, nationale):
+        for c in protocoles:
+            for noeud in [None] + requetes.arbre(store, c)["code"].tolist()[:2]:
+                egal(vues.etats_des_engagements(store, c, noeud), _etats_des_engagements_avant(store, c, noeud))
+    # Sans aucun indicateur rattaché : la jointure d'avant, telle quelle.
+    store_demo.ecrire(lambda con: con.execute("DELETE FROM indicateur_engagement WHERE protocole = ?", [DEMO[0]]))
+    eng = vues.etats_des_engagements(store_demo, DEMO[0], None)
+    egal(eng, _etats_des_engagements_avant(store_demo, DEMO[0], None))
+    assert eng["indicateurs"].isna().all()
