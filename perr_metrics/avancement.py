@@ -27,7 +27,7 @@ from .db import Store
 from .droits import operation
 from .depots import RE_PERIODE, SQL_VALEURS_COURANTES_DU_PROTOCOLE
 from .formats import ESPACE_INSECABLE, format_nombre, format_valeur
-from .requetes import SQL_APPARTENANCE, ProtocoleInconnu, _en_parallele
+from .requetes import SQL_APPARTENANCE, ProtocoleInconnu
 
 # --------------------------------------------------------------------------------------------------------------------
 # Statuts et réglages
@@ -430,7 +430,8 @@ def _charger_periodes(store: Store, protocole: str, periodes, avec_noeuds: bool 
             SELECT code AS indicateur, libelle, unite, sens, periodicite, niveau, agregation, numerateur, denominateur
             FROM indicateur WHERE protocole = ? {} ORDER BY ordre"""
         if voulus is None:
-            ind, filtre, p_codes = None, "", []   # (lus plus bas, pendant la lecture des valeurs)
+            ind = con.execute(sql_ind.format(""), [protocole]).df()
+            filtre, p_codes = "", []
         else:
             ind = con.execute(sql_ind.format("AND list_contains(CAST(? AS VARCHAR[]), code)"), [protocole, voulus]).df()
             # l'indicateur et ses composantes : leurs valeurs, références et cibles (et leur périodicité, qui sert au
@@ -438,6 +439,14 @@ def _charger_periodes(store: Store, protocole: str, periodes, avec_noeuds: bool 
             codes = list(dict.fromkeys(voulus + [c for c in ind["numerateur"].tolist() + ind["denominateur"].tolist()
                                                  if isinstance(c, str)]))
             filtre, p_codes = "AND list_contains(CAST(? AS VARCHAR[]), indicateur)", [codes]
+        per = con.execute("""
+            SELECT code AS perimetre, libelle AS perimetre_libelle, niveau FROM perimetre WHERE protocole = ?
+            ORDER BY CASE niveau WHEN 'Territoire' THEN 0 WHEN 'Commune' THEN 1 ELSE 2 END, ordre""",
+                          [protocole]).df()
+        ref = con.execute(f"SELECT indicateur, perimetre, annee, valeur FROM reference WHERE protocole = ? {filtre}",
+                          [protocole, *p_codes]).fetchall()
+        cib = con.execute(f"SELECT indicateur, perimetre, annee, valeur FROM cible WHERE protocole = ? {filtre} "
+                          "ORDER BY annee", [protocole, *p_codes]).fetchall()
         # La règle « dépôt le plus récent, hors dépôts à corriger » est celle de depots ; on n'en lit que les années
         # utiles, puis on garde, par demande, la période préférée (rang le plus bas : il est unique par indicateur et
         # périmètre, chaque période n'ayant qu'un rang pour une périodicité donnée).
@@ -447,7 +456,7 @@ def _charger_periodes(store: Store, protocole: str, periodes, avec_noeuds: bool 
             f_annee, p_annee = "list_contains(CAST(? AS INTEGER[]), annee)", [annees]
         valeurs_rangs = ", ".join(["(?, ?, ?, ?)"] * len(rangs))
         filtre_code = filtre.replace("indicateur)", "code)")
-        sql_val = f"""
+        val = con.execute(f"""
             WITH v AS (SELECT indicateur, perimetre, periode, valeur, depot_id
                        FROM ({SQL_VALEURS_COURANTES_DU_PROTOCOLE}) WHERE {f_annee} {filtre}),
             i AS (SELECT code AS indicateur, periodicite FROM indicateur WHERE protocole = ? {filtre_code}),
@@ -456,25 +465,11 @@ def _charger_periodes(store: Store, protocole: str, periodes, avec_noeuds: bool 
             FROM v JOIN i ON i.indicateur = v.indicateur
             JOIN r ON r.periodicite = i.periodicite AND r.periode = v.periode
             QUALIFY row_number() OVER (PARTITION BY r.demande, v.indicateur, v.perimetre ORDER BY r.rang) = 1
-        """
-        params_val = [protocole, *p_annee, *p_codes, protocole, *p_codes, *[x for r in rangs for x in r]]
-        # La lecture des valeurs (la plus longue) menée sur un second curseur, pendant les petites lectures d'ici.
-        with _en_parallele(con, lambda autre: autre.execute(sql_val, params_val).fetchall()) as a_cote:
-            if ind is None:
-                ind = con.execute(sql_ind.format(""), [protocole]).df()
-            per = con.execute("""
-                SELECT code AS perimetre, libelle AS perimetre_libelle, niveau FROM perimetre WHERE protocole = ?
-                ORDER BY CASE niveau WHEN 'Territoire' THEN 0 WHEN 'Commune' THEN 1 ELSE 2 END, ordre""",
-                              [protocole]).df()
-            ref = con.execute(f"SELECT indicateur, perimetre, annee, valeur FROM reference WHERE protocole = ? {filtre}",
-                              [protocole, *p_codes]).fetchall()
-            cib = con.execute(f"SELECT indicateur, perimetre, annee, valeur FROM cible WHERE protocole = ? {filtre} "
-                              "ORDER BY annee", [protocole, *p_codes]).fetchall()
-            noeuds = appartenance = None
-            if avec_noeuds:
-                noeuds = con.execute(_SQL_NOEUDS, [protocole]).df()
-                appartenance = con.execute(_SQL_APPARTENANCE, [protocole, protocole]).df()
-        val = a_cote.result()
+        """, [protocole, *p_annee, *p_codes, protocole, *p_codes, *[x for r in rangs for x in r]]).fetchall()
+        noeuds = appartenance = None
+        if avec_noeuds:
+            noeuds = con.execute(_SQL_NOEUDS, [protocole]).df()
+            appartenance = con.execute(_SQL_APPARTENANCE, [protocole, protocole]).df()
         return proto, ind, per, ref, cib, val, noeuds, appartenance
 
     (territoire, code_territoire), ind, per, ref, cib, val, noeuds, appartenance = store.lire(lire)
