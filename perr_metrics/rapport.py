@@ -518,26 +518,10 @@ def _indicateurs(store, protocole: str) -> pd.DataFrame:
     return store.lire(lambda con: con.execute(_SQL_INDICATEURS, {"code": protocole}).df())
 
 
-# Les périmètres de `requetes.perimetres` (mêmes colonnes, lignes, ordre et types) : les communes de chaque quartier
-# groupées une fois pour le protocole, au lieu de deux sous-requêtes par périmètre sur les tables de tous les
-# protocoles.
-_SQL_PERIMETRES = """
-    WITH c AS (SELECT perimetre, string_agg(insee, ';' ORDER BY insee) AS communes
-               FROM perimetre_commune WHERE protocole = $code GROUP BY perimetre),
-    cn AS (SELECT c.perimetre, string_agg(m.libelle, ', ' ORDER BY m.libelle) AS communes_noms
-           FROM perimetre_commune c JOIN perimetre m ON m.protocole = c.protocole AND m.code = c.insee
-           WHERE c.protocole = $code GROUP BY c.perimetre)
-    SELECT p.code, p.libelle, p.niveau, p.type, c.communes, cn.communes_noms
-    FROM perimetre p LEFT JOIN c ON c.perimetre = p.code LEFT JOIN cn ON cn.perimetre = p.code
-    WHERE p.protocole = $code
-    ORDER BY CASE p.niveau WHEN 'Territoire' THEN 0 WHEN 'Commune' THEN 1 ELSE 2 END, p.ordre
-"""
-
-
 def _perimetres(store, protocole: str) -> pd.DataFrame:
     """`requetes.perimetres(store, protocole)` (même droit)."""
     exiger(store, "consulter_referentiel")
-    return store.lire(lambda con: con.execute(_SQL_PERIMETRES, {"code": protocole}).df())
+    return store.lire(lambda con: con.execute(requetes.SQL_PERIMETRES, {"code": protocole}).df())
 
 
 # Les dépôts de `depots.liste_depots` (mêmes lignes, même ordre, mêmes types), sans les colonnes dont le rapport ne se
