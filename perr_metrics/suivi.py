@@ -18,7 +18,7 @@ from .db import Store
 from .droits import exiger_signataire, operation, perimetre_de, utilisateur_de
 from .depots import completude, liste_depots, signataires_couverts
 from .formats import format_date, lire_date
-from .requetes import ProtocoleInconnu, _session
+from .requetes import ProtocoleInconnu, _a_cote, _session
 
 ETATS = ("non démarré", "en cours", "réalisé", "reporté", "abandonné")
 NON_RENSEIGNE = "non renseigné"
@@ -255,10 +255,12 @@ def bilan_signataire(store: Store, protocole: str, signataire: str, periode: str
 
     with _session(store) as s:   # une connexion pour les cinq lectures (une session déjà ouverte sert telle quelle)
         nom, couverts, noms, declarants = s.lire(lire)
-        eng = etats_courants(s, protocole)
-        ind = indicateurs_au_territoire(s, protocole, periode)
-        comp = completude(s, protocole, periode).par_signataire
-        dep = liste_depots(s, protocole)
+        # Les états des engagements et la liste des dépôts lus à côté, sur un second curseur, pendant l'évaluation et
+        # la complétude (deux lectures des valeurs).
+        with _a_cote(s, lambda autre: (etats_courants(autre, protocole), liste_depots(autre, protocole))) as a_cote:
+            ind = indicateurs_au_territoire(s, protocole, periode)
+            comp = completude(s, protocole, periode).par_signataire
+        eng, dep = a_cote.result()
     porteurs = eng["porteurs"].fillna("").str.split(";")
     eng = eng.assign(
         par=[", ".join(noms.get(c, c) for c in ps if c in couverts) for ps in porteurs],
