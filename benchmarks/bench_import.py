@@ -91,10 +91,10 @@ def preparer_base(chemin: Path) -> None:
     import numpy as np
     import pandas as pd
 
-    from perr_metrics.db import Store
-    from perr_metrics.droits import SYSTEME
-    from perr_metrics.depots import enregistrer_depot
-    from perr_metrics.referentiel import importer_referentiel
+    from perr_metrics.stockage.magasin import Store
+    from perr_metrics.acces.droits import SYSTEME
+    from perr_metrics.depots.depot import enregistrer_depot
+    from perr_metrics.referentiel.classeur import importer_referentiel
 
     with tempfile.TemporaryDirectory() as tmp:
         _referentiel_csv(Path(tmp) / "ref")
@@ -127,10 +127,10 @@ def ecrire_fichier(base: Path, signataire: str, chemin: Path) -> int:
     import numpy as np
     from openpyxl import Workbook
 
-    from perr_metrics.db import Store
-    from perr_metrics.droits import SYSTEME
-    from perr_metrics.modele_depot import COLONNES, lignes_du_modele
-    from perr_metrics.validation import FEUILLE_META, FEUILLE_VALEURS, VERSION_MODELE
+    from perr_metrics.stockage.magasin import Store
+    from perr_metrics.acces.droits import SYSTEME
+    from perr_metrics.depots.modele import COLONNES, lignes_du_modele
+    from perr_metrics.depots.validation import FEUILLE_META, FEUILLE_VALEURS, VERSION_MODELE
 
     _, lignes = lignes_du_modele(Store(base, utilisateur=SYSTEME), PROTOCOLE, signataire, PERIODE)
     rng = np.random.default_rng(len(lignes))
@@ -220,9 +220,9 @@ def _mesurer(quoi: str, chemin: Path, base: Path | None, signataire: str | None)
     import pandas  # noqa: F401 - les imports lourds hors mesure
     import python_calamine  # noqa: F401
 
-    from perr_metrics.db import Store
-    from perr_metrics.droits import SYSTEME
-    from perr_metrics.depots import deposer
+    from perr_metrics.stockage.magasin import Store
+    from perr_metrics.acces.droits import SYSTEME
+    from perr_metrics.depots.depot import deposer
 
     if quoi == "lecture":
         with mesure() as m:
@@ -255,9 +255,9 @@ def _sous_processus(quoi: str, chemin: Path, base: Path, signataire: str) -> dic
 def profiler(taille: int, libreoffice: bool) -> None:
     prep = preparer([taille], libreoffice)
     f = prep["fichiers"][taille]
-    from perr_metrics.db import Store
-    from perr_metrics.droits import SYSTEME
-    from perr_metrics.depots import deposer
+    from perr_metrics.stockage.magasin import Store
+    from perr_metrics.acces.droits import SYSTEME
+    from perr_metrics.depots.depot import deposer
 
     with tempfile.TemporaryDirectory() as tmp:
         copie = Path(tmp) / "base.duckdb"

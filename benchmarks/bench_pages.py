@@ -47,9 +47,9 @@ BASE_PAR_DEFAUT = CACHE / "nationale.duckdb"
 def base_nationale(chemin: Path) -> None:
     if chemin.exists():
         return
-    from perr_metrics.db import Store
-    from perr_metrics.droits import SYSTEME
-    from perr_metrics.demo_nationale import construire
+    from perr_metrics.stockage.magasin import Store
+    from perr_metrics.acces.droits import SYSTEME
+    from perr_metrics.demo.nationale import construire
 
     print(f"Construction de la base nationale dans {chemin} (une fois)…", flush=True)
     construire(Store(chemin, utilisateur=SYSTEME), "nationale", progression=lambda m: print(f"  {m}", flush=True))
@@ -74,7 +74,7 @@ class Enregistreur:
 
     def __init__(self):
         from perr_metrics import ui
-        from perr_metrics.db import Store
+        from perr_metrics.stockage.magasin import Store
 
         self.ui, self.Store = ui, Store
         self.appels: list[tuple] = []
@@ -185,7 +185,7 @@ def mesurer_page(page: str, chemin: Path, protocole: str, periode: str, repetiti
 def magasin_garde(chemin: Path):
     """Le magasin du tableau de bord (`ui._store`) : il garde la base ouverte entre des lectures rapprochées."""
     from perr_metrics import ui
-    from perr_metrics.droits import SYSTEME
+    from perr_metrics.acces.droits import SYSTEME
 
     return ui._store(str(chemin)).pour(SYSTEME)
 
@@ -195,8 +195,8 @@ COMPTE = "banc-pages"
 
 def compte(store) -> None:
     """Le compte administrateur au nom duquel les pages sont ouvertes sous AppTest (créé une fois dans la base)."""
-    from perr_metrics import comptes
-    from perr_metrics.droits import ADMINISTRATEUR
+    from perr_metrics.acces import comptes
+    from perr_metrics.acces.droits import ADMINISTRATEUR
 
     if comptes.recharger(store, COMPTE) is None:
         comptes.creer_compte(store, COMPTE, "Banc d'essai des pages", ADMINISTRATEUR,
@@ -205,8 +205,8 @@ def compte(store) -> None:
 
 def magasin(chemin: Path):
     """Le magasin de la base d'essai, au nom de l'installation (le cœur vérifie les droits de chaque opération)."""
-    from perr_metrics.db import Store
-    from perr_metrics.droits import SYSTEME
+    from perr_metrics.stockage.magasin import Store
+    from perr_metrics.acces.droits import SYSTEME
 
     return Store(chemin, utilisateur=SYSTEME)
 
@@ -232,7 +232,9 @@ def module_a_la_revision(revision: str, nom: str):
 def comparer(store, protocole: str, periode: str, revision: str, repetitions: int) -> list[dict]:
     """Les fonctions du cœur optimisées, avant (à `revision`) et après, alternées dans le même processus ; le meilleur
     de `repetitions` essais de chaque côté."""
-    from perr_metrics import avancement, depots, requetes
+    from perr_metrics.pilotage import avancement
+    from perr_metrics.depots import depot as depots
+    from perr_metrics.referentiel import requetes
 
     av = {n: module_a_la_revision(revision, n) for n in ("avancement", "depots", "requetes")}
     A, D, R = av["avancement"], av["depots"], av["requetes"]

@@ -1,7 +1,8 @@
 """Accueil : choisir un protocole et comprendre sa structure en une minute."""
 import streamlit as st
 
-from perr_metrics import requetes, ui
+from perr_metrics.referentiel import requetes
+from perr_metrics import ui
 
 ui.garde_page("consulter_pilotage")
 st.title("Protocoles d'engagements renforcés et réciproques")

@@ -1,8 +1,10 @@
 """Comptes (administrateurs) : créer, modifier, désactiver un compte, changer son mot de passe."""
 import streamlit as st
 
-from perr_metrics import comptes, requetes, ui
-from perr_metrics.droits import LIBELLES_ROLES, ROLES
+from perr_metrics.acces import comptes
+from perr_metrics.referentiel import requetes
+from perr_metrics import ui
+from perr_metrics.acces.droits import LIBELLES_ROLES, ROLES
 
 u = ui.garde_page("gerer_comptes")
 st.title("Comptes")

@@ -2,8 +2,9 @@
 import pandas as pd
 import streamlit as st
 
-from perr_metrics import comptes, ui
-from perr_metrics.droits import LIBELLES_ROLES
+from perr_metrics.acces import comptes
+from perr_metrics import ui
+from perr_metrics.acces.droits import LIBELLES_ROLES
 
 ui.garde_page()
 st.title("Connexion")
@@ -49,7 +50,7 @@ with ui.protections():
             st.table(pd.DataFrame([{"Rôle": LIBELLES_ROLES[c.role], "Identifiant": c.identifiant,
                                     "Mot de passe": c.mot_de_passe, "Ce qu'il permet": c.explication} for c in demo]
                                   ).set_index("Rôle"))
-        from perr_metrics.publication import vue_publique_ouverte
+        from perr_metrics.pilotage.publication import vue_publique_ouverte
         if vue_publique_ouverte(ui.store()):
             st.page_link("pages/indicateurs_publies.py", label="Consulter les indicateurs publiés, sans compte",
                          icon=":material/public:")

@@ -4,7 +4,9 @@ import io
 
 import streamlit as st
 
-from perr_metrics import depots, modele_depot, ui
+from perr_metrics.depots import depot as depots
+from perr_metrics.depots import modele as modele_depot
+from perr_metrics import ui
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -4,7 +4,9 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from perr_metrics import requetes, suivi, ui
+from perr_metrics.referentiel import requetes
+from perr_metrics.pilotage import suivi
+from perr_metrics import ui
 
 TOUS = "tous"
 COULEURS = {**ui.COULEURS_ETAT, suivi.NON_RENSEIGNE: "#EEEEEE"}

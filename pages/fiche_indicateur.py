@@ -4,7 +4,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from perr_metrics import depots, requetes, ui, vues
+from perr_metrics.depots import depot as depots
+from perr_metrics.referentiel import requetes
+from perr_metrics import ui
+from perr_metrics.pilotage import vues
 
 AUCUN, TOUS = "aucun", "tous"
 SENS = {"hausse": "à la hausse", "baisse": "à la baisse"}

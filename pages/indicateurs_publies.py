@@ -1,7 +1,8 @@
 """Indicateurs publiés : la vue publique, ouverte sans compte quand la coordination l'a décidé."""
 import streamlit as st
 
-from perr_metrics import publication, ui
+from perr_metrics.pilotage import publication
+from perr_metrics import ui
 
 ui.garde_page("consulter_publication")
 st.title("Indicateurs publiés")

@@ -3,7 +3,8 @@ import datetime as dt
 
 import streamlit as st
 
-from perr_metrics import journal, ui
+from perr_metrics.acces import journal
+from perr_metrics import ui
 
 ui.garde_page("consulter_journal")
 st.title("Journal")

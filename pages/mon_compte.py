@@ -1,8 +1,9 @@
 """Mon compte : qui je suis pour l'application, mon rôle, et mon mot de passe."""
 import streamlit as st
 
-from perr_metrics import comptes, ui
-from perr_metrics.droits import LIBELLES_ROLES
+from perr_metrics.acces import comptes
+from perr_metrics import ui
+from perr_metrics.acces.droits import LIBELLES_ROLES
 
 u = ui.garde_page()
 st.title("Mon compte")

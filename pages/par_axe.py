@@ -5,8 +5,9 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from perr_metrics import ui, vues
-from perr_metrics.formats import format_pourcent
+from perr_metrics import ui
+from perr_metrics.pilotage import vues
+from perr_metrics.commun.formats import format_pourcent
 
 ui.garde_page("consulter_pilotage")
 st.title("Avancement par axe")

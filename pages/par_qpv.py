@@ -5,9 +5,10 @@ import textwrap
 import pandas as pd
 import streamlit as st
 
-from perr_metrics import geo, ui
-from perr_metrics.avancement import STATUTS, formater
-from perr_metrics.rapport_erreurs import ImportRefuse
+from perr_metrics.pilotage import geo
+from perr_metrics import ui
+from perr_metrics.pilotage.avancement import STATUTS, formater
+from perr_metrics.commun.erreurs import ImportRefuse
 
 u = ui.garde_page("consulter_pilotage")
 st.title("Par QPV")

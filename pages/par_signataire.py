@@ -5,9 +5,10 @@ import math
 import pandas as pd
 import streamlit as st
 
-from perr_metrics import suivi, ui
-from perr_metrics.avancement import STATUTS, formater
-from perr_metrics.formats import format_pourcent
+from perr_metrics.pilotage import suivi
+from perr_metrics import ui
+from perr_metrics.pilotage.avancement import STATUTS, formater
+from perr_metrics.commun.formats import format_pourcent
 
 COULEURS_ETAT = {**ui.COULEURS_ETAT, suivi.NON_RENSEIGNE: "#EEEEEE"}
 

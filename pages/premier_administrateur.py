@@ -1,7 +1,8 @@
 """Une base neuve, sans aucun compte : créer le premier administrateur (la coordination)."""
 import streamlit as st
 
-from perr_metrics import comptes, ui
+from perr_metrics.acces import comptes
+from perr_metrics import ui
 
 ui.garde_page()
 st.title("Créer le premier compte administrateur")

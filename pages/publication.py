@@ -1,7 +1,9 @@
 """Vue publique (administrateurs) : l'ouvrir ou la fermer, choisir les indicateurs publiés de chaque protocole."""
 import streamlit as st
 
-from perr_metrics import publication, requetes, ui
+from perr_metrics.pilotage import publication
+from perr_metrics.referentiel import requetes
+from perr_metrics import ui
 
 ui.garde_page("publier")
 st.title("Vue publique")

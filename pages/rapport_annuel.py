@@ -1,8 +1,9 @@
 """Rapport annuel d'évaluation : le document du COPIL, tiré de la base, en PDF, Word et Excel."""
 import streamlit as st
 
-from perr_metrics import rapport, ui
-from perr_metrics.formats import format_nombre, format_pourcent
+from perr_metrics import rapport
+from perr_metrics import ui
+from perr_metrics.commun.formats import format_nombre, format_pourcent
 
 ui.garde_page("consulter_pilotage")
 st.title("Rapport annuel d'évaluation")

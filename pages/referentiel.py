@@ -3,8 +3,10 @@ import io
 
 import streamlit as st
 
-from perr_metrics import referentiel, requetes, ui
-from perr_metrics.rapport_erreurs import ImportRefuse
+from perr_metrics.referentiel import classeur as referentiel
+from perr_metrics.referentiel import requetes
+from perr_metrics import ui
+from perr_metrics.commun.erreurs import ImportRefuse
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

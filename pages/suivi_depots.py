@@ -1,8 +1,9 @@
 """Suivi des dépôts : complétude par signataire, retards, historique des fichiers, revue par la coordination."""
 import streamlit as st
 
-from perr_metrics import depots, ui
-from perr_metrics.formats import format_pourcent
+from perr_metrics.depots import depot as depots
+from perr_metrics import ui
+from perr_metrics.commun.formats import format_pourcent
 
 u = ui.garde_page("consulter_depots")
 st.title("Suivi des dépôts")

@@ -1,9 +1,11 @@
 """Vue d'ensemble : où en est le protocole à une période, pourquoi, et ce qui a changé depuis la précédente."""
 import streamlit as st
 
-from perr_metrics import depots, ui, vues
-from perr_metrics.couleurs import COULEUR_ETAT_NON_RENSEIGNE
-from perr_metrics.formats import format_pourcent
+from perr_metrics.depots import depot as depots
+from perr_metrics import ui
+from perr_metrics.pilotage import vues
+from perr_metrics.commun.couleurs import COULEUR_ETAT_NON_RENSEIGNE
+from perr_metrics.commun.formats import format_pourcent
 
 COULEURS_ETATS = {**ui.COULEURS_ETAT, vues.ETATS[-1]: COULEUR_ETAT_NON_RENSEIGNE}
 

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import requetes
-from .comptes import CompteRefuse, ConnexionRefusee
-from .db import BaseOccupee, ErreurBase, Store
-from .droits import ROLES, SYSTEME, AccesRefuse
-from .formats import format_nombre, format_pourcent
-from .rapport_erreurs import ImportRefuse, Rapport
+from perr_metrics.referentiel import requetes
+from perr_metrics.acces import sauvegarde
+from perr_metrics.acces.comptes import CompteRefuse, ConnexionRefusee
+from perr_metrics.stockage.magasin import BaseOccupee, ErreurBase, Store
+from perr_metrics.acces.droits import ROLES, SYSTEME, AccesRefuse
+from perr_metrics.commun.formats import format_nombre, format_pourcent
+from perr_metrics.commun.erreurs import ImportRefuse, Rapport
 
 
 class _Parser(argparse.ArgumentParser):
@@ -227,7 +228,7 @@ def _refus(rapport: Rapport, en_json: bool, message: str) -> int:
 
 
 def _depot(args, store: Store) -> int:
-    from .depots import deposer
+    from perr_metrics.depots.depot import deposer
     chemin = Path(args.fichier)
     if not chemin.is_file():
         print(f"Le fichier {chemin} n'existe pas.", file=sys.stderr)
@@ -303,7 +304,7 @@ def _secret(variable: str, invite: str, confirmer: bool = False) -> str:
 
 def _connecter(args, store: Store) -> Store:
     """Le magasin au nom du compte de la commande, après vérification de son mot de passe (journalisée)."""
-    from .comptes import authentifier
+    from perr_metrics.acces.comptes import authentifier
     ident = getattr(args, "utilisateur", None) or os.environ.get("PERR_UTILISATEUR")
     if not ident:
         raise _Sortie(1, "Indiquez votre compte : --utilisateur IDENTIFIANT (ou la variable PERR_UTILISATEUR), et "
@@ -328,7 +329,7 @@ def _sans_compte(args, store: Store) -> bool:
 
 
 def _aucun_compte(store: Store) -> bool:
-    from .comptes import aucun_compte
+    from perr_metrics.acces.comptes import aucun_compte
     store.initialiser()
     return aucun_compte(store)
 
@@ -354,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _utilisateurs(args, store: Store) -> int:
-    from . import comptes
+    from perr_metrics.acces import comptes
     if args.action == "ajouter":
         premier = store.utilisateur.systeme
         if premier and args.role != "administrateur":
@@ -389,9 +390,9 @@ def _utilisateurs(args, store: Store) -> int:
 
 
 def _journal(args, store: Store) -> int:
-    from .exports import vers_csv
-    from .formats import lire_date
-    from .journal import lire_journal
+    from perr_metrics.commun.exports import vers_csv
+    from perr_metrics.commun.formats import lire_date
+    from perr_metrics.acces.journal import lire_journal
     try:
         debut = lire_date(args.depuis) if args.depuis else None
         fin = lire_date(args.jusqua) if args.jusqua else None
@@ -407,7 +408,7 @@ def _journal(args, store: Store) -> int:
 
 
 def _publication(args, store: Store) -> int:
-    from . import publication
+    from perr_metrics.pilotage import publication
     if args.action in ("ouvrir", "fermer"):
         publication.ouvrir_vue_publique(store, args.action == "ouvrir")
         print(f"Vue publique {'ouverte' if args.action == 'ouvrir' else 'fermée'}.")
@@ -426,7 +427,7 @@ def _executer(args, store: Store) -> int:
         version = store.initialiser()
         print(f"Base {store.chemin} prête (schéma version {version}).")
         if args.demo:
-            from .demo import charger_demo
+            from perr_metrics.demo.demonstration import charger_demo
             codes = charger_demo(store)
             print(f"Démonstration chargée : {', '.join(codes)}.")
         return 0
@@ -450,7 +451,7 @@ def _executer(args, store: Store) -> int:
                   ["code", "libelle", "unite", "signataire", "niveau", "agregation", "sens", "periodicite"], args.json)
         return 0
     if c == "referentiel":
-        from . import referentiel
+        from perr_metrics.referentiel import classeur as referentiel
         if args.action == "modele":
             referentiel.ecrire_modele(args.fichier)
             print(f"Modèle vierge écrit : {args.fichier}")
@@ -480,7 +481,7 @@ def _executer(args, store: Store) -> int:
             print(f"Protocole {args.protocole} exporté : {args.fichier}")
             return 0
     if c == "modele":
-        from .modele_depot import ModeleImpossible, ecrire_modele_depot
+        from perr_metrics.depots.modele import ModeleImpossible, ecrire_modele_depot
         try:
             n = ecrire_modele_depot(store, args.protocole, args.signataire, args.periode, args.fichier)
         except ModeleImpossible as exc:
@@ -491,7 +492,7 @@ def _executer(args, store: Store) -> int:
     if c == "depot":
         return _depot(args, store)
     if c == "completude":
-        from .depots import completude
+        from perr_metrics.depots.depot import completude
         try:
             comp = completude(store, args.protocole, args.periode)
         except ValueError as exc:
@@ -509,7 +510,7 @@ def _executer(args, store: Store) -> int:
                 print(f"En retard : {', '.join(comp.en_retard)}")
         return 0
     if c == "revue":
-        from .depots import revoir_depot
+        from perr_metrics.depots.depot import revoir_depot
         try:
             revoir_depot(store, args.depot, args.statut.replace("-", " "), args.commentaire)
         except KeyError as exc:
@@ -518,7 +519,7 @@ def _executer(args, store: Store) -> int:
         print(f"Dépôt n° {args.depot} marqué « {args.statut.replace('-', ' ')} ».")
         return 0
     if c == "qpv":
-        from .geo import importer_contours
+        from perr_metrics.pilotage.geo import importer_contours
         if not Path(args.fichier).is_file():
             print(f"Le fichier {args.fichier} n'existe pas.", file=sys.stderr)
             return 1
@@ -541,18 +542,18 @@ def _executer(args, store: Store) -> int:
     if c == "engagement":
         import datetime as dt
 
-        from .suivi import EtatRefuse, enregistrer_etat
+        from perr_metrics.pilotage.suivi import EtatRefuse, enregistrer_etat
         try:
             ligne = enregistrer_etat(store, args.protocole, args.engagement, args.etat, args.date or dt.date.today(),
                                      args.commentaire)
         except EtatRefuse as exc:
             print(f"Refusé [{exc.code}] : {exc}", file=sys.stderr)
             return 1
-        from .formats import format_date
+        from perr_metrics.commun.formats import format_date
         print(f"Engagement {args.engagement} : « {ligne['etat']} » au {format_date(ligne['date_etat'])} enregistré.")
         return 0
     if c == "demo":
-        from .demo_nationale import construire
+        from perr_metrics.demo.nationale import construire
         cible = store
         print(f"Construction de la base d'essai {args.echelle} (graine {args.graine}) dans {cible.chemin}…")
         try:
@@ -568,7 +569,7 @@ def _executer(args, store: Store) -> int:
         return _rapport(args, store)
     if c == "sauvegarde":
         try:
-            dossier = store.sauvegarder(args.dossier)
+            dossier = sauvegarde.sauvegarder(store, args.dossier)
         except ValueError as exc:
             print(str(exc), file=sys.stderr)
             return 1
@@ -576,7 +577,7 @@ def _executer(args, store: Store) -> int:
         return 0
     if c == "restauration":
         try:
-            version = store.restaurer(args.dossier)
+            version = sauvegarde.restaurer(store, args.dossier)
         except ValueError as exc:
             print(str(exc), file=sys.stderr)
             return 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from perr_metrics.referentiel import ecrire_classeur
+from perr_metrics.referentiel.classeur import ecrire_classeur
 
 REFERENTIEL_MINIMAL = {
     "protocole": [dict(code="EQ2030-TEST", titre="Engagements Quartiers 2030 — territoire d'essai",

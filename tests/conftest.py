@@ -11,9 +11,9 @@ RACINE = Path(__file__).resolve().parent.parent
 if str(RACINE) not in sys.path:
     sys.path.insert(0, str(RACINE))
 
-from perr_metrics.db import Store  # noqa: E402
-from perr_metrics.demo import charger_demo  # noqa: E402
-from perr_metrics.droits import SYSTEME, Utilisateur  # noqa: E402
+from perr_metrics.stockage.magasin import Store  # noqa: E402
+from perr_metrics.demo.demonstration import charger_demo  # noqa: E402
+from perr_metrics.acces.droits import SYSTEME, Utilisateur  # noqa: E402
 
 # L'utilisateur des tests du cœur qui ne portent pas sur les droits : un administrateur (la coordination). Les droits
 # des autres rôles ont leurs propres tests (tests/core/test_droits.py).
@@ -51,7 +51,7 @@ def store_demo(base_demo, tmp_path) -> Store:
 def creer_coordination(store: Store) -> None:
     """Le compte « coordination » (mot de passe « coordination-demo ») d'une base sans compte : la ligne de commande
     des tests agit en son nom (voir `compte_de_coordination`)."""
-    from perr_metrics.comptes import creer_premier_administrateur
+    from perr_metrics.acces.comptes import creer_premier_administrateur
     creer_premier_administrateur(store, "coordination", "Coordination (essai)", "coordination-demo")
 
 
@@ -68,7 +68,7 @@ def copie_de_base(source: Path, dossier: Path) -> Store:
 # Chaque code d'erreur réellement émis pendant les tests doit être documenté dans docs/erreurs.md (en plus du contrôle
 # statique de tests/core/test_docs.py, qui ne voit pas les codes passés par variable).
 # --------------------------------------------------------------------------------------------------------------------
-from perr_metrics.rapport_erreurs import Rapport  # noqa: E402
+from perr_metrics.commun.erreurs import Rapport  # noqa: E402
 
 CODES_EMIS: set[str] = set()
 _ajouter = Rapport.ajouter

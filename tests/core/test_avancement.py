@@ -13,12 +13,12 @@ import math
 import pandas as pd
 import pytest
 
-from perr_metrics import avancement as av
-from perr_metrics.avancement import (ATTEINT, EN_BONNE_VOIE, EN_RETARD, NON_RENSEIGNE, SANS_CIBLE, STATUTS, TOLERANCE,
+from perr_metrics.pilotage import avancement as av
+from perr_metrics.pilotage.avancement import (ATTEINT, EN_BONNE_VOIE, EN_RETARD, NON_RENSEIGNE, SANS_CIBLE, STATUTS, TOLERANCE,
                                      Evaluation, evaluer)
-from perr_metrics.depots import enregistrer_depot
-from perr_metrics.referentiel import importer_referentiel
-from perr_metrics.requetes import ProtocoleInconnu
+from perr_metrics.depots.depot import enregistrer_depot
+from perr_metrics.referentiel.classeur import importer_referentiel
+from perr_metrics.referentiel.requetes import ProtocoleInconnu
 from tests import classeurs
 
 PROTO = "EQ2030-TEST"

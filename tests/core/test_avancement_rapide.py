@@ -15,8 +15,8 @@ from collections import namedtuple
 import pandas as pd
 import pytest
 
-from perr_metrics import avancement as av
-from perr_metrics.avancement import (NON_RENSEIGNE, _Donnees, _evaluer_perimetre, _tableau, _trajectoire_agregee,
+from perr_metrics.pilotage import avancement as av
+from perr_metrics.pilotage.avancement import (NON_RENSEIGNE, _Donnees, _evaluer_perimetre, _tableau, _trajectoire_agregee,
                                      _trajectoire_lue, _valeurs_attendues, evaluer, lire_periode, trajectoire,
                                      valeur_attendue)
 

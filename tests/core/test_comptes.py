@@ -9,13 +9,19 @@ import json
 import pytest
 from openpyxl import load_workbook
 
-from perr_metrics import comptes, depots, droits, journal, publication, referentiel, suivi
+from perr_metrics.acces import comptes
+from perr_metrics.depots import depot as depots
+from perr_metrics.acces import droits
+from perr_metrics.acces import journal
+from perr_metrics.pilotage import publication
+from perr_metrics.referentiel import classeur as referentiel
+from perr_metrics.pilotage import suivi
 from perr_metrics.cli import main
-from perr_metrics.comptes import CompteRefuse, ConnexionRefusee
-from perr_metrics.db import Store
-from perr_metrics.droits import AccesRefuse, Utilisateur
-from perr_metrics.exports import vers_csv, vers_xlsx
-from perr_metrics.modele_depot import ecrire_modele_depot
+from perr_metrics.acces.comptes import CompteRefuse, ConnexionRefusee
+from perr_metrics.stockage.magasin import Store
+from perr_metrics.acces.droits import AccesRefuse, Utilisateur
+from perr_metrics.commun.exports import vers_csv, vers_xlsx
+from perr_metrics.depots.modele import ecrire_modele_depot
 
 TCM = "TCM-PERR-2019"
 

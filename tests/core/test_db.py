@@ -14,10 +14,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from perr_metrics import requetes
+from perr_metrics.acces import sauvegarde
+from perr_metrics.referentiel import requetes
 from tests.conftest import ADMIN
-from perr_metrics.db import VERSION_SCHEMA, BaseOccupee, ErreurBase, Store, migrer, version_de
-from perr_metrics.referentiel import importer_referentiel
+from perr_metrics.stockage.magasin import VERSION_SCHEMA, BaseOccupee, ErreurBase, Store, migrer, version_de
+from perr_metrics.referentiel.classeur import importer_referentiel
 from tests import classeurs
 from tests.core.test_referentiel import instantane
 
@@ -72,13 +73,13 @@ def test_fichier_qui_n_est_pas_une_base(tmp_path):
 
 def test_sauvegarde_puis_restauration(store_demo, tmp_path):
     avant = instantane(store_demo)
-    dossier = store_demo.sauvegarder(tmp_path / "sauvegarde")
+    dossier = sauvegarde.sauvegarder(store_demo, tmp_path / "sauvegarde")
     assert (dossier / "schema.sql").exists()
     # On abîme la base après la sauvegarde…
     store_demo.ecrire(lambda con: con.execute("DELETE FROM valeur WHERE protocole = 'TCM-PERR-2019'"))
     assert instantane(store_demo) != avant
     # … et la restauration la remet exactement comme elle était, octets des fichiers déposés compris.
-    assert store_demo.restaurer(dossier) == VERSION_SCHEMA
+    assert sauvegarde.restaurer(store_demo, dossier) == VERSION_SCHEMA
     assert instantane(store_demo) == avant
 
 
@@ -86,12 +87,12 @@ def test_sauvegarde_refuse_un_dossier_non_vide(store, tmp_path):
     (tmp_path / "plein").mkdir()
     (tmp_path / "plein" / "x").write_text("x")
     with pytest.raises(ValueError, match="pas vide"):
-        store.sauvegarder(tmp_path / "plein")
+        sauvegarde.sauvegarder(store, tmp_path / "plein")
 
 
 def test_restauration_refuse_un_dossier_quelconque(store, tmp_path):
     with pytest.raises(ValueError, match="n'est pas un dossier de sauvegarde"):
-        store.restaurer(tmp_path)
+        sauvegarde.restaurer(store, tmp_path)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -158,9 +159,9 @@ def test_import_tue_en_plein_vol_ne_laisse_rien(store_demo, tmp_path):
     script = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(RACINE)!r})
-        from perr_metrics import referentiel
-        from perr_metrics.db import Store
-        from perr_metrics.droits import SYSTEME
+        from perr_metrics.referentiel import classeur as referentiel
+        from perr_metrics.stockage.magasin import Store
+        from perr_metrics.acces.droits import SYSTEME
         vrai = referentiel.inserer_df
         compte = 0
         def lent(con, table, df):
@@ -290,7 +291,7 @@ def test_la_ligne_de_commande_passe_pendant_que_le_tableau_de_bord_lit_sans_rela
 def test_garde_une_lecture_imbriquee_ne_cede_pas_sa_place(store_demo):
     """Un fil qui tient déjà un curseur (une session de lecture, celle du rapport) en obtient un autre même quand un
     autre processus attend : il ne rendrait jamais le premier sinon."""
-    from perr_metrics.db import _signal
+    from perr_metrics.stockage.magasin import _signal
 
     gardee = _gardee(store_demo, 30)
     signal_ = _signal(store_demo.chemin, 999999)
@@ -307,8 +308,8 @@ def test_garde_une_lecture_imbriquee_ne_cede_pas_sa_place(store_demo):
 
 
 def test_garde_ecritures_et_lectures_du_meme_processus_en_parallele(store_demo):
-    from perr_metrics import comptes
-    from perr_metrics.droits import LECTEUR
+    from perr_metrics.acces import comptes
+    from perr_metrics.acces.droits import LECTEUR
 
     gardee = _gardee(store_demo, 30)
     with _lectures_sans_relache(lambda: requetes.indicateurs(gardee, "TCM-PERR-2019"), 3) as erreurs:
@@ -326,10 +327,10 @@ def test_garde_ecritures_et_lectures_du_meme_processus_en_parallele(store_demo):
 def test_restauration_avec_la_base_gardee(store_demo, tmp_path):
     gardee = _gardee(store_demo, 30)
     assert len(requetes.protocoles(gardee)) == 2
-    gardee.sauvegarder(tmp_path / "sauvegarde")
+    sauvegarde.sauvegarder(gardee, tmp_path / "sauvegarde")
     gardee.ecrire(lambda con: con.execute("DELETE FROM publication"))
     importer_referentiel(gardee, classeurs.ecrire(tmp_path))
     assert len(requetes.protocoles(gardee)) == 3
-    gardee.restaurer(tmp_path / "sauvegarde")
+    sauvegarde.restaurer(gardee, tmp_path / "sauvegarde")
     assert len(requetes.protocoles(gardee)) == 2
     gardee.lacher()

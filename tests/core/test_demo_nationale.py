@@ -12,10 +12,10 @@ import pytest
 
 from perr_metrics.cli import main
 from tests.conftest import ADMIN
-from perr_metrics.db import Store
-from perr_metrics.demo_nationale import CATALOGUE, construire
-from perr_metrics.depots import completude, valeurs_courantes
-from perr_metrics.referentiel import RE_INSEE, RE_QPV_2024, exporter_referentiel, importer_referentiel
+from perr_metrics.stockage.magasin import Store
+from perr_metrics.demo.nationale import CATALOGUE, construire
+from perr_metrics.depots.depot import completude, valeurs_courantes
+from perr_metrics.referentiel.classeur import RE_INSEE, RE_QPV_2024, exporter_referentiel, importer_referentiel
 
 TABLES = ("protocole", "contrat", "perimetre", "perimetre_commune", "signataire", "noeud", "noeud_cadre", "engagement",
           "engagement_porteur", "engagement_cadre", "indicateur", "indicateur_engagement", "reference", "cible",
@@ -230,7 +230,7 @@ def test_le_referentiel_genere_respecte_les_regles_du_classeur(regionale, tmp_pa
 def test_avancement_filtre_par_indicateur_et_par_periode(regionale):
     import pandas as pd
 
-    from perr_metrics import avancement as av
+    from perr_metrics.pilotage import avancement as av
 
     code = un(regionale, "SELECT protocole FROM perimetre WHERE type = 'QPV' GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
     periodes = ["2024", "2025", "2025-S1", "2031"]

@@ -23,13 +23,13 @@ import pytest
 from openpyxl import load_workbook
 
 from perr_metrics.cli import main
-from perr_metrics.droits import Utilisateur
+from perr_metrics.acces.droits import Utilisateur
 from tests.conftest import ADMIN, creer_coordination
-from perr_metrics.db import Store
-from perr_metrics.depots import (completude, deposer, fichier_du_depot, historique, liste_depots, revoir_depot,
+from perr_metrics.stockage.magasin import Store
+from perr_metrics.depots.depot import (completude, deposer, fichier_du_depot, historique, liste_depots, revoir_depot,
                                  valeurs_courantes)
-from perr_metrics.modele_depot import ModeleImpossible, ecrire_modele_depot
-from perr_metrics.referentiel import importer_referentiel
+from perr_metrics.depots.modele import ModeleImpossible, ecrire_modele_depot
+from perr_metrics.referentiel.classeur import importer_referentiel
 from tests import classeurs
 from tests.conftest import copie_de_base
 from tests.core.test_referentiel import instantane
@@ -105,7 +105,7 @@ ATTENDUS_2025 = {
 
 def test_modele_refuse_sans_valeur_attendue(essai):
     """La commune A ne déclare aucun indicateur : un modèle vide n'aurait pas de sens, on le dit."""
-    from perr_metrics.modele_depot import ModeleImpossible
+    from perr_metrics.depots.modele import ModeleImpossible
     with pytest.raises(ModeleImpossible, match="Aucune valeur n'est attendue"):
         ecrire_modele_depot(essai, PROTOCOLE, "V-A", "2025", io.BytesIO())
 
@@ -618,9 +618,9 @@ def test_depot_tue_en_plein_vol_ne_laisse_rien(essai, tmp_path):
     script = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(RACINE)!r})
-        from perr_metrics import depots
-        from perr_metrics.db import Store
-        from perr_metrics.droits import SYSTEME
+        from perr_metrics.depots import depot as depots
+        from perr_metrics.stockage.magasin import Store
+        from perr_metrics.acces.droits import SYSTEME
         vrai = depots.inserer_df
         def lent(con, table, df):
             vrai(con, table, df)

@@ -17,12 +17,12 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from perr_metrics import validation
+from perr_metrics.depots import validation
 from tests.conftest import ADMIN
-from perr_metrics.db import Store
-from perr_metrics.depots import deposer, fichier_du_depot
-from perr_metrics.lecture import lire_classeur
-from perr_metrics.modele_depot import ecrire_modele_depot
+from perr_metrics.stockage.magasin import Store
+from perr_metrics.depots.depot import deposer, fichier_du_depot
+from perr_metrics.commun.lecture import lire_classeur
+from perr_metrics.depots.modele import ecrire_modele_depot
 from tests import fichiers
 from tests.core.test_depots import accepte, base_essai, courantes, essai, modele, refus  # noqa: F401 (fixtures)
 from tests.fichiers import PROTOCOLE, classeur_long, csv_long, remplir_modele, sauver

@@ -7,7 +7,7 @@ RACINE = Path(__file__).resolve().parents[2]
 
 def codes_emis() -> set[str]:
     codes = set()
-    for f in (RACINE / "perr_metrics").glob("*.py"):
+    for f in (RACINE / "perr_metrics").rglob("*.py"):
         texte = f.read_text()
         codes |= set(re.findall(r'ajouter\(\s*"([a-z0-9]+(?:-[a-z0-9]+)+)"', texte))
         # Les contrôles de références et de boucles reçoivent leur code en argument.

@@ -7,14 +7,23 @@ import inspect
 import io
 import json
 import pkgutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
 import perr_metrics
-from perr_metrics import (avancement, comptes, demo, demo_nationale, depots, droits, geo, journal, modele_depot,
-                          publication, rapport, referentiel, requetes, suivi, vues)
-from perr_metrics.demo import DOSSIER_DEMO
-from perr_metrics.droits import AccesRefuse, Utilisateur
+from perr_metrics import rapport
+from perr_metrics.acces import comptes, droits, journal, sauvegarde
+from perr_metrics.demo import demonstration as demo
+from perr_metrics.demo import nationale as demo_nationale
+from perr_metrics.depots import depot as depots
+from perr_metrics.depots import modele as modele_depot
+from perr_metrics.pilotage import avancement, geo, publication, suivi, vues
+from perr_metrics.referentiel import classeur as referentiel
+from perr_metrics.referentiel import requetes
+from perr_metrics.demo.demonstration import DOSSIER_DEMO
+from perr_metrics.acces.droits import AccesRefuse, Utilisateur
 from tests.conftest import copie_de_base
 
 TCM, BLOIS = "TCM-PERR-2019", "BLOIS-PERR-2020"
@@ -26,10 +35,9 @@ ROLES = {
     "public": droits.VISITEUR,
 }
 
-# Tous les modules du cœur, importés : le registre des opérations est alors complet.
-for _m in pkgutil.iter_modules(perr_metrics.__path__):
-    if _m.name not in {"__main__"}:
-        importlib.import_module(f"perr_metrics.{_m.name}")
+# Tous les modules du cœur, sous-paquets compris, importés : le registre des opérations est alors complet.
+MODULES = [importlib.import_module(m.name) for m in pkgutil.walk_packages(perr_metrics.__path__, "perr_metrics.")
+           if m.name != "perr_metrics.__main__"]
 
 
 def _contexte(s):
@@ -144,6 +152,9 @@ CAS = {
     publication.protocoles_publics: (lambda s, c: publication.protocoles_publics(s), False),
     publication.indicateurs_publies: (lambda s, c: publication.indicateurs_publies(s, TCM), False),
     publication.situation_publique: (lambda s, c: publication.situation_publique(s, TCM, "2021"), False),
+    sauvegarde.sauvegarder: (lambda s, c: sauvegarde.sauvegarder(s, Path(tempfile.mkdtemp()) / "s"), True),
+    sauvegarde.restaurer: (lambda s, c: sauvegarde.restaurer(s, sauvegarde.sauvegarder(s, Path(tempfile.mkdtemp()) / "s")),
+                           True),
 }
 # Ce qu'une opération permise peut lever sans que ce soit un refus de droits (l'entrée choisie est refusée).
 ATTENDU = {demo_nationale.construire: ValueError}
@@ -174,10 +185,10 @@ def test_chaque_operation_du_registre_a_son_cas():
 def test_chaque_fonction_publique_du_coeur_qui_recoit_le_magasin_est_marquee():
     """Ajouter une fonction au cœur sans dire qui peut l'appeler fait échouer ce test."""
     oublis = []
-    for m in pkgutil.iter_modules(perr_metrics.__path__):
-        if m.name in {"__main__", "ui", "db", "droits"}:
+    for module in MODULES:
+        if module.__name__.startswith(("perr_metrics.ui", "perr_metrics.stockage")) or \
+                module.__name__ == "perr_metrics.acces.droits":
             continue
-        module = importlib.import_module(f"perr_metrics.{m.name}")
         for nom, fn in inspect.getmembers(module, inspect.isfunction):
             if nom.startswith("_") or fn.__module__ != module.__name__:
                 continue
@@ -193,7 +204,7 @@ def test_matrice_des_roles(fn, base_matrice, contexte, tmp_path):
     action = droits.OPERATIONS[_nom(fn)]
     for role, u in ROLES.items():
         if fn is demo_nationale.construire:
-            from perr_metrics.db import Store
+            from perr_metrics.stockage.magasin import Store
             s = Store(tmp_path / f"neuve-{role}.duckdb", utilisateur=u)
         else:
             if ecrit:
@@ -228,7 +239,7 @@ def test_matrice_des_roles_mot_de_passe(base_demo, tmp_path):
 
 
 def test_sans_utilisateur_tout_est_refuse(base_matrice):
-    from perr_metrics.db import Store
+    from perr_metrics.stockage.magasin import Store
     with pytest.raises(AccesRefuse, match="aucun utilisateur identifié"):
         requetes.protocoles(Store(base_matrice.chemin))
 

@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from perr_metrics.formats import (NombreInvalide, format_date, format_date_heure, format_nombre, format_pourcent,
+from perr_metrics.commun.formats import (NombreInvalide, format_date, format_date_heure, format_nombre, format_pourcent,
                                   lire_date, lire_nombre, neutraliser_formule)
 
 NBSP = "\u00a0"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from perr_metrics import geo
-from perr_metrics.rapport_erreurs import ImportRefuse
+from perr_metrics.pilotage import geo
+from perr_metrics.commun.erreurs import ImportRefuse
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "qpv-2024.geojson"
 TCM, BLOIS = "TCM-PERR-2019", "BLOIS-PERR-2020"
@@ -189,7 +189,7 @@ def test_quartiers_et_indicateurs_comme_les_lectures_du_referentiel(store_demo, 
     le même ordre, aux mêmes types que `requetes.perimetres` et `requetes.indicateurs`, la même erreur pour un
     protocole inconnu."""
     import pandas as pd
-    from perr_metrics import requetes
+    from perr_metrics.referentiel import requetes
 
     per, ind = geo._quartiers_et_indicateurs(store_demo, protocole)
     pd.testing.assert_frame_equal(per, requetes.perimetres(store_demo, protocole)[list(per.columns)], check_exact=True)

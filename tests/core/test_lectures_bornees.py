@@ -15,8 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from perr_metrics import depots, requetes, suivi, vues
-from perr_metrics.avancement import lire_periode
+from perr_metrics.depots import depot as depots
+from perr_metrics.referentiel import requetes
+from perr_metrics.pilotage import suivi
+from perr_metrics.pilotage import vues
+from perr_metrics.pilotage.avancement import lire_periode
 
 PROTOCOLES = ["TCM-PERR-2019", "BLOIS-PERR-2020"]
 
@@ -128,7 +131,8 @@ def test_etats_courants_porteurs_comme_les_sous_requetes(store_demo):
 def _comparaison_d_origine(store, protocole, periode, quartier):
     """`geo.comparaison_quartier` d'avant : tous les quartiers évalués, puis le quartier choisi et les valeurs des
     autres pris dans la table par périmètre."""
-    from perr_metrics import avancement, geo
+    from perr_metrics.pilotage import avancement
+    from perr_metrics.pilotage import geo
     per = requetes.perimetres(store, protocole)
     du_niveau = requetes.indicateurs(store, protocole)
     codes = du_niveau.loc[du_niveau["niveau"] == "QPV", "code"]
@@ -164,7 +168,7 @@ def _comparaison_d_origine(store, protocole, periode, quartier):
 def test_comparaison_quartier_comme_avant(store_demo, protocole):
     """Seul le quartier choisi est évalué, les autres ne donnent que leurs valeurs : la même table qu'en évaluant
     tous les quartiers (chaque quartier, des années, un semestre, une année hors du protocole)."""
-    from perr_metrics import geo
+    from perr_metrics.pilotage import geo
     with store_demo.session() as s:
         p = requetes.protocole(s, protocole)
         per = requetes.perimetres(s, protocole)

@@ -19,9 +19,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from perr_metrics import avancement, depots, requetes, suivi, vues
-from perr_metrics.db import Store
-from perr_metrics.demo_nationale import construire
+from perr_metrics.pilotage import avancement
+from perr_metrics.depots import depot as depots
+from perr_metrics.referentiel import requetes
+from perr_metrics.pilotage import suivi
+from perr_metrics.pilotage import vues
+from perr_metrics.stockage.magasin import Store
+from perr_metrics.demo.nationale import construire
 from tests.conftest import ADMIN
 from tests.core.test_lectures_bornees import _completude_d_origine, _nouveaux_depots_d_origine
 

@@ -21,12 +21,15 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from perr_metrics import avancement, cli, depots, rapport, requetes, suivi
+from perr_metrics import cli, rapport
+from perr_metrics.depots import depot as depots
+from perr_metrics.pilotage import avancement, suivi
+from perr_metrics.referentiel import requetes
 from tests.conftest import ADMIN, creer_coordination
-from perr_metrics.db import Store
-from perr_metrics.depots import enregistrer_depot
-from perr_metrics.formats import format_valeur
-from perr_metrics.referentiel import importer_referentiel
+from perr_metrics.stockage.magasin import Store
+from perr_metrics.depots.depot import enregistrer_depot
+from perr_metrics.commun.formats import format_valeur
+from perr_metrics.referentiel.classeur import importer_referentiel
 from tests import classeurs
 
 TCM = "TCM-PERR-2019"
@@ -475,7 +478,7 @@ def test_lectures_du_chargement_egales_aux_fonctions_du_coeur(troyes, store_essa
     seuls signataires), dépôts (`depots.liste_depots`), engagements, indicateurs et signataires (`requetes`) aux
     colonnes employées, périmètres (`requetes.perimetres`), arborescence (`requetes.arbre`), états courants
     (`suivi.etats_courants`), lignes des quartiers (`avancement._au_perimetre`)."""
-    from perr_metrics.droits import Utilisateur
+    from perr_metrics.acces.droits import Utilisateur
 
     egal = pd.testing.assert_frame_equal
     cas = [(troyes["store"], TCM, range(2019, 2024)), (store_essai, ESSAI, range(2024, 2027))]

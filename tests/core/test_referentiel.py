@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from perr_metrics import requetes
-from perr_metrics.depots import enregistrer_depot
-from perr_metrics.referentiel import (TABLES_REFERENTIEL, ecrire_modele, exporter_referentiel, importer_referentiel,
+from perr_metrics.referentiel import requetes
+from perr_metrics.depots.depot import enregistrer_depot
+from perr_metrics.referentiel.classeur import (TABLES_REFERENTIEL, ecrire_modele, exporter_referentiel, importer_referentiel,
                                       lire_referentiel)
-from perr_metrics.rapport_erreurs import ImportRefuse
+from perr_metrics.commun.erreurs import ImportRefuse
 from tests import classeurs
 
 
@@ -324,7 +324,7 @@ def test_demo_valeurs_tracables(store_demo):
 
 
 def test_lecture_d_un_dossier_csv_demo():
-    from perr_metrics.demo import DOSSIER_DEMO
+    from perr_metrics.demo.demonstration import DOSSIER_DEMO
     ref = lire_referentiel(DOSSIER_DEMO / "troyes")
     assert ref.rapport.valide and not ref.rapport.avertissements, ref.rapport.texte()
 

@@ -5,9 +5,9 @@ import datetime as dt
 
 import pytest
 
-from perr_metrics import suivi
-from perr_metrics.droits import Utilisateur
-from perr_metrics.requetes import ProtocoleInconnu
+from perr_metrics.pilotage import suivi
+from perr_metrics.acces.droits import Utilisateur
+from perr_metrics.referentiel.requetes import ProtocoleInconnu
 
 
 @pytest.fixture(autouse=True)

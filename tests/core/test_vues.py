@@ -11,9 +11,11 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from perr_metrics import avancement as av
-from perr_metrics import depots, requetes, vues
-from perr_metrics.referentiel import importer_referentiel
+from perr_metrics.pilotage import avancement as av
+from perr_metrics.depots import depot as depots
+from perr_metrics.referentiel import requetes
+from perr_metrics.pilotage import vues
+from perr_metrics.referentiel.classeur import importer_referentiel
 from tests import classeurs
 from tests.core.test_avancement import PROTO, VALEURS_2025, A, B, T, deposer, referentiel
 

@@ -12,7 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
-from perr_metrics import avancement as av
+from perr_metrics.pilotage import avancement as av
 from playwright.sync_api import TimeoutError as ErreurDelai
 
 from tests.e2e.conftest import PREMIER_CHARGEMENT, ouvrir_connecte

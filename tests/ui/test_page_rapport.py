@@ -9,7 +9,8 @@ import base64
 
 import pytest
 
-from perr_metrics import avancement, rapport
+from perr_metrics.pilotage import avancement
+from perr_metrics import rapport
 from tests.ui.test_pages import app, metriques
 
 BLOIS = "BLOIS-PERR-2020"

@@ -125,7 +125,7 @@ def test_chaque_page_s_affiche_sans_exception(monkeypatch, store_demo, tmp_path,
         at = app(monkeypatch, store_demo.chemin, compte=None)
     else:
         if page == "indicateurs_publies.py":          # la vue publique, ouverte, un indicateur publié
-            from perr_metrics import publication
+            from perr_metrics.pilotage import publication
             publication.ouvrir_vue_publique(store_demo, True)
             publication.publier(store_demo, "TCM-PERR-2019", ["SEC-VIDEO"])
         at = app(monkeypatch, store_demo.chemin, page=page)

@@ -6,7 +6,10 @@ import datetime as dt
 
 import pytest
 
-from perr_metrics import comptes, journal, publication, ui
+from perr_metrics.acces import comptes
+from perr_metrics.acces import journal
+from perr_metrics.pilotage import publication
+from perr_metrics import ui
 from tests.ui.test_pages import app, textes
 
 TCM = "TCM-PERR-2019"

@@ -10,9 +10,11 @@ import json
 
 import pytest
 
-from perr_metrics import avancement as av
-from perr_metrics import depots, requetes, suivi
-from perr_metrics.formats import format_pourcent
+from perr_metrics.pilotage import avancement as av
+from perr_metrics.depots import depot as depots
+from perr_metrics.referentiel import requetes
+from perr_metrics.pilotage import suivi
+from perr_metrics.commun.formats import format_pourcent
 from tests.ui.test_pages import app, metriques, textes
 
 TROYES, BLOIS = "TCM-PERR-2019", "BLOIS-PERR-2020"

@@ -5,8 +5,8 @@ import io
 
 from openpyxl import load_workbook
 
-from perr_metrics import depots
-from perr_metrics.modele_depot import ecrire_modele_depot
+from perr_metrics.depots import depot as depots
+from perr_metrics.depots.modele import ecrire_modele_depot
 from tests.ui.test_pages import app
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from perr_metrics import suivi
+from perr_metrics.pilotage import suivi
 from tests.ui.test_pages import app, metriques, textes
 
 

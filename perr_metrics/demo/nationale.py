@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .db import Store
-from .droits import operation
-from .referentiel import inserer_df
+from perr_metrics.stockage.magasin import Store
+from perr_metrics.acces.droits import operation
+from perr_metrics.referentiel.classeur import inserer_df
 
 ANNEE_DEBUT, ANNEE_FIN = 2024, 2031
 ANNEE_REFERENCE, ANNEE_CIBLE, ANNEE_CIBLE_INTERMEDIAIRE = 2023, 2030, 2027
@@ -1081,7 +1081,7 @@ def construire(store: Store, echelle: str = "nationale", graine: int = GRAINE_PA
         inserer_df(con, "valeur", d["valeur"])
 
     store.ecrire(ecrire)
-    from .comptes import creer_comptes_demo
+    from perr_metrics.acces.comptes import creer_comptes_demo
     creer_comptes_demo(store)
     etape("écriture dans la base")
     store.lire(lambda con: con.execute("CHECKPOINT"))

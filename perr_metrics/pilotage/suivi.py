@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from . import journal
-from .db import Store
-from .droits import exiger_signataire, operation, perimetre_de, utilisateur_de
-from .depots import completude, liste_depots, signataires_couverts
-from .formats import format_date, lire_date
-from .requetes import ProtocoleInconnu, _a_cote, _session
+from perr_metrics.acces import journal
+from perr_metrics.stockage.magasin import Store
+from perr_metrics.acces.droits import exiger_signataire, operation, perimetre_de, utilisateur_de
+from perr_metrics.depots.depot import completude, liste_depots, signataires_couverts
+from perr_metrics.commun.formats import format_date, lire_date
+from perr_metrics.referentiel.requetes import ProtocoleInconnu, _a_cote, _session
 
 ETATS = ("non démarré", "en cours", "réalisé", "reporté", "abandonné")
 NON_RENSEIGNE = "non renseigné"

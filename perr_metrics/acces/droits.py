@@ -14,6 +14,9 @@ import functools
 from dataclasses import dataclass, replace
 from typing import Callable, TypeVar
 
+from .marques import ouverte  # noqa: F401 - l'autre marque des fonctions du cœur, employée par droits.ouverte
+from .trace import noter_refus
+
 F = TypeVar("F", bound=Callable)
 
 ADMINISTRATEUR, CONTRIBUTEUR, LECTEUR, PUBLIC = "administrateur", "contributeur", "lecteur", "public"
@@ -96,8 +99,7 @@ def utilisateur_de(store) -> Utilisateur:
 
 def _refuser(store, u: Utilisateur, action: str, message: str, objet: str | None = None):
     """Consigne le refus au journal (quand le magasin peut écrire) et lève `AccesRefuse`."""
-    from . import journal
-    journal.noter_refus(store, u, action, message, objet)
+    noter_refus(store, u, action, message, objet)
     raise AccesRefuse(message)
 
 
@@ -111,6 +113,16 @@ def exiger(store, action: str) -> Utilisateur:
     return u
 
 
+def signataires_couverts(con, protocole: str, signataire: str) -> set[str]:
+    """Le signataire et, récursivement, ses services : un dépôt de l'État peut porter les indicateurs de la DDSP."""
+    lignes = con.execute("""
+        WITH RECURSIVE c(code) AS (
+            SELECT code FROM signataire WHERE protocole = ? AND code = ?
+            UNION SELECT s.code FROM signataire s JOIN c ON s.rattache_a = c.code WHERE s.protocole = ?)
+        SELECT code FROM c""", [protocole, signataire, protocole]).fetchall()
+    return {l[0] for l in lignes}
+
+
 def perimetre(con, u: Utilisateur, protocole: str) -> set[str] | None:
     """Les signataires pour lesquels `u` agit dans `protocole` : tous (None) sauf pour un contributeur, limité à son
     signataire et à ses services (ensemble vide hors de son protocole)."""
@@ -118,7 +130,6 @@ def perimetre(con, u: Utilisateur, protocole: str) -> set[str] | None:
         return None
     if protocole != u.protocole or not u.signataire:
         return set()
-    from .depots import signataires_couverts
     return signataires_couverts(con, protocole, u.signataire)
 
 
@@ -163,15 +174,6 @@ def operation(action: str) -> Callable[[F], F]:
 
     return decorer
 
-
-def ouverte(raison: str) -> Callable[[F], F]:
-    """Marque une fonction du cœur ouverte sans droits particuliers, et dit pourquoi (se connecter, par exemple, se
-    fait avant d'avoir un utilisateur). Le test de complétude des droits exige l'une de ces deux marques."""
-    def decorer(fn: F) -> F:
-        fn.__operation__ = None
-        fn.__ouverte__ = raison
-        return fn
-    return decorer
 
 
 def en_systeme(store):

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .formats import format_nombre, normaliser_entete
-from .lecture import (Feuille, FichierIllisible, est_vide, inspecter_ods, inspecter_xlsx, lettre_colonne,
+from perr_metrics.commun.formats import format_nombre, normaliser_entete
+from perr_metrics.commun.lecture import (Feuille, FichierIllisible, est_vide, inspecter_ods, inspecter_xlsx, lettre_colonne,
                       lire_classeur)
-from .rapport_erreurs import AVERTISSEMENT, Rapport
+from perr_metrics.commun.erreurs import AVERTISSEMENT, Rapport
 
 FEUILLE_META = "_perr"
 FEUILLE_VALEURS = "Valeurs"

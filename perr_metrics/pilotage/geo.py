@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .db import Store
-from . import journal
-from .droits import operation, utilisateur_de
-from .formats import format_nombre
-from .rapport_erreurs import AVERTISSEMENT, ImportRefuse, Rapport
-from .referentiel import inserer_df
+from perr_metrics.stockage.magasin import Store
+from perr_metrics.acces import journal
+from perr_metrics.acces.droits import operation, utilisateur_de
+from perr_metrics.commun.formats import format_nombre
+from perr_metrics.commun.erreurs import AVERTISSEMENT, ImportRefuse, Rapport
+from perr_metrics.referentiel.classeur import inserer_df
 
 # Noms de propriétés acceptés (sans tenir compte de la casse) : ceux de 2024, puis ceux des fichiers de 2015.
 PROPRIETES_CODE = ("code_qp", "code_quartier", "codeqp", "code_qpv")
@@ -304,8 +304,8 @@ def _quartiers_et_indicateurs(store: Store, protocole: str) -> tuple[pd.DataFram
     une lecture : les lignes, l'ordre et les types de `requetes.perimetres` et de `requetes.indicateurs` (même droit,
     même erreur pour un protocole inconnu), sans leurs jointures (communes de chaque quartier, noms des signataires,
     engagements mesurés) qui coûtaient plus que le reste de ces deux lectures."""
-    from .droits import exiger
-    from .requetes import _verifier_con
+    from perr_metrics.acces.droits import exiger
+    from perr_metrics.referentiel.requetes import _verifier_con
 
     exiger(store, "consulter_referentiel")
 
@@ -326,7 +326,7 @@ def valeurs_par_quartier(store: Store, protocole: str, periode, indicateur: str 
     les colonnes de `avancement.indicateurs_au_perimetre` plus `type` (QPV ou veille active). Avec `indicateur`, une
     ligne par quartier, y compris ceux qui n'ont ni valeur ni cible (valeur et statut vides)."""
     from .avancement import indicateurs_au_perimetre
-    from .requetes import _session
+    from perr_metrics.referentiel.requetes import _session
 
     with _session(store) as s:   # une connexion pour les deux lectures
         per, du_niveau = _quartiers_et_indicateurs(s, protocole)
@@ -379,7 +379,7 @@ def comparaison_quartier(store: Store, protocole: str, periode, quartier: str) -
     si d'autres quartiers en ont. L'ordre est celui du référentiel.
     """
     from . import avancement as av
-    from .requetes import _session
+    from perr_metrics.referentiel.requetes import _session
 
     with _session(store) as s:   # une connexion, et une seule lecture des valeurs pour les quartiers et le territoire
         per, du_niveau = _quartiers_et_indicateurs(s, protocole)

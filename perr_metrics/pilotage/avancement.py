@@ -23,11 +23,11 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from .db import Store
-from .droits import operation
-from .depots import RE_PERIODE, SQL_VALEURS_COURANTES_DU_PROTOCOLE
-from .formats import ESPACE_INSECABLE, format_nombre, format_valeur
-from .requetes import SQL_APPARTENANCE, ProtocoleInconnu
+from perr_metrics.stockage.magasin import Store
+from perr_metrics.acces.droits import operation
+from perr_metrics.depots.depot import RE_PERIODE, SQL_VALEURS_COURANTES_DU_PROTOCOLE
+from perr_metrics.commun.formats import ESPACE_INSECABLE, format_nombre, format_valeur
+from perr_metrics.referentiel.requetes import SQL_APPARTENANCE, ProtocoleInconnu
 
 # --------------------------------------------------------------------------------------------------------------------
 # Statuts et réglages

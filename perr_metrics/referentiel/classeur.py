@@ -14,13 +14,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from .cadres import CADRES_NATIONAUX
-from .db import Store, prochain_id
-from . import journal
-from .droits import operation, utilisateur_de
-from .formats import NombreInvalide, lire_date, lire_nombre, normaliser_entete
-from .lecture import Feuille, FichierIllisible, est_vide, lettre_colonne, lire_classeur, trouver_feuille
-from .rapport_erreurs import AVERTISSEMENT, ImportRefuse, Rapport
+from perr_metrics.commun.cadres import CADRES_NATIONAUX
+from perr_metrics.stockage.magasin import Store, prochain_id
+from perr_metrics.acces import journal
+from perr_metrics.acces.droits import operation, utilisateur_de
+from perr_metrics.commun.formats import NombreInvalide, lire_date, lire_nombre, normaliser_entete
+from perr_metrics.commun.lecture import Feuille, FichierIllisible, est_vide, lettre_colonne, lire_classeur, trouver_feuille
+from perr_metrics.commun.erreurs import AVERTISSEMENT, ImportRefuse, Rapport
 
 # --------------------------------------------------------------------------------------------------------------------
 # Vocabulaires

@@ -7,8 +7,8 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
-from .db import SessionLecture, Store
-from .droits import operation
+from perr_metrics.stockage.magasin import SessionLecture, Store
+from perr_metrics.acces.droits import operation
 
 
 class ProtocoleInconnu(KeyError):

@@ -17,12 +17,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from . import journal
-from .db import Store, prochain_id
-from .droits import exiger_signataire, operation, perimetre_de, utilisateur_de
-from .rapport_erreurs import Rapport
-from .referentiel import inserer_df
-from .requetes import ProtocoleInconnu, _a_cote, _session
+from perr_metrics.acces import journal
+from perr_metrics.stockage.magasin import Store, prochain_id
+from perr_metrics.acces.droits import (exiger_signataire, operation, perimetre_de, signataires_couverts,
+                                      utilisateur_de)
+from perr_metrics.commun.erreurs import Rapport
+from perr_metrics.referentiel.classeur import inserer_df
+from perr_metrics.referentiel.requetes import ProtocoleInconnu, _a_cote, _session
 from .validation import Contexte, _par_valeur, lire_depot, verifier
 
 RE_PERIODE = re.compile(r"^(\d{4})(?:-S([12]))?$")
@@ -115,15 +116,6 @@ def valeurs_courantes(store: Store, protocole: str) -> pd.DataFrame:
     la coordination n'a pas marqués « à corriger ». C'est elle que montrent les graphiques et le rapport."""
     return store.requete(SQL_VALEURS_COURANTES + " ORDER BY ALL", [protocole])
 
-
-def signataires_couverts(con: duckdb.DuckDBPyConnection, protocole: str, signataire: str) -> set[str]:
-    """Le signataire et, récursivement, ses services : un dépôt de l'État peut porter les indicateurs de la DDSP."""
-    lignes = con.execute("""
-        WITH RECURSIVE c(code) AS (
-            SELECT code FROM signataire WHERE protocole = ? AND code = ?
-            UNION SELECT s.code FROM signataire s JOIN c ON s.rattache_a = c.code WHERE s.protocole = ?)
-        SELECT code FROM c""", [protocole, signataire, protocole]).fetchall()
-    return {l[0] for l in lignes}
 
 
 def _contexte(con: duckdb.DuckDBPyConnection, protocole: str, signataire: str) -> Contexte | str:

@@ -10,10 +10,10 @@ import datetime as dt
 
 import pandas as pd
 
-from .db import Store
-from .droits import exiger_signataire, operation
-from .depots import SQL_VALEURS_COURANTES, attendus, signataires_couverts
-from .formats import format_valeur
+from perr_metrics.stockage.magasin import Store
+from perr_metrics.acces.droits import exiger_signataire, operation
+from .depot import SQL_VALEURS_COURANTES, attendus, signataires_couverts
+from perr_metrics.commun.formats import format_valeur
 from .validation import FEUILLE_META, FEUILLE_VALEURS, VERSION_MODELE, periode_precedente
 
 COLONNES = [

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from .db import Store
-from .comptes import creer_comptes_demo
-from .droits import operation
-from .depots import enregistrer_depot
-from .referentiel import importer_referentiel
+from perr_metrics.stockage.magasin import Store
+from perr_metrics.acces.comptes import creer_comptes_demo
+from perr_metrics.acces.droits import operation
+from perr_metrics.depots.depot import enregistrer_depot
+from perr_metrics.referentiel.classeur import importer_referentiel
 
-DOSSIER_DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
+DOSSIER_DEMO = Path(__file__).resolve().parents[2] / "data" / "demo"
 PROTOCOLES_DEMO = ("troyes", "blois")
 UTILISATEUR_DEMO = "démonstration"
 
@@ -81,7 +81,7 @@ def generer_etats(store: Store, code: str) -> int:
                                saisi_le=dt.datetime.combine(jour, dt.time(10, 0))))
             jour = min(jour + dt.timedelta(days=rng.randint(150, 500)), dt.date(fin, 12, 15))
     if lignes:
-        from .referentiel import inserer_df
+        from perr_metrics.referentiel.classeur import inserer_df
         store.ecrire(lambda con: inserer_df(con, "etat_engagement", pd.DataFrame(lignes)))
     return len(lignes)
 

@@ -20,11 +20,12 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import RerunException, StopException
 
-from . import comptes, requetes
-from .comptes import CompteRefuse, ConnexionRefusee
-from .db import BaseOccupee, ErreurBase, Store
-from .droits import ACTIONS, LIBELLES_ROLES, SYSTEME, VISITEUR, AccesRefuse, Utilisateur
-from .formats import format_date, format_nombre
+from perr_metrics.acces import comptes
+from perr_metrics.referentiel import requetes
+from perr_metrics.acces.comptes import CompteRefuse, ConnexionRefusee
+from perr_metrics.stockage.magasin import BaseOccupee, ErreurBase, Store
+from perr_metrics.acces.droits import ACTIONS, LIBELLES_ROLES, SYSTEME, VISITEUR, AccesRefuse, Utilisateur
+from perr_metrics.commun.formats import format_date, format_nombre
 
 _log = logging.getLogger("perr_metrics.ui")
 
@@ -323,7 +324,7 @@ def _aucun_compte(signature: tuple) -> bool:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _vue_publique(signature: tuple) -> bool:
-    from .publication import vue_publique_ouverte
+    from perr_metrics.pilotage.publication import vue_publique_ouverte
     return vue_publique_ouverte(_store(_chemin()))
 
 
@@ -357,7 +358,7 @@ def _preparer(chemin: str) -> bool:
     s = _store(chemin)
     s.initialiser()
     if s.est_vide() and os.environ.get("PERR_DEMO", "1") != "0" and comptes.aucun_compte(s):
-        from .demo import charger_demo
+        from perr_metrics.demo.demonstration import charger_demo
         charger_demo(s.pour(SYSTEME))   # l'installation : protocoles et comptes de démonstration
     return True
 
@@ -522,7 +523,7 @@ def _synchro(cle: str, options: list, format_func=None, libelle: str = "", defau
 def choisir_signataire(protocole: dict, libelle: str = "Signataire ou service") -> str | None:
     df = lire(requetes.signataires, protocole["code"])
     df = df[df["nb_indicateurs"] > 0] if (df["nb_indicateurs"] > 0).any() else df
-    from .droits import perimetre_de
+    from perr_metrics.acces.droits import perimetre_de
     permis = perimetre_de(store(), protocole["code"])
     if permis is not None:      # un contributeur : son signataire et ses services
         df = df[df["code"].isin(permis)]
@@ -560,7 +561,7 @@ def afficher_rapport(rapport) -> None:
 
 
 def date_heure_texte(d) -> str:
-    from .formats import format_date_heure
+    from perr_metrics.commun.formats import format_date_heure
     if d is None or d is pd.NaT or (isinstance(d, float) and pd.isna(d)):
         return ""
     return format_date_heure(pd.Timestamp(d).to_pydatetime())
@@ -586,7 +587,7 @@ def garde_page(action: str | None = None) -> Utilisateur | None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         ctx = get_script_run_ctx()
-        principal = ctx.pages_manager.main_script_path if ctx else str(Path(__file__).resolve().parents[1] /
+        principal = ctx.pages_manager.main_script_path if ctx else str(Path(__file__).resolve().parents[2] /
                                                                           "dashboard.py")
         runpy.run_path(str(principal), run_name="__main__")
         st.stop()
@@ -609,7 +610,7 @@ def garde_page(action: str | None = None) -> Utilisateur | None:
 
 # Palette d'Okabe et Ito, lisible par les daltoniens ; une couleur fixe par statut d'avancement. Elles vivent dans
 # perr_metrics/couleurs.py, que le rapport annuel (sans Streamlit) partage.
-from .couleurs import COULEURS_ETAT, COULEURS_STATUT, PALETTE  # noqa: E402,F401
+from perr_metrics.commun.couleurs import COULEURS_ETAT, COULEURS_STATUT, PALETTE  # noqa: E402,F401
 
 
 def televersement(libelle: str, types: list[str], cle: str, fichiers: str):
@@ -635,7 +636,7 @@ def telechargements(df: pd.DataFrame, nom: str, cle: str | None = None) -> None:
     commencent par =, +, - ou @ sont neutralisés : un tableur ne les prendra pas pour des formules. Les fichiers ne
     sont écrits qu'au clic (téléchargement différé de Streamlit) : un classeur par graphique à chaque affichage de la
     page coûtait 20 ms chacun."""
-    from .exports import vers_csv, vers_xlsx
+    from perr_metrics.commun.exports import vers_csv, vers_xlsx
     cle = cle or nom
     df = df.copy()     # la table telle qu'affichée, même si l'appelant la modifie ensuite
     g, d, _ = st.columns([1, 1, 4])
@@ -737,7 +738,7 @@ def choisir_indicateur(protocole: dict, libelle: str = "Indicateur") -> dict | N
 
 def valeur_texte(x, unite: str | None) -> str:
     """Une valeur avec son unité pour un tableau (`12,5 %`, `1 200 €`, `18 jours`) ; vide si elle manque."""
-    from .avancement import formater
+    from perr_metrics.pilotage.avancement import formater
     return "" if x is None or pd.isna(x) else formater(x, unite)
 
 

@@ -20,10 +20,13 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from . import avancement, depots, requetes, suivi
+from . import avancement
+from perr_metrics.depots import depot as depots
+from perr_metrics.referentiel import requetes
+from . import suivi
 from .avancement import ATTEINT, EN_BONNE_VOIE, EN_RETARD, STATUTS, lire_periode
-from .db import Store
-from .droits import exiger, operation
+from perr_metrics.stockage.magasin import Store
+from perr_metrics.acces.droits import exiger, operation
 
 #: Les états d'un engagement (ceux de `suivi`, qui les enregistre), puis celui d'un engagement sans état saisi.
 ETATS = tuple(suivi.ETATS) + (suivi.NON_RENSEIGNE,)

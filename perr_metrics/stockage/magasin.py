@@ -268,7 +268,7 @@ def migrer(con: duckdb.DuckDBPyConnection, jusqu_a: int | None = None) -> int:
 
 
 def _inserer_cadres(con: duckdb.DuckDBPyConnection) -> None:
-    from .cadres import CADRES_NATIONAUX
+    from perr_metrics.commun.cadres import CADRES_NATIONAUX
 
     con.executemany(
         "INSERT INTO cadre VALUES (?, ?, ?, ?)",
@@ -425,27 +425,27 @@ class Store:
     def est_vide(self) -> bool:
         return self.lire(lambda con: con.execute("SELECT count(*) FROM protocole").fetchone()[0] == 0)
 
-    # -- sauvegarde et restauration ------------------------------------------------------------------------------------
-    def sauvegarder(self, dossier: str | os.PathLike) -> Path:
-        """Exporte toute la base (schéma et données, octets des fichiers déposés compris) dans un dossier Parquet."""
-        from . import droits, journal
-        u = droits.exiger(self, "sauvegarder")
+    # -- sauvegarde et restauration (brutes : droits et journal sont dans perr_metrics.acces.sauvegarde) ----------------
+    def exporter(self, dossier: str | os.PathLike) -> Path:
+        """Exporte toute la base (schéma et données, octets des fichiers déposés compris) dans un dossier Parquet neuf."""
         dossier = Path(dossier)
         if dossier.exists() and any(dossier.iterdir()):
             raise ValueError(f"Le dossier de sauvegarde {dossier} n'est pas vide : choisissez un dossier neuf.")
         dossier.mkdir(parents=True, exist_ok=True)
         chemin_sql = str(dossier).replace("'", "''")
-        self.ecrire(lambda con: journal.noter(con, u, "sauvegarde", objet=str(dossier)))
         self.lire(lambda con: con.execute(f"EXPORT DATABASE '{chemin_sql}' (FORMAT parquet)"))
         return dossier
 
-    def restaurer(self, dossier: str | os.PathLike) -> int:
-        """Remplace la base par une sauvegarde. La nouvelle base est construite à côté puis substituée d'un coup."""
-        from . import droits, journal
-        u = droits.exiger(self, "sauvegarder")
+    @staticmethod
+    def verifier_sauvegarde(dossier: str | os.PathLike) -> Path:
         dossier = Path(dossier)
         if not (dossier / "schema.sql").exists() or not (dossier / "load.sql").exists():
             raise ValueError(f"{dossier} n'est pas un dossier de sauvegarde perr-metrics (schema.sql et load.sql absents).")
+        return dossier
+
+    def remplacer_par(self, dossier: str | os.PathLike) -> int:
+        """Remplace la base par une sauvegarde. La nouvelle base est construite à côté puis substituée d'un coup."""
+        dossier = self.verifier_sauvegarde(dossier)
         self.chemin.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(suffix=".duckdb", dir=self.chemin.parent)
         os.close(fd)
@@ -472,9 +472,7 @@ class Store:
                 if wal.exists():
                     wal.unlink()
             self._pret = False
-            version = self.initialiser()
-            self.ecrire(lambda con: journal.noter(con, u, "restauration", objet=str(dossier)))
-            return version
+            return self.initialiser()
         finally:
             for f in (tmp, tmp + ".wal"):
                 if os.path.exists(f):

@@ -17,10 +17,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from . import journal
-from .db import Store
+from perr_metrics.stockage.magasin import Store
 from .droits import (ADMINISTRATEUR, CONTRIBUTEUR, LIBELLES_ROLES, ROLES, AccesRefuse, Utilisateur, exiger,
                      operation, ouverte, utilisateur_de)
-from .formats import format_date_heure
+from perr_metrics.commun.formats import format_date_heure
 
 LONGUEUR_MIN = 12
 ESSAIS_MAX = int(os.environ.get("PERR_ESSAIS_MAX", 5))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import journal
-from .db import Store
-from .droits import PUBLIC, AccesRefuse, en_systeme, operation, ouverte, utilisateur_de
+from perr_metrics.acces import journal
+from perr_metrics.stockage.magasin import Store
+from perr_metrics.acces.droits import PUBLIC, AccesRefuse, en_systeme, operation, ouverte, utilisateur_de
 
 CLE = "vue_publique"
 

@@ -4,7 +4,7 @@ Chaque protocole est évalué chaque année avant le COPIL. Le rapport est **con
 (`construire_rapport` → `Rapport` : des sections, des paragraphes, des tableaux en DataFrame aux en-têtes français, des
 graphiques Plotly avec leur texte de remplacement), puis **rendu trois fois** :
 
-- `ecrire_pdf` : HTML + CSS (perr_metrics/rapport_gabarit/) mis en pages par WeasyPrint, A4, sommaire avec numéros de
+- `ecrire_pdf` : HTML + CSS (perr_metrics/rapport/gabarit/) mis en pages par WeasyPrint, A4, sommaire avec numéros de
   page, graphiques en PNG rendus hors ligne par kaleido (Chromium) ;
 - `ecrire_docx` : python-docx, titres en styles « Titre 1/2 » (Word construit le sommaire), en-têtes de tableaux répétés,
   images avec texte de remplacement, « Page X sur Y » en pied de page ;
@@ -37,11 +37,13 @@ from xml.sax.saxutils import escape as _xml
 
 import pandas as pd
 
-from . import avancement, depots, requetes
-from .couleurs import COULEUR_ETAT_NON_RENSEIGNE, COULEURS_COMPLETUDE, COULEURS_ETAT, COULEURS_STATUT
-from .db import Store
-from .droits import exiger, operation, perimetre_de
-from .formats import ESPACE_INSECABLE, format_date, format_date_heure, format_nombre, format_pourcent, format_valeur
+from perr_metrics.pilotage import avancement
+from perr_metrics.depots import depot as depots
+from perr_metrics.referentiel import requetes
+from perr_metrics.commun.couleurs import COULEUR_ETAT_NON_RENSEIGNE, COULEURS_COMPLETUDE, COULEURS_ETAT, COULEURS_STATUT
+from perr_metrics.stockage.magasin import Store
+from perr_metrics.acces.droits import exiger, operation, perimetre_de
+from perr_metrics.commun.formats import ESPACE_INSECABLE, format_date, format_date_heure, format_nombre, format_pourcent, format_valeur
 
 journal = logging.getLogger("perr_metrics.rapport")
 
@@ -51,7 +53,7 @@ TYPES_MIME = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-GABARIT = Path(__file__).resolve().parent / "rapport_gabarit"
+GABARIT = Path(__file__).resolve().parent / "gabarit"
 
 ETATS = ("non démarré", "en cours", "réalisé", "reporté", "abandonné")
 NON_RENSEIGNE = "non renseigné"
