@@ -13,7 +13,7 @@ bord) ; la mémoire est le pic de mémoire résidente au-dessus de celle d'avant
 /proc/self/clear_refs). Le rapport de temps est pris **dans le même processus** : celui qui importe relit ensuite le fichier
 à nu. Objectifs : import ≤ 2 × lecture nue, en temps comme en mémoire.
 
-Les fichiers suivent le modèle de dépôt (feuille « Valeurs » aux colonnes de perr_metrics/modele_depot.py, feuille
+Les fichiers suivent le modèle de dépôt (feuille « Valeurs » aux colonnes de perr_metrics/depots/modele.py, feuille
 d'instructions, feuille cachée `_perr`), écrits une fois avec openpyxl puis réenregistrés par LibreOffice quand il est là :
 un fichier de tableur réel a une table de chaînes partagées et des dimensions, ce que n'a pas un fichier openpyxl en mode
 écriture seule. Ils sont gardés dans benchmarks/.cache/ (ignoré par git).
@@ -121,7 +121,7 @@ def preparer_base(chemin: Path) -> None:
 
 
 def ecrire_fichier(base: Path, signataire: str, chemin: Path) -> int:
-    """Le modèle de dépôt rempli, aux colonnes et feuilles de perr_metrics/modele_depot.py (openpyxl, écriture seule)."""
+    """Le modèle de dépôt rempli, aux colonnes et feuilles de perr_metrics/depots/modele.py (openpyxl, écriture seule)."""
     import datetime as dt
 
     import numpy as np

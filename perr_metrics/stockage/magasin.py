@@ -319,7 +319,7 @@ class Store:
 
     def pour(self, utilisateur) -> "Store":
         """Le même magasin (même fichier, même verrou), au nom de `utilisateur` : les opérations du cœur vérifient ses
-        droits (perr_metrics/droits.py) et le journal lui attribue les écritures."""
+        droits (perr_metrics/acces/droits.py) et le journal lui attribue les écritures."""
         autre = copy.copy(self)
         autre.utilisateur = utilisateur
         return autre

@@ -1,4 +1,4 @@
-"""Les vues du COPIL (perr_metrics/vues.py), sur des cas calculés à la main et sur la démonstration.
+"""Les vues du COPIL (perr_metrics/pilotage/vues.py), sur des cas calculés à la main et sur la démonstration.
 
 Le petit référentiel des tests du modèle d'avancement (tests/core/test_avancement.py : 2024–2030, références 2023,
 PATROUILLES A 120 → 160 en 2026 → 240 en 2030 et B 80 → 100 → 120, DELAI 34 → 20 jours, etc.) reçoit des dépôts datés ;

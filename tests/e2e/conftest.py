@@ -51,7 +51,7 @@ ARGS_CHROMIUM = [
 DELAI_DEMARRAGE = 60  # secondes pour que /_stcore/health réponde « ok »
 PREMIER_CHARGEMENT = 90_000  # ms : la première requête d'un serveur crée la base et importe la démonstration
 
-# Les comptes de la démonstration (perr_metrics/comptes.py, COMPTES_DEMO) : identifiant → (mot de passe, nom affiché).
+# Les comptes de la démonstration (perr_metrics/acces/comptes.py, COMPTES_DEMO) : identifiant → (mot de passe, nom affiché).
 COMPTES_DEMO = {
     "coordination": ("coordination-demo", "Équipe de coordination (démo)"),
     "copil": ("copil-demo-2024", "Membre du COPIL (démo)"),

@@ -2,7 +2,7 @@
 Chromium, vraie base sur disque) : l'import aboutit, le navigateur n'affiche ni erreur ni « base occupée », et le nouveau
 protocole apparaît ensuite dans le tableau de bord.
 
-Le serveur garde la base ouverte entre ses lectures (perr_metrics/db.py, `_Garde`) ; la ligne de commande, qui attend la
+Le serveur garde la base ouverte entre ses lectures (perr_metrics/stockage/magasin.py, `_Garde`) ; la ligne de commande, qui attend la
 base, le signale, et le serveur la lui cède (voir aussi tests/core/test_db.py)."""
 from __future__ import annotations
 
