@@ -20,6 +20,7 @@ from perr_metrics.demo import nationale as demo_nationale
 from perr_metrics.depots import depot as depots
 from perr_metrics.depots import modele as modele_depot
 from perr_metrics.pilotage import avancement, geo, publication, suivi, vues
+from perr_metrics.rapport import contenu as contenu_rapport
 from perr_metrics.referentiel import classeur as referentiel
 from perr_metrics.referentiel import requetes
 from perr_metrics.demo.demonstration import DOSSIER_DEMO
@@ -133,8 +134,8 @@ CAS = {
     suivi.historique_etats: (lambda s, c: suivi.historique_etats(s, TCM, c["eng_caf"]), False),
     suivi.engagements_filtres: (lambda s, c: suivi.engagements_filtres(s, TCM), False),
     suivi.bilan_signataire: (lambda s, c: suivi.bilan_signataire(s, TCM, "CAF10", "2021"), False),
-    rapport.construire_rapport: (lambda s, c: rapport.construire_rapport(s, TCM, 2021), False),
-    rapport.apercu: (lambda s, c: rapport.apercu(s, TCM, 2021), False),
+    contenu_rapport.construire_rapport: (lambda s, c: contenu_rapport.construire_rapport(s, TCM, 2021), False),
+    contenu_rapport.apercu: (lambda s, c: contenu_rapport.apercu(s, TCM, 2021), False),
     rapport.generer: (lambda s, c: rapport.generer(s, TCM, 2021, "xlsx", io.BytesIO()), False),
     demo.charger_demo: (lambda s, c: demo.charger_demo(s), True),
     demo.generer_valeurs: (lambda s, c: demo.generer_valeurs(s, TCM), True),

@@ -339,7 +339,7 @@ def store_essai(store, tmp_path):
 def sans_graphiques(monkeypatch):
     def refus(graphiques, delai):
         raise FileNotFoundError("Chromium introuvable (simulé)")
-    monkeypatch.setattr(rapport, "_rendre_kaleido", refus)
+    monkeypatch.setattr("perr_metrics.rapport.graphiques._rendre_kaleido", refus)
 
 
 def test_protocole_presque_vide(store_essai, monkeypatch, tmp_path):

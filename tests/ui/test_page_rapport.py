@@ -19,7 +19,8 @@ PIXEL = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQV
 
 @pytest.fixture
 def faux_graphiques(monkeypatch):
-    monkeypatch.setattr(rapport, "_rendre_kaleido", lambda graphiques, delai: [PIXEL for _ in graphiques])
+    monkeypatch.setattr("perr_metrics.rapport.graphiques._rendre_kaleido",
+                        lambda graphiques, delai: [PIXEL for _ in graphiques])
 
 
 def page(monkeypatch, store, **params):

@@ -1,0 +1,249 @@
+"""Le rapport en Word (.docx) : python-docx, titres en styles « Titre 1/2 » (Word construit le sommaire), en-têtes de
+tableaux répétés, images avec texte de remplacement, « Page X sur Y » en pied de page."""
+from __future__ import annotations
+
+import io
+from xml.sax.saxutils import escape as _xml
+
+import pandas as pd
+
+from perr_metrics.commun.formats import format_date
+from .document import (Chiffres, Graphique, Liste, MENTION_DEMO, Paragraphe, Rapport, Tableau, _ecrire, _largeurs,
+                       _majuscule, typographie)
+from .graphiques import _texte_absent, rendre_images
+
+
+# ====================================================================================================================
+# Word (.docx)
+# ====================================================================================================================
+
+_TWIPS_PAR_CM = 567
+_LARGEUR_UTILE_CM = 17.0
+_BLEU = "1F3A5F"
+_ORANGE_DEMO = "B34700"
+
+
+def _docx_champ(paragraphe, instruction: str, resultat: str = "1") -> None:
+    """Un champ Word (PAGE, NUMPAGES, TOC…) en fin de paragraphe, avec son résultat provisoire."""
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+    for xml in (f'<w:r {nsdecls("w")}><w:fldChar w:fldCharType="begin" w:dirty="true"/></w:r>',
+                f'<w:r {nsdecls("w")}><w:instrText xml:space="preserve"> {_xml(instruction)} </w:instrText></w:r>',
+                f'<w:r {nsdecls("w")}><w:fldChar w:fldCharType="separate"/></w:r>',
+                f'<w:r {nsdecls("w")}><w:t xml:space="preserve">{_xml(resultat)}</w:t></w:r>',
+                f'<w:r {nsdecls("w")}><w:fldChar w:fldCharType="end"/></w:r>'):
+        paragraphe._p.append(parse_xml(xml))
+
+
+def _docx_run(texte: str, *, gras=False, italique=False, couleur: str | None = None, taille: float = 8) -> str:
+    rpr = ("<w:b/>" if gras else "") + ("<w:i/>" if italique else "") + \
+          (f'<w:color w:val="{couleur}"/>' if couleur else "") + f'<w:sz w:val="{round(taille * 2)}"/>'
+    return f'<w:r><w:rPr>{rpr}</w:rPr><w:t xml:space="preserve">{_xml(typographie(texte))}</w:t></w:r>'
+
+
+def _docx_cellule(contenu: str, largeur: int, *, fond: str | None = None, droite=False, colonnes: int = 1) -> str:
+    tcpr = f'<w:tcW w:w="{largeur}" w:type="dxa"/>' + (f'<w:gridSpan w:val="{colonnes}"/>' if colonnes > 1 else "")
+    if fond:
+        tcpr += f'<w:shd w:val="clear" w:color="auto" w:fill="{fond}"/>'
+    ppr = '<w:spacing w:before="0" w:after="0"/>' + ('<w:jc w:val="right"/>' if droite else "")
+    return f"<w:tc><w:tcPr>{tcpr}</w:tcPr><w:p><w:pPr>{ppr}</w:pPr>{contenu}</w:p></w:tc>"
+
+
+def _docx_xml_tableau(t: Tableau) -> str:
+    """Le tableau en WordprocessingML, écrit d'un coup : python-docx, cellule par cellule, mettrait des secondes à
+    écrire les tableaux d'un gros protocole. Ligne d'en-tête répétée en haut de chaque page (w:tblHeader), lignes
+    insécables (w:cantSplit), titre du tableau pour les lecteurs d'écran (w:tblCaption)."""
+    from docx.oxml.ns import nsdecls
+    cols = t.colonnes
+    aff = t.affichage()
+    largeurs = [round(w * _LARGEUR_UTILE_CM * _TWIPS_PAR_CM) for w in _largeurs(t, cols)]
+    total = sum(largeurs)
+    droite = set(t.droite)
+    lignes = ['<w:tr><w:trPr><w:cantSplit/><w:tblHeader/></w:trPr>'
+              + "".join(_docx_cellule(_docx_run(c, gras=True, couleur="FFFFFF"), w, fond=_BLEU, droite=c in droite)
+                        for c, w in zip(cols, largeurs)) + "</w:tr>"]
+    detail = list(aff[t.detail]) if t.detail else None
+    for i, ligne in enumerate(zip(*(aff[c] for c in cols))):
+        cellules = []
+        for c, w, v in zip(cols, largeurs, ligne):
+            couleur = t.pastilles.get(c, {}).get(v)
+            contenu = (_docx_run("■ ", couleur=couleur.lstrip("#")) if couleur else "") + _docx_run(v)
+            cellules.append(_docx_cellule(contenu, w, droite=c in droite))
+        lignes.append("<w:tr><w:trPr><w:cantSplit/></w:trPr>" + "".join(cellules) + "</w:tr>")
+        if detail and detail[i]:
+            lignes.append("<w:tr><w:trPr><w:cantSplit/></w:trPr>"
+                          + _docx_cellule(_docx_run(detail[i], italique=True, couleur="444444", taille=7.5), total,
+                                          colonnes=len(cols)) + "</w:tr>")
+    grille = "".join(f'<w:gridCol w:w="{w}"/>' for w in largeurs)
+    return (f'<w:tbl {nsdecls("w")}><w:tblPr><w:tblStyle w:val="TableGrid"/><w:tblW w:w="{total}" w:type="dxa"/>'
+            '<w:tblLayout w:type="fixed"/><w:tblCellMar><w:left w:w="70" w:type="dxa"/>'
+            '<w:right w:w="70" w:type="dxa"/></w:tblCellMar><w:tblLook w:val="04A0" w:firstRow="1" '
+            'w:lastRow="0" w:firstColumn="1" w:lastColumn="0" w:noHBand="0" w:noVBand="1"/>'
+            f'<w:tblCaption w:val="{_xml(t.legende[:250], {chr(34): "&quot;"})}"/></w:tblPr>'
+            f"<w:tblGrid>{grille}</w:tblGrid>{''.join(lignes)}</w:tbl>")
+
+
+def _docx_tableau(doc, t: Tableau, numero: int | None) -> None:
+    from docx.oxml import parse_xml
+    from docx.shared import Pt
+    legende = doc.add_paragraph(style="Caption")
+    legende.add_run(typographie(t.legende if numero is None else f"Tableau {numero} — {t.legende}")).bold = True
+    legende.paragraph_format.keep_with_next = True
+    if t.donnees.empty:
+        doc.add_paragraph(typographie(t.vide))
+        return
+    apres = doc.add_paragraph()
+    apres.paragraph_format.space_after = Pt(4)
+    apres._p.addprevious(parse_xml(_docx_xml_tableau(t)))
+
+
+def _docx_styles(doc) -> None:
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+    from docx.shared import Pt, RGBColor
+    normal = doc.styles["Normal"]
+    normal.font.name = "Arial"
+    normal.font.size = Pt(10)
+    normal.element.get_or_add_rPr().append(parse_xml(f'<w:lang {nsdecls("w")} w:val="fr-FR"/>'))
+    for nom, taille in (("Heading 1", 17), ("Heading 2", 13), ("Title", 26), ("TOC Heading", 17)):
+        style = doc.styles[nom]
+        style.font.name = "Arial"
+        style.font.size = Pt(taille)
+        style.font.color.rgb = RGBColor.from_string(_BLEU)
+    doc.styles["Heading 1"].paragraph_format.page_break_before = True
+    doc.styles["Caption"].font.size = Pt(9)
+    doc.styles["Caption"].font.color.rgb = RGBColor(0x33, 0x33, 0x33)
+
+
+def _docx_fond_paragraphe(paragraphe, couleur: str) -> None:
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+    paragraphe._p.get_or_add_pPr().append(
+        parse_xml(f'<w:shd {nsdecls("w")} w:val="clear" w:color="auto" w:fill="{couleur}"/>'))
+
+
+def ecrire_docx(rapport: Rapport, flux) -> None:
+    """Le rapport en document Word modifiable : titres en styles de titre (le sommaire est un champ Word, mis à jour à
+    l'ouverture), en-têtes de tableaux répétés, images avec texte de remplacement, « Page X sur Y » en pied de page."""
+    import docx
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+    from docx.shared import Cm, Pt, RGBColor
+
+    rendre_images(rapport)
+    p = rapport.protocole
+    doc = docx.Document()
+    _docx_styles(doc)
+    sect = doc.sections[0]
+    sect.page_width, sect.page_height = Cm(21), Cm(29.7)
+    sect.left_margin = sect.right_margin = Cm(2)
+    sect.top_margin = sect.bottom_margin = Cm(2)
+    prop = doc.core_properties
+    prop.title = f"{rapport.titre} — {p['territoire']}"
+    prop.subject = str(p["libelle"])
+    prop.author = "perr-metrics"
+    prop.language = "fr-FR"
+    prop.keywords = "PERR ; contrat de ville ; évaluation" + (" ; données de démonstration" if rapport.demonstration
+                                                              else "")
+
+    entete = sect.header.paragraphs[0]
+    entete.add_run(typographie(f"{p['territoire']} — {rapport.titre}"))
+    if rapport.demonstration:
+        demo = sect.header.add_paragraph()
+        demo.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        r = demo.add_run("Données de démonstration")
+        r.bold, r.font.size = True, Pt(8)
+        r.font.color.rgb = RGBColor.from_string(_ORANGE_DEMO)
+    pied = sect.footer.paragraphs[0]
+    pied.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    pied.add_run("Page ")
+    _docx_champ(pied, "PAGE")
+    pied.add_run(" sur ")
+    _docx_champ(pied, "NUMPAGES")
+    for par in (entete, pied):
+        for r in par.runs:
+            r.font.size = Pt(8)
+
+    # Couverture
+    sur = doc.add_paragraph("Contrat de ville — Protocole d'engagements renforcés et réciproques")
+    sur.runs[0].font.color.rgb = RGBColor(0x55, 0x55, 0x55)
+    doc.add_paragraph(typographie(rapport.titre), style="Title")
+    doc.add_paragraph().add_run(typographie(str(p["libelle"]))).bold = True
+    doc.add_paragraph(typographie(f"{p['territoire']} · {p['code']}"))
+    if rapport.demonstration:
+        par = doc.add_paragraph()
+        r = par.add_run("DONNÉES DE DÉMONSTRATION")
+        r.bold, r.font.size = True, Pt(16)
+        r.font.color.rgb = RGBColor.from_string(_ORANGE_DEMO)
+        par.add_run("\n" + typographie(_majuscule(MENTION_DEMO.split(" : ", 1)[1])))
+        _docx_fond_paragraphe(par, "FCE8D9")
+    fiche = Tableau(pd.DataFrame(rapport.couverture, columns=["Le protocole", ""]), "Le protocole", "",
+                    largeurs={"Le protocole": 1.2, "": 3.3})
+    _docx_tableau(doc, fiche, None)
+    doc.add_paragraph(typographie(f"Établi le {format_date(rapport.etabli_le)} par perr-metrics à partir des données "
+                                  "déposées par les partenaires, pour le comité de pilotage."))
+
+    # Sommaire : un champ TOC que Word met à jour à l'ouverture (w:updateFields) ; en attendant, son résultat
+    # provisoire liste les titres, pour les logiciels qui ne le recalculent pas.
+    titre = doc.add_paragraph("Sommaire", style="TOC Heading")
+    titre.paragraph_format.page_break_before = True
+    par = doc.add_paragraph()
+    _docx_champ(par, 'TOC \\o "1-2" \\h \\z \\u',
+                "Pour afficher les numéros de page : clic droit sur le sommaire, « Mettre à jour les champs ».")
+    for s in rapport.sections:
+        e = doc.add_paragraph(typographie(s.titre))
+        e.paragraph_format.left_indent = Cm(0.6 * (s.niveau - 1))
+        e.paragraph_format.space_after = Pt(0)
+        if s.niveau == 1:
+            e.runs[0].bold = True
+    doc.settings.element.append(parse_xml(f'<w:updateFields {nsdecls("w")} w:val="true"/>'))
+
+    compteurs = {"tableau": 0, "figure": 0}
+    for s in rapport.sections:
+        doc.add_heading(typographie(s.titre), level=s.niveau)
+        for b in s.blocs:
+            if isinstance(b, Paragraphe):
+                par = doc.add_paragraph(typographie(b.texte))
+                if b.style == "note":
+                    par.runs[0].font.size = Pt(8.5)
+                    par.runs[0].font.color.rgb = RGBColor(0x55, 0x55, 0x55)
+                elif b.style == "chapeau":
+                    par.paragraph_format.keep_with_next = True
+                elif b.style == "alerte":
+                    par.runs[0].bold = True
+                    par.runs[0].font.color.rgb = RGBColor.from_string(_ORANGE_DEMO)
+                    _docx_fond_paragraphe(par, "FCE8D9")
+            elif isinstance(b, Liste):
+                for x in b.elements:
+                    doc.add_paragraph(typographie(x), style="List Bullet")
+            elif isinstance(b, Chiffres):
+                table = doc.add_table(rows=2, cols=len(b.elements))
+                table.style = doc.styles["Table Grid"]
+                for j, (v, lib) in enumerate(b.elements):
+                    r = table.cell(0, j).paragraphs[0].add_run(typographie(v))
+                    r.bold, r.font.size = True, Pt(15)
+                    r.font.color.rgb = RGBColor.from_string(_BLEU)
+                    table.cell(1, j).paragraphs[0].add_run(typographie(lib)).font.size = Pt(8)
+                doc.add_paragraph()
+            elif isinstance(b, Tableau):
+                if b.dans_document:
+                    compteurs["tableau"] += 1
+                    _docx_tableau(doc, b, compteurs["tableau"])
+            elif isinstance(b, Graphique):
+                compteurs["figure"] += 1
+                if b.png:
+                    largeur = min(_LARGEUR_UTILE_CM, 19.0 * b.largeur / b.hauteur)
+                    doc.add_picture(io.BytesIO(b.png), width=Cm(largeur))
+                    doc_pr = doc.inline_shapes[-1]._inline.docPr
+                    doc_pr.set("descr", b.alt)
+                    doc_pr.set("title", b.legende)
+                    doc.paragraphs[-1].alignment = WD_ALIGN_PARAGRAPH.CENTER
+                    doc.paragraphs[-1].paragraph_format.keep_with_next = True
+                else:
+                    par = doc.add_paragraph(typographie(_texte_absent(rapport)))
+                    par.runs[0].italic = True
+                    _docx_fond_paragraphe(par, "F0F0F0")
+                    doc.add_paragraph(typographie(b.alt)).runs[0].font.size = Pt(8)
+                doc.add_paragraph(typographie(f"Figure {compteurs['figure']} — {b.legende}"), style="Caption")
+    _ecrire(flux, doc.save)
