@@ -70,7 +70,9 @@ def agregat_nu(store, protocole: str, n: int = 5) -> float:
 
 class Enregistreur:
     """Remplace `ui.lire` le temps d'une exécution : note chaque lecture (fonction, arguments, durée) ; mesure aussi le
-    temps passé dans `Store.lire` (toutes les lectures de la base, même celles qui ne passent pas par `ui.lire`)."""
+    temps passé dans `Store.lire` (toutes les lectures de la base, même celles qui ne passent pas par `ui.lire`).
+    `ui.lire` est remplacée sur le paquet (les pages l'y cherchent) et dans ui.magasin, qui la définit (les sélecteurs
+    communs de ui.selecteurs l'y cherchent)."""
 
     def __init__(self):
         from perr_metrics import ui
@@ -98,12 +100,12 @@ class Enregistreur:
             finally:
                 enr.dans_la_base += time.perf_counter() - t
 
-        self.ui.lire = lire
+        self.ui.lire = self.ui.magasin.lire = lire
         self.Store.lire = store_lire
         return self
 
     def __exit__(self, *exc):
-        self.ui.lire = self._lire
+        self.ui.lire = self.ui.magasin.lire = self._lire
         self.Store.lire = self._store_lire
 
 
