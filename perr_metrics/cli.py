@@ -11,6 +11,7 @@ sur la sortie d'erreur, ou `{"statut": "rejete", "erreurs": [...]}` avec `--json
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
@@ -28,26 +29,119 @@ from perr_metrics.commun.formats import format_nombre, format_pourcent
 from perr_metrics.commun.erreurs import ImportRefuse, Rapport
 
 
+# --------------------------------------------------------------------------------------------------------------------
+# argparse en français. argparse traduit chacun de ses textes par `argparse._` (gettext) au moment où il s'en sert :
+# en-têtes et aide de -h à la construction de l'analyseur, « usage: » à l'écriture de l'aide, messages d'erreur pendant
+# l'analyse. `_en_francais()` y substitue le temps de ces appels (puis rend l'original : le reste du processus, pytest
+# compris, n'en voit rien) une traduction par identifiant de message, celle de gettext, stable d'une version de Python à
+# l'autre ; un identifiant inconnu (une future version) resterait en anglais, et tests/core/test_cli.py le verrait.
+# --------------------------------------------------------------------------------------------------------------------
+
+_TRADUCTIONS = {
+    "usage: ": "Utilisation : ",
+    "positional arguments": "Arguments",
+    "options": "Options",
+    "optional arguments": "Options",
+    "subcommands": "Sous-commandes",
+    "show this help message and exit": "affiche cette aide et s'arrête",
+    "show program's version number and exit": "affiche la version et s'arrête",
+    "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
+    "unknown parser %(parser_name)r (choices: %(choices)s)":
+        "commande inconnue : « %(parser_name)s » (possibles : %(choices)s)",
+    "invalid choice: %(value)r (choose from %(choices)s)": "choix invalide : « %(value)s » (possibles : %(choices)s)",
+    "invalid choice: %(value)r, maybe you meant %(closest)r? (choose from %(choices)s)":
+        "choix invalide : « %(value)s » (vouliez-vous dire « %(closest)s » ? possibles : %(choices)s)",
+    "invalid %(type)s value: %(value)r": "valeur invalide (%(type)s attendu) : « %(value)s »",
+    "the following arguments are required: %s": "arguments obligatoires manquants : %s",
+    "one of the arguments %s is required": "il faut l'un des arguments %s",
+    "unrecognized arguments: %s": "arguments non reconnus : %s",
+    "not allowed with argument %s": "incompatible avec l'argument %s",
+    "ignored explicit argument %r": "valeur en trop : « %s »",
+    "expected one argument": "une valeur est attendue",
+    "expected at most one argument": "une valeur au plus est attendue",
+    "expected at least one argument": "au moins une valeur est attendue",
+    "ambiguous option: %(option)s could match %(matches)s": "option ambiguë : %(option)s peut désigner %(matches)s",
+    "unexpected option string: %s": "option inattendue : %s",
+    "can't open '%(filename)s': %(error)s": "impossible d'ouvrir « %(filename)s » : %(error)s",
+    "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
+    "option '%(option)s' is deprecated": "l'option « %(option)s » est abandonnée",
+    "argument '%(argument_name)s' is deprecated": "l'argument « %(argument_name)s » est abandonné",
+    "command '%(parser_name)s' is deprecated": "la commande « %(parser_name)s » est abandonnée",
+}
+_TRADUCTIONS_PLURIELS = {
+    ("expected %s argument", "expected %s arguments"): ("%s valeur attendue", "%s valeurs attendues"),
+}
+
+
+def _traduire(message: str) -> str:
+    return _TRADUCTIONS.get(message, message)
+
+
+def _traduire_pluriel(singulier: str, pluriel: str, n: int) -> str:
+    fr = _TRADUCTIONS_PLURIELS.get((singulier, pluriel))
+    if fr is None:
+        return singulier if n == 1 else pluriel
+    return fr[0] if n in (0, 1) else fr[1]
+
+
+@contextlib.contextmanager
+def _en_francais():
+    """argparse parle français le temps du bloc (réentrant ; un seul fil : la ligne de commande)."""
+    avant = argparse._, argparse.ngettext
+    argparse._, argparse.ngettext = _traduire, _traduire_pluriel
+    try:
+        yield
+    finally:
+        argparse._, argparse.ngettext = avant
+
+
+class _Formateur(argparse.HelpFormatter):
+    """Les en-têtes de l'aide à la française : « Options : »."""
+
+    def start_section(self, heading):
+        super().start_section(f"{heading} " if heading else heading)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, avec des messages d'erreur d'utilisation en français et le code de sortie 2."""
+    """argparse en français (usage, en-têtes, aide, erreurs), erreurs d'utilisation en code de sortie 2."""
 
     def __init__(self, *args, **kwargs):
-        kwargs["add_help"] = False
-        super().__init__(*args, **kwargs)
-        self.add_argument("-h", "--help", action="help", help="affiche cette aide et s'arrête")
+        kwargs.setdefault("formatter_class", _Formateur)
+        with _en_francais():
+            super().__init__(*args, **kwargs)
+
+    def parse_args(self, *args, **kwargs):
+        with _en_francais():
+            return super().parse_args(*args, **kwargs)
+
+    def parse_known_args(self, *args, **kwargs):
+        with _en_francais():
+            return super().parse_known_args(*args, **kwargs)
+
+    def _check_value(self, action, value):
+        # Comme argparse, les choix possibles écrits sans guillemets de Python.
+        if action.choices is not None and value not in action.choices:
+            possibles = ", ".join(map(str, action.choices))
+            raise argparse.ArgumentError(action, f"choix invalide : « {value} » (possibles : {possibles})")
+
+    def format_usage(self):
+        with _en_francais():
+            return super().format_usage()
+
+    def format_help(self):
+        with _en_francais():
+            return super().format_help()
 
     def error(self, message: str):  # noqa: D401 - signature d'argparse
-        traductions = {
-            "the following arguments are required": "arguments obligatoires manquants",
-            "unrecognized arguments": "arguments non reconnus",
-            "invalid choice": "choix invalide",
-            "expected one argument": "une valeur est attendue",
-            "argument ": "option ",
-        }
-        for en, fr in traductions.items():
-            message = message.replace(en, fr)
         self.print_usage(sys.stderr)
-        self.exit(2, f"Erreur d'utilisation : {message}\n")
+        self.exit(2, f"Erreur d'utilisation : {message}\nAide : {self.prog} --help\n")
+
+
+def _entier(texte: str) -> int:
+    try:
+        return int(texte)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"nombre entier attendu, reçu « {texte} »") from None
 
 
 def _annee(texte: str) -> int:
@@ -56,10 +150,14 @@ def _annee(texte: str) -> int:
     return int(texte)
 
 
+_AIDE_JSON = "écrit le résultat en JSON (pour un script)"
+_AIDE_PROTOCOLE = "code du protocole (python -m perr_metrics protocoles les liste)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m perr_metrics",
                 description="Tableau de bord des protocoles d'engagements renforcés et réciproques.")
-    p.add_argument("--db", help="chemin de la base DuckDB (par défaut : $PERR_DB ou data/perr.duckdb)")
+    p.add_argument("--db", metavar="CHEMIN", help="chemin de la base DuckDB (par défaut : $PERR_DB ou data/perr.duckdb)")
     p.add_argument("--utilisateur", metavar="IDENTIFIANT",
                    help="le compte au nom duquel agir (par défaut : $PERR_UTILISATEUR) ; mot de passe : "
                         "$PERR_MOT_DE_PASSE, sinon demandé")
@@ -78,105 +176,105 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--demo", action="store_true", help="charge les protocoles de démonstration (Troyes, Blois)")
 
     s = sous.add_parser("protocoles", help="liste les protocoles")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help=_AIDE_JSON)
 
     s = sous.add_parser("signataires", help="liste les signataires d'un protocole")
-    s.add_argument("--protocole", required=True)
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
+    s.add_argument("--json", action="store_true", help=_AIDE_JSON)
 
     s = sous.add_parser("indicateurs", help="liste les indicateurs d'un protocole")
-    s.add_argument("--protocole", required=True)
+    s.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
     s.add_argument("--signataire", help="seulement ceux que déclare ce signataire")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help=_AIDE_JSON)
 
     s = sous.add_parser("referentiel", help="modèle, import et export du classeur de référentiel")
     ref = s.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     ref.required = True
     r = ref.add_parser("modele", help="écrit le classeur vierge (instructions et listes déroulantes)")
-    r.add_argument("fichier")
+    r.add_argument("fichier", metavar="FICHIER", help="le classeur .xlsx à écrire")
     r = ref.add_parser("importer", help="importe un classeur (crée ou met à jour un protocole), tout ou rien")
-    r.add_argument("fichier")
-    r.add_argument("--json", action="store_true")
+    r.add_argument("fichier", metavar="FICHIER", help="le classeur de référentiel à importer (.xlsx)")
+    r.add_argument("--json", action="store_true", help=_AIDE_JSON)
     r = ref.add_parser("exporter", help="exporte un protocole dans un classeur")
-    r.add_argument("--protocole", required=True)
-    r.add_argument("fichier")
+    r.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
+    r.add_argument("fichier", metavar="FICHIER", help="le classeur .xlsx à écrire")
 
     s = sous.add_parser("modele", help="écrit le modèle de dépôt pré-rempli d'un signataire pour une période")
-    s.add_argument("--protocole", required=True)
-    s.add_argument("--signataire", required=True)
+    s.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
+    s.add_argument("--signataire", required=True, help="code du signataire (ou service)")
     s.add_argument("--periode", required=True, help="année (2021) ou semestre (2021-S1)")
-    s.add_argument("fichier")
+    s.add_argument("fichier", metavar="FICHIER", help="le classeur .xlsx à écrire")
 
     s = sous.add_parser("depot", help="dépose un fichier de valeurs (modèle ou table longue), tout ou rien")
-    s.add_argument("fichier")
-    s.add_argument("--protocole", required=True)
-    s.add_argument("--signataire", required=True)
+    s.add_argument("fichier", metavar="FICHIER", help="le fichier de valeurs (modèle .xlsx rempli, ou table longue .xlsx ou .csv)")
+    s.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
+    s.add_argument("--signataire", required=True, help="code du signataire (ou service)")
     s.add_argument("--periode", help="année ou semestre du dépôt (par défaut : celle du modèle ou du fichier)")
     s.add_argument("--accepter-avertissements", action="store_true",
                    help="enregistre malgré les avertissements de vraisemblance")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help=_AIDE_JSON)
 
     s = sous.add_parser("completude", help="ce que chaque signataire devait envoyer, ce qui est arrivé")
-    s.add_argument("--protocole", required=True)
-    s.add_argument("--periode", required=True)
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
+    s.add_argument("--periode", required=True, help="année (2021) ou semestre (2021-S1)")
+    s.add_argument("--json", action="store_true", help=_AIDE_JSON)
 
     s = sous.add_parser("revue", help="marque un dépôt « validé » ou « à corriger »")
-    s.add_argument("depot", type=int)
-    s.add_argument("--statut", required=True, choices=["validé", "à-corriger"])
-    s.add_argument("--commentaire")
+    s.add_argument("depot", type=_entier, metavar="NUMERO", help="numéro du dépôt")
+    s.add_argument("--statut", required=True, choices=["validé", "à-corriger"], help="validé ou à-corriger")
+    s.add_argument("--commentaire", help="le commentaire joint à la revue (à corriger : quoi)")
 
     s = sous.add_parser("qpv", help="contours des quartiers (GeoJSON officiel de l'ANCT)")
     qpv = s.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     qpv.required = True
     r = qpv.add_parser("importer", help="importe les contours (remplace les précédents), tout ou rien")
-    r.add_argument("fichier", help="FeatureCollection GeoJSON (ou archive .zip) aux propriétés code_qp, lib_qp")
-    r.add_argument("--json", action="store_true")
+    r.add_argument("fichier", metavar="FICHIER", help="FeatureCollection GeoJSON (ou archive .zip) aux propriétés code_qp, lib_qp")
+    r.add_argument("--json", action="store_true", help=_AIDE_JSON)
 
     s = sous.add_parser("engagement", help="suivi de l'état des engagements")
     eng = s.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     eng.required = True
     r = eng.add_parser("etat", help="enregistre un nouvel état d'un engagement")
-    r.add_argument("--protocole", required=True)
-    r.add_argument("--engagement", required=True)
+    r.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
+    r.add_argument("--engagement", required=True, help="code de l'engagement (E001…)")
     r.add_argument("--etat", required=True, help="non démarré, en cours, réalisé, reporté ou abandonné")
     r.add_argument("--date", help="date de l'état (12/02/2021 ou 2021-02-12 ; par défaut aujourd'hui)")
-    r.add_argument("--commentaire")
+    r.add_argument("--commentaire", help="le commentaire joint à l'état")
 
     s = sous.add_parser("demo", help="construit une base d'essai fictive (régionale ou nationale : 10 millions de valeurs)")
     s.add_argument("--echelle", choices=["regionale", "nationale"], default="regionale",
                    help="regionale : 40 protocoles, 1 million de valeurs ; nationale : 435 protocoles, 10 millions")
-    s.add_argument("--graine", type=int, default=2024, help="graine du tirage (même graine, même base)")
+    s.add_argument("--graine", type=_entier, metavar="N", default=2024, help="graine du tirage (même graine, même base)")
     s.add_argument("--db", dest="db_demo", metavar="CHEMIN", help="base à créer (neuve ; par défaut --db ou $PERR_DB)")
 
     s = sous.add_parser("rapport", help="écrit le rapport annuel d'évaluation d'un protocole (PDF, Word ou Excel)")
-    s.add_argument("--protocole", required=True)
+    s.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
     s.add_argument("--annee", required=True, type=_annee, help="année évaluée (dans la période du protocole)")
     s.add_argument("--format", choices=["pdf", "docx", "xlsx"],
                    help="pdf, docx ou xlsx (par défaut : l'extension du fichier)")
-    s.add_argument("fichier")
+    s.add_argument("fichier", metavar="FICHIER", help="le fichier à écrire (.pdf, .docx ou .xlsx)")
 
     s = sous.add_parser("utilisateurs", help="comptes : ajouter, lister, désactiver, réactiver, changer un mot de passe")
     ut = s.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     ut.required = True
     r = ut.add_parser("ajouter", help="crée un compte (le premier d'une base neuve : un administrateur, sans connexion)")
-    r.add_argument("identifiant")
+    r.add_argument("identifiant", metavar="IDENTIFIANT", help="identifiant du compte")
     r.add_argument("--nom", required=True, help="prénom et nom (ou service), tel qu'il figurera au journal")
-    r.add_argument("--role", required=True, choices=list(ROLES))
+    r.add_argument("--role", required=True, choices=list(ROLES), help="le rôle du compte")
     r.add_argument("--courriel", help="pour l'authentification unique (ProConnect…) : le courriel du compte")
     r.add_argument("--protocole", help="contributeur : le protocole de son signataire")
     r.add_argument("--signataire", help="contributeur : son signataire ou service (code)")
     r.add_argument("--sans-mot-de-passe", action="store_true",
                    help="compte qui n'entre que par l'authentification unique (courriel obligatoire)")
     r = ut.add_parser("lister", help="liste les comptes")
-    r.add_argument("--json", action="store_true")
+    r.add_argument("--json", action="store_true", help=_AIDE_JSON)
     r = ut.add_parser("desactiver", help="désactive un compte (ses traces restent)")
-    r.add_argument("identifiant")
+    r.add_argument("identifiant", metavar="IDENTIFIANT", help="identifiant du compte")
     r = ut.add_parser("activer", help="réactive un compte désactivé")
-    r.add_argument("identifiant")
+    r.add_argument("identifiant", metavar="IDENTIFIANT", help="identifiant du compte")
     r = ut.add_parser("mot-de-passe", help="change le mot de passe d'un compte (le nouveau : $PERR_NOUVEAU_MOT_DE_PASSE "
                                            "ou demandé)")
-    r.add_argument("identifiant")
+    r.add_argument("identifiant", metavar="IDENTIFIANT", help="identifiant du compte")
 
     s = sous.add_parser("journal", help="le journal : connexions, dépôts, revues, imports, comptes, états")
     s.add_argument("--depuis", help="date de début (2024-03-01 ou 01/03/2024)")
@@ -184,7 +282,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--compte", help="seulement ce compte")
     s.add_argument("--action", help="seulement cette action (connexion, dépôt, revue de dépôt…)")
     s.add_argument("--csv", metavar="FICHIER", help="écrit le journal filtré en CSV (séparateur « ; »)")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help=_AIDE_JSON)
 
     s = sous.add_parser("publication", help="la vue publique : ouvrir, fermer, publier ou retirer des indicateurs")
     pu = s.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
@@ -193,13 +291,13 @@ def _parser() -> argparse.ArgumentParser:
     pu.add_parser("fermer", help="ferme la vue publique")
     for nom, aide in (("publier", "publie des indicateurs"), ("retirer", "retire des indicateurs de la vue publique")):
         r = pu.add_parser(nom, help=aide)
-        r.add_argument("--protocole", required=True)
-        r.add_argument("indicateurs", nargs="+", metavar="INDICATEUR")
+        r.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
+        r.add_argument("indicateurs", nargs="+", metavar="INDICATEUR", help="code d'un indicateur (plusieurs possibles)")
 
     s = sous.add_parser("sauvegarde", help="sauvegarde toute la base dans un dossier neuf")
-    s.add_argument("dossier")
+    s.add_argument("dossier", metavar="DOSSIER", help="un dossier neuf (ou vide), où écrire la sauvegarde")
     s = sous.add_parser("restauration", help="remplace la base par une sauvegarde")
-    s.add_argument("dossier")
+    s.add_argument("dossier", metavar="DOSSIER", help="le dossier d'une sauvegarde")
     return p
 
 

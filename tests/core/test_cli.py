@@ -132,3 +132,118 @@ def test_sauvegarde_restauration(store_demo, tmp_path, capsys):
     assert instantane(store_demo) == avant
     code, _, err = lancer(capsys, "--db", db, "sauvegarde", str(tmp_path / "svg"))
     assert code == 1 and "pas vide" in err
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# argparse en français : usage, en-têtes, aide, et chaque sorte d'erreur d'utilisation (code 2).
+# --------------------------------------------------------------------------------------------------------------------
+
+ANGLAIS = ("usage:", "options:", "positional arguments", "optional arguments", "choose from", "required", "error:",
+           "show this help", "invalid choice", "invalid int", "unrecognized", "expected one argument", "Traceback")
+
+
+def sans_anglais(texte: str) -> None:
+    for mot in ANGLAIS:
+        assert mot not in texte, f"« {mot} » dans :\n{texte}"
+
+
+def commande(*args, env=None, cwd=None, entree=None) -> subprocess.CompletedProcess:
+    """Le vrai `python -m perr_metrics`, dans un sous-processus."""
+    env = dict(os.environ if env is None else env, PYTHONPATH=str(RACINE))
+    return subprocess.run([sys.executable, "-m", "perr_metrics", *args], env=env, cwd=cwd or RACINE,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL if entree is None else None)
+
+
+def sous_commandes() -> list[list[str]]:
+    """Chaque commande et chaque action, telles que l'analyseur les connaît."""
+    import argparse
+
+    from perr_metrics.cli import _parser
+
+    def parcourir(p, chemin):
+        sous = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+        if not sous:
+            return [chemin]
+        return [c for nom, sp in sous[0].choices.items() for c in parcourir(sp, [*chemin, nom])]
+    return parcourir(_parser(), [])
+
+
+def test_aide_en_francais_pour_chaque_commande(capsys):
+    """`-h` de la commande principale et de chaque commande et action : en français, code 0."""
+    chemins = sous_commandes()
+    assert ["referentiel", "importer"] in chemins and ["utilisateurs", "lister"] in chemins and len(chemins) > 25
+    for chemin in [[], *chemins]:
+        with pytest.raises(SystemExit) as exc:
+            main([*chemin, "--help"])
+        assert exc.value.code == 0
+        out = capsys.readouterr().out
+        sans_anglais(out)
+        assert out.startswith("Utilisation : python -m perr_metrics"), out
+        assert "affiche cette aide et s'arrête" in out and "Options :" in out
+    # Les options sans aide sont une faute : chaque option et argument dit à quoi il sert.
+    import argparse
+
+    from perr_metrics.cli import _parser
+
+    def sans_aide(p, chemin):
+        manque = [f"{' '.join(chemin)} {a.option_strings or a.dest}" for a in p._actions
+                  if not a.help and not isinstance(a, argparse._SubParsersAction)]
+        for a in p._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for nom, sp in a.choices.items():
+                    manque += sans_aide(sp, [*chemin, nom])
+        return manque
+    assert sans_aide(_parser(), []) == []
+
+
+def test_vraie_aide_en_francais():
+    r = commande("--help")
+    assert r.returncode == 0 and r.stderr == ""
+    sans_anglais(r.stdout)
+    assert "Arguments :" in r.stdout and "Options :" in r.stdout and "referentiel" in r.stdout
+    r = commande("referentiel", "importer", "-h")
+    assert r.returncode == 0
+    sans_anglais(r.stdout)
+    assert "Utilisation : python -m perr_metrics referentiel importer" in r.stdout
+
+
+@pytest.mark.parametrize("args,attendu", [
+    ([], "arguments obligatoires manquants : COMMANDE"),                           # commande manquante
+    (["referentiel"], "arguments obligatoires manquants : ACTION"),                # action manquante
+    (["inconnue"], "choix invalide : « inconnue » (possibles : init, protocoles"),  # commande inconnue
+    (["indicateurs"], "arguments obligatoires manquants : --protocole"),           # option obligatoire
+    (["referentiel", "importer"], "arguments obligatoires manquants : FICHIER"),   # argument positionnel manquant
+    (["protocoles", "--bof"], "arguments non reconnus : --bof"),                   # argument inconnu
+    (["revue", "douze", "--statut", "validé"], "nombre entier attendu, reçu « douze »"),  # type invalide
+    (["demo", "--graine", "x"], "nombre entier attendu, reçu « x »"),
+    (["revue", "12", "--statut", "ok"], "choix invalide : « ok » (possibles : validé, à-corriger)"),
+    (["rapport", "--protocole", "P", "--annee", "21", "r.pdf"], "année attendue (par exemple 2021), reçu « 21 »"),
+    (["signataires", "--protocole"], "argument --protocole : une valeur est attendue"),
+    (["publication", "publier", "--protocole", "P"], "arguments obligatoires manquants : INDICATEUR"),
+])
+def test_erreurs_d_utilisation_en_francais(capsys, args, attendu):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    sortie = capsys.readouterr()
+    assert sortie.out == ""
+    sans_anglais(sortie.err)
+    assert sortie.err.startswith("Utilisation : python -m perr_metrics")
+    assert "Erreur d'utilisation : " in sortie.err and attendu in sortie.err, sortie.err
+    assert "--help" in sortie.err.splitlines()[-1]
+
+
+def test_argparse_rendu_a_l_anglais_apres_la_commande(capsys):
+    """La traduction ne vaut que le temps de la ligne de commande : le reste du processus garde argparse tel quel."""
+    import argparse
+    with pytest.raises(SystemExit):
+        main(["inconnue"])
+    capsys.readouterr()
+    assert argparse.ArgumentParser(prog="x").format_usage().startswith("usage: x")
+
+
+def test_vraie_erreur_d_utilisation():
+    r = commande("revue", "12", "--statut", "ok")
+    assert r.returncode == 2 and r.stdout == ""
+    sans_anglais(r.stderr)
+    assert "choix invalide : « ok »" in r.stderr
