@@ -6,7 +6,12 @@ tableau de bord (un contributeur ne dépose que pour son signataire). Sans compt
 construction d'une base d'essai neuve (`demo`) et la création du premier administrateur d'une base qui n'en a aucun.
 
 Codes de sortie : 0 succès ; 1 entrée refusée, opération impossible ou interdite, connexion refusée (message en français
-sur la sortie d'erreur, ou `{"statut": "rejete", "erreurs": [...]}` avec `--json`) ; 2 erreur d'utilisation.
+sur la sortie d'erreur, ou `{"statut": "rejete", "erreurs": [...]}` avec `--json`) ; 2 erreur d'utilisation ; 3 erreur
+inattendue (un message en français avec une référence ; la trace complète au journal des erreurs et une ligne au journal,
+voir `acces.incidents` ; jamais de trace Python à l'écran) ; 130 interrompu (Ctrl+C) ; 141 sortie fermée avant la fin
+(`… | head`), sans message.
+
+Les listes s'écrivent en tableau aligné à la française (`commun.exports.vers_texte`), ou en JSON avec `--json`.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from perr_metrics.acces import sauvegarde
 from perr_metrics.acces.comptes import CompteRefuse, ConnexionRefusee
 from perr_metrics.stockage.magasin import BaseOccupee, ErreurBase, Store
 from perr_metrics.acces.droits import ROLES, SYSTEME, AccesRefuse
+from perr_metrics.commun.exports import vers_texte
 from perr_metrics.commun.formats import format_nombre, format_pourcent
 from perr_metrics.commun.erreurs import ImportRefuse, Rapport
 
@@ -301,14 +307,38 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _afficher(df: pd.DataFrame, colonnes: list[str], en_json: bool) -> None:
+# Les listes : en-têtes en français, dans l'ordre affiché (les clés du JSON restent les noms des colonnes).
+_ANNEE = {"annee_debut": str, "annee_fin": str}   # une année s'écrit sans séparateur de milliers
+COLONNES_PROTOCOLES = {"code": "Code", "libelle": "Libellé", "territoire": "Territoire", "annee_debut": "Début",
+                       "annee_fin": "Fin", "nb_engagements": "Engagements", "nb_indicateurs": "Indicateurs"}
+COLONNES_SIGNATAIRES = {"code": "Code", "libelle": "Libellé", "categorie": "Catégorie", "rattache_a": "Rattaché à",
+                        "signe": "Signe le protocole", "nb_engagements": "Engagements",
+                        "nb_indicateurs": "Indicateurs"}
+COLONNES_INDICATEURS = {"code": "Code", "libelle": "Libellé", "unite": "Unité", "signataire": "Signataire",
+                        "niveau": "Niveau", "agregation": "Agrégation", "sens": "Sens", "periodicite": "Périodicité"}
+COLONNES_COMPTES = {"identifiant": "Identifiant", "nom": "Nom", "role": "Rôle", "protocole": "Protocole",
+                    "signataire": "Signataire", "courriel": "Courriel", "actif": "Actif",
+                    "derniere_connexion": "Dernière connexion"}
+COLONNES_JOURNAL = {"horodatage": "Date", "compte": "Compte", "role": "Rôle", "action": "Action",
+                    "resultat": "Résultat", "protocole": "Protocole", "objet": "Objet", "detail": "Détail"}
+COLONNES_COMPLETUDE = {"signataire": "Signataire", "nom": "Nom", "attendus": "Attendues", "recus": "Reçues",
+                       "taux": "Taux", "statut": "Statut", "dernier_depot": "Dernier dépôt"}
+
+
+def _json(objet) -> str:
+    """Le JSON des commandes : accents tels quels, dates ISO (`str` d'une date ou d'un horodatage), jamais NaN."""
+    return json.dumps(objet, ensure_ascii=False, indent=2, default=str, allow_nan=False)
+
+
+def _afficher(df: pd.DataFrame, colonnes: dict[str, str], en_json: bool, formats: dict | None = None) -> None:
+    """Une liste : en JSON (une liste d'objets aux noms des colonnes, null pour ce qui manque), sinon un tableau aligné
+    à la française (commun.exports.vers_texte)."""
     if en_json:
-        propre = df[colonnes].astype(object).where(df[colonnes].notna(), None)
-        print(json.dumps(propre.to_dict("records"), ensure_ascii=False, indent=2, default=str))
-    elif df.empty:
-        print("(aucun)")
+        choisies = df[list(colonnes)]
+        propre = choisies.astype(object).where(choisies.notna(), None)
+        print(_json(propre.to_dict("records")))
     else:
-        print(df[colonnes].to_string(index=False))
+        print(vers_texte(df, colonnes, formats))
 
 
 def _refus(rapport: Rapport, en_json: bool, message: str) -> int:
@@ -327,10 +357,7 @@ def _refus(rapport: Rapport, en_json: bool, message: str) -> int:
 
 def _depot(args, store: Store) -> int:
     from perr_metrics.depots.depot import deposer
-    chemin = Path(args.fichier)
-    if not chemin.is_file():
-        print(f"Le fichier {chemin} n'existe pas.", file=sys.stderr)
-        return 1
+    chemin = _fichier_a_lire(args.fichier)
     res = deposer(store, chemin.read_bytes(), chemin.name, protocole=args.protocole, signataire=args.signataire,
                   periode=args.periode, accepter_avertissements=args.accepter_avertissements)
     if args.json:
@@ -355,6 +382,55 @@ def _depot(args, store: Store) -> int:
     return 1
 
 
+def _raison(exc: OSError) -> str:
+    """La cause d'une erreur du système de fichiers, en français."""
+    import errno
+    raisons = {errno.ENOENT: "dossier ou fichier introuvable", errno.EACCES: "accès refusé",
+               errno.EPERM: "opération interdite", errno.ENOSPC: "disque plein", errno.EISDIR: "c'est un dossier",
+               errno.ENOTDIR: "un élément du chemin n'est pas un dossier", errno.EROFS: "disque en lecture seule",
+               errno.EDQUOT: "quota de disque dépassé", errno.ENAMETOOLONG: "nom trop long"}
+    return raisons.get(exc.errno, f"erreur du système (errno {exc.errno})" if exc.errno else "erreur du système")
+
+
+def _fichier_a_lire(chemin) -> Path:
+    """Le fichier donné à lire, s'il existe et peut être lu ; sinon un message (code 1)."""
+    chemin = Path(chemin)
+    if not chemin.exists():
+        raise _Sortie(1, f"Le fichier {chemin} n'existe pas.")
+    if not chemin.is_file():
+        raise _Sortie(1, f"{chemin} n'est pas un fichier (un dossier ?) : donnez le chemin d'un fichier.")
+    try:
+        with open(chemin, "rb"):
+            pass
+    except OSError as exc:
+        raise _Sortie(1, f"Le fichier {chemin} ne peut pas être lu : {_raison(exc)}.") from None
+    return chemin
+
+
+def _ecrire_fichier(chemin, ecrire):
+    """Écrit le fichier demandé d'un coup, une fois tout son contenu prêt : `ecrire(flux)` remplit un flux en mémoire,
+    posé ensuite à côté puis renommé. Jamais de fichier à moitié écrit ; un dossier absent ou interdit, un disque plein
+    donnent un message (code 1). Rend ce que rend `ecrire`."""
+    import io
+
+    flux = io.BytesIO()
+    resultat = ecrire(flux)
+    chemin = Path(chemin)
+    provisoire = None
+    try:
+        provisoire = chemin.parent / f".{chemin.name}.{os.getpid()}.provisoire"
+        with open(provisoire, "wb") as f:
+            f.write(flux.getvalue())
+        os.replace(provisoire, chemin)
+        provisoire = None
+    except OSError as exc:
+        raise _Sortie(1, f"Impossible d'écrire le fichier {chemin} : {_raison(exc)}. Rien n'a été écrit.") from None
+    finally:
+        if provisoire is not None and os.path.exists(provisoire):
+            os.remove(provisoire)
+    return resultat
+
+
 def _rapport(args, store: Store) -> int:
     import io
 
@@ -371,7 +447,7 @@ def _rapport(args, store: Store) -> int:
     except rapport.RapportImpossible as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    Path(args.fichier).write_bytes(flux.getvalue())
+    _ecrire_fichier(args.fichier, lambda f: f.write(flux.getvalue()))
     if r.images_indisponibles and fmt != "xlsx":
         print(f"Graphiques remplacés par un encadré : {r.images_indisponibles}.", file=sys.stderr)
     taille = len(flux.getvalue()) / 1024
@@ -432,10 +508,63 @@ def _aucun_compte(store: Store) -> bool:
     return aucun_compte(store)
 
 
+SORTIE_FERMEE = 141   # la sortie a été fermée avant la fin (`… | head`) : comme un outil Unix tué par SIGPIPE (128 + 13)
+ERREUR_INATTENDUE = 3
+
+
 def main(argv: list[str] | None = None) -> int:
+    """La ligne de commande ; rend le code de sortie (voir la docstring du module). Une erreur d'utilisation sort par
+    `SystemExit(2)` (argparse), `-h` par `SystemExit(0)`."""
     args = _parser().parse_args(argv)
-    store = Store(args.db_demo if args.commande == "demo" and args.db_demo else args.db)
     try:
+        code = _lancer(args)
+        sys.stdout.flush()   # dans le try : une sortie fermée se voit ici plutôt qu'à l'arrêt de Python
+        return code
+    except BrokenPipeError:
+        return _sortie_fermee()
+
+
+def _sortie_fermee() -> int:
+    """Le lecteur de notre sortie est parti (`… | head -1`) : on s'arrête sans un mot, comme le recommande la
+    documentation de Python, en branchant la sortie sur /dev/null pour que Python, en vidant son tampon à l'arrêt,
+    n'écrive pas d'erreur à son tour."""
+    try:
+        nul = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(nul, sys.stdout.fileno())
+        os.close(nul)
+    except (OSError, ValueError, AttributeError):   # une sortie sans descripteur (tests) : rien à rebrancher
+        pass
+    return SORTIE_FERMEE
+
+
+def _contexte(args) -> str:
+    """La commande telle que l'utilisateur la reconnaîtra : « referentiel importer », « protocoles »."""
+    return " ".join(x for x in (args.commande, getattr(args, "action", None)) if x)
+
+
+def _ce_qui_reste(args) -> str:
+    """Ce qui a été enregistré quand `args` s'est interrompu en route. Chaque écriture dans la base est une
+    transaction (`Store.ecrire`, tout ou rien) et chaque fichier demandé est écrit d'un coup à la fin : rien, sauf
+    pour les commandes qui enchaînent plusieurs écritures."""
+    c = args.commande
+    if c == "init" and args.demo:
+        return ("la base est créée, la démonstration peut être chargée en partie (chaque étape l'est d'un coup) : "
+                "pour une démonstration complète, repartez d'une base neuve")
+    if c == "demo":
+        return "la base d'essai est peut-être incomplète : supprimez-la avant de recommencer"
+    if c == "sauvegarde":
+        return (f"aucune donnée n'a été modifiée, mais le dossier {args.dossier} est peut-être incomplet : ne le "
+                "gardez pas comme sauvegarde")
+    if c == "restauration":
+        return ("la base est soit restée telle quelle, soit entièrement remplacée par la sauvegarde, jamais à moitié : "
+                "vérifiez-la (python -m perr_metrics protocoles)")
+    return "rien n'a été enregistré"
+
+
+def _lancer(args) -> int:
+    store = None
+    try:
+        store = Store(args.db_demo if args.commande == "demo" and args.db_demo else args.db)
         if _sans_compte(args, store):
             store = store.pour(SYSTEME)
         else:
@@ -450,6 +579,17 @@ def main(argv: list[str] | None = None) -> int:
     except requetes.ProtocoleInconnu as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        raise
+    except KeyboardInterrupt:
+        print(f"\nInterrompu : {_ce_qui_reste(args)}.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - aucune trace Python ne doit atteindre l'utilisateur
+        from perr_metrics.acces.incidents import signaler
+        reference = signaler(store, exc, _contexte(args), protocole=getattr(args, "protocole", None))
+        print(f"Erreur inattendue (référence {reference}) pendant « {_contexte(args)} » : {_ce_qui_reste(args)}. "
+              "Transmettez cette référence à l'équipe qui administre perr-metrics.", file=sys.stderr)
+        return ERREUR_INATTENDUE
 
 
 def _utilisateurs(args, store: Store) -> int:
@@ -470,8 +610,7 @@ def _utilisateurs(args, store: Store) -> int:
         return 0
     if args.action == "lister":
         df = comptes.lister_comptes(store)
-        _afficher(df, ["identifiant", "nom", "role", "protocole", "signataire", "courriel", "actif",
-                       "derniere_connexion"], args.json)
+        _afficher(df, COLONNES_COMPTES, args.json)
         return 0
     if args.action in ("desactiver", "activer"):
         comptes.activer_compte(store, args.identifiant, args.action == "activer")
@@ -498,10 +637,10 @@ def _journal(args, store: Store) -> int:
         raise _Sortie(2, "Erreur d'utilisation : date illisible (écrivez 2024-03-01 ou 01/03/2024).") from None
     df = lire_journal(store, debut=debut, fin=fin, compte=args.compte, action=args.action, limite=None)
     if args.csv:
-        Path(args.csv).write_bytes(vers_csv(df))
+        _ecrire_fichier(args.csv, lambda flux: flux.write(vers_csv(df)))
         print(f"{len(df)} ligne(s) du journal écrites : {args.csv}")
         return 0
-    _afficher(df, ["horodatage", "compte", "role", "action", "resultat", "protocole", "objet", "detail"], args.json)
+    _afficher(df, COLONNES_JOURNAL, args.json)
     return 0
 
 
@@ -536,28 +675,22 @@ def _executer(args, store: Store) -> int:
     if c == "publication":
         return _publication(args, store)
     if c == "protocoles":
-        _afficher(requetes.protocoles(store), ["code", "libelle", "territoire", "annee_debut", "annee_fin",
-                                               "nb_engagements", "nb_indicateurs"], args.json)
+        _afficher(requetes.protocoles(store), COLONNES_PROTOCOLES, args.json, _ANNEE)
         return 0
     if c == "signataires":
-        _afficher(requetes.signataires(store, args.protocole),
-                  ["code", "libelle", "categorie", "rattache_a", "signe", "nb_engagements", "nb_indicateurs"],
-                  args.json)
+        _afficher(requetes.signataires(store, args.protocole), COLONNES_SIGNATAIRES, args.json)
         return 0
     if c == "indicateurs":
-        _afficher(requetes.indicateurs(store, args.protocole, args.signataire),
-                  ["code", "libelle", "unite", "signataire", "niveau", "agregation", "sens", "periodicite"], args.json)
+        _afficher(requetes.indicateurs(store, args.protocole, args.signataire), COLONNES_INDICATEURS, args.json)
         return 0
     if c == "referentiel":
         from perr_metrics.referentiel import classeur as referentiel
         if args.action == "modele":
-            referentiel.ecrire_modele(args.fichier)
+            _ecrire_fichier(args.fichier, lambda flux: referentiel.ecrire_modele(flux))
             print(f"Modèle vierge écrit : {args.fichier}")
             return 0
         if args.action == "importer":
-            if not Path(args.fichier).exists():
-                print(f"Le fichier {args.fichier} n'existe pas.", file=sys.stderr)
-                return 1
+            _fichier_a_lire(args.fichier)
             try:
                 res = referentiel.importer_referentiel(store, args.fichier)
             except ImportRefuse as exc:
@@ -575,13 +708,14 @@ def _executer(args, store: Store) -> int:
             return 0
         if args.action == "exporter":
             requetes.protocole(store, args.protocole)
-            referentiel.exporter_referentiel(store, args.protocole, args.fichier)
+            _ecrire_fichier(args.fichier, lambda flux: referentiel.exporter_referentiel(store, args.protocole, flux))
             print(f"Protocole {args.protocole} exporté : {args.fichier}")
             return 0
     if c == "modele":
         from perr_metrics.depots.modele import ModeleImpossible, ecrire_modele_depot
         try:
-            n = ecrire_modele_depot(store, args.protocole, args.signataire, args.periode, args.fichier)
+            n = _ecrire_fichier(args.fichier, lambda flux: ecrire_modele_depot(store, args.protocole, args.signataire,
+                                                                               args.periode, flux))
         except ModeleImpossible as exc:
             print(str(exc), file=sys.stderr)
             return 1
@@ -597,13 +731,12 @@ def _executer(args, store: Store) -> int:
             print(str(exc), file=sys.stderr)
             return 1
         if args.json:
-            print(json.dumps(comp.as_dict(), ensure_ascii=False, indent=2, default=str))
+            print(_json(comp.as_dict()))
         else:
-            df = comp.par_signataire.copy()
-            df["taux"] = df["taux"].map(lambda x: format_pourcent(x))
-            print(f"Complétude {args.protocole} — {args.periode} : {int(df['recus'].sum())} valeurs reçues sur "
-                  f"{int(df['attendus'].sum())} attendues.")
-            print(df[["signataire", "nom", "attendus", "recus", "taux", "statut"]].to_string(index=False))
+            df = comp.par_signataire
+            print(f"Complétude {args.protocole} — {args.periode} : {format_nombre(df['recus'].sum())} valeurs reçues "
+                  f"sur {format_nombre(df['attendus'].sum())} attendues.")
+            print(vers_texte(df, COLONNES_COMPLETUDE, {"taux": format_pourcent}))
             if comp.en_retard:
                 print(f"En retard : {', '.join(comp.en_retard)}")
         return 0
@@ -618,9 +751,7 @@ def _executer(args, store: Store) -> int:
         return 0
     if c == "qpv":
         from perr_metrics.pilotage.geo import importer_contours
-        if not Path(args.fichier).is_file():
-            print(f"Le fichier {args.fichier} n'existe pas.", file=sys.stderr)
-            return 1
+        _fichier_a_lire(args.fichier)
         try:
             res = importer_contours(store, args.fichier)
         except ImportRefuse as exc:
