@@ -6,11 +6,17 @@ tableau de bord (un contributeur ne dépose que pour son signataire). Sans compt
 construction d'une base d'essai neuve (`demo`) et la création du premier administrateur d'une base qui n'en a aucun.
 
 Codes de sortie : 0 succès ; 1 entrée refusée, opération impossible ou interdite, connexion refusée (message en français
-sur la sortie d'erreur, ou `{"statut": "rejete", "erreurs": [...]}` avec `--json`) ; 2 erreur d'utilisation.
+sur la sortie d'erreur, ou `{"statut": "rejete", "erreurs": [...]}` avec `--json`) ; 2 erreur d'utilisation ; 3 erreur
+inattendue (un message en français avec une référence ; la trace complète au journal des erreurs et une ligne au journal,
+voir `acces.incidents` ; jamais de trace Python à l'écran) ; 130 interrompu (Ctrl+C) ; 141 sortie fermée avant la fin
+(`… | head`), sans message.
+
+Les listes s'écrivent en tableau aligné à la française (`commun.exports.vers_texte`), ou en JSON avec `--json`.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
@@ -24,30 +30,124 @@ from perr_metrics.acces import sauvegarde
 from perr_metrics.acces.comptes import CompteRefuse, ConnexionRefusee
 from perr_metrics.stockage.magasin import BaseOccupee, ErreurBase, Store
 from perr_metrics.acces.droits import ROLES, SYSTEME, AccesRefuse
+from perr_metrics.commun.exports import vers_texte
 from perr_metrics.commun.formats import format_nombre, format_pourcent
 from perr_metrics.commun.erreurs import ImportRefuse, Rapport
 
 
+# --------------------------------------------------------------------------------------------------------------------
+# argparse en français. argparse traduit chacun de ses textes par `argparse._` (gettext) au moment où il s'en sert :
+# en-têtes et aide de -h à la construction de l'analyseur, « usage: » à l'écriture de l'aide, messages d'erreur pendant
+# l'analyse. `_en_francais()` y substitue le temps de ces appels (puis rend l'original : le reste du processus, pytest
+# compris, n'en voit rien) une traduction par identifiant de message, celle de gettext, stable d'une version de Python à
+# l'autre ; un identifiant inconnu (une future version) resterait en anglais, et tests/core/test_cli.py le verrait.
+# --------------------------------------------------------------------------------------------------------------------
+
+_TRADUCTIONS = {
+    "usage: ": "Utilisation : ",
+    "positional arguments": "Arguments",
+    "options": "Options",
+    "optional arguments": "Options",
+    "subcommands": "Sous-commandes",
+    "show this help message and exit": "affiche cette aide et s'arrête",
+    "show program's version number and exit": "affiche la version et s'arrête",
+    "argument %(argument_name)s: %(message)s": "argument %(argument_name)s : %(message)s",
+    "unknown parser %(parser_name)r (choices: %(choices)s)":
+        "commande inconnue : « %(parser_name)s » (possibles : %(choices)s)",
+    "invalid choice: %(value)r (choose from %(choices)s)": "choix invalide : « %(value)s » (possibles : %(choices)s)",
+    "invalid choice: %(value)r, maybe you meant %(closest)r? (choose from %(choices)s)":
+        "choix invalide : « %(value)s » (vouliez-vous dire « %(closest)s » ? possibles : %(choices)s)",
+    "invalid %(type)s value: %(value)r": "valeur invalide (%(type)s attendu) : « %(value)s »",
+    "the following arguments are required: %s": "arguments obligatoires manquants : %s",
+    "one of the arguments %s is required": "il faut l'un des arguments %s",
+    "unrecognized arguments: %s": "arguments non reconnus : %s",
+    "not allowed with argument %s": "incompatible avec l'argument %s",
+    "ignored explicit argument %r": "valeur en trop : « %s »",
+    "expected one argument": "une valeur est attendue",
+    "expected at most one argument": "une valeur au plus est attendue",
+    "expected at least one argument": "au moins une valeur est attendue",
+    "ambiguous option: %(option)s could match %(matches)s": "option ambiguë : %(option)s peut désigner %(matches)s",
+    "unexpected option string: %s": "option inattendue : %s",
+    "can't open '%(filename)s': %(error)s": "impossible d'ouvrir « %(filename)s » : %(error)s",
+    "%(prog)s: error: %(message)s\n": "%(prog)s : erreur : %(message)s\n",
+    "option '%(option)s' is deprecated": "l'option « %(option)s » est abandonnée",
+    "argument '%(argument_name)s' is deprecated": "l'argument « %(argument_name)s » est abandonné",
+    "command '%(parser_name)s' is deprecated": "la commande « %(parser_name)s » est abandonnée",
+}
+_TRADUCTIONS_PLURIELS = {
+    ("expected %s argument", "expected %s arguments"): ("%s valeur attendue", "%s valeurs attendues"),
+}
+
+
+def _traduire(message: str) -> str:
+    return _TRADUCTIONS.get(message, message)
+
+
+def _traduire_pluriel(singulier: str, pluriel: str, n: int) -> str:
+    fr = _TRADUCTIONS_PLURIELS.get((singulier, pluriel))
+    if fr is None:
+        return singulier if n == 1 else pluriel
+    return fr[0] if n in (0, 1) else fr[1]
+
+
+@contextlib.contextmanager
+def _en_francais():
+    """argparse parle français le temps du bloc (réentrant ; un seul fil : la ligne de commande)."""
+    avant = argparse._, argparse.ngettext
+    argparse._, argparse.ngettext = _traduire, _traduire_pluriel
+    try:
+        yield
+    finally:
+        argparse._, argparse.ngettext = avant
+
+
+class _Formateur(argparse.HelpFormatter):
+    """Les en-têtes de l'aide à la française : « Options : »."""
+
+    def start_section(self, heading):
+        super().start_section(f"{heading} " if heading else heading)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, avec des messages d'erreur d'utilisation en français et le code de sortie 2."""
+    """argparse en français (usage, en-têtes, aide, erreurs), erreurs d'utilisation en code de sortie 2."""
 
     def __init__(self, *args, **kwargs):
-        kwargs["add_help"] = False
-        super().__init__(*args, **kwargs)
-        self.add_argument("-h", "--help", action="help", help="affiche cette aide et s'arrête")
+        kwargs.setdefault("formatter_class", _Formateur)
+        with _en_francais():
+            super().__init__(*args, **kwargs)
+
+    def parse_args(self, *args, **kwargs):
+        with _en_francais():
+            return super().parse_args(*args, **kwargs)
+
+    def parse_known_args(self, *args, **kwargs):
+        with _en_francais():
+            return super().parse_known_args(*args, **kwargs)
+
+    def _check_value(self, action, value):
+        # Comme argparse, les choix possibles écrits sans guillemets de Python.
+        if action.choices is not None and value not in action.choices:
+            possibles = ", ".join(map(str, action.choices))
+            raise argparse.ArgumentError(action, f"choix invalide : « {value} » (possibles : {possibles})")
+
+    def format_usage(self):
+        with _en_francais():
+            return super().format_usage()
+
+    def format_help(self):
+        with _en_francais():
+            return super().format_help()
 
     def error(self, message: str):  # noqa: D401 - signature d'argparse
-        traductions = {
-            "the following arguments are required": "arguments obligatoires manquants",
-            "unrecognized arguments": "arguments non reconnus",
-            "invalid choice": "choix invalide",
-            "expected one argument": "une valeur est attendue",
-            "argument ": "option ",
-        }
-        for en, fr in traductions.items():
-            message = message.replace(en, fr)
         self.print_usage(sys.stderr)
-        self.exit(2, f"Erreur d'utilisation : {message}\n")
+        self.exit(2, f"Erreur d'utilisation : {message}\nAide : {self.prog} --help\n")
+
+
+def _entier(texte: str) -> int:
+    try:
+        return int(texte)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"nombre entier attendu, reçu « {texte} »") from None
 
 
 def _annee(texte: str) -> int:
@@ -56,10 +156,14 @@ def _annee(texte: str) -> int:
     return int(texte)
 
 
+_AIDE_JSON = "écrit le résultat en JSON (pour un script)"
+_AIDE_PROTOCOLE = "code du protocole (python -m perr_metrics protocoles les liste)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m perr_metrics",
                 description="Tableau de bord des protocoles d'engagements renforcés et réciproques.")
-    p.add_argument("--db", help="chemin de la base DuckDB (par défaut : $PERR_DB ou data/perr.duckdb)")
+    p.add_argument("--db", metavar="CHEMIN", help="chemin de la base DuckDB (par défaut : $PERR_DB ou data/perr.duckdb)")
     p.add_argument("--utilisateur", metavar="IDENTIFIANT",
                    help="le compte au nom duquel agir (par défaut : $PERR_UTILISATEUR) ; mot de passe : "
                         "$PERR_MOT_DE_PASSE, sinon demandé")
@@ -78,105 +182,105 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--demo", action="store_true", help="charge les protocoles de démonstration (Troyes, Blois)")
 
     s = sous.add_parser("protocoles", help="liste les protocoles")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help=_AIDE_JSON)
 
     s = sous.add_parser("signataires", help="liste les signataires d'un protocole")
-    s.add_argument("--protocole", required=True)
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
+    s.add_argument("--json", action="store_true", help=_AIDE_JSON)
 
     s = sous.add_parser("indicateurs", help="liste les indicateurs d'un protocole")
-    s.add_argument("--protocole", required=True)
+    s.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
     s.add_argument("--signataire", help="seulement ceux que déclare ce signataire")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help=_AIDE_JSON)
 
     s = sous.add_parser("referentiel", help="modèle, import et export du classeur de référentiel")
     ref = s.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     ref.required = True
     r = ref.add_parser("modele", help="écrit le classeur vierge (instructions et listes déroulantes)")
-    r.add_argument("fichier")
+    r.add_argument("fichier", metavar="FICHIER", help="le classeur .xlsx à écrire")
     r = ref.add_parser("importer", help="importe un classeur (crée ou met à jour un protocole), tout ou rien")
-    r.add_argument("fichier")
-    r.add_argument("--json", action="store_true")
+    r.add_argument("fichier", metavar="FICHIER", help="le classeur de référentiel à importer (.xlsx)")
+    r.add_argument("--json", action="store_true", help=_AIDE_JSON)
     r = ref.add_parser("exporter", help="exporte un protocole dans un classeur")
-    r.add_argument("--protocole", required=True)
-    r.add_argument("fichier")
+    r.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
+    r.add_argument("fichier", metavar="FICHIER", help="le classeur .xlsx à écrire")
 
     s = sous.add_parser("modele", help="écrit le modèle de dépôt pré-rempli d'un signataire pour une période")
-    s.add_argument("--protocole", required=True)
-    s.add_argument("--signataire", required=True)
+    s.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
+    s.add_argument("--signataire", required=True, help="code du signataire (ou service)")
     s.add_argument("--periode", required=True, help="année (2021) ou semestre (2021-S1)")
-    s.add_argument("fichier")
+    s.add_argument("fichier", metavar="FICHIER", help="le classeur .xlsx à écrire")
 
     s = sous.add_parser("depot", help="dépose un fichier de valeurs (modèle ou table longue), tout ou rien")
-    s.add_argument("fichier")
-    s.add_argument("--protocole", required=True)
-    s.add_argument("--signataire", required=True)
+    s.add_argument("fichier", metavar="FICHIER", help="le fichier de valeurs (modèle .xlsx rempli, ou table longue .xlsx ou .csv)")
+    s.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
+    s.add_argument("--signataire", required=True, help="code du signataire (ou service)")
     s.add_argument("--periode", help="année ou semestre du dépôt (par défaut : celle du modèle ou du fichier)")
     s.add_argument("--accepter-avertissements", action="store_true",
                    help="enregistre malgré les avertissements de vraisemblance")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help=_AIDE_JSON)
 
     s = sous.add_parser("completude", help="ce que chaque signataire devait envoyer, ce qui est arrivé")
-    s.add_argument("--protocole", required=True)
-    s.add_argument("--periode", required=True)
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
+    s.add_argument("--periode", required=True, help="année (2021) ou semestre (2021-S1)")
+    s.add_argument("--json", action="store_true", help=_AIDE_JSON)
 
     s = sous.add_parser("revue", help="marque un dépôt « validé » ou « à corriger »")
-    s.add_argument("depot", type=int)
-    s.add_argument("--statut", required=True, choices=["validé", "à-corriger"])
-    s.add_argument("--commentaire")
+    s.add_argument("depot", type=_entier, metavar="NUMERO", help="numéro du dépôt")
+    s.add_argument("--statut", required=True, choices=["validé", "à-corriger"], help="validé ou à-corriger")
+    s.add_argument("--commentaire", help="le commentaire joint à la revue (à corriger : quoi)")
 
     s = sous.add_parser("qpv", help="contours des quartiers (GeoJSON officiel de l'ANCT)")
     qpv = s.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     qpv.required = True
     r = qpv.add_parser("importer", help="importe les contours (remplace les précédents), tout ou rien")
-    r.add_argument("fichier", help="FeatureCollection GeoJSON (ou archive .zip) aux propriétés code_qp, lib_qp")
-    r.add_argument("--json", action="store_true")
+    r.add_argument("fichier", metavar="FICHIER", help="FeatureCollection GeoJSON (ou archive .zip) aux propriétés code_qp, lib_qp")
+    r.add_argument("--json", action="store_true", help=_AIDE_JSON)
 
     s = sous.add_parser("engagement", help="suivi de l'état des engagements")
     eng = s.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     eng.required = True
     r = eng.add_parser("etat", help="enregistre un nouvel état d'un engagement")
-    r.add_argument("--protocole", required=True)
-    r.add_argument("--engagement", required=True)
+    r.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
+    r.add_argument("--engagement", required=True, help="code de l'engagement (E001…)")
     r.add_argument("--etat", required=True, help="non démarré, en cours, réalisé, reporté ou abandonné")
     r.add_argument("--date", help="date de l'état (12/02/2021 ou 2021-02-12 ; par défaut aujourd'hui)")
-    r.add_argument("--commentaire")
+    r.add_argument("--commentaire", help="le commentaire joint à l'état")
 
     s = sous.add_parser("demo", help="construit une base d'essai fictive (régionale ou nationale : 10 millions de valeurs)")
     s.add_argument("--echelle", choices=["regionale", "nationale"], default="regionale",
                    help="regionale : 40 protocoles, 1 million de valeurs ; nationale : 435 protocoles, 10 millions")
-    s.add_argument("--graine", type=int, default=2024, help="graine du tirage (même graine, même base)")
+    s.add_argument("--graine", type=_entier, metavar="N", default=2024, help="graine du tirage (même graine, même base)")
     s.add_argument("--db", dest="db_demo", metavar="CHEMIN", help="base à créer (neuve ; par défaut --db ou $PERR_DB)")
 
     s = sous.add_parser("rapport", help="écrit le rapport annuel d'évaluation d'un protocole (PDF, Word ou Excel)")
-    s.add_argument("--protocole", required=True)
+    s.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
     s.add_argument("--annee", required=True, type=_annee, help="année évaluée (dans la période du protocole)")
     s.add_argument("--format", choices=["pdf", "docx", "xlsx"],
                    help="pdf, docx ou xlsx (par défaut : l'extension du fichier)")
-    s.add_argument("fichier")
+    s.add_argument("fichier", metavar="FICHIER", help="le fichier à écrire (.pdf, .docx ou .xlsx)")
 
     s = sous.add_parser("utilisateurs", help="comptes : ajouter, lister, désactiver, réactiver, changer un mot de passe")
     ut = s.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     ut.required = True
     r = ut.add_parser("ajouter", help="crée un compte (le premier d'une base neuve : un administrateur, sans connexion)")
-    r.add_argument("identifiant")
+    r.add_argument("identifiant", metavar="IDENTIFIANT", help="identifiant du compte")
     r.add_argument("--nom", required=True, help="prénom et nom (ou service), tel qu'il figurera au journal")
-    r.add_argument("--role", required=True, choices=list(ROLES))
+    r.add_argument("--role", required=True, choices=list(ROLES), help="le rôle du compte")
     r.add_argument("--courriel", help="pour l'authentification unique (ProConnect…) : le courriel du compte")
     r.add_argument("--protocole", help="contributeur : le protocole de son signataire")
     r.add_argument("--signataire", help="contributeur : son signataire ou service (code)")
     r.add_argument("--sans-mot-de-passe", action="store_true",
                    help="compte qui n'entre que par l'authentification unique (courriel obligatoire)")
     r = ut.add_parser("lister", help="liste les comptes")
-    r.add_argument("--json", action="store_true")
+    r.add_argument("--json", action="store_true", help=_AIDE_JSON)
     r = ut.add_parser("desactiver", help="désactive un compte (ses traces restent)")
-    r.add_argument("identifiant")
+    r.add_argument("identifiant", metavar="IDENTIFIANT", help="identifiant du compte")
     r = ut.add_parser("activer", help="réactive un compte désactivé")
-    r.add_argument("identifiant")
+    r.add_argument("identifiant", metavar="IDENTIFIANT", help="identifiant du compte")
     r = ut.add_parser("mot-de-passe", help="change le mot de passe d'un compte (le nouveau : $PERR_NOUVEAU_MOT_DE_PASSE "
                                            "ou demandé)")
-    r.add_argument("identifiant")
+    r.add_argument("identifiant", metavar="IDENTIFIANT", help="identifiant du compte")
 
     s = sous.add_parser("journal", help="le journal : connexions, dépôts, revues, imports, comptes, états")
     s.add_argument("--depuis", help="date de début (2024-03-01 ou 01/03/2024)")
@@ -184,7 +288,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--compte", help="seulement ce compte")
     s.add_argument("--action", help="seulement cette action (connexion, dépôt, revue de dépôt…)")
     s.add_argument("--csv", metavar="FICHIER", help="écrit le journal filtré en CSV (séparateur « ; »)")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help=_AIDE_JSON)
 
     s = sous.add_parser("publication", help="la vue publique : ouvrir, fermer, publier ou retirer des indicateurs")
     pu = s.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
@@ -193,24 +297,48 @@ def _parser() -> argparse.ArgumentParser:
     pu.add_parser("fermer", help="ferme la vue publique")
     for nom, aide in (("publier", "publie des indicateurs"), ("retirer", "retire des indicateurs de la vue publique")):
         r = pu.add_parser(nom, help=aide)
-        r.add_argument("--protocole", required=True)
-        r.add_argument("indicateurs", nargs="+", metavar="INDICATEUR")
+        r.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
+        r.add_argument("indicateurs", nargs="+", metavar="INDICATEUR", help="code d'un indicateur (plusieurs possibles)")
 
     s = sous.add_parser("sauvegarde", help="sauvegarde toute la base dans un dossier neuf")
-    s.add_argument("dossier")
+    s.add_argument("dossier", metavar="DOSSIER", help="un dossier neuf (ou vide), où écrire la sauvegarde")
     s = sous.add_parser("restauration", help="remplace la base par une sauvegarde")
-    s.add_argument("dossier")
+    s.add_argument("dossier", metavar="DOSSIER", help="le dossier d'une sauvegarde")
     return p
 
 
-def _afficher(df: pd.DataFrame, colonnes: list[str], en_json: bool) -> None:
+# Les listes : en-têtes en français, dans l'ordre affiché (les clés du JSON restent les noms des colonnes).
+_ANNEE = {"annee_debut": str, "annee_fin": str}   # une année s'écrit sans séparateur de milliers
+COLONNES_PROTOCOLES = {"code": "Code", "libelle": "Libellé", "territoire": "Territoire", "annee_debut": "Début",
+                       "annee_fin": "Fin", "nb_engagements": "Engagements", "nb_indicateurs": "Indicateurs"}
+COLONNES_SIGNATAIRES = {"code": "Code", "libelle": "Libellé", "categorie": "Catégorie", "rattache_a": "Rattaché à",
+                        "signe": "Signe le protocole", "nb_engagements": "Engagements",
+                        "nb_indicateurs": "Indicateurs"}
+COLONNES_INDICATEURS = {"code": "Code", "libelle": "Libellé", "unite": "Unité", "signataire": "Signataire",
+                        "niveau": "Niveau", "agregation": "Agrégation", "sens": "Sens", "periodicite": "Périodicité"}
+COLONNES_COMPTES = {"identifiant": "Identifiant", "nom": "Nom", "role": "Rôle", "protocole": "Protocole",
+                    "signataire": "Signataire", "courriel": "Courriel", "actif": "Actif",
+                    "derniere_connexion": "Dernière connexion"}
+COLONNES_JOURNAL = {"horodatage": "Date", "compte": "Compte", "role": "Rôle", "action": "Action",
+                    "resultat": "Résultat", "protocole": "Protocole", "objet": "Objet", "detail": "Détail"}
+COLONNES_COMPLETUDE = {"signataire": "Signataire", "nom": "Nom", "attendus": "Attendues", "recus": "Reçues",
+                       "taux": "Taux", "statut": "Statut", "dernier_depot": "Dernier dépôt"}
+
+
+def _json(objet) -> str:
+    """Le JSON des commandes : accents tels quels, dates ISO (`str` d'une date ou d'un horodatage), jamais NaN."""
+    return json.dumps(objet, ensure_ascii=False, indent=2, default=str, allow_nan=False)
+
+
+def _afficher(df: pd.DataFrame, colonnes: dict[str, str], en_json: bool, formats: dict | None = None) -> None:
+    """Une liste : en JSON (une liste d'objets aux noms des colonnes, null pour ce qui manque), sinon un tableau aligné
+    à la française (commun.exports.vers_texte)."""
     if en_json:
-        propre = df[colonnes].astype(object).where(df[colonnes].notna(), None)
-        print(json.dumps(propre.to_dict("records"), ensure_ascii=False, indent=2, default=str))
-    elif df.empty:
-        print("(aucun)")
+        choisies = df[list(colonnes)]
+        propre = choisies.astype(object).where(choisies.notna(), None)
+        print(_json(propre.to_dict("records")))
     else:
-        print(df[colonnes].to_string(index=False))
+        print(vers_texte(df, colonnes, formats))
 
 
 def _refus(rapport: Rapport, en_json: bool, message: str) -> int:
@@ -229,10 +357,7 @@ def _refus(rapport: Rapport, en_json: bool, message: str) -> int:
 
 def _depot(args, store: Store) -> int:
     from perr_metrics.depots.depot import deposer
-    chemin = Path(args.fichier)
-    if not chemin.is_file():
-        print(f"Le fichier {chemin} n'existe pas.", file=sys.stderr)
-        return 1
+    chemin = _fichier_a_lire(args.fichier)
     res = deposer(store, chemin.read_bytes(), chemin.name, protocole=args.protocole, signataire=args.signataire,
                   periode=args.periode, accepter_avertissements=args.accepter_avertissements)
     if args.json:
@@ -257,6 +382,55 @@ def _depot(args, store: Store) -> int:
     return 1
 
 
+def _raison(exc: OSError) -> str:
+    """La cause d'une erreur du système de fichiers, en français."""
+    import errno
+    raisons = {errno.ENOENT: "dossier ou fichier introuvable", errno.EACCES: "accès refusé",
+               errno.EPERM: "opération interdite", errno.ENOSPC: "disque plein", errno.EISDIR: "c'est un dossier",
+               errno.ENOTDIR: "un élément du chemin n'est pas un dossier", errno.EROFS: "disque en lecture seule",
+               errno.EDQUOT: "quota de disque dépassé", errno.ENAMETOOLONG: "nom trop long"}
+    return raisons.get(exc.errno, f"erreur du système (errno {exc.errno})" if exc.errno else "erreur du système")
+
+
+def _fichier_a_lire(chemin) -> Path:
+    """Le fichier donné à lire, s'il existe et peut être lu ; sinon un message (code 1)."""
+    chemin = Path(chemin)
+    if not chemin.exists():
+        raise _Sortie(1, f"Le fichier {chemin} n'existe pas.")
+    if not chemin.is_file():
+        raise _Sortie(1, f"{chemin} n'est pas un fichier (un dossier ?) : donnez le chemin d'un fichier.")
+    try:
+        with open(chemin, "rb"):
+            pass
+    except OSError as exc:
+        raise _Sortie(1, f"Le fichier {chemin} ne peut pas être lu : {_raison(exc)}.") from None
+    return chemin
+
+
+def _ecrire_fichier(chemin, ecrire):
+    """Écrit le fichier demandé d'un coup, une fois tout son contenu prêt : `ecrire(flux)` remplit un flux en mémoire,
+    posé ensuite à côté puis renommé. Jamais de fichier à moitié écrit ; un dossier absent ou interdit, un disque plein
+    donnent un message (code 1). Rend ce que rend `ecrire`."""
+    import io
+
+    flux = io.BytesIO()
+    resultat = ecrire(flux)
+    chemin = Path(chemin)
+    provisoire = None
+    try:
+        provisoire = chemin.parent / f".{chemin.name}.{os.getpid()}.provisoire"
+        with open(provisoire, "wb") as f:
+            f.write(flux.getvalue())
+        os.replace(provisoire, chemin)
+        provisoire = None
+    except OSError as exc:
+        raise _Sortie(1, f"Impossible d'écrire le fichier {chemin} : {_raison(exc)}. Rien n'a été écrit.") from None
+    finally:
+        if provisoire is not None and os.path.exists(provisoire):
+            os.remove(provisoire)
+    return resultat
+
+
 def _rapport(args, store: Store) -> int:
     import io
 
@@ -273,7 +447,7 @@ def _rapport(args, store: Store) -> int:
     except rapport.RapportImpossible as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    Path(args.fichier).write_bytes(flux.getvalue())
+    _ecrire_fichier(args.fichier, lambda f: f.write(flux.getvalue()))
     if r.images_indisponibles and fmt != "xlsx":
         print(f"Graphiques remplacés par un encadré : {r.images_indisponibles}.", file=sys.stderr)
     taille = len(flux.getvalue()) / 1024
@@ -334,10 +508,63 @@ def _aucun_compte(store: Store) -> bool:
     return aucun_compte(store)
 
 
+SORTIE_FERMEE = 141   # la sortie a été fermée avant la fin (`… | head`) : comme un outil Unix tué par SIGPIPE (128 + 13)
+ERREUR_INATTENDUE = 3
+
+
 def main(argv: list[str] | None = None) -> int:
+    """La ligne de commande ; rend le code de sortie (voir la docstring du module). Une erreur d'utilisation sort par
+    `SystemExit(2)` (argparse), `-h` par `SystemExit(0)`."""
     args = _parser().parse_args(argv)
-    store = Store(args.db_demo if args.commande == "demo" and args.db_demo else args.db)
     try:
+        code = _lancer(args)
+        sys.stdout.flush()   # dans le try : une sortie fermée se voit ici plutôt qu'à l'arrêt de Python
+        return code
+    except BrokenPipeError:
+        return _sortie_fermee()
+
+
+def _sortie_fermee() -> int:
+    """Le lecteur de notre sortie est parti (`… | head -1`) : on s'arrête sans un mot, comme le recommande la
+    documentation de Python, en branchant la sortie sur /dev/null pour que Python, en vidant son tampon à l'arrêt,
+    n'écrive pas d'erreur à son tour."""
+    try:
+        nul = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(nul, sys.stdout.fileno())
+        os.close(nul)
+    except (OSError, ValueError, AttributeError):   # une sortie sans descripteur (tests) : rien à rebrancher
+        pass
+    return SORTIE_FERMEE
+
+
+def _contexte(args) -> str:
+    """La commande telle que l'utilisateur la reconnaîtra : « referentiel importer », « protocoles »."""
+    return " ".join(x for x in (args.commande, getattr(args, "action", None)) if x)
+
+
+def _ce_qui_reste(args) -> str:
+    """Ce qui a été enregistré quand `args` s'est interrompu en route. Chaque écriture dans la base est une
+    transaction (`Store.ecrire`, tout ou rien) et chaque fichier demandé est écrit d'un coup à la fin : rien, sauf
+    pour les commandes qui enchaînent plusieurs écritures."""
+    c = args.commande
+    if c == "init" and args.demo:
+        return ("la base est créée, la démonstration peut être chargée en partie (chaque étape l'est d'un coup) : "
+                "pour une démonstration complète, repartez d'une base neuve")
+    if c == "demo":
+        return "la base d'essai est peut-être incomplète : supprimez-la avant de recommencer"
+    if c == "sauvegarde":
+        return (f"aucune donnée n'a été modifiée, mais le dossier {args.dossier} est peut-être incomplet : ne le "
+                "gardez pas comme sauvegarde")
+    if c == "restauration":
+        return ("la base est soit restée telle quelle, soit entièrement remplacée par la sauvegarde, jamais à moitié : "
+                "vérifiez-la (python -m perr_metrics protocoles)")
+    return "rien n'a été enregistré"
+
+
+def _lancer(args) -> int:
+    store = None
+    try:
+        store = Store(args.db_demo if args.commande == "demo" and args.db_demo else args.db)
         if _sans_compte(args, store):
             store = store.pour(SYSTEME)
         else:
@@ -352,6 +579,17 @@ def main(argv: list[str] | None = None) -> int:
     except requetes.ProtocoleInconnu as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        raise
+    except KeyboardInterrupt:
+        print(f"\nInterrompu : {_ce_qui_reste(args)}.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - aucune trace Python ne doit atteindre l'utilisateur
+        from perr_metrics.acces.incidents import signaler
+        reference = signaler(store, exc, _contexte(args), protocole=getattr(args, "protocole", None))
+        print(f"Erreur inattendue (référence {reference}) pendant « {_contexte(args)} » : {_ce_qui_reste(args)}. "
+              "Transmettez cette référence à l'équipe qui administre perr-metrics.", file=sys.stderr)
+        return ERREUR_INATTENDUE
 
 
 def _utilisateurs(args, store: Store) -> int:
@@ -372,8 +610,7 @@ def _utilisateurs(args, store: Store) -> int:
         return 0
     if args.action == "lister":
         df = comptes.lister_comptes(store)
-        _afficher(df, ["identifiant", "nom", "role", "protocole", "signataire", "courriel", "actif",
-                       "derniere_connexion"], args.json)
+        _afficher(df, COLONNES_COMPTES, args.json)
         return 0
     if args.action in ("desactiver", "activer"):
         comptes.activer_compte(store, args.identifiant, args.action == "activer")
@@ -400,10 +637,10 @@ def _journal(args, store: Store) -> int:
         raise _Sortie(2, "Erreur d'utilisation : date illisible (écrivez 2024-03-01 ou 01/03/2024).") from None
     df = lire_journal(store, debut=debut, fin=fin, compte=args.compte, action=args.action, limite=None)
     if args.csv:
-        Path(args.csv).write_bytes(vers_csv(df))
+        _ecrire_fichier(args.csv, lambda flux: flux.write(vers_csv(df)))
         print(f"{len(df)} ligne(s) du journal écrites : {args.csv}")
         return 0
-    _afficher(df, ["horodatage", "compte", "role", "action", "resultat", "protocole", "objet", "detail"], args.json)
+    _afficher(df, COLONNES_JOURNAL, args.json)
     return 0
 
 
@@ -438,28 +675,22 @@ def _executer(args, store: Store) -> int:
     if c == "publication":
         return _publication(args, store)
     if c == "protocoles":
-        _afficher(requetes.protocoles(store), ["code", "libelle", "territoire", "annee_debut", "annee_fin",
-                                               "nb_engagements", "nb_indicateurs"], args.json)
+        _afficher(requetes.protocoles(store), COLONNES_PROTOCOLES, args.json, _ANNEE)
         return 0
     if c == "signataires":
-        _afficher(requetes.signataires(store, args.protocole),
-                  ["code", "libelle", "categorie", "rattache_a", "signe", "nb_engagements", "nb_indicateurs"],
-                  args.json)
+        _afficher(requetes.signataires(store, args.protocole), COLONNES_SIGNATAIRES, args.json)
         return 0
     if c == "indicateurs":
-        _afficher(requetes.indicateurs(store, args.protocole, args.signataire),
-                  ["code", "libelle", "unite", "signataire", "niveau", "agregation", "sens", "periodicite"], args.json)
+        _afficher(requetes.indicateurs(store, args.protocole, args.signataire), COLONNES_INDICATEURS, args.json)
         return 0
     if c == "referentiel":
         from perr_metrics.referentiel import classeur as referentiel
         if args.action == "modele":
-            referentiel.ecrire_modele(args.fichier)
+            _ecrire_fichier(args.fichier, lambda flux: referentiel.ecrire_modele(flux))
             print(f"Modèle vierge écrit : {args.fichier}")
             return 0
         if args.action == "importer":
-            if not Path(args.fichier).exists():
-                print(f"Le fichier {args.fichier} n'existe pas.", file=sys.stderr)
-                return 1
+            _fichier_a_lire(args.fichier)
             try:
                 res = referentiel.importer_referentiel(store, args.fichier)
             except ImportRefuse as exc:
@@ -477,13 +708,14 @@ def _executer(args, store: Store) -> int:
             return 0
         if args.action == "exporter":
             requetes.protocole(store, args.protocole)
-            referentiel.exporter_referentiel(store, args.protocole, args.fichier)
+            _ecrire_fichier(args.fichier, lambda flux: referentiel.exporter_referentiel(store, args.protocole, flux))
             print(f"Protocole {args.protocole} exporté : {args.fichier}")
             return 0
     if c == "modele":
         from perr_metrics.depots.modele import ModeleImpossible, ecrire_modele_depot
         try:
-            n = ecrire_modele_depot(store, args.protocole, args.signataire, args.periode, args.fichier)
+            n = _ecrire_fichier(args.fichier, lambda flux: ecrire_modele_depot(store, args.protocole, args.signataire,
+                                                                               args.periode, flux))
         except ModeleImpossible as exc:
             print(str(exc), file=sys.stderr)
             return 1
@@ -499,13 +731,12 @@ def _executer(args, store: Store) -> int:
             print(str(exc), file=sys.stderr)
             return 1
         if args.json:
-            print(json.dumps(comp.as_dict(), ensure_ascii=False, indent=2, default=str))
+            print(_json(comp.as_dict()))
         else:
-            df = comp.par_signataire.copy()
-            df["taux"] = df["taux"].map(lambda x: format_pourcent(x))
-            print(f"Complétude {args.protocole} — {args.periode} : {int(df['recus'].sum())} valeurs reçues sur "
-                  f"{int(df['attendus'].sum())} attendues.")
-            print(df[["signataire", "nom", "attendus", "recus", "taux", "statut"]].to_string(index=False))
+            df = comp.par_signataire
+            print(f"Complétude {args.protocole} — {args.periode} : {format_nombre(df['recus'].sum())} valeurs reçues "
+                  f"sur {format_nombre(df['attendus'].sum())} attendues.")
+            print(vers_texte(df, COLONNES_COMPLETUDE, {"taux": format_pourcent}))
             if comp.en_retard:
                 print(f"En retard : {', '.join(comp.en_retard)}")
         return 0
@@ -520,9 +751,7 @@ def _executer(args, store: Store) -> int:
         return 0
     if c == "qpv":
         from perr_metrics.pilotage.geo import importer_contours
-        if not Path(args.fichier).is_file():
-            print(f"Le fichier {args.fichier} n'existe pas.", file=sys.stderr)
-            return 1
+        _fichier_a_lire(args.fichier)
         try:
             res = importer_contours(store, args.fichier)
         except ImportRefuse as exc:

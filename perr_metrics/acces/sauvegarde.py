@@ -20,6 +20,8 @@ def sauvegarder(store: Store, dossier: str | os.PathLike) -> Path:
     ligne de journal de la sauvegarde y figure."""
     u = utilisateur_de(store)
     dossier = Path(dossier)
+    if dossier.exists() and not dossier.is_dir():
+        raise ValueError(f"{dossier} est un fichier, pas un dossier : choisissez un dossier neuf pour la sauvegarde.")
     if dossier.exists() and any(dossier.iterdir()):
         raise ValueError(f"Le dossier de sauvegarde {dossier} n'est pas vide : choisissez un dossier neuf.")
     store.ecrire(lambda con: journal.noter(con, u, "sauvegarde", objet=str(dossier)))

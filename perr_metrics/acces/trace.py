@@ -19,7 +19,7 @@ REUSSI, ECHOUE, REFUSE = "réussi", "échoué", "refusé"
 ACTIONS = (
     "connexion", "déconnexion", "dépôt", "revue de dépôt", "état d'engagement", "import de référentiel",
     "import de contours", "publication", "compte créé", "compte modifié", "compte désactivé", "compte réactivé",
-    "mot de passe changé", "sauvegarde", "restauration", "démonstration", "accès",
+    "mot de passe changé", "sauvegarde", "restauration", "démonstration", "accès", "erreur inattendue",
 )
 
 COLONNES = ["id", "horodatage", "compte", "nom", "role", "action", "resultat", "protocole", "objet", "detail"]

@@ -12,7 +12,7 @@ import pandas as pd
 
 from perr_metrics.stockage.magasin import Store
 from perr_metrics.acces.droits import exiger_signataire, operation
-from .depot import SQL_VALEURS_COURANTES, attendus, signataires_couverts
+from .depot import RE_PERIODE, SQL_VALEURS_COURANTES, attendus, signataires_couverts
 from perr_metrics.commun.formats import format_valeur
 from .validation import FEUILLE_META, FEUILLE_VALEURS, VERSION_MODELE, periode_precedente
 
@@ -32,6 +32,9 @@ def lignes_du_modele(store: Store, protocole: str, signataire: str, periode: str
     """Les lignes attendues d'un signataire (et de ses services) pour une période, avec leurs repères. Un contributeur
     n'obtient que celles de son signataire."""
     exiger_signataire(store, "deposer", protocole, signataire, objet=f"modèle {periode}")
+
+    if not RE_PERIODE.match(str(periode)):
+        raise ModeleImpossible(f"Période illisible : « {periode} » (attendu 2021 ou 2021-S1).")
 
     def lire(con):
         p = con.execute("SELECT code, titre, territoire, annee_debut, annee_fin, demonstration FROM protocole "

@@ -328,6 +328,8 @@ class Store:
     def _connecter(self, delai: float | None = None) -> duckdb.DuckDBPyConnection:
         """Ouvre le fichier ; s'il est tenu par un autre processus, réessaie jusqu'à `delai` secondes en le signalant
         (fichier d'attente : un tableau de bord qui garde la base la lâche pour nous)."""
+        if self.chemin.is_dir():
+            raise ErreurBase(f"{self.chemin} est un dossier : donnez le chemin du fichier de la base (…/perr.duckdb).")
         self.chemin.parent.mkdir(parents=True, exist_ok=True)
         delai = self.delai_verrou if delai is None else delai
         debut = time.monotonic()
