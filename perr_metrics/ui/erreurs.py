@@ -7,9 +7,7 @@ Streamlit, de son côté, n'affiche aucun détail d'une erreur qui lui échapper
 dans .streamlit/config.toml)."""
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import secrets
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,11 +15,12 @@ import streamlit as st
 from streamlit.errors import FragmentHandledException
 from streamlit.runtime.scriptrunner import RerunException, StopException
 
+from perr_metrics.acces import incidents
 from perr_metrics.acces.comptes import CompteRefuse, ConnexionRefusee
 from perr_metrics.acces.droits import AccesRefuse
 from perr_metrics.referentiel import requetes
 from perr_metrics.stockage.magasin import BaseOccupee, ErreurBase
-from perr_metrics.ui.magasin import _CLE
+from perr_metrics.ui.magasin import _CLE, store
 
 _log = logging.getLogger("perr_metrics.ui")
 
@@ -33,12 +32,15 @@ def message_inattendu(reference: str) -> str:
             "Transmettez cette référence à la coordination.")
 
 
-# À remplacer par perr_metrics.acces.incidents.signaler (branche cli : signaler(store_or_none, exc, contexte) -> str,
-# qui écrit aussi une ligne au journal de la base) ; d'ici là, le journal du serveur seul.
 def _signaler(exc: BaseException, contexte: str) -> str:
-    """Consigne une erreur inattendue au journal du serveur (logging, avec sa trace) sous une référence neuve
-    `E-AAAAMMJJ-xxxxxx` (date et six chiffres hexadécimaux au hasard), et la renvoie."""
-    reference = f"E-{dt.date.today():%Y%m%d}-{secrets.token_hex(3)}"
+    """Consigne une erreur inattendue (`perr_metrics.acces.incidents.signaler` : trace complète dans le journal des
+    erreurs, ligne « erreur inattendue » au journal de la base quand elle peut être écrite) et au journal du serveur
+    (logging), sous la même référence `E-AAAAMMJJ-xxxxxx`, qu'elle renvoie."""
+    try:
+        magasin = store()
+    except Exception:  # noqa: BLE001 - la base est peut-être la cause : le fichier des erreurs suffit
+        magasin = None
+    reference = incidents.signaler(magasin, exc, contexte)
     _log.error("Erreur inattendue %s (%s)", reference, contexte, exc_info=exc)
     return reference
 

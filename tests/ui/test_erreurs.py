@@ -66,7 +66,13 @@ def test_une_ecriture_qui_echoue_n_ecrit_rien_et_donne_une_reference(monkeypatch
     ligne = signalement(caplog, reference)
     assert isinstance(ligne.exc_info[1], Panne)
     assert "page publication.py" in ligne.getMessage() and "compte coordination" in ligne.getMessage()
-    assert contenu(store_demo) == avant
+    apres = contenu(store_demo)
+    # Rien de l'écriture : ni publication, ni sa ligne de journal ; seule la trace de l'incident, avec sa référence.
+    assert apres[0] == avant[0]
+    assert apres[1] == avant[1] + 1
+    action, detail = store_demo.lire(lambda con: con.execute(
+        "SELECT action, detail FROM journal ORDER BY id DESC LIMIT 1").fetchone())
+    assert action == "erreur inattendue" and reference in detail
 
 
 def test_une_lecture_qui_echoue_donne_une_reference(monkeypatch, store_demo, caplog):
