@@ -121,14 +121,22 @@ DEPARTEMENTS = {
 }
 
 
+@lru_cache(maxsize=1)
+def _motif_departements() -> tuple[re.Pattern, dict[str, str]]:
+    par_nom = {cle(nom): code for code, nom in DEPARTEMENTS.items()}
+    noms = sorted(DEPARTEMENTS.values(), key=len, reverse=True)
+    alternatives = "|".join(re.escape(n).replace(r"\-", "[- ]").replace("'", "['’]") for n in noms)
+    return re.compile(rf"(?:\b(?:de l['’]\s*|du |de la |des |de |d['’]\s*))({alternatives})\b"), par_nom
+
+
 def departement(texte: str) -> str | None:
     """Le département le plus cité sous une forme sûre (« de l'Aube », « du Nord », « Conseil départemental 41 »)."""
+    motif, par_nom = _motif_departements()
     comptes: dict[str, int] = {}
-    for code, nom in DEPARTEMENTS.items():
-        motif = re.escape(nom).replace(r"\-", "[- ]").replace("'", "['’]")
-        n = len(re.findall(rf"(?:\b(?:de l['’]\s*|du |de la |des |de |d['’]\s*)){motif}\b", texte))
-        if n:
-            comptes[code] = comptes.get(code, 0) + n
+    for nom in motif.findall(texte):
+        code = par_nom.get(cle(nom))
+        if code:
+            comptes[code] = comptes.get(code, 0) + 1
     for m in re.finditer(r"\b(?:[Dd][ée]partement(?:al)?|CD|CAF|CPAM|CCI|CMA)\s*(\d{2}|2A|2B|97\d)\b", texte):
         if m.group(1) in DEPARTEMENTS:
             comptes[m.group(1)] = comptes.get(m.group(1), 0) + 2

@@ -74,7 +74,7 @@ class Brouillon:
 # Les formes des lignes
 # --------------------------------------------------------------------------------------------------------------------
 
-PUCES = "-–—•▪◦○●■□❖→⇒➜➔➢➤►▶✓✔*»«+>"
+PUCES = "-–—•▪◦○●■□❖→⇒➜➔➢➤►▶✓✔*+>"
 SOUS_PUCES = "✓✔◦○▪o°"
 RE_PUCE = re.compile(rf"^(?P<ind>\s*)(?P<m>[{re.escape(PUCES)}]|[o°©](?=\s)|e(?=\s+[A-ZÉ]))\s*"
                      rf"(?P<m2>[{re.escape(SOUS_PUCES)}](?=\s))?\s*(?P<reste>\S.*)$")

@@ -95,11 +95,9 @@ def lire_territoires(lec: Lecteur) -> tuple[list[dict], list[dict]]:
         entier = " " + cle(q.libelle) + " " in cle_contenu
         distinctifs = [m for m in mots if f" {m} " in cle_contenu]
         if entier or (mots and distinctifs and len(distinctifs) >= max(1, len(mots) // 2)):
-            m = re.search(re.escape(distinctifs[0] if distinctifs else cle(q.libelle).split()[0]), cle(contenu))
             quartiers.append({"code": q.code, "libelle": q.libelle, "type": "QPV", "communes": list(q.communes),
                               "confiance": "haute" if entier else "moyenne",
                               "extrait": _extrait(contenu, distinctifs[0] if distinctifs else q.libelle)})
-            del m
     # Territoires de veille active : « territoire de veille active … : le quartier X »
     for m in re.finditer(r"veille active[^.\n]{0,120}?(?:quartier|secteur)s?\s+(?:de\s+la\s+|de\s+l['’]\s*|du\s+|de\s+|"
                          r"des\s+)?(?P<nom>[A-ZÉÈ][\w'’-]+(?:\s+[A-ZÉÈ][\w'’-]+)*)", contenu):
