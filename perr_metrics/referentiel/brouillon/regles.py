@@ -135,7 +135,7 @@ def parcourir(lec: Lecteur) -> None:
         t = brut.strip()
         if not t:
             continue
-        if lec.engagements and (FIN_DU_CORPS.match(t) or RE_SIGNATURE_FIN.match(t)):
+        if (lec.engagements or item is not None) and (FIN_DU_CORPS.match(t) or RE_SIGNATURE_FIN.match(t)):
             fermer_tout()
             break
         if SECTION_CITEE.match(t) or RE_NOUS.match(t):

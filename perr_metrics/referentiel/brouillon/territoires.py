@@ -122,6 +122,9 @@ def lire_territoires(lec: Lecteur) -> tuple[list[dict], list[dict]]:
                 s.insee = insee_qpv[0]
     connus = {c["insee"] for c in communes if c["insee"]}
     for q in quartiers:
+        if not q["communes"] and len(connus) == 1:
+            q["communes"] = sorted(connus)
+    for q in quartiers:
         if q["type"] == "QPV":
             manquants = [c for c in q["communes"] if c not in connus]
             if manquants:
@@ -129,8 +132,9 @@ def lire_territoires(lec: Lecteur) -> tuple[list[dict], list[dict]]:
                              "rapprocher des communes de la feuille Communes", "Quartiers", q["code"], 0, 0,
                              q["extrait"])
         else:
-            lec.verifier("Quartier", "territoire de veille active : commune(s) à renseigner, et code officiel s'il est "
-                         "devenu QPV en 2024", "Quartiers", q["code"], 0, 0, q["extrait"])
+            lec.verifier("Quartier", "territoire de veille active : " + ("commune(s) à renseigner, et " if not
+                         q["communes"] else "") + "code officiel s'il est devenu QPV en 2024", "Quartiers", q["code"],
+                         0, 0, q["extrait"])
     for c in communes:
         if not c["insee"]:
             lec.verifier("Commune", "code INSEE à renseigner" + (f" (codes des QPV reconnus : {', '.join(insee_qpv)})"
