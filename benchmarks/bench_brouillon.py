@@ -202,7 +202,7 @@ def main() -> int:
                     sources.append((f"{nom} (PDF)", pdf))
             for titre, chemin in sources:
                 m = mesurer(chemin, RACINE / "data" / "demo" / nom)
-                print(f"| {titre} | {_pc(m['rappel_engagements'])} / {_pc(m['precision_engagements'])} "
+                print(f"| {titre} " + f"| {_pc(m['rappel_engagements'])} / {_pc(m['precision_engagements'])} "
                       f"({m['engagements'][2]} sur {m['engagements'][0]} ; {m['engagements'][1]} lus) "
                       f"| {_pc(m['rappel_liens'])} / {_pc(m['precision_liens'])} ({m['liens'][2]} sur {m['liens'][0]} ; "
                       f"{m['liens'][1]} lus) | {_pc(m['rappel_noeuds'])} / {_pc(m['precision_noeuds'])} "
