@@ -20,6 +20,27 @@ with ui.protections():
     referentiel.ecrire_modele(modele)
     st.download_button("Télécharger le modèle vierge", modele.getvalue(), "referentiel-modele.xlsx", XLSX)
 
+    st.header("Brouillon depuis le protocole signé")
+    st.markdown("Déposez le texte signé du protocole : un classeur du référentiel rempli (arborescence, engagements, "
+                "porteurs, signataires, quartiers) est préparé, avec une feuille « À vérifier ». Relisez-le, corrigez-le, "
+                "puis importez-le ci-dessous. Rien n'est écrit dans la base.")
+    protocole = ui.televersement("Protocole signé (.pdf, .docx, .odt, .txt, .md)", ["pdf", "docx", "odt", "txt", "md"],
+                                 "protocole_signe", "Protocole .pdf, .docx, .odt, .txt ou .md")
+    if protocole is not None:
+        from perr_metrics.referentiel.brouillon.classeur import ecrire_brouillon, rediger_brouillon
+        from perr_metrics.referentiel.brouillon.texte import BrouillonRefuse
+        try:
+            res = rediger_brouillon(protocole.getvalue(), protocole.name)
+        except BrouillonRefuse as exc:
+            st.error(f"Document refusé : {exc}")
+        else:
+            b = res.brouillon
+            st.success(f"{len(b.noeuds)} nœuds, {len(b.engagements)} engagements, {len(b.signataires)} signataires, "
+                       f"{len(b.quartiers)} quartiers lus ; {len(b.a_verifier)} point(s) à vérifier.")
+            flux = io.BytesIO()
+            ecrire_brouillon(res, flux, protocole.name)
+            st.download_button("Télécharger le brouillon", flux.getvalue(), "referentiel-brouillon.xlsx", XLSX)
+
     st.header("Importer un classeur")
     fichier = ui.televersement("Classeur du référentiel (.xlsx ou .ods)", ["xlsx", "ods", "xlsm"], "classeur",
                                 "Classeur .xlsx, .xlsm ou .ods")

@@ -204,6 +204,11 @@ def _parser() -> argparse.ArgumentParser:
     r = ref.add_parser("exporter", help="exporte un protocole dans un classeur")
     r.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
     r.add_argument("fichier", metavar="FICHIER", help="le classeur .xlsx à écrire")
+    r = ref.add_parser("brouillon", help="lit le protocole signé (.pdf, .docx, .odt, .txt, .md) et écrit un classeur "
+                                         "du référentiel rempli, à vérifier puis importer")
+    r.add_argument("protocole", metavar="PROTOCOLE", help="le texte du protocole signé (.pdf, .docx, .odt, .txt, .md)")
+    r.add_argument("fichier", metavar="BROUILLON.xlsx", help="le classeur du brouillon à écrire")
+    r.add_argument("--json", action="store_true", help=_AIDE_JSON)
 
     s = sous.add_parser("modele", help="écrit le modèle de dépôt pré-rempli d'un signataire pour une période")
     s.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
@@ -355,6 +360,29 @@ def _refus(rapport: Rapport, en_json: bool, message: str) -> int:
     return 1
 
 
+def _brouillon(args) -> int:
+    """`referentiel brouillon PROTOCOLE BROUILLON.xlsx` : sans compte ni base ; rien n'est écrit si le document est refusé."""
+    from perr_metrics.referentiel.brouillon.classeur import ecrire_brouillon, rediger_brouillon
+    from perr_metrics.referentiel.brouillon.texte import BrouillonRefuse
+    source = _fichier_a_lire(args.protocole)
+    try:
+        res = rediger_brouillon(source)
+    except BrouillonRefuse as exc:
+        return _refus(exc.rapport, args.json, "Document refusé : aucun brouillon n'a été écrit.")
+    _ecrire_fichier(args.fichier, lambda flux: ecrire_brouillon(res, flux, source.name))
+    b = res.brouillon
+    if args.json:
+        print(json.dumps({"statut": "ecrit", "fichier": str(args.fichier), "engagements": len(b.engagements),
+                          "noeuds": len(b.noeuds), "signataires": len(b.signataires), "quartiers": len(b.quartiers),
+                          "a_verifier": len(b.a_verifier), "pages": res.texte.pages,
+                          "secondes": round(res.duree_totale, 3)}, ensure_ascii=False, indent=2))
+    else:
+        print(f"Brouillon écrit : {args.fichier} — {len(b.noeuds)} nœuds, {len(b.engagements)} engagements, "
+              f"{len(b.signataires)} signataires, {len(b.quartiers)} quartiers, lus sur {res.texte.pages} page(s) en "
+              f"{format_nombre(res.duree_totale, 1)} s. {len(b.a_verifier)} point(s) à vérifier : feuille « À vérifier ».")
+    return 0
+
+
 def _depot(args, store: Store) -> int:
     from perr_metrics.depots.depot import deposer
     chemin = _fichier_a_lire(args.fichier)
@@ -491,7 +519,7 @@ def _connecter(args, store: Store) -> Store:
 def _sans_compte(args, store: Store) -> bool:
     """Les commandes permises sans compte : elles n'exposent ni ne changent aucune donnée d'une base habitée."""
     c = args.commande
-    if c == "referentiel" and args.action == "modele":
+    if c == "referentiel" and args.action in ("modele", "brouillon"):
         return True
     if c == "demo":      # une base d'essai neuve (`construire` refuse une base qui a des protocoles)
         return _aucun_compte(store)
@@ -685,6 +713,8 @@ def _executer(args, store: Store) -> int:
         return 0
     if c == "referentiel":
         from perr_metrics.referentiel import classeur as referentiel
+        if args.action == "brouillon":
+            return _brouillon(args)
         if args.action == "modele":
             _ecrire_fichier(args.fichier, lambda flux: referentiel.ecrire_modele(flux))
             print(f"Modèle vierge écrit : {args.fichier}")

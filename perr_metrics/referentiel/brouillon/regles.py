@@ -1,0 +1,310 @@
+"""Le parcours du texte, ligne à ligne : chaque ligne est d'abord reconnue par sa forme (titre en capitales, niveau
+nommé et numéroté, « En s'engageant … », formule « X s'engage à : », puce, numéro, ligne de partenaires d'un tableau),
+puis rangée dans l'arborescence ou dans l'engagement en cours. Les règles sont décrites et motivées dans
+docs/brouillon.md ; chacune est essayée sur un passage des textes sources dans tests/core/test_brouillon.py.
+"""
+from __future__ import annotations
+
+import re
+
+from perr_metrics.referentiel.brouillon.lexique import cle
+from perr_metrics.referentiel.brouillon.porteurs import Signataire
+from perr_metrics.referentiel.brouillon.structure import (FIN_DU_CORPS, HORS_ARBRE, RE_CROCHETS, RE_EN_SENGAGEANT,
+                                                          RE_ENTETE_TABLEAU, RE_FORMULE, RE_NIVEAU, RE_NOUS, RE_PUCE,
+                                                          RE_SIGNATURE_FIN, SECTION_CITEE, SOUS_PUCES, Lecteur,
+                                                          cadre_de, capitaliser, detacher_fin, est_infinitif,
+                                                          ligne_de_partenaires, majuscules)
+
+PREPOSITIONS = {"de", "du", "des", "la", "le", "les", "à", "a", "au", "aux", "et", "ou", "en", "par", "pour", "sur",
+                "dans", "avec", "d'", "l'", "un", "une", "son", "sa", "ses", "leur", "leurs", "vers", "entre", "que",
+                "qui", "dont", "notamment", "afin", "sans", "chez"}
+RE_NUMERO_LISTE = re.compile(r"(?:^|\s)(?P<num>\d{1,2})\.\s+(?P<lib>[A-ZÉÈÀ][a-zéèêàâîôûç'].*)$")
+
+
+def titre_propre(t: str) -> str:
+    return re.sub(r"[*#_]+", "", t).strip()
+
+
+def _niveaux_explicites(lecteur: Lecteur) -> bool:
+    vus = {(m.group("nom").lower(), m.group("num")) for l in lecteur.lignes if (m := RE_NIVEAU.match(l.texte))}
+    return len(vus) >= 2
+
+
+class Item:
+    """Un engagement en cours de lecture : ses morceaux de texte, ses porteurs, sa première ligne."""
+
+    def __init__(self, texte: str, l, profondeur: int, type_item: str):
+        self.morceaux = [texte]
+        self.l = l
+        self.profondeur = profondeur
+        self.noms: list[str] = []
+        self.leviers: list[str] = []
+        self.porteurs_crochets: list[str] | None = None
+        self.type_item = type_item
+        self.derniere = texte
+
+    def ajouter(self, texte: str) -> None:
+        if self.morceaux and self.morceaux[-1].endswith("-") and texte[:1].islower():
+            self.morceaux[-1] = self.morceaux[-1] + texte
+        else:
+            self.morceaux.append(texte)
+        self.derniere = texte
+
+    @property
+    def texte(self) -> str:
+        return re.sub(r"\s+", " ", " ".join(self.morceaux)).strip()
+
+
+def _continue(precedent: str, t: str, pleine: int) -> bool:
+    """La ligne `t` continue-t-elle l'item dont la dernière ligne est `precedent` ?"""
+    if not precedent:
+        return False
+    premier = t.split()[0] if t.split() else ""
+    if t[:1].islower() or t[:1] in "(«\"'" or (t[:1].isdigit() and not re.match(r"^\d{1,2}[.)]\s", t)):
+        return True
+    if re.search(r"[.;:!?]\s*$", precedent):
+        return False
+    dernier = precedent.split()[-1].lower() if precedent.split() else ""
+    if dernier in PREPOSITIONS or dernier.endswith("'"):
+        return True
+    if len(precedent) < 0.5 * pleine:
+        return False
+    if est_infinitif(premier):
+        return False
+    return len(precedent) >= 0.5 * pleine
+
+
+def parcourir(lec: Lecteur) -> None:
+    L = lec.lignes
+    explicites = _niveaux_explicites(lec)
+    mode: str | None = None           # None | formule | tableau | cite | hors
+    formule = ""
+    porteurs_formule: list[str] = []
+    groupe: list = []                 # l'engagement de premier rang et ses déclinaisons, en tableau
+    item: Item | None = None
+    noeud_liste = None                # le nœud d'une liste numérotée dont on lit la suite de l'intitulé
+    attendu = 0                       # prochain numéro d'une liste d'objectifs
+    puces_vues = False
+    noms_suivants: list[str] = []
+    epci = lec.annuaire.epci
+    nombre_cite = 0
+    precedente = ""
+
+    def fermer_item():
+        nonlocal item
+        if item is None:
+            return
+        texte = item.texte
+        extrait = " ".join(item.morceaux)[:300]
+        porteurs = list(porteurs_formule) if mode == "formule" else []
+        confiance = "haute" if porteurs else "faible"
+        if item.porteurs_crochets is not None:
+            porteurs, confiance = item.porteurs_crochets, "haute"
+        type_item = item.type_item
+        e = lec.ajouter_engagement(texte, porteurs, formule if mode == "formule" else "", item.l, item.profondeur,
+                                   extrait, confiance, type_item, item.leviers)
+        if e is not None and mode == "tableau":
+            e._noms = item.noms  # noqa: SLF001 - noms lus en fin de ligne, résolus au groupe
+            groupe.append(e)
+        item = None
+
+    def fermer_groupe():
+        """En tableau, les partenaires lus sur les lignes d'un engagement et de ses déclinaisons valent pour tous."""
+        if not groupe:
+            return
+        noms = [n for e in groupe for n in getattr(e, "_noms", [])]
+        codes: list[str] = []
+        for n in noms:
+            trouves, inconnus = lec.annuaire.resoudre(n, groupe[0].page, groupe[0].ligne, n)
+            codes += [c for c in trouves if c not in codes]
+        for e in groupe:
+            propres: list[str] = []
+            for n in getattr(e, "_noms", []):
+                propres += lec.annuaire.resoudre(n, e.page, e.ligne, n)[0]
+            if not e.porteurs:
+                e.porteurs = codes
+                e.confiance = "moyenne" if codes else "faible"
+        groupe.clear()
+
+    def fermer_tout():
+        fermer_item()
+        fermer_groupe()
+
+    for i, l in enumerate(L):
+        brut = l.texte
+        t = brut.strip()
+        if not t:
+            continue
+        if (lec.engagements or item is not None) and (FIN_DU_CORPS.match(t) or RE_SIGNATURE_FIN.match(t)):
+            fermer_tout()
+            break
+        if SECTION_CITEE.match(t) or RE_NOUS.match(t):
+            fermer_tout()
+            mode = "cite"
+            continue
+        # --- formule « X et Y s'engagent à : » -------------------------------------------------------------------
+        m = RE_FORMULE.match(t)
+        if m and len(t) < 250 and not RE_PUCE.match(brut):
+            fermer_tout()
+            qui = re.sub(r"^(?:cela sera possible si|ainsi|de son c[ôo]t[ée],?|pour sa part,?)\s+", "", m.group("qui"),
+                         flags=re.I)
+            codes, inconnus = lec.annuaire.resoudre(qui, l.page, l.ligne, t)
+            for nom in inconnus:
+                s = lec.annuaire.ajouter(Signataire("P-" + re.sub(r"[^A-Z0-9]+", "-", cle(nom).upper()).strip("-"),
+                                                    nom, "Autre", page=l.page, ligne=l.ligne, extrait=t,
+                                                    confiance="faible", alias={cle(nom)}))
+                codes.append(s.code)
+            mode, formule, porteurs_formule, puces_vues = "formule", t, codes, False
+            noeud_liste = None
+            continue
+        propre = titre_propre(t)
+        # --- titres en capitales ---------------------------------------------------------------------------------
+        if majuscules(propre) and len(propre) <= 200 and not RE_PUCE.match(brut) and not RE_NIVEAU.match(propre):
+            fermer_tout()
+            noeud_liste = None
+            haut = propre.upper()
+            courant = lec.courant()
+            if courant is not None and courant.attend_libelle and not haut.startswith("DE VILLE") \
+                    and not any(h in haut for h in HORS_ARBRE) and "ENGAGEMENT" not in haut:
+                courant.libelle = capitaliser(propre)
+                courant.attend_libelle = False
+                courant.page, courant.ligne = l.page, l.ligne
+                continue
+            if "ENGAGEMENT" in haut and "PROTOCOLE" not in haut:
+                deja = [n for n in lec.noeuds if n.parent == (courant.code if courant else None)]
+                if mode == "tableau_fini" and courant is not None:
+                    libelle = capitaliser(RE_ENTETE_TABLEAU.sub("", propre).strip(" -—"))
+                    libelle = re.sub(r"\s*-\s*", "-", libelle) if re.search(r"\d\s*-\s*\d", libelle) else libelle
+                    niveau = capitaliser(" ".join(propre.split()[:2]))
+                    lec.ouvrir_noeud(niveau, libelle, l, courant.rang + 1)
+                del deja
+                mode = "tableau"
+                continue
+            if mode == "cite":
+                mode = None
+            if any(h in haut for h in HORS_ARBRE):
+                mode = "hors" if mode != "tableau" else "tableau"
+                if mode == "tableau" and ("RAPPEL" in haut or "PRECONIS" in haut or "RESULTAT" in haut):
+                    mode = "hors"
+                continue
+            if explicites:
+                if mode == "tableau":
+                    continue
+                mode = "hors" if mode is None else mode
+                continue
+            if len(propre.split()) >= 2:
+                noeud = lec.ouvrir_noeud("Axe", capitaliser(propre), l, 1)
+                code = cadre_de(propre)
+                if code and code not in noeud.cadres:
+                    noeud.cadres.append(code)
+                mode = None
+            continue
+        # --- niveau nommé et numéroté : « Enjeu 2 … », « Axe 1 : … », « Objectif stratégique 1.2 … » ---------------
+        mn = RE_NIVEAU.match(propre)
+        if mn and not (mode in ("formule", "tableau") and RE_PUCE.match(brut)):
+            suite = re.sub(r"^(?:du|de la|de l'|des?)\s+contrat(?:\s+de\s+ville)?(?:\s+de\s+[\w' -]+?)?(?=\s*[:–-]|$)", "",
+                           mn.group("suite").strip(" .:–-"), flags=re.I).strip(" .:–-")
+            voisinage = " ".join(x.texte for x in L[max(0, i - 4): i + 5])
+            code = cadre_de(suite) if suite else None
+            if code and code.startswith("DIJON") and re.search(r"pacte de dijon", voisinage, re.I):
+                haut_pile = lec.pile[0] if lec.pile else None
+                if haut_pile is not None and code not in haut_pile.cadres:
+                    haut_pile.cadres.append(code)
+                continue
+            fermer_tout()
+            nom = capitaliser(re.sub(r"\s+", " ", mn.group("nom")))
+            nom = re.sub(r"^(Axe|Objectif|Orientation)s\b", r"\1", nom)
+            rang = lec._rang(nom)  # noqa: SLF001
+            noeud = lec.ouvrir_noeud(nom, capitaliser(suite) if suite else "", l, rang, mn.group("num"))
+            noeud.attend_libelle = not suite
+            if suite:
+                noeud.attend_libelle = False
+            code = cadre_de(suite) if suite else None
+            if code and code not in noeud.cadres:
+                noeud.cadres.append(code)
+            mode, attendu, noeud_liste = None, 1, None
+            continue
+        # --- « En s'engageant en matière de … » : un nœud sous l'axe courant --------------------------------------
+        me = RE_EN_SENGAGEANT.match(t)
+        if me and len(t) <= 200 and not t.rstrip().endswith(":"):
+            fermer_tout()
+            rang = (lec.pile[0].rang + 1) if lec.pile else 2
+            lec.ouvrir_noeud("Thématique", capitaliser(me.group("lib")), l, rang)
+            mode, noeud_liste = None, None
+            continue
+        # --- liste numérotée d'objectifs sous un niveau nommé ------------------------------------------------------
+        if explicites and mode not in ("formule", "tableau", "cite") and attendu:
+            mm = RE_NUMERO_LISTE.search(t)
+            if mm and int(mm.group("num")) == attendu and lec.pile:
+                fenetre = " ".join(x.texte for x in L[max(0, i - 6): i + 8]).lower()
+                niveau = "Axe stratégique" if re.search(r"axes?\s+strat", fenetre) else "Objectif"
+                parent = lec.pile[0]
+                while len(lec.pile) > 1:
+                    lec.pile.pop()
+                noeud_liste = lec.ouvrir_noeud(niveau, mm.group("lib").strip(), l, parent.rang + 1,
+                                               mm.group("num"), sans_entrer=True)
+                noeud_liste.confiance = "liste"
+                attendu += 1
+                continue
+            if noeud_liste is not None and t[:1].islower() and not RE_PUCE.match(brut):
+                noeud_liste.libelle = (noeud_liste.libelle + " " + t).strip()
+                continue
+            noeud_liste = None
+        # --- engagements ------------------------------------------------------------------------------------------
+        if mode not in ("formule", "tableau"):
+            continue
+        if mode == "tableau":
+            noms = ligne_de_partenaires(t, epci)
+            if noms is not None:
+                if item is not None:
+                    item.noms += noms
+                elif groupe:
+                    groupe[-1]._noms += noms  # noqa: SLF001
+                continue
+            t, noms, leviers = detacher_fin(t, epci)
+            t = RE_ENTETE_TABLEAU.sub("", t).strip() if RE_ENTETE_TABLEAU.search(t) and len(t) < 60 else t
+            if not t or len(t.split()) <= 1 and not t[:1].islower():
+                if item is not None:
+                    item.noms += noms
+                continue
+        else:
+            noms, leviers = [], []
+        pm = RE_PUCE.match(t if mode == "tableau" else brut)
+        if pm:
+            texte = pm.group("reste")
+            sous = bool(pm.group("m2")) or pm.group("m") in SOUS_PUCES or (len(pm.group("ind")) >= 1 and mode == "formule"
+                                                                          and pm.group("m") in "-–•")
+            profondeur = 2 if sous else 1
+            if mode == "tableau" and not sous and pm.group("m") in "«»":
+                profondeur = 1
+            mc = RE_CROCHETS.match(texte)
+            fermer_item()
+            if profondeur == 1:
+                fermer_groupe()
+            item = Item(texte, l, profondeur, "engagement")
+            if mc:
+                codes, _ = lec.annuaire.resoudre(mc.group("qui"), l.page, l.ligne, t)
+                item.porteurs_crochets = codes
+                item.morceaux = [texte[mc.end():]]
+            puces_vues = True
+        elif item is not None and _continue(item.derniere, t, lec.pleine):
+            item.ajouter(t)
+        elif mode == "formule" and puces_vues:
+            fermer_tout()
+            mode = None
+            continue
+        else:
+            fermer_item()
+            fermer_groupe()
+            item = Item(t, l, 1, "engagement")
+            mc = RE_CROCHETS.match(t)
+            if mc:
+                codes, _ = lec.annuaire.resoudre(mc.group("qui"), l.page, l.ligne, t)
+                item.porteurs_crochets = codes
+                item.morceaux = [t[mc.end():]]
+        if item is not None:
+            item.noms += noms
+            item.leviers += [x for x in leviers if x not in item.leviers]
+        precedente = t
+    fermer_tout()
+    del nombre_cite, noms_suivants, precedente
