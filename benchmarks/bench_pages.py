@@ -211,21 +211,32 @@ def magasin(chemin: Path):
     return Store(chemin, utilisateur=SYSTEME)
 
 
-def module_a_la_revision(revision: str, nom: str):
-    """Le module perr_metrics.<nom> tel qu'il était à une révision git (ses imports relatifs visent le paquet actuel)."""
-    import re
+def module_a_la_revision(revision: str, chemin: str):
+    """Le module du cœur `perr_metrics/<chemin>.py` (« pilotage/vues », « depots/depot » ; un paquet par son dossier :
+    « rapport » pour `perr_metrics/rapport/__init__.py`) tel qu'il était à une révision git de la disposition en
+    sous-paquets. Ses imports absolus (`from perr_metrics.x.y import …`) et relatifs (`from . import avancement`,
+    `from .avancement import …`, au niveau du module ou dans une fonction) visent le paquet actuel."""
     import subprocess
     import types
 
-    source = subprocess.run(["git", "-C", str(RACINE), "show", f"{revision}:perr_metrics/{nom}.py"], check=True,
-                            capture_output=True, text=True).stdout
-    # `from .x import y` et `from . import x`, au niveau du module ou dans une fonction.
-    source = re.sub(r"^(\s*)from \.(\w+) import", r"\1from perr_metrics.\2 import", source, flags=re.M)
-    source = re.sub(r"^(\s*)from \. import", r"\1from perr_metrics import", source, flags=re.M)
-    module = types.ModuleType(f"avant_{nom}")
-    module.__file__ = f"<{revision}:{nom}.py>"
+    chemin = chemin.strip("/").removesuffix(".py").removeprefix("perr_metrics/")
+    nom = chemin.replace("/", ".")
+    candidats = [f"perr_metrics/{chemin}.py", f"perr_metrics/{chemin}/__init__.py"]
+    for fichier in candidats:
+        r = subprocess.run(["git", "-C", str(RACINE), "show", f"{revision}:{fichier}"], capture_output=True, text=True)
+        if r.returncode == 0:
+            break
+    else:
+        raise SystemExit(f"Ni {candidats[0]} ni {candidats[1]} à la révision {revision} (les chemins sont ceux des "
+                         f"sous-paquets : « pilotage/vues », « depots/depot », « rapport »…).")
+    paquet = f"perr_metrics.{nom}" if fichier.endswith("__init__.py") else f"perr_metrics.{nom}".rpartition(".")[0]
+    module = types.ModuleType(f"avant_{nom.replace('.', '_')}")
+    # Les imports relatifs se résolvent par __package__ ; __file__ est celui du fichier actuel, pour ce que le module
+    # trouve à côté de lui (le gabarit du rapport) ; la révision est dans le nom de fichier des traces d'erreur.
+    module.__package__ = paquet
+    module.__file__ = str(RACINE / fichier)
     sys.modules[module.__name__] = module          # les dataclasses le cherchent là
-    exec(compile(source, module.__file__, "exec"), module.__dict__)
+    exec(compile(r.stdout, f"<{revision}:{fichier}>", "exec"), module.__dict__)
     return module
 
 
@@ -236,7 +247,9 @@ def comparer(store, protocole: str, periode: str, revision: str, repetitions: in
     from perr_metrics.depots import depot as depots
     from perr_metrics.referentiel import requetes
 
-    av = {n: module_a_la_revision(revision, n) for n in ("avancement", "depots", "requetes")}
+    av = {n: module_a_la_revision(revision, c) for n, c in (("avancement", "pilotage/avancement"),
+                                                             ("depots", "depots/depot"),
+                                                             ("requetes", "referentiel/requetes"))}
     A, D, R = av["avancement"], av["depots"], av["requetes"]
     annees = [str(a) for a in range(2024, 2032)]
     indicateur = store.lire(lambda con: con.execute(
