@@ -23,7 +23,7 @@ from perr_metrics.acces.droits import (exiger_signataire, operation, perimetre_d
                                       utilisateur_de)
 from perr_metrics.commun.erreurs import Rapport
 from perr_metrics.referentiel.classeur import inserer_df
-from perr_metrics.referentiel.requetes import ProtocoleInconnu, _a_cote, _session
+from perr_metrics.referentiel.requetes import ProtocoleInconnu, _session
 from .validation import Contexte, _par_valeur, lire_depot, verifier
 
 RE_PERIODE = re.compile(r"^(\d{4})(?:-S([12]))?$")
@@ -392,17 +392,16 @@ def completude(store: Store, protocole: str, periode: str) -> Completude:
             ORDER BY a.signataire, a.ordre, a.perimetre, a.periode
         """, {"protocole": protocole, "periode": str(periode), "annee": int(str(periode)[:4])}).df()
 
-    def signataires(autre):
-        return autre.lire(lambda con: con.execute("""
+    def signataires(con):
+        return con.execute("""
             SELECT s.code AS signataire, s.nom,
                    (SELECT max(d.depose_le) FROM depot d WHERE d.protocole = s.protocole AND d.signataire = s.code
                      AND d.periode LIKE ? || '%') AS dernier_depot
-            FROM signataire s WHERE s.protocole = ?""", [str(periode)[:4], protocole]).df())
+            FROM signataire s WHERE s.protocole = ?""", [str(periode)[:4], protocole]).df()
 
-    with _session(store) as s:   # les signataires lus à côté, pendant la lecture du détail
-        with _a_cote(s, signataires) as a_cote:
-            detail = s.lire(lire)
-        sig = a_cote.result()
+    with _session(store) as s:   # une connexion pour les deux lectures
+        detail = s.lire(lire)
+        sig = s.lire(signataires)
     permis = perimetre_de(store, protocole)
     if permis is not None:
         detail = detail[detail["signataire"].isin(permis)].reset_index(drop=True)

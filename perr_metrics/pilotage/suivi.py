@@ -18,7 +18,7 @@ from perr_metrics.stockage.magasin import Store
 from perr_metrics.acces.droits import exiger_signataire, operation, perimetre_de, utilisateur_de
 from perr_metrics.depots.depot import completude, liste_depots, signataires_couverts
 from perr_metrics.commun.formats import format_date, lire_date
-from perr_metrics.referentiel.requetes import ProtocoleInconnu, _a_cote, _session
+from perr_metrics.referentiel.requetes import ProtocoleInconnu, _session
 
 ETATS = ("non démarré", "en cours", "réalisé", "reporté", "abandonné")
 NON_RENSEIGNE = "non renseigné"
@@ -255,12 +255,10 @@ def bilan_signataire(store: Store, protocole: str, signataire: str, periode: str
 
     with _session(store) as s:   # une connexion pour les cinq lectures (une session déjà ouverte sert telle quelle)
         nom, couverts, noms, declarants = s.lire(lire)
-        # Les états des engagements et la liste des dépôts lus à côté, sur un second curseur, pendant l'évaluation et
-        # la complétude (deux lectures des valeurs).
-        with _a_cote(s, lambda autre: (etats_courants(autre, protocole), liste_depots(autre, protocole))) as a_cote:
-            ind = indicateurs_au_territoire(s, protocole, periode)
-            comp = completude(s, protocole, periode).par_signataire
-        eng, dep = a_cote.result()
+        ind = indicateurs_au_territoire(s, protocole, periode)
+        comp = completude(s, protocole, periode).par_signataire
+        eng = etats_courants(s, protocole)
+        dep = liste_depots(s, protocole)
     porteurs = eng["porteurs"].fillna("").str.split(";")
     eng = eng.assign(
         par=[", ".join(noms.get(c, c) for c in ps if c in couverts) for ps in porteurs],

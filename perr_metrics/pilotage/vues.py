@@ -46,7 +46,6 @@ def _lecteur(store: Store, lire: Lecteur | None) -> Lecteur:
 
 
 _session = requetes._session
-_a_cote = requetes._a_cote
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -141,11 +140,8 @@ def _pilotage(store: Store, protocole: str, periode: str) -> _Pilotage:
         p = requetes.protocole(s, protocole)   # le protocole vérifié (ProtocoleInconnu), le droit de lire l'arborescence
         precedente = periode_precedente(periode)
         qs = [periode] + ([precedente] if lire_periode(precedente).annee >= int(p["annee_debut"]) else [])
-        # Les nouveaux dépôts et l'arborescence sont lus à côté pendant que ce fil-ci lit les valeurs et évalue le
-        # protocole (en Python, l'essentiel du temps) : ils n'en dépendent pas.
-        with _a_cote(s, lambda autre: _depots_et_arbre(autre, protocole, periode)) as a_cote:
-            territoire = avancement._evaluations_au_territoire(s, protocole, qs)
-        recus, arbre, appartenance = a_cote.result()
+        territoire = avancement._evaluations_au_territoire(s, protocole, qs)
+        recus, arbre, appartenance = _depots_et_arbre(s, protocole, periode)
         noeuds = arbre[["code", "parent", "libelle", "profondeur"]].copy()
     return _Pilotage(p, territoire, recus, arbre, noeuds, appartenance)
 
@@ -346,14 +342,13 @@ def etats_des_engagements(store: Store, protocole: str, noeud: str | None = None
     etat, date_etat, commentaire, auteur…), plus indicateurs : les codes des indicateurs qui mesurent l'engagement
     (« A, B »).
     """
-    with _session(store) as s:   # une connexion pour les trois lectures, celle des indicateurs menée à côté
-        with _a_cote(s, lambda autre: autre.requete("""
-                SELECT engagement AS code, string_agg(indicateur, ', ' ORDER BY indicateur) AS indicateurs
-                FROM indicateur_engagement WHERE protocole = ? GROUP BY engagement""", [protocole])) as a_cote:
-            df = suivi.etats_courants(s, protocole)
-            if noeud:
-                df = df[df["code"].isin(requetes.engagements(s, protocole, noeud)["code"])]
-        mesures = a_cote.result()
+    with _session(store) as s:   # une connexion pour les trois lectures
+        df = suivi.etats_courants(s, protocole)
+        if noeud:
+            df = df[df["code"].isin(requetes.engagements(s, protocole, noeud)["code"])]
+        mesures = s.requete("""
+            SELECT engagement AS code, string_agg(indicateur, ', ' ORDER BY indicateur) AS indicateurs
+            FROM indicateur_engagement WHERE protocole = ? GROUP BY engagement""", [protocole])
     if df.empty or mesures.empty:
         return df.merge(mesures, on="code", how="left").reset_index(drop=True)
     # La colonne que donnerait la jointure à gauche (`merge`, plus lente), au même type : celui de la colonne lue.
@@ -714,10 +709,9 @@ def provenance(store: Store, protocole: str, indicateur: str) -> pd.DataFrame:
                           [protocole]).df()
         return per, sig
 
-    with _session(store) as s:   # une connexion pour les trois lectures, les deux petites menées à côté
-        with _a_cote(s, lambda autre: autre.lire(lire)) as a_cote:
-            h = depots.historique(s, protocole, indicateur)
-        per, sig = a_cote.result()
+    with _session(store) as s:   # une connexion pour les trois lectures
+        h = depots.historique(s, protocole, indicateur)
+        per, sig = s.lire(lire)
     df = h.merge(per, on="perimetre", how="left").merge(sig, on="signataire", how="left")
     # Le dépôt qui fait foi de chaque (périmètre, période) : le premier marqué, dans un dictionnaire (chercher chaque
     # ligne dans un index de pandas coûtait plus que la lecture elle-même).

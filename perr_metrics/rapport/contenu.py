@@ -818,20 +818,15 @@ def apercu(store: Store, protocole: str, annee: int | str, *, etabli_le: dt.date
     engagements et leur état, et de quoi nommer les sections (axes, quartiers, signataires qui ont une fiche)."""
     annee = _annee_lue(annee)
     etabli_le = etabli_le or dt.date.today()
-    def petites_lectures(autre):
-        return (autre.requete(avancement._SQL_NOEUDS, [protocole]).query("profondeur == 1"),
-                _engagements_et_etats(autre, protocole, etabli_le)[0], _indicateurs(autre, protocole),
-                _signataires(autre, protocole), _depots_de_l_annee(_depots(autre, protocole), annee))
-
     with requetes._session(store) as s:
         p = _protocole_et_annee(s, protocole, annee)
-        # Les petites lectures (arborescence, engagements et leur état, indicateurs, signataires, dépôts) menées à côté,
-        # sur un second curseur, pendant les deux lectures des valeurs et l'évaluation.
-        with requetes._a_cote(s, petites_lectures) as a_cote:
-            d = avancement._charger_periodes(s, protocole, [str(annee)])[0]
-            comp, _ = _completudes(s, protocole, annee, False)
-            ter = avancement._au_territoire(d, None)
-        axes, eng, ind, sig, dep = a_cote.result()
+        d = avancement._charger_periodes(s, protocole, [str(annee)])[0]
+        comp, _ = _completudes(s, protocole, annee, False)
+        ter = avancement._au_territoire(d, None)
+        axes = s.requete(avancement._SQL_NOEUDS, [protocole]).query("profondeur == 1")
+        eng = _engagements_et_etats(s, protocole, etabli_le)[0]
+        ind, sig = _indicateurs(s, protocole), _signataires(s, protocole)
+        dep = _depots_de_l_annee(_depots(s, protocole), annee)
     intro, chiffres = _intro_synthese(p, annee, ter, comp, eng)
 
     sommaire = [(n, t) for t, n in _TITRES_SYNTHESE] + [(2, _titre_evolutions(annee))]

@@ -1,13 +1,12 @@
 """Les lectures dont les pages et la ligne de commande ont besoin : une fonction par vue, un DataFrame en retour."""
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 
-from perr_metrics.stockage.magasin import SessionLecture, Store
+from perr_metrics.stockage.magasin import Store
 from perr_metrics.acces.droits import operation
 
 
@@ -78,29 +77,6 @@ def _session(store):
     else:
         with ouvrir() as session:
             yield session
-
-
-@contextmanager
-def _en_parallele(con, fonction):
-    """`fonction(curseur)` menée dans un second fil pendant le bloc, sur un second curseur de la connexion `con` (la même
-    base ouverte). DuckDB lâche le GIL pendant ses requêtes : elles avancent pendant que ce fil-ci calcule en Python ou
-    attend les siennes (la machine du tableau de bord a au moins deux cœurs). Rend le `Future` du résultat ; à la sortie
-    du bloc, on attend la fin du fil, puis le curseur est refermé."""
-    curseur = con.cursor()
-    try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="perr-lecture") as fil:
-            yield fil.submit(fonction, curseur)
-    finally:
-        curseur.close()
-
-
-@contextmanager
-def _a_cote(session, fonction):
-    """`_en_parallele` pour une session (de `_session`) : `fonction(autre)`, `autre` étant la même base vue par un
-    second curseur de sa connexion, avec le même utilisateur (les droits des lectures faites à côté sont vérifiés)."""
-    with _en_parallele(session.lire(lambda con: con),
-                       lambda curseur: fonction(SessionLecture(session, curseur))) as resultat:
-        yield resultat
 
 
 def _verifier(store: Store, code: str) -> None:
