@@ -10,7 +10,7 @@ import pandas as pd
 from perr_metrics.commun.formats import format_date
 from .document import (Chiffres, Graphique, Liste, MENTION_DEMO, Paragraphe, Rapport, Tableau, _ecrire, _largeurs,
                        _majuscule, typographie)
-from .graphiques import _texte_absent, rendre_images
+from .graphiques import _texte_absent, images_png, taille_image
 
 
 # ====================================================================================================================
@@ -131,7 +131,7 @@ def ecrire_docx(rapport: Rapport, flux) -> None:
     from docx.oxml.ns import nsdecls
     from docx.shared import Cm, Pt, RGBColor
 
-    rendre_images(rapport)
+    images_png(rapport)
     p = rapport.protocole
     doc = docx.Document()
     _docx_styles(doc)
@@ -233,7 +233,8 @@ def ecrire_docx(rapport: Rapport, flux) -> None:
             elif isinstance(b, Graphique):
                 compteurs["figure"] += 1
                 if b.png:
-                    largeur = min(_LARGEUR_UTILE_CM, 19.0 * b.largeur / b.hauteur)
+                    largeur, hauteur = taille_image(b)
+                    largeur = min(_LARGEUR_UTILE_CM, 19.0 * largeur / hauteur)
                     doc.add_picture(io.BytesIO(b.png), width=Cm(largeur))
                     doc_pr = doc.inline_shapes[-1]._inline.docPr
                     doc_pr.set("descr", b.alt)

@@ -40,7 +40,8 @@ INJECTION = "=HYPERLINK(\"http://exemple.invalid\";\"cliquez\")"
 
 def normal(texte: str) -> str:
     """Les espaces insécables (fines ou non) deviennent des espaces ordinaires : on compare des mots, pas des espaces."""
-    return unicodedata.normalize("NFC", texte).replace("\u00a0", " ").replace("\u202f", " ")
+    return (unicodedata.normalize("NFC", texte).replace("\u00a0", " ").replace("\u202f", " ")
+            .replace("\u2060", ""))   # le gluon que Typst met devant un numéro de page du sommaire
 
 
 def pages_pdf(contenu: bytes, tmp_path, mise_en_page: bool = True) -> list[str]:
@@ -221,27 +222,65 @@ def test_pdf_contenu_et_formats_francais(troyes, tmp_path):
     assert normal(format_valeur(ligne["valeur"], "%")) in texte
 
 
+def _structure_pdf(contenu: bytes) -> tuple[dict, list[str], list[str]]:
+    """Le catalogue d'un PDF, les textes de remplacement (/Alt) et les types des éléments de sa structure balisée."""
+    from pypdf import PdfReader
+    lecteur = PdfReader(io.BytesIO(contenu))
+    catalogue = lecteur.trailer["/Root"]
+    alts, types, pile = [], [], [catalogue["/StructTreeRoot"]]
+    while pile:
+        e = pile.pop()
+        e = e.get_object() if hasattr(e, "get_object") else e
+        if isinstance(e, list):
+            pile.extend(e)
+            continue
+        if not hasattr(e, "get"):
+            continue
+        if "/S" in e:
+            types.append(str(e["/S"]))
+        if "/Alt" in e:
+            alts.append(str(e["/Alt"]))
+        if "/K" in e:
+            pile.append(e["/K"])
+    return catalogue, alts, types
+
+
 def test_pdf_accessible(troyes):
+    """PDF balisé : langue, signets, structure (titres, tableaux, figures), texte de remplacement de chaque graphique."""
     r = troyes["rapport"]
-    page = rapport.rapport_html(r)
-    assert '<html lang="fr">' in page
-    assert page.count("<caption>") >= 20 and '<th scope="col"' in page and '<th scope="row"' in page
-    assert 'target-counter(attr(href), page)' in page and 'counter(pages)' in page
+    catalogue, alts, types = _structure_pdf(troyes["pdf"])
+    assert str(catalogue["/Lang"]).startswith("fr")
+    assert catalogue["/MarkInfo"]["/Marked"]
+    assert "/Outlines" in catalogue                               # signets
+    assert {"/H1", "/H2", "/Table", "/TH", "/TD", "/Figure"} <= set(types)
+    assert types.count("/Table") >= 20
     if r.images_indisponibles is None:
-        assert page.count('<img src="data:image/png;base64,') == len(list(r.graphiques()))
         for g in r.graphiques():
-            assert f'alt="{rapport._e(g.alt)}"' in page
+            assert rapport._e(g.alt) in alts
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium absent : graphiques remplacés par un encadré")
-def test_graphiques_rendus_en_png(troyes, tmp_path):
+def test_graphiques_dessines_en_svg(troyes, tmp_path):
+    """Les graphiques sont dessinés en SVG sans navigateur (PDF) ; Word en reçoit le PNG. Les libellés ne sont pas
+    tronqués, et la légende est dans le dessin (au-dessus du tracé), jamais sur le texte qui suit."""
     r = troyes["rapport"]
     assert r.images_indisponibles is None
-    assert all(g.png and g.png.startswith(b"\x89PNG") for g in r.graphiques())
-    chemin = tmp_path / "r.pdf"
-    chemin.write_bytes(troyes["pdf"])
-    images = subprocess.run(["pdfimages", "-list", str(chemin)], capture_output=True, text=True, check=True).stdout
-    assert len(images.strip().splitlines()) - 2 >= len(list(r.graphiques()))
+    for g in r.graphiques():
+        assert g.svg.startswith("<svg") and g.png.startswith(b"\x89PNG")
+    progression = [g for g in r.graphiques() if "attendu en" in g.svg]
+    assert progression
+    for g in progression:
+        hauteur = float(re.search(r'height="(\d+)"', g.svg).group(1))
+        y = float(re.search(r'y="([\d.]+)"[^>]*>attendu en', g.svg).group(1))
+        assert 0 < y < 60 < hauteur
+        textes = " ".join(re.findall(r">([^<]*)</text>", g.svg))
+        # Chaque libellé d'indicateur en entier (coupé en lignes entre les mots, pas tronqué).
+        for trace in g.description["traces"]:
+            for y in trace["y"]:
+                assert " ".join(str(y).split()).replace("'", "&#x27;") in " ".join(textes.split()) or all(
+                    m.replace("'", "&#x27;") in textes for m in str(y).split())
+        assert "…" not in textes
+    texte = texte_pdf(troyes["pdf"], tmp_path)
+    assert texte.count("Figure ") >= len(list(r.graphiques()))
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -337,8 +376,10 @@ def store_essai(store, tmp_path):
 
 
 def sans_graphiques(monkeypatch):
-    def refus(graphiques, delai):
-        raise FileNotFoundError("Chromium introuvable (simulé)")
+    """Le dessin des graphiques en échec (simulé) : chaque graphique est remplacé par un encadré."""
+    def refus(*args, **kwargs):
+        raise RuntimeError("dessin impossible (simulé)")
+    monkeypatch.setattr("perr_metrics.rapport.graphiques._dessiner", refus)
     monkeypatch.setattr("perr_metrics.rapport.graphiques._rendre_kaleido", refus)
 
 
@@ -372,12 +413,17 @@ def test_protocole_presque_vide(store_essai, monkeypatch, tmp_path):
 
 
 def test_sans_chromium_le_rapport_sort_quand_meme(store_essai, monkeypatch):
-    """Un vrai échec de kaleido (navigateur introuvable), et non une simulation : pas d'exception, pas d'attente."""
+    """Une figure que le dessin ne sait pas lire (une figure Plotly toute faite) passe par kaleido : un vrai échec de
+    kaleido (navigateur introuvable), et non une simulation, ne lève rien et n'attend pas ; cette figure est remplacée
+    par un encadré, les autres restent dessinées."""
     monkeypatch.setenv("BROWSER_PATH", "/chemin/inexistant/chromium")
     r = rapport.construire_rapport(store_essai, ESSAI, 2024)
+    graphiques = list(r.graphiques())
+    graphiques[0].description = graphiques[0].figure      # une figure Plotly toute faite
     rapport.rendre_images(r, delai=60)
     assert r.images_indisponibles and "Chromium" in r.images_indisponibles
-    assert all(g.png is None for g in r.graphiques())
+    assert graphiques[0].png is None and graphiques[0].svg is None
+    assert all(g.svg for g in graphiques[1:])
     flux = io.BytesIO()
     rapport.ecrire_docx(r, flux)
     assert flux.getvalue()[:2] == b"PK"
