@@ -321,12 +321,14 @@ def test_docx(troyes):
 # --------------------------------------------------------------------------------------------------------------------
 
 def test_xlsx(troyes):
+    """Quelques longues tables (et non une feuille par tableau), aux valeurs typées : nombres, taux de 0 à 1 au format
+    pourcentage, euros au format monétaire ; aucun texte ne devient une formule."""
     wb = openpyxl.load_workbook(io.BytesIO(troyes["xlsx"]))
     r = troyes["rapport"]
-    assert wb.sheetnames[0] == "Sommaire"
+    assert wb.sheetnames[:5] == ["Sommaire", "Synthèse", "Indicateurs", "Engagements", "Dépôts"]
+    assert len(wb.sheetnames) <= 16 < len(list(r.tableaux()))
     assert all(len(n) <= 31 for n in wb.sheetnames)
     assert len({n.lower() for n in wb.sheetnames}) == len(wb.sheetnames)
-    assert len(wb.sheetnames) == 1 + len(list(r.tableaux()))
     sommaire = wb["Sommaire"]
     liens = [c.hyperlink.location or c.hyperlink.target for c in sommaire["B"] if c.hyperlink]
     assert len(liens) == len(wb.sheetnames) - 1
@@ -339,19 +341,41 @@ def test_xlsx(troyes):
     trouve = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row
               if isinstance(c.value, str) and c.value.startswith(INJECTION)]
     assert trouve and all(c.data_type == "s" for c in trouve)
-    # Valeurs typées : un nombre reste un nombre, égal au cœur.
-    ws = wb["Axe 1 indicateurs"]
-    entetes = [c.value for c in ws[4]]
-    ter = avancement.indicateurs_au_territoire(troyes["store"], TCM, "2021").set_index("indicateur")
-    n = 0
-    for row in ws.iter_rows(min_row=5, values_only=True):
-        ligne = dict(zip(entetes, row))
-        v = ter.at[ligne["Code"], "valeur"]
-        assert (ligne["Valeur 2021"] is None and pd.isna(v)) or ligne["Valeur 2021"] == pytest.approx(v)
+    # Chiffres clés en nombres.
+    synthese = {lib: (v, fmt) for lib, v, fmt in ((row[0].value, row[1].value, row[1].number_format)
+                                                  for row in wb["Synthèse"].iter_rows(min_row=2))}
+    assert isinstance(synthese["indicateurs suivis"][0], int) and synthese["indicateurs suivis"][1] == "#,##0"
+    assert all(isinstance(v, (int, float)) for v, _ in synthese.values())
+    assert any(fmt == "0.0%" and 0 <= v <= 1 for v, fmt in synthese.values())
+    # Indicateurs : une ligne par indicateur × périmètre × période, valeurs égales au cœur, taux en pourcentages.
+    ws = wb["Indicateurs"]
+    entetes = [c.value for c in ws[1]]
+    assert ws.freeze_panes == "B2" and ws.auto_filter.ref.startswith("A1:")
+    ter = {a: avancement.indicateurs_au_territoire(troyes["store"], TCM, str(a)).set_index("indicateur")
+           for a in (2019, 2020, 2021)}
+    n = formats = euros = 0
+    for row in ws.iter_rows(min_row=2):
+        ligne = dict(zip(entetes, (c.value for c in row)))
+        cellule = row[entetes.index("Valeur")]
+        if ligne["Périmètre"] != "Territoire":
+            continue
+        v = ter[int(ligne["Période"])].at[ligne["Code"], "valeur"]
+        if pd.isna(v):
+            assert ligne["Valeur"] is None
+            continue
+        attendu = v / 100 if ligne["Unité"] == "%" else v
+        assert ligne["Valeur"] == pytest.approx(attendu)
+        assert isinstance(ligne["Valeur"], (int, float))
+        formats += ligne["Unité"] == "%" and cellule.number_format == "0.0%"
+        euros += ligne["Unité"] == "€" and "€" in cellule.number_format
         n += 1
-    assert n > 10
-    # La liste complète des engagements d'un signataire, que le PDF résume.
-    assert "TCM engagements" in wb.sheetnames and wb["TCM engagements"].max_row > 50
+    assert n > 100 and formats > 10 and euros > 0
+    assert {c.value for c in ws["D"][1:]} - {"Territoire"}            # les quartiers aussi
+    # Les engagements, une fois chacun, avec leurs porteurs (la liste complète de ceux d'un signataire, que le PDF
+    # résume, se filtre dans la colonne Porteurs).
+    eng = [c.value for c in wb["Engagements"]["A"][1:]]
+    assert len(eng) == len(set(eng)) == 147
+    assert sum("TCM" in str(c.value).split(", ") for c in wb["Engagements"]["D"][1:]) > 50
 
 
 def test_xlsx_sans_formule_au_niveau_du_fichier(troyes):
@@ -409,7 +433,8 @@ def test_protocole_presque_vide(store_essai, monkeypatch, tmp_path):
     assert any("Graphique non disponible" in p.text for p in d.paragraphs)
     assert not d.inline_shapes
     wb = openpyxl.load_workbook(io.BytesIO(contenus["xlsx"]))
-    assert "QPV QN09301A" in wb.sheetnames and "Sommaire" == wb.sheetnames[0]
+    assert "Sommaire" == wb.sheetnames[0]
+    assert "QN09301A" in {c.value for c in wb["Indicateurs"]["E"]}
 
 
 def test_sans_chromium_le_rapport_sort_quand_meme(store_essai, monkeypatch):
