@@ -205,6 +205,24 @@ def test_pdf_couverture_sommaire_pagination(troyes, tmp_path):
         assert titre in pages[int(page) - 1].replace("\n", " ") or titre[:30] in pages[int(page) - 1], titre
 
 
+def test_pdf_pages_pleines_et_vues(troyes, tmp_path):
+    """Page par page : aucune page ne tient qu'une ligne de tableau orpheline ou un titre seul (assez de texte sous
+    l'en-tête) ; quelques pages mises en images (pdftoppm) : elles ne sont pas blanches."""
+    pages = pages_pdf(troyes["pdf"], tmp_path)
+    for i, page in enumerate(pages[1:], start=2):
+        lignes = [l for l in page.splitlines() if l.strip()]
+        corps = [l for l in lignes[1:] if not re.search(r"Page \d+ sur \d+", l)]
+        assert len(corps) >= 8, (i, corps)
+    chemin = tmp_path / "rapport.pdf"
+    subprocess.run(["pdftoppm", "-r", "30", "-png", "-f", "1", "-l", "4", str(chemin), str(tmp_path / "p")],
+                   check=True, capture_output=True)
+    from PIL import Image, ImageStat
+    images = sorted(tmp_path.glob("p-*.png"))
+    assert len(images) == 4
+    for image in images:
+        assert ImageStat.Stat(Image.open(image).convert("L")).mean[0] < 250     # de l'encre sur chaque page
+
+
 def test_pdf_contenu_et_formats_francais(troyes, tmp_path):
     texte = texte_pdf(troyes["pdf"], tmp_path)
     r, store = troyes["rapport"], troyes["store"]
@@ -291,9 +309,20 @@ def test_docx(troyes):
     d = docx.Document(io.BytesIO(troyes["docx"]))
     r = troyes["rapport"]
     titres = [(p.style.name, p.text) for p in d.paragraphs if p.style.name.startswith("Heading")]
-    assert [t for _, t in titres] == [rapport.typographie(s.titre) for s in r.sections]
+    # Les numéros des titres sont ceux de Word (liste à plusieurs niveaux attachée aux styles), pas du texte tapé.
+    assert [t for _, t in titres] == [rapport.typographie(re.sub(r"^(Annexe [A-Z]\.|[A-Z]\.\d+\.|[\d.]+\.)\s+", "",
+                                                                 s.titre)) for s in r.sections]
     assert {n for n, _ in titres} == {"Heading 1", "Heading 2"}
+    styles = d.styles.element.xml
+    titre1 = d.styles["Heading 1"].element.xml
+    assert "w:numPr" in titre1 and "w:numPr" in d.styles["Heading 2"].element.xml
+    numerotation = d.part.numbering_part.element.xml
+    assert 'w:lvlText w:val="%1."' in numerotation and 'w:lvlText w:val="%1.%2."' in numerotation
+    assert 'w:lvlText w:val="Annexe %1."' in numerotation and 'w:val="upperLetter"' in numerotation
+    assert "Heading" in styles
     corps = d.element.body.xml
+    # Les légendes numérotées par des champs SEQ (Word les renumérote), une par tableau et par graphique.
+    assert corps.count("SEQ Tableau") >= 20 and corps.count("SEQ Figure") == len(list(r.graphiques()))
     assert 'TOC \\o "1-2"' in corps                               # le champ sommaire
     assert "w:updateFields" in d.settings.element.xml            # mis à jour à l'ouverture
     assert "DONNÉES DE DÉMONSTRATION" in "\n".join(p.text for p in d.paragraphs)
@@ -314,6 +343,46 @@ def test_docx(troyes):
     ligne = ter[(ter["unite"] == "%") & ter["valeur"].notna()].iloc[0]
     cellules = {c.text for t in d.tables for row in t.rows for c in row.cells}
     assert format_valeur(ligne["valeur"], "%") in cellules
+
+
+def test_docx_tableaux_a_largeurs_fixes_sans_mot_coupe(troyes):
+    """Chaque tableau a des largeurs fixes qui tiennent dans la page (17 cm), et aucune colonne n'est plus étroite que
+    son plus long mot quand la page le permet."""
+    from perr_metrics.rapport import word
+    d = docx.Document(io.BytesIO(troyes["docx"]))
+    for t in d.tables:
+        xml = t._tbl.xml
+        if "w:tblCaption" not in xml:
+            continue
+        assert 'w:tblLayout w:type="fixed"' in xml
+        grille = [int(x) for x in re.findall(r'<w:gridCol w:w="(\d+)"', xml)]
+        assert abs(sum(grille) - 17 * 567) <= len(grille)
+    for _, t in troyes["rapport"].tableaux():
+        if isinstance(t, rapport.Tableau) and t.dans_document and len(t.donnees):
+            cols, aff = t.colonnes, t.affichage()
+            largeurs = word._largeurs_ajustees(t, cols, aff)
+            minimums = [max(len(m) for v in [c, *aff[c]] for m in (str(v).split() or [""]))
+                        * word._TWIPS_PAR_CARACTERE + word._MARGES_CASE for c in cols]
+            if sum(minimums) < 17 * 567:
+                assert all(w >= m - 1 for w, m in zip(largeurs, minimums)), t.legende
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice absent")
+def test_libreoffice_ouvre_le_document_et_le_classeur(troyes, tmp_path):
+    """LibreOffice ouvre le document Word et le classeur sans erreur (conversion en PDF) ; dans le document, les titres
+    portent les numéros que Word (ou LibreOffice) calcule, et les légendes leur numéro de champ."""
+    for fmt in ("docx", "xlsx"):
+        source = tmp_path / f"rapport-{fmt}.{fmt}"
+        source.write_bytes(troyes[fmt])
+        subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp_path}/lo", "--headless", "--convert-to", "pdf",
+                        "--outdir", str(tmp_path), str(source)], check=True, capture_output=True, timeout=240)
+        assert (tmp_path / f"rapport-{fmt}.pdf").read_bytes()[:5] == b"%PDF-"
+    texte = normal(subprocess.run(["pdftotext", "-layout", str(tmp_path / "rapport-docx.pdf"), "-"],
+                                  capture_output=True, text=True, check=True).stdout)
+    assert re.search(r"^\s*2\.\s+Axe 1", texte, flags=re.M)
+    assert re.search(r"^\s*Annexe A\.\s+Les signataires", texte, flags=re.M)
+    assert re.search(r"^\s*A\.1\.\s+\S", texte, flags=re.M)
+    assert "Tableau 1 — " in texte and "Figure 1 — " in texte
 
 
 # --------------------------------------------------------------------------------------------------------------------
