@@ -313,13 +313,10 @@ def test_docx(troyes):
     assert [t for _, t in titres] == [rapport.typographie(re.sub(r"^(Annexe [A-Z]\.|[A-Z]\.\d+\.|[\d.]+\.)\s+", "",
                                                                  s.titre)) for s in r.sections]
     assert {n for n, _ in titres} == {"Heading 1", "Heading 2"}
-    styles = d.styles.element.xml
-    titre1 = d.styles["Heading 1"].element.xml
-    assert "w:numPr" in titre1 and "w:numPr" in d.styles["Heading 2"].element.xml
+    assert "w:numPr" in d.styles["Heading 1"].element.xml and "w:numPr" in d.styles["Heading 2"].element.xml
     numerotation = d.part.numbering_part.element.xml
     assert 'w:lvlText w:val="%1."' in numerotation and 'w:lvlText w:val="%1.%2."' in numerotation
     assert 'w:lvlText w:val="Annexe %1."' in numerotation and 'w:val="upperLetter"' in numerotation
-    assert "Heading" in styles
     corps = d.element.body.xml
     # Les légendes numérotées par des champs SEQ (Word les renumérote), une par tableau et par graphique.
     assert corps.count("SEQ Tableau") >= 20 and corps.count("SEQ Figure") == len(list(r.graphiques()))
