@@ -164,8 +164,9 @@ def _largeurs(t: Tableau, cols: list[str]) -> list[float]:
 
 @dataclass
 class Graphique:
-    """Un graphique Plotly, son texte de remplacement (`alt`, ce que lit un lecteur d'écran) et sa légende. `png` est
-    rempli par `rendre_images` ; s'il reste vide, les rendus écrivent un encadré à la place.
+    """Un graphique Plotly, son texte de remplacement (`alt`, ce que lit un lecteur d'écran) et sa légende. `svg` (le
+    dessin, pour le PDF) et `png` (pour Word) sont remplis par `rendre_images` et `images_png` ; s'ils restent vides,
+    les rendus écrivent un encadré à la place.
 
     `description` : les arguments de `_figure` (tracés et mise en page, des listes et des dictionnaires) ; la figure
     Plotly (`figure`) n'est construite qu'à la première demande, par la mise en images : construire et valider les
@@ -179,6 +180,7 @@ class Graphique:
     largeur: int = 1000
     hauteur: int = 420
     png: bytes | None = None
+    svg: str | None = None
     _fig: object = field(default=None, init=False, repr=False, compare=False)
 
     @property

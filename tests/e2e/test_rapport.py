@@ -1,5 +1,5 @@
 """Le rapport annuel dans un vrai navigateur : l'aperçu s'affiche sans construire le rapport, puis la coordination le
-prépare (vrais graphiques par kaleido et Chromium, WeasyPrint, python-docx, openpyxl) et télécharge le PDF et le
+prépare (graphiques dessinés en SVG, Typst, python-docx, openpyxl) et télécharge le PDF et le
 classeur, relus comme un lecteur le ferait. Captures dans tests/artefacts/screenshots/rapport-*.png."""
 from __future__ import annotations
 
