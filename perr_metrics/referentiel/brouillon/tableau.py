@@ -36,6 +36,7 @@ PONCTUATION_DE_TETE = set(".,;:’')(\"`|")
 RE_SUITE_DE_NOM = re.compile(r"^(?:D[ée]partemental|R[ée]gional|[Cc]itoyen|[Cc]onsulaires?)\b")
 RE_SUITE_DE_NOM_ENTIER = re.compile(r"^(?:D[ée]partemental|R[ée]gional)(?:\s+\d{2,3}\b)?\s*")
 RE_NOM_INACHEVE = re.compile(r"(?:\s(?:de|du|des|d['’]))$|^(?:Conseil|Chambres?)$")
+SEUIL_PLEINE = 0.6              # une ligne au moins aussi longue (× la largeur du tableau) a pu être coupée par la marge
 RE_SIGLE_SEUL = re.compile(r"^[A-Z][A-Za-z]{1,5}[A-Z]$")
 
 
@@ -205,7 +206,7 @@ def decouper_lignes(lignes: list[LigneSource], epci: list[str]) -> list[Ligne]:
 
 def _finit_sur_liaison(t: str) -> bool:
     mots = t.split()
-    return bool(mots) and (mots[-1].lower() in LIAISONS or mots[-1].endswith(("'", "’")))
+    return bool(mots) and (mots[-1].lower() in LIAISONS or mots[-1].endswith(("'", "’", "«")))
 
 
 def _infinitif(mot: str) -> bool:
@@ -284,7 +285,7 @@ def lire_tableau(lignes: list[LigneSource], epci: list[str], partenaires: bool =
         elif p.endswith(":"):
             if _commence_par_infinitif(t):
                 nouveau = (t, 1)
-        elif re.search(r"[.;!?»]$", p) or _commence_par_infinitif(t) or len(p) < 0.8 * largeur:
+        elif re.search(r"[.;!?»]$", p) or _commence_par_infinitif(t) or len(p) < SEUIL_PLEINE * largeur:
             if len(t.split()) <= 4 and not _commence_par_infinitif(t) and not re.search(r"[.:;]$", t):
                 # Une ligne courte, sans verbe, entre deux engagements : un intitulé de la première colonne.
                 etiquettes.append((t, x.source))
