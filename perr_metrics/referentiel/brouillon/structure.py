@@ -154,8 +154,9 @@ def detacher_fin(ligne: str, epci: list[str]) -> tuple[str, list[str], list[str]
         m = NOMS_PORTEURS_FIN.search(ligne)
         avant = ligne[:m.start()].split() if m else []
         # « … avec BPI France. » : un nom précédé d'une préposition et suivi du point final appartient à la phrase.
-        dans_la_phrase = bool(m) and bool(avant) and avant[-1].lower() in LIAISONS_PHRASE \
-            and m.group(0).rstrip().endswith(".")
+        dans_la_phrase = bool(m) and bool(avant) and m.group(0).rstrip().endswith(".") and (
+            avant[-1].lower() in LIAISONS_PHRASE or avant[-1].lower() in ("le", "la", "les", "l'")
+            and len(avant) >= 2 and avant[-2].lower() in LIAISONS_PHRASE)
         if m and len(avant) >= 2 and not dans_la_phrase:
             noms.insert(0, m.group("nom").strip("() "))
             ligne = ligne[:m.start()].rstrip()
