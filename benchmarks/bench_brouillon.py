@@ -7,7 +7,9 @@ démonstration, comparé au référentiel saisi à la main depuis le même texte
 Mesures : rappel et précision des engagements (même texte au sens d'une similarité d'au moins 0,9 entre textes
 normalisés : casse, accents, ponctuation, espaces ; appariement un à un), des liens engagement × porteur (sur les
 engagements appariés, les signataires du brouillon rapportés à ceux de la démonstration par leur catégorie et leur nom),
-des nœuds de l'arborescence et des signataires ; temps par document, rapporté au temps d'extraction du texte.
+des nœuds de l'arborescence et des signataires ; temps par document, rapporté au temps d'extraction du texte. Aussi : le
+rappel des liens sur les seuls engagements dont le texte écrit les porteurs (PORTEURS_ABSENTS_DU_TEXTE dit lesquels ne
+les écrivent pas, et pourquoi) et le rappel des signataires que le texte nomme (nomme_dans_le_texte).
 """
 from __future__ import annotations
 

@@ -13,9 +13,8 @@ from perr_metrics.referentiel.brouillon.porteurs import Signataire, nom_epci
 from perr_metrics.referentiel.brouillon.structure import (FIN_DU_CORPS, HORS_ARBRE, RE_CROCHETS, RE_EN_SENGAGEANT,
                                                           RE_ENTETE_TABLEAU, RE_FORMULE, RE_NIVEAU, RE_NOUS, RE_PUCE,
                                                           RE_SIGNATURE_FIN, SECTION_CITEE, SOUS_PUCES, Lecteur,
-                                                          _ressemble_epci, cadre_de, capitaliser, detacher_fin,
-                                                          est_infinitif,
-                                                          ligne_de_partenaires, majuscules)
+                                                          _ressemble_epci, cadre_de, capitaliser, est_infinitif,
+                                                          majuscules)
 from perr_metrics.referentiel.brouillon.tableau import lire_tableau
 
 PREPOSITIONS = {"de", "du", "des", "la", "le", "les", "à", "a", "au", "aux", "et", "ou", "en", "par", "pour", "sur",
@@ -88,7 +87,6 @@ def parcourir(lec: Lecteur) -> None:
     mode: str | None = None           # None | formule | tableau | cite | hors
     formule = ""
     porteurs_formule: list[str] = []
-    groupe: list = []                 # l'engagement de premier rang et ses déclinaisons, en tableau
     item: Item | None = None
     noeud_liste = None                # le nœud d'une liste numérotée dont on lit la suite de l'intitulé
     attendu = 0                       # prochain numéro d'une liste d'objectifs
@@ -119,30 +117,9 @@ def parcourir(lec: Lecteur) -> None:
         if item.porteurs_crochets is not None:
             porteurs, confiance = item.porteurs_crochets, "haute"
         type_item = item.type_item
-        e = lec.ajouter_engagement(texte, porteurs, formule if mode == "formule" else "", item.l, item.profondeur,
-                                   extrait, confiance, type_item, item.leviers)
-        if e is not None and mode == "tableau":
-            e._noms = item.noms  # noqa: SLF001 - noms lus en fin de ligne, résolus au groupe
-            groupe.append(e)
+        lec.ajouter_engagement(texte, porteurs, formule if mode == "formule" else "", item.l, item.profondeur,
+                               extrait, confiance, type_item, item.leviers)
         item = None
-
-    def fermer_groupe():
-        """En tableau, les partenaires lus sur les lignes d'un engagement et de ses déclinaisons valent pour tous."""
-        if not groupe:
-            return
-        noms = [n for e in groupe for n in getattr(e, "_noms", [])]
-        codes: list[str] = []
-        for n in noms:
-            trouves, inconnus = lec.annuaire.resoudre(n, groupe[0].page, groupe[0].ligne, n)
-            codes += [c for c in trouves if c not in codes]
-        for e in groupe:
-            propres: list[str] = []
-            for n in getattr(e, "_noms", []):
-                propres += lec.annuaire.resoudre(n, e.page, e.ligne, n)[0]
-            if not e.porteurs:
-                e.porteurs = codes
-                e.confiance = "moyenne" if codes else "faible"
-        groupe.clear()
 
     def noms_en_codes(noms: list[str], l) -> list[str]:
         codes: list[str] = []
@@ -190,7 +167,6 @@ def parcourir(lec: Lecteur) -> None:
 
     def fermer_tout():
         fermer_item()
-        fermer_groupe()
         fermer_tableau()
         fermer_contexte()
 
@@ -326,36 +302,17 @@ def parcourir(lec: Lecteur) -> None:
             continue
         if mode == "hors" and contexte is not None:
             contexte.append(l)
-        if mode not in ("formule", "tableau"):
+        if mode != "formule":
             continue
-        if mode == "tableau":
-            noms = ligne_de_partenaires(t, epci)
-            if noms is not None:
-                if item is not None:
-                    item.noms += noms
-                elif groupe:
-                    groupe[-1]._noms += noms  # noqa: SLF001
-                continue
-            t, noms, leviers = detacher_fin(t, epci)
-            t = RE_ENTETE_TABLEAU.sub("", t).strip() if RE_ENTETE_TABLEAU.search(t) and len(t) < 60 else t
-            if not t or len(t.split()) <= 1 and not t[:1].islower():
-                if item is not None:
-                    item.noms += noms
-                continue
-        else:
-            noms, leviers = [], []
-        pm = RE_PUCE.match(t if mode == "tableau" else brut)
+        noms, leviers = [], []
+        pm = RE_PUCE.match(brut)
         if pm:
             texte = pm.group("reste")
             sous = bool(pm.group("m2")) or pm.group("m") in SOUS_PUCES or (len(pm.group("ind")) >= 1 and mode == "formule"
                                                                           and pm.group("m") in "-–•")
             profondeur = 2 if sous else 1
-            if mode == "tableau" and not sous and pm.group("m") in "«»":
-                profondeur = 1
             mc = RE_CROCHETS.match(texte)
             fermer_item()
-            if profondeur == 1:
-                fermer_groupe()
             item = Item(texte, l, profondeur, "engagement")
             if mc:
                 codes, _ = lec.annuaire.resoudre(mc.group("qui"), l.page, l.ligne, t)
@@ -370,7 +327,6 @@ def parcourir(lec: Lecteur) -> None:
             continue
         else:
             fermer_item()
-            fermer_groupe()
             item = Item(t, l, 1, "engagement")
             mc = RE_CROCHETS.match(t)
             if mc:
