@@ -1,0 +1,164 @@
+"""Le classeur du référentiel (et son dossier de CSV), muté au hasard : l'import finit par un résultat ou par un refus
+documenté, jamais par une autre exception ; chaque refus nomme sa feuille, sa cellule et sa valeur, en français, et laisse
+la base telle qu'elle était (toutes les tables comparées) ; ce qui est accepté se réexporte et se réimporte à l'identique.
+
+Les classeurs partent du petit référentiel valide des tests (tests/classeurs.py), lu tel que calamine le voit, puis
+mutés (cellules de toutes sortes, lignes et feuilles ajoutées, retirées ou renommées, octets abîmés) et écrits en .xlsx,
+en .ods ou en dossier de CSV. Profils et nombre de cas : tests/proprietes.py, docs/robustesse.md.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, example
+from hypothesis import strategies as st
+
+from perr_metrics.db import Store
+from perr_metrics.depots import deposer
+from perr_metrics.lecture import lire_classeur
+from perr_metrics.rapport_erreurs import ImportRefuse
+from perr_metrics.referentiel import FEUILLES, ecrire_classeur, exporter_referentiel, importer_referentiel
+from tests import classeurs
+from tests.conftest import ADMIN
+from tests.core.test_referentiel import contenu_referentiel, instantane
+from tests.fichiers import csv_long
+from tests.proprietes import (FORMATS_CSV, abimer, appliquer, cas, compter, csv, octets_abimes, ods, operations,
+                              verifier_probleme, verifier_refus, xlsx)
+
+CODE = "EQ2030-TEST"
+
+# Le référentiel de départ : le petit référentiel des tests, avec des dates de signature (pour exercer les dates).
+DONNEES = classeurs.donnees()
+DONNEES["protocole"][0]["date_signature"] = dt.date(2024, 3, 14)
+DONNEES["contrats"][0]["date_signature"] = dt.date(2015, 7, 7)
+DONNEES["axes"][0]["ordre"] = 3
+DONNEES["engagements"][2]["ordre"] = 12
+
+
+def _grille_de_depart() -> dict:
+    """Le classeur valide tel que calamine le lit : feuille → lignes de cellules."""
+    with tempfile.TemporaryDirectory() as d:
+        chemin = Path(d) / "r.xlsx"
+        ecrire_classeur(chemin, DONNEES)
+        return {nom: f.lignes for nom, f in lire_classeur(chemin).items()}
+
+
+GRILLE = _grille_de_depart()
+# Les colonnes typées de chaque feuille (pour viser les contrôles de bornes) : feuille → [(colonne, type)].
+TYPEES = {s.nom: [(j, c.type) for j, c in enumerate(s.colonnes) if c.type in ("entier", "nombre", "date")]
+          for s in FEUILLES}
+TYPEES = {f: cols for f, cols in TYPEES.items() if cols}
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Bases : une vide, une où le protocole existe déjà avec une valeur déposée (réimport sur place). Construites une fois ;
+# chaque cas travaille sur sa copie.
+# --------------------------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bases(tmp_path_factory) -> dict[str, Path]:
+    dossier = tmp_path_factory.mktemp("proprietes-referentiel")
+    vide = Store(dossier / "vide.duckdb", utilisateur=ADMIN)
+    vide.initialiser()
+    existant = Store(dossier / "existant.duckdb", utilisateur=ADMIN)
+    importer_referentiel(existant, classeurs.ecrire(dossier))
+    res = deposer(existant, csv_long([["PATROUILLES", "QN09301A", "2025", "130"]]), "v.csv", protocole=CODE,
+                  signataire="ETAT-DDSP")
+    assert res.statut == "accepte", res.rapport.texte()
+    return {"vide": vide.chemin, "existant": existant.chemin}
+
+
+def copie(source: Path, dossier: Path) -> Store:
+    destination = dossier / source.name
+    shutil.copyfile(source, destination)
+    return Store(destination, delai_verrou=10, utilisateur=ADMIN)
+
+
+def importer_et_verifier(bases: dict[str, Path], dossier: Path, base: str, source, nom: str | None = None) -> str:
+    """Les invariants d'un import : résultat ou refus documenté ; refus sans effet ; aller-retour à l'identique."""
+    store = copie(bases[base], dossier)
+    avant = instantane(store)
+    try:
+        res = importer_referentiel(store, source, nom)
+    except ImportRefuse as exc:
+        verifier_refus(exc.rapport)
+        assert instantane(store) == avant, "un import refusé a modifié la base"
+        return "refuse"
+    for p in res.rapport.problemes:
+        verifier_probleme(p)
+    # Accepté : l'export se relit à l'identique, dans une base neuve comme sur place.
+    export = dossier / "export.xlsx"
+    exporter_referentiel(store, res.protocole, export)
+    attendu = contenu_referentiel(store, res.protocole)
+    neuve = copie(bases["vide"], dossier / "neuve")
+    importer_referentiel(neuve, export)
+    assert contenu_referentiel(neuve, res.protocole) == attendu
+    importer_referentiel(store, export)
+    assert contenu_referentiel(store, res.protocole) == attendu
+    return "accepte"
+
+
+@pytest.fixture
+def dossier():
+    """Un dossier neuf par cas (une fixture de fonction ne l'est pas : Hypothesis la garde pour tous les cas)."""
+    def nouveau() -> Path:
+        d = Path(tempfile.mkdtemp(prefix="perr-proprietes-"))
+        (d / "neuve").mkdir()
+        return d
+    crees = []
+
+    def fabrique():
+        crees.append(nouveau())
+        return crees[-1]
+    yield fabrique
+    for d in crees:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _un_cas(dossier, nom_test):
+    compter(nom_test)
+    return dossier()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Les propriétés
+# --------------------------------------------------------------------------------------------------------------------
+
+@cas(70)
+@given(ops=operations(TYPEES), forme=st.sampled_from(["xlsx", "ods"]), base=st.sampled_from(["vide", "existant"]))
+@example(ops=[], forme="xlsx", base="vide")
+@example(ops=[("typee", ("Axes", 4, "entier"), 0, 10**12)], forme="xlsx", base="existant")
+def test_classeur_mute(bases, dossier, ops, forme, base):
+    d = _un_cas(dossier, "référentiel : classeur muté (.xlsx, .ods)")
+    grille = appliquer(GRILLE, ops)
+    donnees = xlsx(grille) if forme == "xlsx" else ods(grille)
+    importer_et_verifier(bases, d, base, donnees, f"referentiel.{forme}")
+
+
+@cas(35)
+@given(ops=operations(TYPEES), format_csv=FORMATS_CSV, base=st.sampled_from(["vide", "existant"]))
+def test_dossier_csv_mute(bases, dossier, ops, format_csv, base):
+    d = _un_cas(dossier, "référentiel : dossier de CSV muté")
+    grille = appliquer({n: l for n, l in GRILLE.items() if n != "Instructions"}, ops)
+    sep, encodage = format_csv
+    source = d / "csv"
+    source.mkdir()
+    for nom, lignes in grille.items():
+        fichier = "".join(c if c.isprintable() and c not in "/\\\0" else "_" for c in nom).strip(". ") or "_"
+        (source / f"{fichier}.csv").write_bytes(csv(lignes, sep, encodage))
+    importer_et_verifier(bases, d, base, source)
+
+
+@cas(25)
+@given(octets=octets_abimes, forme=st.sampled_from(["xlsx", "ods", "csv"]))
+def test_octets_abimes(bases, dossier, octets, forme):
+    d = _un_cas(dossier, "référentiel : octets abîmés")
+    if forme == "csv":
+        donnees = csv(GRILLE["Protocole"])
+    else:
+        donnees = xlsx(GRILLE) if forme == "xlsx" else ods(GRILLE)
+    importer_et_verifier(bases, d, "existant", abimer(donnees, octets), f"referentiel.{forme}")
