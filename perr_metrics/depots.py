@@ -25,7 +25,7 @@ from .referentiel import inserer_df
 from .requetes import ProtocoleInconnu, _a_cote, _session
 from .validation import Contexte, _par_valeur, lire_depot, verifier
 
-RE_PERIODE = re.compile(r"^(\d{4})(?:-S([12]))?$")
+RE_PERIODE = re.compile(r"^([0-9]{4})(?:-S([12]))?$")   # chiffres ASCII (`\d` accepterait « ٢٠٢٥ »)
 STATUTS_REVUE = ("validé", "à corriger")
 
 

@@ -18,7 +18,7 @@ from .cadres import CADRES_NATIONAUX
 from .db import Store, prochain_id
 from . import journal
 from .droits import operation, utilisateur_de
-from .formats import NombreInvalide, format_date, format_nombre, lire_date, lire_nombre, normaliser_entete
+from .formats import NOMBRE_MAX, NombreInvalide, format_date, format_nombre, lire_date, lire_nombre, normaliser_entete
 from .lecture import Feuille, FichierIllisible, est_vide, lettre_colonne, lire_classeur, trouver_feuille
 from .rapport_erreurs import AVERTISSEMENT, ImportRefuse, Rapport
 
@@ -180,7 +180,6 @@ class Borne:
     code: str                    # le code d'erreur au-delà (docs/erreurs.md)
 
 
-NOMBRE_MAX = 1e15                # mille milliards : au-delà, une saisie fautive (et des sommes qui perdent leurs unités)
 ORDRE_MAX = 99_999               # l'ordre d'un nœud s'écrit sur 5 chiffres dans son chemin de tri
 DATE_MIN, DATE_MAX = dt.date(1990, 1, 1), dt.date(2100, 12, 31)
 LONGUEUR_CODE_MAX = 100

@@ -46,18 +46,26 @@ def cas(n: int) -> settings:
     return settings(max_examples=n * FACTEUR)
 
 
-CAS_ESSAYES: Counter = Counter()
+# Les bases de chaque cas sont copiées en mémoire (/dev/shm) quand c'est possible : chaque écriture de DuckDB se termine
+# par une synchronisation du disque, qui coûte bien plus que le cas lui-même sur un disque partagé.
+TEMPORAIRE = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+
+CAS_ESSAYES: Counter = Counter()          # nom du test → cas essayés
+ISSUES: Counter = Counter()               # (nom du test, issue) → cas
 
 
-def compter(nom: str) -> None:
+def compter(nom: str, issue: str) -> None:
+    """Un cas essayé, et comment il a fini (« accepte », « refuse », « rejete »…)."""
     CAS_ESSAYES[nom] += 1
+    ISSUES[nom, issue] += 1
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # importée dans tests/conftest.py
     if CAS_ESSAYES:
         terminalreporter.write_sep("-", f"tests de propriétés (profil {PROFIL}) : {sum(CAS_ESSAYES.values())} cas")
         for nom, n in sorted(CAS_ESSAYES.items()):
-            terminalreporter.write_line(f"{n:>7}  {nom}")
+            detail = ", ".join(f"{issue} {k}" for (t, issue), k in sorted(ISSUES.items()) if t == nom)
+            terminalreporter.write_line(f"{n:>7}  {nom} ({detail})")
 
 
 # --------------------------------------------------------------------------------------------------------------------

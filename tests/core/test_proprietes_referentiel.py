@@ -26,7 +26,7 @@ from tests import classeurs
 from tests.conftest import ADMIN
 from tests.core.test_referentiel import contenu_referentiel, instantane
 from tests.fichiers import csv_long
-from tests.proprietes import (FORMATS_CSV, abimer, appliquer, cas, compter, csv, octets_abimes, ods, operations,
+from tests.proprietes import (TEMPORAIRE, FORMATS_CSV, abimer, appliquer, cas, compter, csv, octets_abimes, ods, operations,
                               verifier_probleme, verifier_refus, xlsx)
 
 CODE = "EQ2030-TEST"
@@ -78,16 +78,19 @@ def copie(source: Path, dossier: Path) -> Store:
     return Store(destination, delai_verrou=10, utilisateur=ADMIN)
 
 
-def importer_et_verifier(bases: dict[str, Path], dossier: Path, base: str, source, nom: str | None = None) -> str:
+def importer_et_verifier(bases: dict[str, Path], dossier: Path, base: str, source, nom: str | None = None,
+                         nom_test: str = "") -> str:
     """Les invariants d'un import : résultat ou refus documenté ; refus sans effet ; aller-retour à l'identique."""
     store = copie(bases[base], dossier)
     avant = instantane(store)
     try:
         res = importer_referentiel(store, source, nom)
     except ImportRefuse as exc:
+        compter(nom_test, "refusé")
         verifier_refus(exc.rapport)
         assert instantane(store) == avant, "un import refusé a modifié la base"
         return "refuse"
+    compter(nom_test, "accepté")
     for p in res.rapport.problemes:
         verifier_probleme(p)
     # Accepté : l'export se relit à l'identique, dans une base neuve comme sur place.
@@ -106,7 +109,7 @@ def importer_et_verifier(bases: dict[str, Path], dossier: Path, base: str, sourc
 def dossier():
     """Un dossier neuf par cas (une fixture de fonction ne l'est pas : Hypothesis la garde pour tous les cas)."""
     def nouveau() -> Path:
-        d = Path(tempfile.mkdtemp(prefix="perr-proprietes-"))
+        d = Path(tempfile.mkdtemp(prefix="perr-proprietes-", dir=TEMPORAIRE))
         (d / "neuve").mkdir()
         return d
     crees = []
@@ -119,9 +122,6 @@ def dossier():
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _un_cas(dossier, nom_test):
-    compter(nom_test)
-    return dossier()
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -133,16 +133,16 @@ def _un_cas(dossier, nom_test):
 @example(ops=[], forme="xlsx", base="vide")
 @example(ops=[("typee", ("Axes", 4, "entier"), 0, 10**12)], forme="xlsx", base="existant")
 def test_classeur_mute(bases, dossier, ops, forme, base):
-    d = _un_cas(dossier, "référentiel : classeur muté (.xlsx, .ods)")
+    d = dossier()
     grille = appliquer(GRILLE, ops)
     donnees = xlsx(grille) if forme == "xlsx" else ods(grille)
-    importer_et_verifier(bases, d, base, donnees, f"referentiel.{forme}")
+    importer_et_verifier(bases, d, base, donnees, f"referentiel.{forme}", "référentiel : classeur muté (.xlsx, .ods)")
 
 
 @cas(35)
 @given(ops=operations(TYPEES), format_csv=FORMATS_CSV, base=st.sampled_from(["vide", "existant"]))
 def test_dossier_csv_mute(bases, dossier, ops, format_csv, base):
-    d = _un_cas(dossier, "référentiel : dossier de CSV muté")
+    d = dossier()
     grille = appliquer({n: l for n, l in GRILLE.items() if n != "Instructions"}, ops)
     sep, encodage = format_csv
     source = d / "csv"
@@ -150,15 +150,16 @@ def test_dossier_csv_mute(bases, dossier, ops, format_csv, base):
     for nom, lignes in grille.items():
         fichier = "".join(c if c.isprintable() and c not in "/\\\0" else "_" for c in nom).strip(". ") or "_"
         (source / f"{fichier}.csv").write_bytes(csv(lignes, sep, encodage))
-    importer_et_verifier(bases, d, base, source)
+    importer_et_verifier(bases, d, base, source, None, "référentiel : dossier de CSV muté")
 
 
 @cas(25)
 @given(octets=octets_abimes, forme=st.sampled_from(["xlsx", "ods", "csv"]))
 def test_octets_abimes(bases, dossier, octets, forme):
-    d = _un_cas(dossier, "référentiel : octets abîmés")
+    d = dossier()
     if forme == "csv":
         donnees = csv(GRILLE["Protocole"])
     else:
         donnees = xlsx(GRILLE) if forme == "xlsx" else ods(GRILLE)
-    importer_et_verifier(bases, d, "existant", abimer(donnees, octets), f"referentiel.{forme}")
+    importer_et_verifier(bases, d, "existant", abimer(donnees, octets), f"referentiel.{forme}",
+                         "référentiel : octets abîmés")
