@@ -25,7 +25,7 @@ from perr_metrics.depots import deposer, fichier_du_depot
 from perr_metrics.lecture import lire_classeur
 from perr_metrics.modele_depot import ecrire_modele_depot
 from tests.conftest import ADMIN
-from tests.core.test_depots import base_essai  # noqa: F401 (fixture : le petit référentiel, sans dépôt)
+from tests.core.test_depots import base_essai, essai  # noqa: F401 (fixtures : le petit référentiel, sans dépôt)
 from tests.core.test_depots_fichiers import COMMENTAIRES_EPT, LIGNES_CSV, VALEURS_EPT
 from tests.core.test_referentiel import instantane
 from tests.fichiers import ENTETE, PROTOCOLE, remplir_modele
@@ -188,3 +188,34 @@ def test_octets_abimes(base_essai, dossiers, modele_rempli, octets, forme):  # n
         donnees = xlsx(GRILLE_LONGUE) if forme == "xlsx" else ods(GRILLE_LONGUE)
         nom = f"valeurs.{forme}"
     deposer_et_verifier(base_essai, dossiers, "dépôt : octets abîmés", abimer(donnees, octets), nom)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Les contrôles suivent le schéma : chaque colonne entière, date ou décimale des tables d'un dépôt est bornée par un
+# contrôle (validation.BORNES) ou calculée par l'application ; les bornes des valeurs, au plus près.
+# --------------------------------------------------------------------------------------------------------------------
+
+def test_chaque_colonne_resserree_d_un_depot_a_son_controle(store):
+    from perr_metrics.validation import BORNES, COLONNES_CALCULEES
+    from tests.core.test_proprietes_referentiel import TYPES_RESSERRES, colonnes_du_schema
+    schema = colonnes_du_schema(store, ("depot", "valeur"))
+    sans_controle = sorted(f"{nom} ({typ})" for nom, typ in schema.items()
+                           if typ.split("(")[0] in TYPES_RESSERRES and nom not in BORNES
+                           and nom not in COLONNES_CALCULEES)
+    assert not sans_controle, f"colonnes d'un dépôt sans contrôle (validation.BORNES) : {', '.join(sans_controle)}"
+    assert set(BORNES) | set(COLONNES_CALCULEES) <= set(schema)
+
+
+def test_bornes_des_valeurs_et_des_commentaires(essai):  # noqa: F811
+    from tests.core.test_depots import accepte, refus
+    from tests.fichiers import csv_long
+    juste = [["JEUNES", "QN09301A", "2025", "1e15"], ["JEUNES", "QN09302B", "2025", "1,5E-05"],
+             ["JEUNES", "VA-GARE", "2025", 5, "x" * 32_767]]
+    assert refus(essai, csv_long([["JEUNES", "QN09301A", "2025", "1 000 000 000 010 000"]])) == [
+        ("v!D2", "nombre-hors-limites")]
+    assert refus(essai, csv_long([["JEUNES", "QN09301A", "2025", "1" * 400]])) == [("v!D2", "nombre-hors-limites")]
+    assert refus(essai, csv_long([["JEUNES", "QN09301A", "2025", 5, "x" * 32_768]])) == [("v!E2", "texte-trop-long")]
+    assert refus(essai, csv_long([["JEUNES", "QN09301A", "٢٠٢٥", 5]])) == [("v!C2", "periode-invalide")]
+    res = accepte(essai, csv_long(juste), "v.csv", "EPT", accepter_avertissements=True)
+    assert sorted(_valeurs_du_depot(essai, res.depot_id))[:2] == [("JEUNES", "QN09301A", "2025", 1e15, None),
+                                                                  ("JEUNES", "QN09302B", "2025", 1.5e-05, None)]

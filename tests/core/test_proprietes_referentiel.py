@@ -163,3 +163,82 @@ def test_octets_abimes(bases, dossier, octets, forme):
         donnees = xlsx(GRILLE) if forme == "xlsx" else ods(GRILLE)
     importer_et_verifier(bases, d, "existant", abimer(donnees, octets), f"referentiel.{forme}",
                          "référentiel : octets abîmés")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Les contrôles suivent le schéma : chaque colonne entière, date ou décimale alimentée par le classeur a ses bornes,
+# qui tiennent dans son type ; juste au-delà, le classeur est refusé en nommant la cellule ; à la borne, il ne l'est pas.
+# --------------------------------------------------------------------------------------------------------------------
+
+TYPES_RESSERRES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                   "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "DATE", "TIMESTAMP", "TIME", "INTERVAL")
+
+
+def colonnes_du_schema(store: Store, tables) -> dict[str, str]:
+    """« table.colonne » → type, d'après le schéma de la base après toutes les migrations."""
+    store.initialiser()
+    return {f"{t}.{c}": typ for t, c, typ in store.lire(lambda con: con.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_name IN (SELECT unnest(?)) ORDER BY ALL", [list(tables)]).fetchall())}
+
+
+def test_chaque_colonne_resserree_du_referentiel_a_son_controle(store):
+    from perr_metrics.referentiel import BORNES, COLONNES_CALCULEES, TABLES_REFERENTIEL
+    schema = colonnes_du_schema(store, ("protocole",) + TABLES_REFERENTIEL)
+    declarees = {b.colonne_base: b for b in BORNES.values()}
+    sans_controle = sorted(f"{nom} ({typ})" for nom, typ in schema.items()
+                           if typ.split("(")[0] in TYPES_RESSERRES and nom not in declarees
+                           and nom not in COLONNES_CALCULEES)
+    assert not sans_controle, ("colonnes du schéma alimentées par le classeur sans contrôle de bornes "
+                               f"(referentiel.BORNES) : {', '.join(sans_controle)}")
+    assert set(declarees) | set(COLONNES_CALCULEES) <= set(schema), "BORNES ou COLONNES_CALCULEES nomme une colonne " \
+                                                                     "qui n'existe plus"
+    for nom, b in declarees.items():
+        # Les bornes tiennent dans le type de la colonne : DuckDB les convertit sans erreur.
+        store.lire(lambda con: con.execute(f"SELECT CAST(? AS {schema[nom]}), CAST(? AS {schema[nom]})",
+                                           [b.minimum, b.maximum]).fetchall())
+
+
+def _cas_de_bornes():
+    from perr_metrics.referentiel import BORNES, SPEC
+    from perr_metrics.lecture import lettre_colonne
+    for (fichier, cle), b in BORNES.items():
+        spec = SPEC[fichier]
+        j = next(i for i, c in enumerate(spec.colonnes) if c.cle == cle)
+        if isinstance(b.minimum, dt.date):
+            dehors = [b.minimum - dt.timedelta(days=1), b.maximum + dt.timedelta(days=1)]
+        elif isinstance(b.minimum, int):
+            dehors = [b.minimum - 1, b.maximum + 1, 10**12]
+        else:
+            dehors = [b.minimum * 10, b.maximum * 10]
+        yield pytest.param(fichier, cle, f"{spec.nom}!{lettre_colonne(j)}2", b, dehors, id=f"{fichier}.{cle}")
+
+
+@pytest.mark.parametrize("fichier, cle, cellule, borne, dehors", list(_cas_de_bornes()))
+def test_chaque_borne_nomme_sa_cellule(store, tmp_path, fichier, cle, cellule, borne, dehors):
+    from perr_metrics.referentiel import lire_referentiel
+    from tests.core.test_referentiel import refus
+    for v in dehors:
+        d = classeurs.donnees()
+        d[fichier][0][cle] = v
+        assert (cellule, borne.code) in refus(store, classeurs.ecrire(tmp_path, d)), v
+    for v in (borne.minimum, borne.maximum):
+        d = classeurs.donnees()
+        d[fichier][0][cle] = v
+        assert (cellule, borne.code) not in lire_referentiel(classeurs.ecrire(tmp_path, d)).rapport.aplatir(), v
+
+
+def test_ordre_demesure_refuse_en_francais_par_la_ligne_de_commande(tmp_path, capsys):
+    """Le cas de l'issue : « Ordre » à 1 000 000 000 000 passait les contrôles, puis DuckDB refusait l'insertion et la
+    ligne de commande montrait une trace Python (TransactionException). Il est refusé avant, avec sa cellule."""
+    from perr_metrics.cli import main
+    from tests.core.test_cli import premier_administrateur
+    db = str(tmp_path / "perr.duckdb")
+    premier_administrateur(capsys, db)
+    d = classeurs.donnees()
+    d["axes"][2]["ordre"] = 1_000_000_000_000
+    code = main(["--db", db, "referentiel", "importer", str(classeurs.ecrire(tmp_path, d))])
+    sortie = capsys.readouterr()
+    assert code == 1
+    assert "[entier-hors-limites] Axes!E4" in sortie.err and "1 000 000 000 000" in sortie.err.replace("\u00a0", " ")
+    assert "Traceback" not in sortie.err + sortie.out
