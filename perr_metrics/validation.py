@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,12 +138,19 @@ def lire_depot(donnees: bytes, nom_fichier: str) -> Lecture:
     lecture.lignes = df
     colonne_valeur = {lecture.colonnes["valeur"]}
     derniere = int(df["ligne"].max())
-    if extension in (".xlsx", ".xlsm"):
-        lecture.pourcents, lecture.formules_sans_valeur = inspecter_xlsx(donnees, feuille.nom, colonne_valeur,
-                                                                         derniere)
-    elif extension == ".ods":
-        lecture.pourcents, lecture.formules_sans_valeur = inspecter_ods(donnees, feuille.nom, colonne_valeur,
-                                                                        derniere)
+    try:
+        if extension in (".xlsx", ".xlsm"):
+            lecture.pourcents, lecture.formules_sans_valeur = inspecter_xlsx(donnees, feuille.nom, colonne_valeur,
+                                                                             derniere)
+        elif extension == ".ods":
+            lecture.pourcents, lecture.formules_sans_valeur = inspecter_ods(donnees, feuille.nom, colonne_valeur,
+                                                                            derniere)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, SyntaxError):
+        # calamine a lu les cellules, mais une autre partie de l'archive (les styles, qui disent quelles cellules sont
+        # au format pourcentage) est abîmée : lire sans elle donnerait 0,125 pour 12,5 %. (SyntaxError : le XML.)
+        r.ajouter("fichier-illisible", f"{nom_fichier} est abîmé : une partie du classeur (ses styles) ne se "
+                  "décompresse pas. Ouvrez-le dans votre tableur et enregistrez-le à nouveau.", "", "", nom_fichier)
+        lecture.lignes = pd.DataFrame()
     return lecture
 
 

@@ -204,7 +204,7 @@ def xlsx(grille: Grille, cachees: tuple[str, ...] = ()) -> bytes:
     wb = Workbook(write_only=True)
     for nom, lignes in grille.items():
         ws = wb.create_sheet(_RE_XML_INTERDIT.sub("?", nom))
-        if nom in cachees:
+        if nom in cachees and len(grille) > 1:
             ws.sheet_state = "veryHidden"
         for l in lignes:
             ws.append([_pour_openpyxl(v) for v in l])

@@ -219,3 +219,28 @@ def test_bornes_des_valeurs_et_des_commentaires(essai):  # noqa: F811
     res = accepte(essai, csv_long(juste), "v.csv", "EPT", accepter_avertissements=True)
     assert sorted(_valeurs_du_depot(essai, res.depot_id))[:2] == [("JEUNES", "QN09301A", "2025", 1e15, None),
                                                                   ("JEUNES", "QN09302B", "2025", 1.5e-05, None)]
+
+
+def test_styles_abimes_refuses(essai, modele_rempli):  # noqa: F811
+    """Trouvé par le long run : un octet retourné dans les styles du modèle (que calamine ne lit pas) faisait lever
+    BadZipFile (CRC) pendant la recherche des cellules au format pourcentage. Le fichier est refusé en français."""
+    import zipfile as zf
+    from tests.core.test_depots import refus
+    origine = bytes(modele_rempli)
+    info = zf.ZipFile(io.BytesIO(origine)).getinfo("xl/styles.xml")
+    debut = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for position in range(debut, debut + info.compress_size):
+        # Le premier octet des styles dont le changement laisse calamine lire le classeur (il ne vérifie pas le CRC).
+        donnees = bytearray(origine)
+        donnees[position] ^= 0x01
+        try:
+            lire_classeur(bytes(donnees), "modele.xlsx")
+        except Exception:  # noqa: BLE001
+            continue
+        try:
+            zf.ZipFile(io.BytesIO(bytes(donnees))).read("xl/styles.xml")
+        except Exception:  # noqa: BLE001 - zipfile, lui, vérifie le CRC : c'est l'octet cherché
+            break
+    else:
+        pytest.skip("aucun octet des styles ne laisse calamine lire le classeur")
+    assert refus(essai, bytes(donnees), "modele.xlsx") == [("", "fichier-illisible")]
