@@ -150,7 +150,7 @@ def importer_et_verifier(base: Path, donnees: bytes, nom: str, nom_test: str) ->
         shutil.rmtree(dossier, ignore_errors=True)
 
 
-@cas(120)
+@cas(100)
 @given(ops=st.lists(mutation, max_size=4), encodage=st.sampled_from(["utf-8", "utf-8", "utf-8-sig", "utf-16", "cp1252"]),
        archive=st.booleans())
 @example(ops=[], encodage="utf-8", archive=False)

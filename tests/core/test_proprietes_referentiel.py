@@ -128,7 +128,7 @@ def dossier():
 # Les propriétés
 # --------------------------------------------------------------------------------------------------------------------
 
-@cas(70)
+@cas(60)
 @given(ops=operations(TYPEES), forme=st.sampled_from(["xlsx", "ods"]), base=st.sampled_from(["vide", "existant"]))
 @example(ops=[], forme="xlsx", base="vide")
 @example(ops=[("typee", ("Axes", 4, "entier"), 0, 10**12)], forme="xlsx", base="existant")
@@ -215,9 +215,11 @@ def _cas_de_bornes():
 
 
 @pytest.mark.parametrize("fichier, cle, cellule, borne, dehors", list(_cas_de_bornes()))
-def test_chaque_borne_nomme_sa_cellule(store, tmp_path, fichier, cle, cellule, borne, dehors):
+def test_chaque_borne_nomme_sa_cellule(tmp_path, fichier, cle, cellule, borne, dehors):
     from perr_metrics.referentiel import lire_referentiel
     from tests.core.test_referentiel import refus
+    base = Path(tempfile.mkdtemp(prefix="perr-bornes-", dir=TEMPORAIRE))
+    store = Store(base / "perr.duckdb", delai_verrou=10, utilisateur=ADMIN)
     for v in dehors:
         d = classeurs.donnees()
         d[fichier][0][cle] = v
@@ -226,6 +228,7 @@ def test_chaque_borne_nomme_sa_cellule(store, tmp_path, fichier, cle, cellule, b
         d = classeurs.donnees()
         d[fichier][0][cle] = v
         assert (cellule, borne.code) not in lire_referentiel(classeurs.ecrire(tmp_path, d)).rapport.aplatir(), v
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def test_ordre_demesure_refuse_en_francais_par_la_ligne_de_commande(tmp_path, capsys):
