@@ -14,6 +14,8 @@ if str(RACINE) not in sys.path:
 from perr_metrics.stockage.magasin import Store  # noqa: E402
 from perr_metrics.demo.demonstration import charger_demo  # noqa: E402
 from perr_metrics.acces.droits import SYSTEME, Utilisateur  # noqa: E402
+# Profils Hypothesis des tests de propriétés (graine fixe par défaut) et leur décompte de cas en fin de session.
+from tests.proprietes import pytest_terminal_summary  # noqa: E402,F401
 
 # L'utilisateur des tests du cœur qui ne portent pas sur les droits : un administrateur (la coordination). Les droits
 # des autres rôles ont leurs propres tests (tests/core/test_droits.py).

@@ -26,7 +26,7 @@ from perr_metrics.referentiel.classeur import inserer_df
 from perr_metrics.referentiel.requetes import ProtocoleInconnu, _session
 from .validation import Contexte, _par_valeur, lire_depot, verifier
 
-RE_PERIODE = re.compile(r"^(\d{4})(?:-S([12]))?$")
+RE_PERIODE = re.compile(r"^([0-9]{4})(?:-S([12]))?$")   # chiffres ASCII (`\d` accepterait « ٢٠٢٥ »)
 STATUTS_REVUE = ("validé", "à corriger")
 
 

@@ -18,7 +18,8 @@ from perr_metrics.commun.cadres import CADRES_NATIONAUX
 from perr_metrics.stockage.magasin import Store, prochain_id
 from perr_metrics.acces import journal
 from perr_metrics.acces.droits import operation, utilisateur_de
-from perr_metrics.commun.formats import NombreInvalide, lire_date, lire_nombre, normaliser_entete
+from perr_metrics.commun.formats import (NOMBRE_MAX, NombreInvalide, format_date, format_nombre, lire_date, lire_nombre,
+                                         normaliser_entete)
 from perr_metrics.commun.lecture import Feuille, FichierIllisible, est_vide, lettre_colonne, lire_classeur, trouver_feuille
 from perr_metrics.commun.erreurs import AVERTISSEMENT, ImportRefuse, Rapport
 
@@ -167,6 +168,69 @@ SPEC = {f.fichier: f for f in FEUILLES}
 
 
 # --------------------------------------------------------------------------------------------------------------------
+# Ce que la base resserre, et le contrôle qui le garde avant toute écriture
+# --------------------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Borne:
+    """Les valeurs permises d'une colonne du classeur, et la colonne du schéma qu'elle alimente (« table.colonne »)."""
+
+    colonne_base: str
+    minimum: object
+    maximum: object
+    code: str                    # le code d'erreur au-delà (docs/erreurs.md)
+
+
+ORDRE_MAX = 99_999               # l'ordre d'un nœud s'écrit sur 5 chiffres dans son chemin de tri
+DATE_MIN, DATE_MAX = dt.date(1990, 1, 1), dt.date(2100, 12, 31)
+LONGUEUR_CODE_MAX = 100
+LONGUEUR_TEXTE_MAX = 32_767      # ce que tient une cellule de tableur : au-delà, l'export ne se relirait pas
+
+# Chaque colonne entière, date ou décimale du schéma alimentée par le classeur figure ici (un test le vérifie sur le schéma
+# après migrations : tests/core/test_proprietes_referentiel.py). Les années du protocole, des références et des cibles
+# sont contrôlées avec le reste du protocole (`_controler`, code `annee-invalide`) ; les autres bornes, à la lecture de
+# la cellule. Les codes et les textes (VARCHAR) sont bornés par type de colonne : LONGUEUR_CODE_MAX, LONGUEUR_TEXTE_MAX.
+BORNES: dict[tuple[str, str], Borne] = {
+    ("protocole", "annee_debut"): Borne("protocole.annee_debut", 2000, 2100, "annee-invalide"),
+    ("protocole", "annee_fin"): Borne("protocole.annee_fin", 2000, 2100, "annee-invalide"),
+    ("protocole", "date_signature"): Borne("protocole.date_signature", DATE_MIN, DATE_MAX, "date-hors-limites"),
+    ("contrats", "date_signature"): Borne("contrat.date_signature", DATE_MIN, DATE_MAX, "date-hors-limites"),
+    ("axes", "ordre"): Borne("noeud.ordre", 0, ORDRE_MAX, "entier-hors-limites"),
+    ("engagements", "ordre"): Borne("engagement.ordre", 0, ORDRE_MAX, "entier-hors-limites"),
+    ("indicateurs", "minimum"): Borne("indicateur.minimum", -NOMBRE_MAX, NOMBRE_MAX, "nombre-hors-limites"),
+    ("indicateurs", "maximum"): Borne("indicateur.maximum", -NOMBRE_MAX, NOMBRE_MAX, "nombre-hors-limites"),
+    ("references", "annee"): Borne("reference.annee", 1990, 2100, "annee-invalide"),
+    ("references", "valeur"): Borne("reference.valeur", -NOMBRE_MAX, NOMBRE_MAX, "nombre-hors-limites"),
+    ("cibles", "annee"): Borne("cible.annee", 1990, 2100, "annee-invalide"),
+    ("cibles", "valeur"): Borne("cible.valeur", -NOMBRE_MAX, NOMBRE_MAX, "nombre-hors-limites"),
+}
+# Les colonnes entières ou dates du schéma que l'import calcule lui-même (jamais lues d'une cellule), et pourquoi elles
+# tiennent dans leur type.
+COLONNES_CALCULEES: dict[str, str] = {
+    "protocole.importe_le": "l'heure de l'import",
+    "contrat.ordre": "le rang de la ligne dans sa feuille",
+    "perimetre.ordre": "le rang de la ligne dans sa feuille (0 pour le territoire)",
+    "signataire.ordre": "le rang de la ligne dans sa feuille",
+    "noeud.profondeur": "la profondeur dans l'arbre, au plus le nombre de nœuds",
+    "engagement_porteur.rang": "le rang du porteur dans sa cellule",
+    "indicateur.ordre": "le rang de la ligne dans sa feuille",
+}
+
+
+def _hors_bornes(borne: Borne, col: Colonne, v) -> str:
+    """Le message d'une valeur hors de ses bornes."""
+    if borne.code == "date-hors-limites":
+        return (f"« {col.entete} » attend une date entre le {format_date(borne.minimum)} et le "
+                f"{format_date(borne.maximum)} ; la cellule contient le {format_date(v)}.")
+    recu = format_nombre(v) if abs(v) < float("inf") else "un nombre démesuré"
+    if borne.code == "entier-hors-limites":
+        return (f"« {col.entete} » attend un nombre entier entre {format_nombre(borne.minimum)} et "
+                f"{format_nombre(borne.maximum)} ; la cellule contient {recu}.")
+    return (f"« {col.entete} » attend un nombre entre {format_nombre(borne.minimum)} et {format_nombre(borne.maximum)} "
+            f"(mille milliards) ; la cellule contient {recu}.")
+
+
+# --------------------------------------------------------------------------------------------------------------------
 # Lecture typée
 # --------------------------------------------------------------------------------------------------------------------
 
@@ -202,12 +266,28 @@ class Referentiel:
         return self.protocole.get("code")
 
 
+# Les caractères de contrôle qu'aucun tableur n'enregistre (un CSV peut en porter) : remplacés par une espace, pour que
+# tout texte accepté s'exporte et se relise à l'identique. Un retour chariot devient un saut de ligne.
+_RE_CONTROLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _texte_cellule(v) -> str:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     if isinstance(v, (dt.datetime, dt.date)):
         return v.isoformat()[:10]
-    return str(v).strip()
+    return _RE_CONTROLE.sub(" ", str(v).replace("\r\n", "\n").replace("\r", "\n")).strip()
+
+
+def _trop_long(col: Colonne, texte: str, adresse: str, feuille: str, rapport: Rapport, brute) -> bool:
+    """Un code ou un texte plus long que ce que la colonne permet : signalé (texte-trop-long)."""
+    limite = LONGUEUR_CODE_MAX if col.type == "code" else LONGUEUR_TEXTE_MAX
+    if len(texte) <= limite:
+        return False
+    quoi = "un code" if col.type == "code" else "un texte"
+    rapport.ajouter("texte-trop-long", f"« {col.entete} » attend {quoi} d'au plus {format_nombre(limite)} caractères ; "
+                    f"la cellule en contient {format_nombre(len(texte))}.", feuille, adresse, brute)
+    return True
 
 
 def _convertir(col: Colonne, brute, adresse: str, feuille: str, rapport: Rapport):
@@ -218,6 +298,8 @@ def _convertir(col: Colonne, brute, adresse: str, feuille: str, rapport: Rapport
                             feuille, adresse, "")
         return None
     t = col.type
+    if t in ("texte", "code", "liste") and _trop_long(col, _texte_cellule(brute), adresse, feuille, rapport, brute):
+        return None
     if t == "texte":
         return _texte_cellule(brute)
     if t == "code":
@@ -229,7 +311,7 @@ def _convertir(col: Colonne, brute, adresse: str, feuille: str, rapport: Rapport
         return texte
     if t == "liste":
         elements = [e.strip() for e in _texte_cellule(brute).split(";") if e.strip()]
-        mauvais = [e for e in elements if not RE_CODE.match(e)]
+        mauvais = [e for e in elements if not RE_CODE.match(e) or len(e) > LONGUEUR_CODE_MAX]
         if mauvais:
             rapport.ajouter("code-invalide", f"« {mauvais[0]} » n'est pas un code valide dans « {col.entete} » : "
                             "séparez les codes par « ; ».", feuille, adresse, brute)
@@ -333,6 +415,11 @@ def _lire_feuille(spec: SpecFeuille, feuille: Feuille | None, rapport: Rapport) 
             ligne.adresses[col.cle] = adresse
             ligne.brutes[col.cle] = cellule
             v = _convertir(col, cellule, adresse, nom, rapport)
+            borne = BORNES.get((spec.fichier, col.cle))
+            if v is not None and borne is not None and borne.code != "annee-invalide" \
+                    and not borne.minimum <= v <= borne.maximum:
+                rapport.ajouter(borne.code, _hors_bornes(borne, col, v), nom, adresse, cellule)
+                v = None
             ligne.valeurs[col.cle] = ([] if v is None else v) if col.type == "liste" else v
         lignes.append(ligne)
     return lignes
@@ -667,8 +754,15 @@ def inserer_df(con: duckdb.DuckDBPyConnection, table: str, df) -> None:
     con.register("_a_inserer", df)
     try:
         con.execute(f"INSERT INTO {table} ({colonnes}) SELECT {colonnes} FROM _a_inserer")
-    finally:
-        con.unregister("_a_inserer")
+    except Exception:
+        # L'insertion a échoué : la transaction est avortée et DuckDB refuse aussi de retirer la vue. C'est l'erreur
+        # d'origine qui doit remonter (l'appelant annule la transaction), pas « Current transaction is aborted ».
+        try:
+            con.unregister("_a_inserer")
+        except duckdb.Error:
+            pass
+        raise
+    con.unregister("_a_inserer")
 
 
 def _controler_contre_la_base(con: duckdb.DuckDBPyConnection, ref: Referentiel) -> None:
