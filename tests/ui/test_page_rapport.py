@@ -48,7 +48,7 @@ def test_apercu_puis_telechargements(monkeypatch, store_demo, faux_graphiques):
     sommaire = next(md.value for md in at.markdown if md.value.startswith("- 1. Synthèse"))
     r = rapport.construire_rapport(store_demo, BLOIS, 2021)
     assert sommaire.splitlines() == [("  " * (n - 1)) + f"- {t}" for n, t in r.sommaire]
-    assert "  - A.1. " in sommaire and "- Annexe B. Méthode et sources" in sommaire
+    assert "  - B.1. " in sommaire and "- Annexe C. Méthode et sources" in sommaire
     # Avant préparation, les trois boutons sont là mais inactifs.
     avant = boutons(at)
     assert set(avant) == {"PDF", "Word", "Excel"} and all(b.disabled for b in avant.values())
