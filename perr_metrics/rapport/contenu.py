@@ -894,8 +894,8 @@ def _sommaire(annee: int, axes: pd.DataFrame, qpv, avis: list, signataires: list
 
 
 @operation("consulter_pilotage")
-def apercu(store: Store, protocole: str, annee: int | str, *, etabli_le: dt.date | None = None,
-           au: dt.date | None = None) -> Apercu:
+def apercu(store: Store, protocole: str, annee: int | str, au: dt.date | None = None, *,
+           etabli_le: dt.date | None = None) -> Apercu:
     """L'aperçu du rapport de `construire_rapport(store, protocole, annee, etabli_le=…, au=…)` (mêmes erreurs, mêmes
     droits) : une lecture des valeurs de la seule année, l'évaluation au territoire, la complétude de l'année, les
     engagements et leur état, et de quoi nommer les sections (axes, quartiers, avis, signataires qui ont une fiche)."""
@@ -925,8 +925,8 @@ def apercu(store: Store, protocole: str, annee: int | str, *, etabli_le: dt.date
 
 
 @operation("consulter_pilotage")
-def construire_rapport(store: Store, protocole: str, annee: int | str, *,
-                       etabli_le: dt.date | None = None, au: dt.date | None = None) -> Rapport:
+def construire_rapport(store: Store, protocole: str, annee: int | str, au: dt.date | None = None, *,
+                       etabli_le: dt.date | None = None) -> Rapport:
     """Le contenu du rapport annuel d'un protocole pour une année, indépendant du format : les sections du rapport
     sur la mise en œuvre de la politique de la ville (décret n° 2015-1118), avec la synthèse pour le COPIL.
 
@@ -962,7 +962,7 @@ def construire_rapport(store: Store, protocole: str, annee: int | str, *,
 
 
 @operation("consulter_pilotage")
-def synthese_proposee(store: Store, protocole: str, annee: int | str, *, au: dt.date | None = None) -> str:
+def synthese_proposee(store: Store, protocole: str, annee: int | str, au: dt.date | None = None) -> str:
     """La synthèse pour le COPIL tirée des données (celle qu'écrit le rapport quand la coordination n'en a pas
     enregistré), en texte simple, pour que la coordination la reprenne sur la page « Rapport annuel »."""
     annee = _annee_lue(annee)

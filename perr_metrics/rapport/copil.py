@@ -70,7 +70,7 @@ def _retards(d: _Donnees) -> tuple[list[str], list[str], list[str]]:
     # Ceux dont le partenaire dit pourquoi d'abord, puis les plus loin de leur trajectoire.
     dits_de = {r.indicateur: sources.commentaires(d, a, r.indicateur) for r in retard}
     retard.sort(key=lambda r: (not dits_de[r.indicateur], r.progression if not _vide(r.progression) else 0))
-    lignes, muets = [], []
+    lignes, muets, lignes_eng = [], [], []
     for r in retard:
         dits = dits_de[r.indicateur]
         attendu = "" if _vide(r.attendu) else f" pour {_v(r.attendu, r.unite)} attendus"
@@ -88,14 +88,18 @@ def _retards(d: _Donnees) -> tuple[list[str], list[str], list[str]]:
         reportes.append(r.code)
         pourquoi = (f" : « {r.commentaire} » ({r.auteur}, {_date(r.date_etat)})" if not _vide(r.commentaire)
                     else f" le {_date(r.date_etat)}, sans commentaire")
-        lignes.append(f"- Engagement {r.code} ({_court(_majuscule(r.libelle), 80)}) {r.etat}{pourquoi}.")
+        lignes_eng.append(f"- Engagement {r.code} ({_court(_majuscule(r.libelle), 80)}) {r.etat}{pourquoi}.")
+    # Les engagements commentés d'abord.
+    lignes_eng.sort(key=lambda x: "sans commentaire" in x)
+    lignes = (_liste(lignes, "autre indicateur en retard|autres indicateurs en retard")
+              + _liste(lignes_eng, "autre engagement reporté ou abandonné|autres engagements reportés ou abandonnés"))
     if not lignes:
         return [f"Aucun indicateur n'est en retard en {a}, aucun engagement reporté ni abandonné au "
                 f"{format_date(d.au)}."], muets, reportes
     n_ret = len(retard)
     tete = (f"Ce qui est en retard, et pourquoi ({_pluriel(n_ret, 'indicateur')} en retard, "
             f"{_pluriel(len(reportes), 'engagement reporté ou abandonné', 'engagements reportés ou abandonnés')}) :")
-    return [tete] + _liste(lignes, "autre retard|autres retards"), muets, reportes
+    return [tete] + lignes, muets, reportes
 
 
 def _manques(d: _Donnees) -> tuple[list[str], dict]:
