@@ -45,8 +45,12 @@ def _composantes(d: _Donnees) -> dict:
 def _par_indicateur(d: _Donnees, annee: int) -> dict:
     """Indicateur → [(périmètre, dépôt)] des valeurs qui font foi de l'année."""
     def calcul():
+        # Dans l'ordre des périmètres (territoire, communes, quartiers) : les valeurs sont lues sans ordre fixe, et le
+        # rapport doit dire la même chose d'une fois à l'autre.
+        ordre = {c: i for i, c in enumerate(d.perimetres["code"])}
         groupes: dict = {}
-        for (i, p), (_v, _periode, dep) in d.valeurs.get(annee, {}).items():
+        for (i, p), (_v, _periode, dep) in sorted(d.valeurs.get(annee, {}).items(),
+                                                  key=lambda x: (x[0][0], ordre.get(x[0][1], len(ordre)), x[0][1])):
             groupes.setdefault(i, []).append((p, dep))
         return groupes
     return _memo(d, ("par_indicateur", annee), calcul)
