@@ -24,7 +24,17 @@ Les modules, de bas en haut (contrat « rapport » de .importlinter) :
 - `donnees` : ce que le rapport lit, en une fois (`_charger` → `_Donnees`, et ses lectures SQL) ;
 - `graphiques` : les figures Plotly (décrites en dictionnaires), leur dessin SVG (`rendre_images`), leurs PNG pour Word
   (`images_png`, par Typst) et, pour une figure que le dessin ne sait pas lire, kaleido (`DELAI_IMAGES`) ;
-- `contenu` : ce que dit le rapport (synthèse, axes, quartiers, annexes, méthode) : `construire_rapport`, `apercu` ;
+- `textes` : ce que la coordination écrit pour le rapport d'une année (synthèse, perspectives, renouvellement urbain) et
+  les avis qu'elle y joint, versionnés, journalisés (`enregistrer_texte`, `joindre_avis`, `textes_du_rapport`…) ;
+- `sources` : d'où vient chaque chiffre (« dépôt n° 47, CAF de l'Aube, 13 janvier 2023 ») et ce qu'en disent les
+  partenaires ;
+- `copil` : « L'essentiel pour le COPIL », la synthèse tirée des données (progrès, retards et leurs raisons, ce qui
+  manque, questions), que le texte de la coordination remplace ;
+- `decret` : les sections du décret n° 2015-1118 (rappel des orientations, situation des quartiers, actions menées,
+  moyens mobilisés, résultats, perspectives, renouvellement urbain, avis des conseils citoyens) ;
+- `contenu` : le rapport entier dans l'ordre du décret (synthèse, orientations, quartiers, actions, moyens, résultats
+  et leurs axes, perspectives, renouvellement urbain, annexes : avis, signataires, méthode et sources) :
+  `construire_rapport`, `apercu`, `synthese_proposee` ;
 - `pdf` (`ecrire_pdf`, `rapport_typst`), `word` (`ecrire_docx`), `classeur` (`ecrire_xlsx`) : les trois rendus,
   indépendants les uns des autres ;
 - ce paquet même : `ecrire` (un format), `fichiers` (plusieurs d'un coup), `generer` (construire et écrire), et les noms
@@ -45,7 +55,11 @@ from .document import (COULEURS_ETATS, ETATS, FORMATS, MENTION_DEMO, NON_RENSEIG
                        TYPES_MIME, Chiffres, Graphique, Liste, Paragraphe, Rapport, RapportImpossible, Section, Tableau,
                        journal, typographie)
 from .graphiques import images_png, rendre_images
-from .contenu import ANNEXE_METHODE, ANNEXE_SIGNATAIRES, Apercu, apercu, construire_rapport
+from .contenu import (ANNEXE_AVIS, ANNEXE_METHODE, ANNEXE_SIGNATAIRES, Apercu, apercu, construire_rapport,
+                      synthese_proposee)
+from .textes import (AVIS, LIBELLES_TEXTES, PERSPECTIVES, RENOUVELLEMENT, SYNTHESE, TEXTES, Textes, enregistrer_texte,
+                     fichier_avis, historique_textes, joindre_avis, retirer_avis, textes_du_rapport)
+from .copil import blocs_du_texte
 from .pdf import GABARIT, ecrire_pdf, rapport_typst
 from .word import ecrire_docx
 from .classeur import ecrire_xlsx
@@ -102,11 +116,12 @@ def fichiers(rapport: Rapport, formats=FORMATS) -> tuple[dict[str, bytes], dict[
 
 
 @operation("consulter_pilotage")
-def generer(store: Store, protocole: str, annee: int | str, format: str, flux) -> Rapport:
-    """Construit le rapport d'un protocole pour une année et l'écrit dans `flux` (chemin ou fichier binaire) au format
-    `pdf`, `docx` ou `xlsx`. Renvoie le rapport construit (pour en écrire d'autres formats sans tout refaire)."""
+def generer(store: Store, protocole: str, annee: int | str, format: str, flux, *, au=None) -> Rapport:
+    """Construit le rapport d'un protocole pour une année (engagements dans leur état au `au`, par défaut le 31
+    décembre de l'année) et l'écrit dans `flux` (chemin ou fichier binaire) au format `pdf`, `docx` ou `xlsx`. Renvoie
+    le rapport construit (pour en écrire d'autres formats sans tout refaire)."""
     if format not in ECRIVAINS:
         raise RapportImpossible(f"Format « {format} » inconnu : pdf, docx ou xlsx.")
-    rapport = construire_rapport(store, protocole, annee)
+    rapport = construire_rapport(store, protocole, annee, au=au)
     ecrire(rapport, format, flux)
     return rapport

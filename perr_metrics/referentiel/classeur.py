@@ -37,6 +37,12 @@ PERIODICITES = ("annuelle", "semestrielle")
 NIVEAUX = ("QPV", "Commune", "Territoire")
 AGREGATIONS = ("somme", "taux", "non agrégeable")
 GEOGRAPHIES = ("2015", "2024")
+# La nature d'un indicateur (facultative ; « résultat » par défaut) : la section du rapport annuel où il se lit. Un
+# moyen peut dire son financement (crédits spécifiques de la politique de la ville ou droit commun), que la base garde
+# à part (indicateur.financement) ; le financeur est le signataire qui le déclare.
+NATURE_DEFAUT = "résultat"
+FINANCEMENTS = ("crédits spécifiques", "droit commun")
+NATURES = ("contexte", "moyen", *(f"moyen ({f})" for f in FINANCEMENTS), "réalisation", NATURE_DEFAUT)
 OUI_NON = ("oui", "non")
 
 RE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -150,6 +156,7 @@ FEUILLES: tuple[SpecFeuille, ...] = (
         Colonne("Minimum", "minimum", "nombre", largeur=10),
         Colonne("Maximum", "maximum", "nombre", largeur=10),
         Colonne("Définition", "definition", "texte", largeur=60),
+        Colonne("Nature", "nature", "choix", choix=NATURES, largeur=26),
     )),
     SpecFeuille("Références", "references", (
         Colonne("Indicateur", "indicateur", "code", True, liste_depuis="Indicateurs!A"),
@@ -734,7 +741,8 @@ def _tables(ref: Referentiel) -> dict[str, pd.DataFrame]:
             protocole=code, code=l["code"], libelle=l["libelle"], unite=l["unite"], sens=l["sens"],
             periodicite=l["periodicite"], niveau=l["niveau"], agregation=l["agregation"], numerateur=l["numerateur"],
             denominateur=l["denominateur"], source=l["source"], signataire=l["signataire"], minimum=l["minimum"],
-            maximum=l["maximum"], definition=l["definition"], ordre=i))
+            maximum=l["maximum"], definition=l["definition"], ordre=i,
+            **_nature_et_financement(l["nature"])))
         for e in dict.fromkeys(l["engagements"]):
             t["indicateur_engagement"].append(dict(protocole=code, indicateur=l["code"], engagement=e))
     for l in L["references"]:
@@ -744,6 +752,15 @@ def _tables(ref: Referentiel) -> dict[str, pd.DataFrame]:
         t["cible"].append(dict(protocole=code, indicateur=l["indicateur"], perimetre=l["perimetre"],
                                annee=l["annee"], valeur=l["valeur"]))
     return {k: pd.DataFrame(v) for k, v in t.items()}
+
+
+def _nature_et_financement(nature: str | None) -> dict:
+    """« moyen (droit commun) » → nature « moyen », financement « droit commun » ; vide → « résultat »."""
+    nature = nature or NATURE_DEFAUT
+    for f in FINANCEMENTS:
+        if nature == f"moyen ({f})":
+            return dict(nature="moyen", financement=f)
+    return dict(nature=nature, financement=None)
 
 
 def inserer_df(con: duckdb.DuckDBPyConnection, table: str, df) -> None:
@@ -906,7 +923,9 @@ def donnees_protocole(store: Store, code: str) -> dict[str, list[dict]]:
             "SELECT i.code, i.libelle, i.unite, i.sens, i.periodicite, i.niveau, i.agregation, i.numerateur, "
             "i.denominateur, i.source, i.signataire, (SELECT list(engagement ORDER BY engagement) FROM "
             "indicateur_engagement x WHERE x.protocole = i.protocole AND x.indicateur = i.code) AS engagements, "
-            "i.minimum, i.maximum, i.definition FROM indicateur i WHERE protocole = ? ORDER BY i.ordre")
+            "i.minimum, i.maximum, i.definition, CASE WHEN i.financement IS NULL THEN i.nature "
+            "ELSE i.nature || ' (' || i.financement || ')' END AS nature "
+            "FROM indicateur i WHERE protocole = ? ORDER BY i.ordre")
         sortie["references"] = q("SELECT r.indicateur, r.perimetre, r.annee, r.valeur FROM reference r "
                                  "JOIN indicateur i ON i.protocole = r.protocole AND i.code = r.indicateur "
                                  "JOIN perimetre p ON p.protocole = r.protocole AND p.code = r.perimetre "

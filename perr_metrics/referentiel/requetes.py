@@ -113,7 +113,7 @@ def signataires(store: Store, code: str) -> pd.DataFrame:
 _SQL_INDICATEURS = """
     SELECT i.code, i.libelle, i.unite, i.signataire, s.nom AS signataire_nom, i.sens, i.periodicite, i.niveau,
            i.agregation, i.numerateur, i.denominateur, i.source, i.minimum, i.maximum, i.definition,
-           x.engagements
+           x.engagements, i.nature, i.financement
     FROM indicateur i LEFT JOIN signataire s ON s.protocole = i.protocole AND s.code = i.signataire
     LEFT JOIN (SELECT indicateur, string_agg(engagement, ';' ORDER BY engagement) AS engagements
                FROM indicateur_engagement WHERE protocole = $code GROUP BY 1) x ON x.indicateur = i.code

@@ -223,6 +223,29 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE import_referentiel ADD COLUMN compte VARCHAR;
         """,
     ),
+    (
+        "Nature des indicateurs et textes du rapport annuel",
+        """
+        -- La nature d'un indicateur dit où il se lit dans le rapport annuel (docs/referentiel.md) : 'contexte' |
+        -- 'moyen' | 'réalisation' | 'résultat' ; pour un moyen, son financement : 'crédits spécifiques' |
+        -- 'droit commun' (NULL : non précisé). Le financeur est le signataire qui déclare l'indicateur.
+        ALTER TABLE indicateur ADD COLUMN nature VARCHAR DEFAULT 'résultat';
+        ALTER TABLE indicateur ADD COLUMN financement VARCHAR;
+        -- Ce que la coordination écrit pour le rapport d'une année (synthèse, perspectives, renouvellement urbain) et
+        -- les avis qu'elle y joint (conseils citoyens, conseils municipaux), en texte ou en fichier. Chaque
+        -- enregistrement est une nouvelle version (rien n'est effacé) ; le rapport prend la dernière de chaque
+        -- (protocole, année, nature, cle). Une version sans texte ni fichier retire le texte ou l'avis.
+        CREATE TABLE texte_rapport (
+            id BIGINT PRIMARY KEY, protocole VARCHAR NOT NULL, annee INTEGER NOT NULL,
+            nature VARCHAR NOT NULL,   -- 'synthèse' | 'perspectives' | 'renouvellement urbain' | 'avis'
+            cle VARCHAR NOT NULL,      -- la nature pour un texte ; pour un avis, l'instance qui l'a rendu
+            version INTEGER NOT NULL,
+            texte VARCHAR, fichier_nom VARCHAR, fichier BLOB,
+            auteur VARCHAR, date_texte DATE,   -- qui signe le texte ou l'avis, et de quand il date
+            compte VARCHAR, saisi_par VARCHAR NOT NULL, saisi_le TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
 
 VERSION_SCHEMA = len(MIGRATIONS)

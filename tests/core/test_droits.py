@@ -21,6 +21,7 @@ from perr_metrics.depots import depot as depots
 from perr_metrics.depots import modele as modele_depot
 from perr_metrics.pilotage import avancement, geo, publication, suivi, vues
 from perr_metrics.rapport import contenu as contenu_rapport
+from perr_metrics.rapport import textes as textes_rapport
 from perr_metrics.referentiel import classeur as referentiel
 from perr_metrics.referentiel import requetes
 from perr_metrics.demo.demonstration import DOSSIER_DEMO
@@ -137,6 +138,15 @@ CAS = {
     contenu_rapport.construire_rapport: (lambda s, c: contenu_rapport.construire_rapport(s, TCM, 2021), False),
     contenu_rapport.apercu: (lambda s, c: contenu_rapport.apercu(s, TCM, 2021), False),
     rapport.generer: (lambda s, c: rapport.generer(s, TCM, 2021, "xlsx", io.BytesIO()), False),
+    contenu_rapport.synthese_proposee: (lambda s, c: contenu_rapport.synthese_proposee(s, TCM, 2021), False),
+    textes_rapport.enregistrer_texte: (lambda s, c: textes_rapport.enregistrer_texte(s, TCM, 2021, "perspectives",
+                                                                                     "Poursuivre."), True),
+    textes_rapport.joindre_avis: (lambda s, c: textes_rapport.joindre_avis(s, TCM, 2021, "Conseil citoyen",
+                                                                           "2022-03-01", texte="Avis favorable."), True),
+    textes_rapport.retirer_avis: (lambda s, c: textes_rapport.retirer_avis(s, TCM, 2021, "Conseil citoyen"), True),
+    textes_rapport.textes_du_rapport: (lambda s, c: textes_rapport.textes_du_rapport(s, TCM, 2021), False),
+    textes_rapport.historique_textes: (lambda s, c: textes_rapport.historique_textes(s, TCM, 2021), False),
+    textes_rapport.fichier_avis: (lambda s, c: textes_rapport.fichier_avis(s, TCM, 1), False),
     demo.charger_demo: (lambda s, c: demo.charger_demo(s), True),
     demo.generer_valeurs: (lambda s, c: demo.generer_valeurs(s, TCM), True),
     demo.generer_etats: (lambda s, c: demo.generer_etats(s, TCM), True),
@@ -158,7 +168,7 @@ CAS = {
                            True),
 }
 # Ce qu'une opération permise peut lever sans que ce soit un refus de droits (l'entrée choisie est refusée).
-ATTENDU = {demo_nationale.construire: ValueError}
+ATTENDU = {demo_nationale.construire: ValueError, textes_rapport.fichier_avis: KeyError}
 
 
 def _nom(fn) -> str:

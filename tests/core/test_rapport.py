@@ -35,6 +35,7 @@ from tests import classeurs
 TCM = "TCM-PERR-2019"
 ESSAI = "EQ2030-TEST"
 ETABLI_LE = dt.date(2022, 3, 15)
+FIN_2021 = dt.date(2021, 12, 31)
 INJECTION = "=HYPERLINK(\"http://exemple.invalid\";\"cliquez\")"
 
 
@@ -129,8 +130,8 @@ def test_chiffres_de_la_synthese_egaux_au_coeur(troyes):
     par_statut = dict(zip(tableau.donnees["Statut"], tableau.donnees["Indicateurs"]))
     assert par_statut["en retard"] == int((ter["statut"] == "en retard").sum()) > 0
     assert par_statut["Total"] == len(ter)
-    # L'état des engagements à la date du rapport (le report saisi après n'y est pas).
-    au = etats_au(store, ETABLI_LE)
+    # L'état des engagements au 31 décembre de l'année du rapport (le report daté de 2022 n'y est pas).
+    au = etats_au(store, FIN_2021)
     codes = requetes.engagements(store, TCM)["code"]
     etats = pd.Series([au.get(c, rapport.NON_RENSEIGNE) for c in codes]).value_counts()
     assert r.chiffres["etats"] == {e: int(etats.get(e, 0)) for e in rapport.ORDRE_ETATS}
@@ -148,14 +149,14 @@ def test_ce_qui_a_change(troyes):
     changes = {i for i in apres.index if str(avant.get(i)) != str(apres[i])}
     tableaux = [b for b in blocs if isinstance(b, rapport.Tableau)]
     assert set(tableaux[0].donnees["Code"]) == changes
-    # Les engagements dont l'état au 31 décembre 2020 diffère de celui à la date du rapport.
-    avant_, maintenant = etats_au(store, dt.date(2020, 12, 31)), etats_au(store, ETABLI_LE)
+    # Les engagements dont l'état au 31 décembre 2020 diffère de celui au 31 décembre 2021.
+    avant_, maintenant = etats_au(store, dt.date(2020, 12, 31)), etats_au(store, FIN_2021)
     attendus = {c for c in set(avant_) | set(maintenant) if avant_.get(c) != maintenant.get(c)}
     eng = tableaux[1].donnees.set_index("Code")
     assert set(eng.index) == attendus
     e1, e2, e3 = troyes["engagements"]
-    assert eng.loc[e1, ["État au 31/12/2020", "État actuel"]].tolist() == ["en cours", "réalisé"]
-    assert eng.loc[e2, ["État au 31/12/2020", "État actuel"]].tolist() == ["non renseigné", "en cours"]
+    assert eng.loc[e1, ["État au 31/12/2020", "État au 31/12/2021"]].tolist() == ["en cours", "réalisé"]
+    assert eng.loc[e2, ["État au 31/12/2020", "État au 31/12/2021"]].tolist() == ["non renseigné", "en cours"]
     assert e3 not in eng.index
 
 
@@ -196,9 +197,9 @@ def test_pdf_couverture_sommaire_pagination(troyes, tmp_path):
     for i, page in enumerate(pages[1:], start=2):
         assert f"Page {i} sur {n}" in page
         assert "Données de démonstration" in page
-    # Le sommaire renvoie à la bonne page pour chaque section.
-    sommaire = pages[1]
-    assert "Sommaire" in sommaire
+    # Le sommaire (sur deux pages : le rapport suit les sections du décret) renvoie à la bonne page pour chaque section.
+    sommaire = pages[1] + pages[2]
+    assert "Sommaire" in pages[1]
     entrees = re.findall(r"^\s*(\S.*?)\s*\.{3,}\s*(\d+)\s*$", sommaire, flags=re.M)
     assert len(entrees) == len(troyes["rapport"].sections)
     for titre, page in entrees:
@@ -231,7 +232,7 @@ def test_pdf_contenu_et_formats_francais(troyes, tmp_path):
     assert f"{en_retard} en retard" in texte
     for s in r.sections:
         assert " ".join(s.titre.split()[:4]) in texte, s.titre
-    assert "Annexe A. Les signataires" in texte and "Annexe B. Méthode et sources" in texte
+    assert "Annexe B. Les signataires" in texte and "Annexe C. Méthode et sources" in texte
     assert re.search(r"\d+,\d %", texte)                 # 12,5 %
     assert re.search(r"\d{1,2} (janvier|février|mars) 2022", texte)   # dates des dépôts
     assert "Quatre orientations engagées" in texte      # dernier commentaire d'un engagement
@@ -599,7 +600,7 @@ def test_tableaux_par_groupe_egaux_aux_tableaux_construits_a_part(cas, request):
         tab = sections[f"qpv-{rapport._ancre(q)}"].blocs[1]
         sous = qpv[qpv["perimetre"] == q]
         egal(tab.donnees, rapport._donnees_quartier(sous if len(sous) else d.per.iloc[0:0], annee, valeur_ter,
-                                                    statut_ter), check_exact=True)
+                                                    statut_ter, d), check_exact=True)
     dep = d.depots[d.depots["periode"].fillna("").str.startswith(str(annee))]
     for c in d.signataires["code"]:
         s = sections.get(f"annexe-{rapport._ancre(c)}")
