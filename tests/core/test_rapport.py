@@ -423,7 +423,7 @@ def test_xlsx(troyes):
     assert ws.freeze_panes == "B2" and ws.auto_filter.ref.startswith("A1:")
     ter = {a: avancement.indicateurs_au_territoire(troyes["store"], TCM, str(a)).set_index("indicateur")
            for a in (2019, 2020, 2021)}
-    n = formats = euros = 0
+    n = formats = pourcents = euros = 0
     for row in ws.iter_rows(min_row=2):
         ligne = dict(zip(entetes, (c.value for c in row)))
         cellule = row[entetes.index("Valeur")]
@@ -437,9 +437,20 @@ def test_xlsx(troyes):
         assert ligne["Valeur"] == pytest.approx(attendu)
         assert isinstance(ligne["Valeur"], (int, float))
         formats += ligne["Unité"] == "%" and cellule.number_format == "0.0%"
+        pourcents += ligne["Unité"] == "%"
         euros += ligne["Unité"] == "€" and "€" in cellule.number_format
         n += 1
-    assert n > 100 and formats > 10 and euros > 0
+    # Chaque taux au format pourcentage (les indicateurs de contexte ont leur propre feuille : moins de taux ici).
+    assert n > 100 and formats == pourcents > 5
+    # Les montants (nature « moyen ») sont dans la feuille « Moyens », au format monétaire.
+    ws = wb["Moyens"]
+    entetes = [c.value for c in ws[1]]
+    for row in ws.iter_rows(min_row=2):
+        ligne = dict(zip(entetes, row))
+        for c in (v for k, v in ligne.items() if str(k).startswith("Valeur") and v.value is not None):
+            assert isinstance(c.value, (int, float))
+            euros += ligne["Unité"].value == "€" and "€" in c.number_format
+    assert euros > 0
     assert {c.value for c in ws["D"][1:]} - {"Territoire"}            # les quartiers aussi
     # Les engagements, une fois chacun, avec leurs porteurs (la liste complète de ceux d'un signataire, que le PDF
     # résume, se filtre dans la colonne Porteurs).
