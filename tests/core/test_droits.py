@@ -21,6 +21,7 @@ from perr_metrics.depots import depot as depots
 from perr_metrics.depots import modele as modele_depot
 from perr_metrics.pilotage import avancement, geo, publication, suivi, vues
 from perr_metrics.rapport import contenu as contenu_rapport
+from perr_metrics.referentiel import apercu as apercu_referentiel
 from perr_metrics.referentiel import classeur as referentiel
 from perr_metrics.referentiel import requetes
 from perr_metrics.demo.demonstration import DOSSIER_DEMO
@@ -90,6 +91,8 @@ CAS = {
     requetes.nombre_de_valeurs: (lambda s, c: requetes.nombre_de_valeurs(s, TCM), False),
     referentiel.donnees_protocole: (lambda s, c: referentiel.donnees_protocole(s, TCM), False),
     referentiel.exporter_referentiel: (lambda s, c: referentiel.exporter_referentiel(s, TCM, io.BytesIO()), False),
+    apercu_referentiel.apercu_import: (lambda s, c: apercu_referentiel.apercu_import(s, DOSSIER_DEMO / "troyes"),
+                                       False),
     referentiel.importer_referentiel: (lambda s, c: referentiel.importer_referentiel(s, DOSSIER_DEMO / "troyes"),
                                        True),
     avancement.indicateurs_au_perimetre: (lambda s, c: avancement.indicateurs_au_perimetre(s, TCM, "2021"), False),
