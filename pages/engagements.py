@@ -44,9 +44,12 @@ with ui.protections():
                      f"etats-engagements-{p['code']}")
         vue = df.assign(quand=df["date_etat"].map(lambda x: "" if pd.isna(x) else ui.date_texte(x)),
                         axe_nom=df["axe"] + " — " + df["axe_libelle"].fillna(""))
+        # Tout tient en 1 440 px ; les longs textes passent à la ligne (« Saisi par » est dans l'historique).
         ui.tableau(vue, {"code": "Code", "libelle": "Engagement", "axe_nom": "Axe", "porteurs_noms": "Porteurs",
-                         "etat": "État", "quand": "Depuis le", "commentaire": "Commentaire", "auteur": "Saisi par"},
-                   larges=("libelle",), height=min(38 + 35 * len(vue), 420))
+                         "etat": "État", "quand": "Depuis le", "commentaire": "Commentaire"},
+                   largeurs={"code": 55, "libelle": 280, "axe_nom": 130, "porteurs_noms": 130, "etat": 90,
+                             "quand": 110, "commentaire": 160},
+                   row_height=ui.LIGNE_A_LA_LIGNE, height=min(38 + (ui.LIGNE_A_LA_LIGNE + 1) * len(vue), 520))
 
         st.header("Suivre un engagement")
         libelles = {r.code: f"{r.code} — {ui.abreger(r.libelle, 90)}" for r in df.itertuples()}

@@ -73,8 +73,8 @@ with ui.protections():
                 else:
                     ui.tableau(a.changements, {"categorie": "Quoi", "code": "Code", "libelle": "Libellé",
                                                "changement": "Changement", "detail": "Ce qui change"},
-                               larges=("libelle", "detail"), row_height=60,
-                               height=min(40 + 61 * len(a.changements), 500))
+                               larges=("libelle", "detail"), row_height=ui.LIGNE_A_LA_LIGNE,
+                               height=min(40 + (ui.LIGNE_A_LA_LIGNE + 1) * len(a.changements), 520))
                     retires = int(resume["retires"].sum())
                     if retires:
                         st.warning(f"{retires} élément(s) seraient retirés du référentiel (aucun ne porte de valeur, "
@@ -118,7 +118,7 @@ with ui.protections():
         with engs:
             vue = eng.assign(noeud_nom=eng["noeud"] + " — " + eng["noeud_libelle"])
             ui.tableau(vue, {"code": "Code", "libelle": "Engagement", "porteurs_noms": "Porteurs",
-                             "noeud_nom": "Nœud"}, larges=("libelle",), row_height=60)
+                             "noeud_nom": "Nœud"}, larges=("libelle",), row_height=ui.LIGNE_A_LA_LIGNE)
         with inds:
             ui.tableau(ind, {"code": "Code", "libelle": "Indicateur", "unite": "Unité", "signataire_nom": "Déclaré par",
                              "engagements": "Engagements"}, larges=("libelle",))

@@ -18,7 +18,8 @@ du paquet eux-mêmes : remplacer aussi l'attribut du module qui le définit (`ui
 """
 from __future__ import annotations
 
-from perr_metrics.ui.affichage import (afficher_rapport, bandeau_demonstration, date_heure_texte, date_texte, echapper,
+from perr_metrics.ui.affichage import (LIGNE_A_LA_LIGNE, afficher_rapport, bandeau_demonstration, date_heure_texte,
+                                       date_texte, echapper,
                                        nombre, periode_texte, points_texte, pourcent_signe_texte, tableau,
                                        tableau_liens, valeur_texte)
 from perr_metrics.ui.erreurs import protections
@@ -50,7 +51,8 @@ __all__ = [
     "choisir_signataire", "choisir_signataire_tous", "entete_protocole", "selecteur_pilote", "selection_et_periode",
     "televersement",
     # affichage
-    "afficher_rapport", "bandeau_demonstration", "date_heure_texte", "date_texte", "echapper", "nombre",
+    "LIGNE_A_LA_LIGNE", "afficher_rapport", "bandeau_demonstration", "date_heure_texte", "date_texte", "echapper",
+    "nombre",
     "periode_texte", "points_texte", "pourcent_signe_texte", "tableau", "tableau_liens", "valeur_texte",
     # graphiques
     "CONFIG_PLOTLY", "COULEURS_ETAT", "COULEURS_STATUT", "PALETTE", "abreger", "barres", "barres_empilees", "graphique",
