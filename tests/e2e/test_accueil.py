@@ -51,7 +51,7 @@ def protocole_choisi(page: Page):
 
 def test_accueil(onglet: Page, app_url, capture):
     page = onglet
-    ouvrir_accueil(page, app_url + "/")
+    ouvrir_accueil(page, app_url + "/accueil")
 
     expect(page.get_by_test_id("stAlert").filter(has_text="Données de démonstration")).to_be_visible()
     expect(page.get_by_test_id("stMetricLabel").filter(has_text=re.compile(r"^Engagements$"))).to_be_visible()
@@ -127,7 +127,7 @@ def classeur_casse(chemin) -> None:
 
 def test_referentiel_classeur_refuse(onglet: Page, app_url, capture, tmp_path):
     page = onglet
-    ouvrir_accueil(page, app_url + "/")
+    ouvrir_accueil(page, app_url + "/accueil")
     lien_menu(page, "Référentiel").click()
     expect(page.get_by_role("heading", name="Référentiel d'un protocole")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/referentiel(\?|$)"))
