@@ -131,8 +131,9 @@ CAS = {
     modele_depot.lignes_du_modele: (lambda s, c: modele_depot.lignes_du_modele(s, TCM, "CAF10", "2022"), False),
     modele_depot.ecrire_modele_depot: (
         lambda s, c: modele_depot.ecrire_modele_depot(s, TCM, "CAF10", "2022", io.BytesIO()), False),
+    # (confirmer_recul : l'engagement de la démonstration peut être déjà « réalisé » ; c'est le droit qu'on essaie)
     suivi.enregistrer_etat: (lambda s, c: suivi.enregistrer_etat(s, TCM, c["eng_caf"], "en cours", "2021-05-01",
-                                                                 None), True),
+                                                                 None, confirmer_recul=True), True),
     suivi.etats_courants: (lambda s, c: suivi.etats_courants(s, TCM), False),
     suivi.historique_etats: (lambda s, c: suivi.historique_etats(s, TCM, c["eng_caf"]), False),
     suivi.engagements_filtres: (lambda s, c: suivi.engagements_filtres(s, TCM), False),
