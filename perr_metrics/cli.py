@@ -260,6 +260,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--etat", required=True, help="non démarré, en cours, réalisé, reporté ou abandonné")
     r.add_argument("--date", help="date de l'état (12/02/2021 ou 2021-02-12 ; par défaut aujourd'hui)")
     r.add_argument("--commentaire", help="le commentaire joint à l'état")
+    r.add_argument("--confirmer-recul", action="store_true",
+                   help="confirme un retour en arrière (quitter « réalisé », revenir à « non démarré »)")
 
     s = sous.add_parser("demo", help="construit une base d'essai fictive (régionale ou nationale : 10 millions de valeurs)")
     s.add_argument("--echelle", choices=["regionale", "nationale"], default="regionale",
@@ -815,9 +817,10 @@ def _executer(args, store: Store) -> int:
         from perr_metrics.pilotage.suivi import EtatRefuse, enregistrer_etat
         try:
             ligne = enregistrer_etat(store, args.protocole, args.engagement, args.etat, args.date or dt.date.today(),
-                                     args.commentaire)
+                                     args.commentaire, confirmer_recul=args.confirmer_recul)
         except EtatRefuse as exc:
-            print(f"Refusé [{exc.code}] : {exc}", file=sys.stderr)
+            suite = " Relancez avec --confirmer-recul pour le confirmer." if exc.code == "recul-a-confirmer" else ""
+            print(f"Refusé [{exc.code}] : {exc}{suite}", file=sys.stderr)
             return 1
         from perr_metrics.commun.formats import format_date
         print(f"Engagement {args.engagement} : « {ligne['etat']} » au {format_date(ligne['date_etat'])} enregistré.")

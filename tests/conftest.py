@@ -92,3 +92,42 @@ def pytest_sessionfinish(session, exitstatus):
     if manquants:
         print(f"\nCodes d'erreur émis pendant les tests mais absents de docs/erreurs.md : {', '.join(manquants)}")
         session.exitstatus = 1
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Aucun appel déprécié de Streamlit : Streamlit n'émet pas de DeprecationWarning (warnings.warn) mais écrit ses
+# dépréciations au journal, par streamlit.deprecation_util.show_deprecation_warning (logger du même nom), une fois par
+# message et par processus. Chaque test écoute ce logger (l'objet logging existe avant que Streamlit ne soit importé) ;
+# le moindre message fait échouer le test. Le serveur des tests navigateur est vérifié de même (tests/e2e/conftest.py).
+# pytest.ini change aussi en erreur un DeprecationWarning qui viendrait de Streamlit.
+# --------------------------------------------------------------------------------------------------------------------
+import logging  # noqa: E402
+
+
+class _Depreciations(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+LOGGER_DEPRECIATIONS = "streamlit.deprecation_util"
+
+
+@pytest.fixture(autouse=True)
+def sans_appel_deprecie_de_streamlit():
+    util = sys.modules.get(LOGGER_DEPRECIATIONS)
+    if util is not None:
+        util._shown_warnings.clear()       # « une fois par processus » : chaque test doit la revoir
+    ecoute = _Depreciations()
+    logger = logging.getLogger(LOGGER_DEPRECIATIONS)
+    logger.addHandler(ecoute)
+    try:
+        yield ecoute
+    finally:
+        logger.removeHandler(ecoute)
+    if ecoute.messages:
+        pytest.fail("Appel déprécié de Streamlit (à remplacer avant qu'il ne soit retiré) :\n"
+                    + "\n".join(f"- {m}" for m in ecoute.messages), pytrace=False)

@@ -32,18 +32,37 @@ def _graine(*morceaux: str) -> int:
 
 
 @operation("administrer_referentiel")
-def charger_demo(store: Store, dossier: Path = DOSSIER_DEMO) -> list[str]:
-    """Importe les protocoles de démonstration absents de la base et génère leurs valeurs. Renvoie leurs codes."""
+def charger_demo(store: Store, dossier: Path = DOSSIER_DEMO, progres=None) -> list[str]:
+    """Importe les protocoles de démonstration absents de la base et génère leurs valeurs. Renvoie leurs codes.
+
+    `progres(texte, part)`, s'il est donné, est appelé avant chaque étape (part de 0 à 1) : le tableau de bord en fait
+    la barre de progression du premier démarrage."""
     codes = []
+    etapes = 3 * len(PROTOCOLES_DEMO) + 1
+    fait = 0
+
+    def etape(texte: str) -> None:
+        nonlocal fait
+        if progres is not None:
+            progres(texte, fait / etapes)
+        fait += 1
+
     for nom in PROTOCOLES_DEMO:
+        etape(f"Import du référentiel de démonstration « {nom.capitalize()} »…")
         resultat = importer_referentiel(store, dossier / nom)
         codes.append(resultat.protocole)
         deja = store.lire(lambda con: con.execute("SELECT count(*) FROM valeur WHERE protocole = ?",
                                                   [resultat.protocole]).fetchone()[0])
+        etape(f"Valeurs fictives des indicateurs de {resultat.protocole}…")
         if not deja:
             generer_valeurs(store, resultat.protocole)
+        etape(f"États fictifs des engagements de {resultat.protocole}…")
+        if not deja:
             generer_etats(store, resultat.protocole)
+    etape("Comptes de démonstration…")
     creer_comptes_demo(store)
+    if progres is not None:
+        progres("Démonstration prête.", 1.0)
     return codes
 
 

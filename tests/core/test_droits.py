@@ -22,6 +22,7 @@ from perr_metrics.depots import modele as modele_depot
 from perr_metrics.pilotage import avancement, geo, publication, suivi, vues
 from perr_metrics.rapport import contenu as contenu_rapport
 from perr_metrics.rapport import textes as textes_rapport
+from perr_metrics.referentiel import apercu as apercu_referentiel
 from perr_metrics.referentiel import classeur as referentiel
 from perr_metrics.referentiel import requetes
 from perr_metrics.demo.demonstration import DOSSIER_DEMO
@@ -91,6 +92,8 @@ CAS = {
     requetes.nombre_de_valeurs: (lambda s, c: requetes.nombre_de_valeurs(s, TCM), False),
     referentiel.donnees_protocole: (lambda s, c: referentiel.donnees_protocole(s, TCM), False),
     referentiel.exporter_referentiel: (lambda s, c: referentiel.exporter_referentiel(s, TCM, io.BytesIO()), False),
+    apercu_referentiel.apercu_import: (lambda s, c: apercu_referentiel.apercu_import(s, DOSSIER_DEMO / "troyes"),
+                                       False),
     referentiel.importer_referentiel: (lambda s, c: referentiel.importer_referentiel(s, DOSSIER_DEMO / "troyes"),
                                        True),
     avancement.indicateurs_au_perimetre: (lambda s, c: avancement.indicateurs_au_perimetre(s, TCM, "2021"), False),
@@ -129,8 +132,9 @@ CAS = {
     modele_depot.lignes_du_modele: (lambda s, c: modele_depot.lignes_du_modele(s, TCM, "CAF10", "2022"), False),
     modele_depot.ecrire_modele_depot: (
         lambda s, c: modele_depot.ecrire_modele_depot(s, TCM, "CAF10", "2022", io.BytesIO()), False),
+    # (confirmer_recul : l'engagement de la démonstration peut être déjà « réalisé » ; c'est le droit qu'on essaie)
     suivi.enregistrer_etat: (lambda s, c: suivi.enregistrer_etat(s, TCM, c["eng_caf"], "en cours", "2021-05-01",
-                                                                 None), True),
+                                                                 None, confirmer_recul=True), True),
     suivi.etats_courants: (lambda s, c: suivi.etats_courants(s, TCM), False),
     suivi.historique_etats: (lambda s, c: suivi.historique_etats(s, TCM, c["eng_caf"]), False),
     suivi.engagements_filtres: (lambda s, c: suivi.engagements_filtres(s, TCM), False),

@@ -68,6 +68,7 @@ def test_mauvais_mot_de_passe_puis_accueil(onglet: Page, app_url, capture):
     page = onglet
     page.goto(app_url + "/")
     expect(page_de_connexion(page)).to_be_visible(timeout=PREMIER_CHARGEMENT)
+    attendre_meme_adresse(page, app_url + "/connexion")     # une seule adresse par page : la racine y renvoie
     attendre_fin_calcul(page)
     # Les comptes de démonstration, un par rôle, avec leur mot de passe.
     expect(page.get_by_test_id("stAlert").filter(has_text="Démonstration")).to_be_visible()
@@ -95,7 +96,7 @@ def test_mauvais_mot_de_passe_puis_accueil(onglet: Page, app_url, capture):
 
     connecter(page, "coordination")
     expect(page.get_by_role("heading", name=TITRE_ACCUEIL, exact=True)).to_be_visible(timeout=60_000)
-    attendre_meme_adresse(page, app_url + "/")
+    attendre_meme_adresse(page, app_url + "/accueil")
     attendre_fin_calcul(page)
     expect(bandeau_connecte(page)).to_contain_text("Administrateur")
     assert_menu(page, PAGES_ADMINISTRATEUR)
@@ -105,7 +106,7 @@ def test_mauvais_mot_de_passe_puis_accueil(onglet: Page, app_url, capture):
 
 def test_lecteur_pilotage_sans_depot_ni_comptes(onglet: Page, app_url, capture):
     page = onglet
-    ouvrir_connecte(page, app_url + "/", "copil")
+    ouvrir_connecte(page, app_url + "/accueil", "copil")
     expect(page.get_by_role("heading", name=TITRE_ACCUEIL, exact=True)).to_be_visible(timeout=60_000)
     attendre_fin_calcul(page)
     expect(bandeau_connecte(page, "Membre du COPIL (démo)")).to_contain_text("Lecteur")
@@ -124,8 +125,10 @@ def test_lecteur_pilotage_sans_depot_ni_comptes(onglet: Page, app_url, capture):
 
 def test_contributeur_arrive_sur_deposer(onglet: Page, app_url, capture):
     page = onglet
-    ouvrir_connecte(page, app_url + "/", "caf-aube")
+    page.goto(app_url + "/")
+    connecter(page, "caf-aube")
     expect(page.get_by_role("heading", name="Déposer des valeurs", exact=True)).to_be_visible(timeout=60_000)
+    attendre_meme_adresse(page, app_url + "/deposer")       # la même adresse que pour la coordination
     attendre_fin_calcul(page)
     expect(bandeau_connecte(page, "CAF de l'Aube (démo)")).to_contain_text("CAF10")
     assert_menu(page, PAGES_CONTRIBUTEUR)

@@ -151,5 +151,10 @@ def test_referentiel_refus_puis_import(monkeypatch, store_demo, tmp_path):
     bon = classeurs.ecrire(tmp_path).read_bytes()
     at.file_uploader(key="classeur").set_value(("bon.xlsx", bon, XLSX)).run()
     assert not at.exception
+    # D'abord l'aperçu de ce qui serait créé ; rien n'est écrit avant la confirmation.
+    assert any("Ce que changerait l'import" in h.value for h in at.subheader)
+    assert store_demo.requete("SELECT count(*) AS n FROM protocole WHERE code = 'EQ2030-TEST'")["n"][0] == 0
+    at.button(key="confirmer_import").click().run()
+    assert not at.exception
     assert "EQ2030-TEST créé" in at.success[0].value
     assert any("EQ2030-TEST" in o for o in at.selectbox(key="export").options)
