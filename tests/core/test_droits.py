@@ -125,6 +125,8 @@ CAS = {
     depots.deposer: (lambda s, c: depots.deposer(s, c["csv_caf"], "caf.csv", protocole=TCM, signataire="CAF10",
                                                  accepter_avertissements=True), True),
     depots.revoir_depot: (lambda s, c: depots.revoir_depot(s, c["depot_caf"], "validé"), True),
+    depots.detail_depot: (lambda s, c: depots.detail_depot(s, c["depot_caf"]), False),
+    depots.depots_en_attente: (lambda s, c: depots.depots_en_attente(s, TCM), False),
     modele_depot.lignes_du_modele: (lambda s, c: modele_depot.lignes_du_modele(s, TCM, "CAF10", "2022"), False),
     modele_depot.ecrire_modele_depot: (
         lambda s, c: modele_depot.ecrire_modele_depot(s, TCM, "CAF10", "2022", io.BytesIO()), False),
