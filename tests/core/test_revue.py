@@ -295,3 +295,35 @@ def test_les_problemes_portent_des_noms(essai):
     vide = deposer(essai, b"", "vide.csv", protocole=PROTOCOLE, signataire="ETAT-DDSP")
     assert problemes_nommes(vide)[["nature", "indicateur", "perimetre"]].values.tolist() == [["Fichier vide", "", ""]]
     assert all(depots.nature_du_probleme(c) != c for c in depots.NATURES)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# L'espace d'un partenaire (son accueil)
+# --------------------------------------------------------------------------------------------------------------------
+
+def test_l_espace_du_partenaire(essai, tmp_path):
+    from perr_metrics.pilotage import partenaire
+    import datetime as dt
+    _choisir(essai, tmp_path, None, "31/03")
+    ddsp = essai.pour(Utilisateur("agent-ddsp", "Agent DDSP", "contributeur", PROTOCOLE, "ETAT-DDSP"))
+    assert partenaire.campagne(2024, 2030, dt.date(2026, 2, 1)) == "2025"
+    assert partenaire.campagne(2019, 2022, dt.date(2026, 2, 1)) == "2022"
+    assert partenaire.campagne(2024, 2030, dt.date(2024, 2, 1)) == "2024"
+    e = partenaire.espace_partenaire(ddsp, PROTOCOLE, "ETAT-DDSP", "2025")
+    assert (e.nom, e.periode, e.echeance, e.nb_attendus, e.nb_recus) == ("État – DDSP", "2025", dt.date(2026, 3, 31),
+                                                                         2, 0)
+    assert e.a_corriger.empty and e.en_attente.empty
+    # Ses indicateurs face à leurs cibles, même sans valeur.
+    assert set(e.indicateurs["indicateur"]) == {"PATROUILLES"}
+    fautif = _deposer(ddsp, [["PATROUILLES", Q1, "2025", 400]], "2025.csv", accepter_avertissements=True)
+    revoir_depot(essai, fautif.depot_id, "à corriger", "400 : vraiment ? " * 10)
+    e = partenaire.espace_partenaire(ddsp, PROTOCOLE, "ETAT-DDSP", "2025")
+    assert e.a_corriger["id"].tolist() == [fautif.depot_id]
+    assert e.a_corriger.iloc[0]["commentaire_revue"] == "400 : vraiment ? " * 10      # en entier
+    assert e.nb_recus == 0     # un dépôt « à corriger » ne compte pas comme reçu
+    # Redéposé : il n'est plus à corriger, le nouveau attend la revue.
+    corrige = _deposer(ddsp, [["PATROUILLES", Q1, "2025", 140], ["PATROUILLES", Q2, "2025", 90]], "2025b.csv")
+    e = partenaire.espace_partenaire(ddsp, PROTOCOLE, "ETAT-DDSP", "2025")
+    assert e.a_corriger.empty and e.en_attente["id"].tolist() == [corrige.depot_id] and e.nb_recus == 2
+    ligne = e.indicateurs.set_index("perimetre").loc[Q1]
+    assert (ligne["valeur"], ligne["cible_finale"], ligne["annee_cible"]) == (140, 240, 2030)
