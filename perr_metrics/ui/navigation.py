@@ -29,14 +29,18 @@ _A, _C, _L = "administrateur", "contributeur", "lecteur"
 # Qui voit quelle page. Les pages vérifient aussi le droit dont elles ont besoin (`garde_page`) et le cœur refuse
 # toute opération hors du rôle : la navigation n'est que la première barrière.
 PAGES = [
-    _Page("pages/accueil.py", "Accueil", ":material/home:", "Pilotage", {_A, _L}, defaut_pour={_A, _L}),
-    _Page("pages/vue_ensemble.py", "Vue d'ensemble", ":material/dashboard:", "Pilotage", {_A, _L}),
+    # La page d'arrivée répond à la première question de chaque rôle : la coordination, ce qui attend sa revue (et la
+    # structure du protocole) ; un partenaire, ce qu'on attend de lui, ce qu'il doit corriger, ses indicateurs ; un
+    # membre du COPIL, la vue d'ensemble.
+    _Page("pages/accueil.py", "Accueil", ":material/home:", "Pilotage", {_A, _L, _C}, defaut_pour={_A, _C}),
+    _Page("pages/vue_ensemble.py", "Vue d'ensemble", ":material/dashboard:", "Pilotage", {_A, _L},
+          defaut_pour={_L}),
     _Page("pages/par_axe.py", "Par axe", ":material/stacked_bar_chart:", "Pilotage", {_A, _L}),
     _Page("pages/par_qpv.py", "Par QPV", ":material/location_city:", "Pilotage", {_A, _L}),
     _Page("pages/par_signataire.py", "Par signataire", ":material/groups:", "Pilotage", {_A, _L}),
     _Page("pages/fiche_indicateur.py", "Fiche indicateur", ":material/query_stats:", "Pilotage", {_A, _L}),
     _Page("pages/engagements.py", "Engagements", ":material/task_alt:", "Pilotage", {_A, _L, _C}),
-    _Page("pages/deposer.py", "Déposer", ":material/upload_file:", "Partenaires", {_A, _C}, defaut_pour={_C}),
+    _Page("pages/deposer.py", "Déposer", ":material/upload_file:", "Partenaires", {_A, _C}),
     _Page("pages/suivi_depots.py", "Suivi des dépôts", ":material/fact_check:", "Partenaires", {_A, _L, _C}),
     _Page("pages/rapport_annuel.py", "Rapport annuel", ":material/picture_as_pdf:", "Partenaires", {_A, _L}),
     _Page("pages/indicateurs_publies.py", "Indicateurs publiés", ":material/public:", "Vue publique",
