@@ -80,9 +80,9 @@ def espace_du_partenaire(p: dict) -> None:
             statut_txt=[f"{s} — {depots.MARQUE_EN_ATTENTE}" if m else (s or "")
                         for s, m in zip(ind["statut"], ind["en_attente_de_revue"] & ind["avertissement_force"])])
         ui.tableau(vue, {"libelle": "Indicateur", "perimetre_libelle": "Périmètre", "valeur_txt": "Valeur",
-                         "attendu_txt": "Attendu sur la trajectoire", "cible_txt": "Cible finale",
-                         "statut_txt": "Statut", "explication": "Explication"},
-                   larges=("libelle", "explication"), height=min(38 + 35 * len(vue), 460))
+                         "statut_txt": "Statut", "attendu_txt": "Attendu sur la trajectoire",
+                         "cible_txt": "Cible finale", "explication": "Explication"},
+                   larges=("explication",), height=min(38 + 35 * len(vue), 460))
         with st.expander("Lire chaque explication en entier"):
             for r in vue.itertuples():
                 st.markdown(f"**{ui.echapper(r.libelle)}** — {ui.echapper(r.perimetre_libelle)} : "

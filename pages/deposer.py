@@ -16,9 +16,11 @@ def problemes(res) -> None:
     df = depots.problemes_nommes(res)
     if df.empty:
         return
-    ui.tableau(df, {"niveau": "Niveau", "nature": "Problème", "cellule": "Cellule", "indicateur": "Indicateur",
-                    "perimetre": "Périmètre", "valeur": "Valeur reçue", "message": "Ce qu'il faut faire",
-                    "code": "Code"}, larges=("message", "indicateur"),
+    # Ce qui se lit d'abord (le problème, la cellule, la valeur, quoi faire), puis ce que la ligne concerne ; le code
+    # en dernier. Le message en entier sous le tableau.
+    ui.tableau(df, {"niveau": "Niveau", "nature": "Problème", "cellule": "Cellule", "valeur": "Valeur reçue",
+                    "message": "Ce qu'il faut faire", "indicateur": "Indicateur", "perimetre": "Périmètre",
+                    "code": "Code"}, larges=("message",),
                 height=min(38 + 35 * len(df), 420))
     feuilles = sorted({f for f in df["feuille"] if f})
     st.caption((f"Cellules de la feuille « {feuilles[0]} ». " if len(feuilles) == 1 else "")
@@ -47,9 +49,9 @@ def confirmation(res) -> None:
     ordre = {"modifiée": 0, "nouvelle": 1, "inchangée": 2}
     ch = ch.assign(rang=ch["nature"].map(ordre)).sort_values(["rang", "indicateur_txt", "perimetre_txt"])
     ui.tableau(ch, {"indicateur_txt": "Indicateur", "perimetre_txt": "Périmètre", "periode": "Période",
-                    "precedente_txt": "Valeur précédente (période précédente)",
-                    "ancienne_txt": "Valeur remplacée", "nouvelle_txt": "Nouvelle valeur", "nature": "Changement"},
-               larges=("indicateur_txt",), height=min(38 + 35 * len(ch), 460))
+                    "nouvelle_txt": "Nouvelle valeur", "nature": "Changement", "ancienne_txt": "Valeur remplacée",
+                    "precedente_txt": "Valeur précédente (période précédente)"},
+               height=min(38 + 35 * len(ch), 460))
     st.caption("« Valeur précédente » : celle qui fait foi à la période précédente (la même que dans le modèle et "
                "les avertissements) ; « Valeur remplacée » : celle qui faisait foi pour la même période avant ce "
                "dépôt.")

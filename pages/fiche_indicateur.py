@@ -138,8 +138,9 @@ with ui.protections():
             for statut, g in per.groupby("statut", sort=False):
                 fig.add_bar(x=g["valeur"], y=g["nom"], orientation="h", name=statut,
                             marker_color=ui.COULEURS_STATUT[statut],
-                            text=[ui.valeur_texte(v, u) + (" ⚠" if m else "") for v, m in
-                                  zip(g["valeur"], g["en_attente_de_revue"].fillna(False))],
+                            text=[ui.valeur_texte(v, u) + (" ⚠" if m and f else "") for v, m, f in
+                                  zip(g["valeur"], g["en_attente_de_revue"].fillna(False),
+                                      g["avertissement_force"].fillna(False))],
                             customdata=g["explication"], hovertemplate="%{customdata}<extra></extra>")
             fig.add_scatter(x=per["attendu"], y=per["nom"], mode="markers", name="Valeur attendue",
                             marker=dict(symbol="line-ns", size=22, line=dict(width=3, color="#000000")))
@@ -157,19 +158,19 @@ with ui.protections():
             st.info("Aucune valeur déposée pour cet indicateur" + ("." if st.session_state.get("toutes_periodes") else
                                                                     f" en {vues.libelle_periode(periode)}."))
         else:
-            vue = prov.assign(valeur_txt=[ui.valeur_texte(v, u) + (" ⚠" if m else "")
+            vue = prov.assign(valeur_txt=[ui.valeur_texte(v, u) + (" ⚠" if m == MARQUE else "")
                                           for v, m in zip(prov["valeur"], prov["marque"])],
                               quand=prov["depose_le"].map(ui.date_heure_texte),
                               alerte=prov["avertissement"].fillna(""))
             if (prov["marque"] != "").any():
-                st.warning(f"⚠ : valeur {MARQUE} (ou d'un dépôt dans ce cas). La colonne « Revue » le dit ligne à "
-                           "ligne ; « Avertissement confirmé » donne l'avertissement.", icon=":material/warning:")
+                st.warning(f"⚠ : valeur {MARQUE}. La colonne « Revue » marque aussi les autres valeurs de son dépôt ; "
+                           "« Avertissement confirmé » donne l'avertissement.", icon=":material/warning:")
             # Le commentaire du partenaire tout de suite après la valeur et son sort (il était hors de l'écran).
             ui.tableau(vue, {"periode": "Période", "perimetre_libelle": "Périmètre", "valeur_txt": "Valeur",
                              "sort": "Sort", "marque": "Revue", "commentaire": "Commentaire",
                              "alerte": "Avertissement confirmé", "depot_id": "Dépôt n°", "cellule": "Cellule",
                              "signataire_nom": "Signataire", "utilisateur": "Déposé par", "quand": "Déposé le",
-                             "fichier_nom": "Fichier"}, larges=("sort", "commentaire", "alerte"))
+                             "fichier_nom": "Fichier"}, larges=("marque", "commentaire", "alerte"))
             longs = vue[(vue["commentaire"].fillna("") != "") | (vue["alerte"] != "")]
             if len(longs):
                 with st.expander("Lire les commentaires et les avertissements en entier"):

@@ -110,10 +110,10 @@ with ui.protections():
                 alerte=v["avertissement"].fillna(""))
             st.markdown("**Ses valeurs et ce qu'elles changent**")
             ui.tableau(vue, {"indicateur_txt": "Indicateur", "perimetre_txt": "Périmètre", "periode": "Période",
-                             "valeur_txt": "Valeur déposée", "remplacee_txt": "Valeur remplacée",
-                             "precedente_txt": "Valeur précédente (période précédente)", "nature": "Changement",
-                             "foi": "Fait foi", "alerte": "Avertissement confirmé", "commentaire": "Commentaire",
-                             "cellule": "Cellule"}, larges=("indicateur_txt", "alerte", "commentaire"),
+                             "valeur_txt": "Valeur déposée", "nature": "Changement", "alerte": "Avertissement confirmé",
+                             "remplacee_txt": "Valeur remplacée",
+                             "precedente_txt": "Valeur précédente (période précédente)", "foi": "Fait foi",
+                             "commentaire": "Commentaire", "cellule": "Cellule"}, larges=("alerte",),
                        height=min(38 + 35 * len(vue), 420))
             nom, octets = depots.fichier_du_depot(ui.store(), choix)
             st.download_button("Télécharger le fichier d'origine", octets, nom, key="telecharger_depot",

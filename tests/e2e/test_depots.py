@@ -57,7 +57,8 @@ def test_deposer_refus_puis_acceptation(onglet: Page, app_neuve, capture, tmp_pa
     expect(page.get_by_test_id("stAlert").filter(has_text="Fichier refusé")).to_be_visible(timeout=60_000)
     attendre_fin_calcul(page)
     tableau = page.get_by_test_id("stDataFrame").first
-    expect(tableau).to_contain_text("Valeurs!J3")
+    expect(tableau).to_contain_text("J3")
+    expect(tableau).to_contain_text("Valeur non numérique")          # le nom du problème, le code à côté
     expect(tableau).to_contain_text("valeur-non-numerique")
     capture(page, "deposer-refus")
 
@@ -67,7 +68,9 @@ def test_deposer_refus_puis_acceptation(onglet: Page, app_neuve, capture, tmp_pa
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(bon)
     succes = page.get_by_test_id("stAlert").filter(has_text="enregistré")
     expect(succes).to_be_visible(timeout=60_000)
-    expect(succes).to_contain_text("2 valeurs")
+    # Le modèle de 2022, période déjà déposée, arrive pré-rempli : toutes ses valeurs sont redéposées.
+    remplies = sum(1 for r in ws.iter_rows(min_row=2) if r[9].value is not None)
+    expect(succes).to_contain_text(f"{remplies} valeurs")
     attendre_fin_calcul(page)
     capture(page, "deposer-accepte")
 

@@ -76,8 +76,8 @@ def test_depot_avertissements_confirmes_puis_changements(monkeypatch, store_demo
     assert set(changements["Changement"]) <= {"nouvelle", "modifiée", "inchangée"}
     # Des noms, et une seule « valeur précédente » : celle de 2021 (la période précédente), à côté de la valeur
     # de 2022 que le dépôt remplace.
-    assert list(changements.columns) == ["Indicateur", "Périmètre", "Période", "Valeur précédente (période "
-                                         "précédente)", "Valeur remplacée", "Nouvelle valeur", "Changement"]
+    assert list(changements.columns) == ["Indicateur", "Périmètre", "Période", "Nouvelle valeur", "Changement",
+                                         "Valeur remplacée", "Valeur précédente (période précédente)"]
     wb = load_workbook(io.BytesIO(fichier))["Valeurs"]
     ligne = changements[changements["Nouvelle valeur"].str.startswith("4")].iloc[0]
     assert ligne["Indicateur"] == f"{wb['B3'].value} ({wb['A3'].value})" and ligne["Périmètre"] == wb["D3"].value
