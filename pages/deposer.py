@@ -28,7 +28,8 @@ def problemes(res) -> None:
     with st.expander("Lire chaque problème en entier"):
         for r in df.itertuples():
             ou = " · ".join(x for x in (f"cellule {r.cellule}" if r.cellule else "", r.indicateur, r.perimetre) if x)
-            st.markdown(f"**{ui.echapper(r.nature)}** ({ui.echapper(ou) or 'fichier'}) : {ui.echapper(r.message)}")
+            st.markdown(f"**{ui.echapper(r.nature)}** ({ui.echapper(ou) or 'fichier'}) : {ui.echapper(r.message)} "
+                        f"— code `{r.code}`")
 
 
 def confirmation(res) -> None:

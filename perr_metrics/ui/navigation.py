@@ -29,12 +29,12 @@ _A, _C, _L = "administrateur", "contributeur", "lecteur"
 # Qui voit quelle page. Les pages vérifient aussi le droit dont elles ont besoin (`garde_page`) et le cœur refuse
 # toute opération hors du rôle : la navigation n'est que la première barrière.
 PAGES = [
-    # La page d'arrivée répond à la première question de chaque rôle : la coordination, ce qui attend sa revue (et la
-    # structure du protocole) ; un partenaire, ce qu'on attend de lui, ce qu'il doit corriger, ses indicateurs ; un
-    # membre du COPIL, la vue d'ensemble.
-    _Page("pages/accueil.py", "Accueil", ":material/home:", "Pilotage", {_A, _L, _C}, defaut_pour={_A, _C}),
-    _Page("pages/vue_ensemble.py", "Vue d'ensemble", ":material/dashboard:", "Pilotage", {_A, _L},
-          defaut_pour={_L}),
+    # L'accueil (« / ») est la page d'arrivée de chaque rôle, et chaque autre page garde la même adresse pour tous ;
+    # il répond à la première question du rôle : la coordination, ce qui attend sa revue (et la structure du
+    # protocole) ; un partenaire, ce qu'on attend de lui, ce qu'il doit corriger, ses indicateurs ; un membre du
+    # COPIL est mené à la vue d'ensemble (pages/accueil.py).
+    _Page("pages/accueil.py", "Accueil", ":material/home:", "Pilotage", {_A, _L, _C}, defaut_pour={_A, _L, _C}),
+    _Page("pages/vue_ensemble.py", "Vue d'ensemble", ":material/dashboard:", "Pilotage", {_A, _L}),
     _Page("pages/par_axe.py", "Par axe", ":material/stacked_bar_chart:", "Pilotage", {_A, _L}),
     _Page("pages/par_qpv.py", "Par QPV", ":material/location_city:", "Pilotage", {_A, _L}),
     _Page("pages/par_signataire.py", "Par signataire", ":material/groups:", "Pilotage", {_A, _L}),
@@ -98,6 +98,13 @@ def navigation():
     if u is not None and choisie.url_path == "connexion" and accueil is not None:
         # On vient de se connecter sur la page de connexion : sa page d'accueil, avec les filtres de l'adresse.
         st.switch_page(accueil, query_params=st.query_params.to_dict())
+    if u is not None and u.role == _L and choisie is accueil and not st.session_state.get("perr_arrivee_copil"):
+        # Un membre du COPIL arrive pour la vue d'ensemble (une fois par session, avec les filtres de l'adresse) ;
+        # l'accueil (la structure du protocole) reste dans le menu.
+        st.session_state["perr_arrivee_copil"] = True
+        vue = next((p for ps in sections.values() for p in ps if p.url_path == "vue_ensemble"), None)
+        if vue is not None:
+            st.switch_page(vue, query_params=st.query_params.to_dict())
     return choisie
 
 

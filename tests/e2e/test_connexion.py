@@ -107,8 +107,11 @@ def test_mauvais_mot_de_passe_puis_accueil(onglet: Page, app_url, capture):
 
 def test_lecteur_pilotage_sans_depot_ni_comptes(onglet: Page, app_url, capture):
     page = onglet
-    ouvrir_connecte(page, app_url + "/", "copil")
+    # Son arrivée (« / ») le mène à la vue d'ensemble, à son adresse (la même pour tous les rôles).
+    page.goto(app_url + "/")
+    connecter(page, "copil")
     expect(page.get_by_role("heading", name=ACCUEIL_LECTEUR, exact=True)).to_be_visible(timeout=60_000)
+    attendre_meme_adresse(page, app_url + "/vue_ensemble")
     attendre_fin_calcul(page)
     expect(bandeau_connecte(page, "Membre du COPIL (démo)")).to_contain_text("Lecteur")
     assert_menu(page, PAGES_LECTEUR)

@@ -59,7 +59,11 @@ def test_deposer_refus_puis_acceptation(onglet: Page, app_neuve, capture, tmp_pa
     tableau = page.get_by_test_id("stDataFrame").first
     expect(tableau).to_contain_text("J3")
     expect(tableau).to_contain_text("Valeur non numérique")          # le nom du problème, le code à côté
-    expect(tableau).to_contain_text("valeur-non-numerique")
+    # Chaque problème en entier, avec son code (la dernière colonne du tableau peut être hors de l'écran).
+    page.get_by_text("Lire chaque problème en entier").click()
+    entier = page.get_by_test_id("stExpander").filter(has_text="Lire chaque problème en entier")
+    expect(entier).to_contain_text("n'est pas un nombre")
+    expect(entier).to_contain_text("valeur-non-numerique")
     capture(page, "deposer-refus")
 
     ws["J3"] = 12

@@ -88,8 +88,9 @@ def test_revue_avant_publication(onglet: Page, nouvel_onglet, serveur, capture, 
     attendre_fin_calcul(page)
     # La confirmation parle de noms, et distingue la valeur précédente (2021) de la valeur remplacée (2022).
     confirmation = page.get_by_test_id("stDataFrame").first
-    expect(confirmation).to_contain_text("Valeur précédente (période précédente)")
-    expect(confirmation).to_contain_text("Valeur remplacée")
+    expect(confirmation).to_contain_text(f"{libelle} ({indicateur})")
+    expect(confirmation).to_contain_text("Nouvelle valeur")
+    expect(confirmation).to_contain_text("modifiée")
     capture(page, "revue-1-partenaire-confirme")
 
     # 2. Le COPIL : la valeur est marquée, sur la fiche et dans la provenance.
@@ -113,7 +114,7 @@ def test_revue_avant_publication(onglet: Page, nouvel_onglet, serveur, capture, 
     expect(depot.get_by_role("combobox")).to_have_value(re.compile("caf-2022.xlsx.*en attente de revue"))
     expect(coord.get_by_text("Avertissements confirmés par le partenaire")).to_be_visible()
     expect(coord.get_by_text(re.compile(re.escape(libelle))).first).to_be_visible()
-    valeurs = coord.get_by_test_id("stDataFrame").filter(has_text="Valeur remplacée")
+    valeurs = coord.get_by_test_id("stDataFrame").filter(has_text="Valeur déposée")
     expect(valeurs).to_be_visible()
     formulaire = coord.get_by_test_id("stForm")
     radios = formulaire.get_by_role("radio")
