@@ -699,7 +699,9 @@ def serie_indicateur(store: Store, protocole: str, indicateur: str, lire: Lecteu
 def provenance(store: Store, protocole: str, indicateur: str) -> pd.DataFrame:
     """D'où vient chaque valeur déposée pour un indicateur : toutes les valeurs de `depots.historique` (dépôt n°,
     fichier, signataire, déposant, date, cellule, fait_foi), avec le libellé du périmètre, le nom du signataire et leur
-    sort : « fait foi », « remplacée par le dépôt n° N » (un dépôt plus récent), « écartée : dépôt à corriger ».
+    sort : « fait foi », « remplacée par le dépôt n° N » (un dépôt plus récent), « écartée : dépôt à corriger », « en
+    attente de revue » (le protocole ne compte pas encore ce dépôt) ; et `marque` : « confirmée malgré un avertissement,
+    en attente de revue » (`depots.MARQUE_EN_ATTENTE`) tant que la coordination n'a pas revu son dépôt.
     Par période, puis périmètre (dans l'ordre du protocole), puis dépôt du plus récent au plus ancien."""
     def lire(con):
         per = con.execute("SELECT code AS perimetre, libelle AS perimetre_libelle, ordre, CASE niveau WHEN "
@@ -724,8 +726,13 @@ def provenance(store: Store, protocole: str, indicateur: str) -> pd.DataFrame:
     df["sort"] = [
         "fait foi" if f else
         "écartée : dépôt à corriger" if s == "à corriger" else
+        f"remplacée par le dépôt n° {foi[cle]}" if cle in foi and r else
+        "en attente de revue" if not r and s == "reçu" else
         f"remplacée par le dépôt n° {foi[cle]}" if cle in foi else "écartée"
-        for f, s, cle in zip(fait_foi, df["statut"].tolist(), cles)]
+        for f, s, cle, r in zip(fait_foi, df["statut"].tolist(), cles, df["retenu"].tolist())]
+    df["marque"] = [
+        (depots.MARQUE_EN_ATTENTE if a is not None and not pd.isna(a) else "dépôt " + depots.MARQUE_EN_ATTENTE)
+        if e else "" for e, a in zip(df["en_attente_de_revue"].tolist(), df["avertissement"].tolist())]
     df = df.sort_values(["periode", "rang", "ordre", "depot_id"], ascending=[False, True, True, False], kind="stable")
     return df.drop(columns=["rang", "ordre"]).reset_index(drop=True)
 

@@ -44,6 +44,9 @@ NATURE_DEFAUT = "résultat"
 FINANCEMENTS = ("crédits spécifiques", "droit commun")
 NATURES = ("contexte", "moyen", *(f"moyen ({f})" for f in FINANCEMENTS), "réalisation", NATURE_DEFAUT)
 OUI_NON = ("oui", "non")
+# Quand les valeurs d'un dépôt comptent (colonne « Valeurs prises en compte » ; depots.depot.SQL_DEPOT_RETENU).
+VALEURS_RETENUES = ("dès réception", "après revue des avertissements", "après validation")
+RE_ECHEANCE = re.compile(r"^(\d{1,2})/(\d{1,2})$")
 
 RE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 RE_INSEE = re.compile(r"^(\d{2}|2A|2B)\d{3}$|^97\d{3}$")
@@ -90,6 +93,8 @@ FEUILLES: tuple[SpecFeuille, ...] = (
         Colonne("Géographie", "geographie", "choix", True, GEOGRAPHIES, largeur=12),
         Colonne("Démonstration", "demonstration", "ouinon", choix=OUI_NON, largeur=14),
         Colonne("Description", "description", "texte", largeur=60),
+        Colonne("Valeurs prises en compte", "valeurs_retenues", "choix", choix=VALEURS_RETENUES, largeur=24),
+        Colonne("Échéance des dépôts", "echeance_depots", "texte", largeur=14),
     ), aide="Une seule ligne : le protocole lui-même."),
     SpecFeuille("Contrats de ville", "contrats", (
         Colonne("Code", "code", "code", True),
@@ -499,6 +504,20 @@ def _cycles(ref: Referentiel, index: dict[str, Ligne], cle_parent: str, code_err
             courant = index[courant][cle_parent]
 
 
+def _echeance(texte) -> str | None:
+    """« 31/3 » → « 31/03 » ; une cellule que le tableur a prise pour une date (« 2025-03-31 ») → « 31/03 » ; None si
+    vide ou illisible."""
+    texte = str(texte or "").strip()
+    m = RE_ECHEANCE.match(texte)
+    jour, mois = (m.group(1), m.group(2)) if m else (texte[8:10], texte[5:7]) if re.match(
+        r"^\d{4}-\d{2}-\d{2}$", texte) else (None, None)
+    try:
+        dt.date(2024, int(mois), int(jour))
+    except (TypeError, ValueError):
+        return None
+    return f"{int(jour):02d}/{int(mois):02d}"
+
+
 def _controler(ref: Referentiel) -> None:
     r = ref.rapport
     L = ref.lignes
@@ -516,6 +535,11 @@ def _controler(ref: Referentiel) -> None:
     if p and p["annee_debut"] and p["annee_fin"] and p["annee_debut"] > p["annee_fin"]:
         r.ajouter("annees-incoherentes", f"L'année de fin ({p['annee_fin']}) précède l'année de début "
                   f"({p['annee_debut']}).", p.feuille, p.adresse("annee_fin"), p["annee_fin"])
+    if p and p["echeance_depots"]:
+        if _echeance(p["echeance_depots"]) is None:
+            r.ajouter("echeance-invalide", "« Échéance des dépôts » attend un jour et un mois, JJ/MM (31/03 : les "
+                      "valeurs d'une année sont attendues avant le 31 mars de l'année suivante).", p.feuille,
+                      p.adresse("echeance_depots"), p["echeance_depots"])
     for cle in ("annee_debut", "annee_fin"):
         if p and p[cle] is not None and not 2000 <= p[cle] <= 2100:
             r.ajouter("annee-invalide", "Une année entre 2000 et 2100 est attendue.", p.feuille, p.adresse(cle), p[cle])
@@ -850,9 +874,12 @@ def importer_referentiel(store: Store, source, nom_fichier: str | None = None) -
                 raise ImportRefuse(ref.rapport)
         con.execute("DELETE FROM protocole WHERE code = ?", [p["code"]])
         con.execute(
-            "INSERT INTO protocole VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
+            "INSERT INTO protocole (code, titre, territoire, code_territoire, annee_debut, annee_fin, date_signature, "
+            "geographie, demonstration, description, importe_le, valeurs_retenues, echeance_depots) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp, ?, ?)",
             [p["code"], p["titre"], p["territoire"], p["code_territoire"], p["annee_debut"], p["annee_fin"],
-             p["date_signature"], p["geographie"], bool(p["demonstration"]), p["description"]])
+             p["date_signature"], p["geographie"], bool(p["demonstration"]), p["description"],
+             p["valeurs_retenues"] or VALEURS_RETENUES[0], _echeance(p["echeance_depots"])])
         for table in TABLES_REFERENTIEL:
             con.execute(f"DELETE FROM {table} WHERE protocole = ?", [p["code"]])
             inserer_df(con, table, tables[table])
@@ -894,7 +921,8 @@ def donnees_protocole(store: Store, code: str) -> dict[str, list[dict]]:
 
         sortie = {}
         sortie["protocole"] = q("SELECT code, titre, territoire, code_territoire, annee_debut, annee_fin, date_signature, "
-                                "geographie, demonstration, description FROM protocole WHERE code = ?")
+                                "geographie, demonstration, description, valeurs_retenues, echeance_depots "
+                                "FROM protocole WHERE code = ?")
         sortie["contrats"] = q("SELECT code, libelle, date_signature FROM contrat WHERE protocole = ? ORDER BY ordre")
         sortie["communes"] = q("SELECT code AS insee, libelle AS nom, contrat FROM perimetre "
                                "WHERE protocole = ? AND niveau = 'Commune' ORDER BY ordre")

@@ -28,7 +28,7 @@ SQL_PROTOCOLES = """
     s AS (SELECT protocole, count(*) AS nb FROM signataire GROUP BY 1),
     q AS (SELECT protocole, count(*) AS nb FROM perimetre WHERE niveau = 'QPV' GROUP BY 1)
     SELECT p.code, p.titre AS libelle, p.territoire, p.code_territoire, p.annee_debut, p.annee_fin,
-           p.date_signature, p.geographie, p.demonstration, p.description,
+           p.date_signature, p.geographie, p.demonstration, p.description, p.valeurs_retenues, p.echeance_depots,
            coalesce(n.nb, 0) AS nb_noeuds, coalesce(e.nb, 0) AS nb_engagements, coalesce(i.nb, 0) AS nb_indicateurs,
            coalesce(s.nb, 0) AS nb_signataires, coalesce(q.nb, 0) AS nb_quartiers
     FROM protocole p LEFT JOIN n ON n.protocole = p.code LEFT JOIN e ON e.protocole = p.code
@@ -42,7 +42,7 @@ SQL_PROTOCOLES = """
 # les protocoles de chaque table, puis n'en garde qu'un : 8 à 10 ms au lieu de 1 à 2 sur la base nationale).
 SQL_PROTOCOLE = """
     SELECT p.code, p.titre AS libelle, p.territoire, p.code_territoire, p.annee_debut, p.annee_fin,
-           p.date_signature, p.geographie, p.demonstration, p.description,
+           p.date_signature, p.geographie, p.demonstration, p.description, p.valeurs_retenues, p.echeance_depots,
            (SELECT count(*) FROM noeud WHERE protocole = $code) AS nb_noeuds,
            (SELECT count(*) FROM engagement WHERE protocole = $code) AS nb_engagements,
            (SELECT count(*) FROM indicateur WHERE protocole = $code) AS nb_indicateurs,

@@ -246,6 +246,24 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "Revue avant publication : valeurs prises en compte, échéance des dépôts, avertissements confirmés",
+        """
+        -- Quand les valeurs d'un dépôt comptent (font foi) : 'dès réception' (hors dépôts « à corriger »),
+        -- 'après revue des avertissements' (un dépôt confirmé malgré un avertissement attend sa revue), ou
+        -- 'après validation' (seuls les dépôts « validé »). Colonne « Valeurs prises en compte » du référentiel.
+        ALTER TABLE protocole ADD COLUMN valeurs_retenues VARCHAR DEFAULT 'dès réception';
+        -- Le jour (JJ/MM) de l'année suivante avant lequel les valeurs d'une année sont attendues ; NULL : aucune.
+        ALTER TABLE protocole ADD COLUMN echeance_depots VARCHAR;
+        -- Le nombre d'avertissements que le partenaire a confirmés en déposant (0 : aucun).
+        ALTER TABLE depot ADD COLUMN nb_avertissements INTEGER DEFAULT 0;
+        UPDATE depot SET nb_avertissements = CAST(regexp_extract(commentaire, '^(\\d+) avertissement', 1) AS INTEGER)
+            WHERE regexp_matches(coalesce(commentaire, ''), '^\\d+ avertissements? confirmés? au dépôt');
+        -- L'avertissement confirmé sur cette valeur (son code et son message), NULL s'il n'y en a pas eu.
+        ALTER TABLE valeur ADD COLUMN avertissement_code VARCHAR;
+        ALTER TABLE valeur ADD COLUMN avertissement VARCHAR;
+        """,
+    ),
 ]
 
 VERSION_SCHEMA = len(MIGRATIONS)

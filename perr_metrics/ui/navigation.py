@@ -39,8 +39,12 @@ _MOI = "Mon suivi"
 # Qui voit quelle page. Les pages vérifient aussi le droit dont elles ont besoin (`garde_page`) et le cœur refuse
 # toute opération hors du rôle : la navigation n'est que la première barrière.
 PAGES = [
-    _Page("pages/accueil.py", "Accueil", ":material/home:", "Pilotage", {_A, _L}, defaut_pour={_A, _L}),
-    _Page("pages/vue_ensemble.py", "Vue d'ensemble", ":material/dashboard:", "Pilotage", {_A, _L}),
+    # La racine (« / ») mène chaque rôle à la page qui répond à sa première question, sous l'adresse de cette page (la
+    # même pour tous les rôles) : la coordination et un partenaire à l'accueil (ce qui attend la revue ; ce qu'on
+    # attend du partenaire, ce qu'il doit corriger, ses indicateurs), un membre du COPIL à la vue d'ensemble.
+    _Page("pages/accueil.py", "Accueil", ":material/home:", {_A: "Pilotage", _L: "Pilotage", _C: _MOI}, {_A, _L, _C},
+          defaut_pour={_A, _C}),
+    _Page("pages/vue_ensemble.py", "Vue d'ensemble", ":material/dashboard:", "Pilotage", {_A, _L}, defaut_pour={_L}),
     _Page("pages/par_axe.py", "Par axe", ":material/stacked_bar_chart:", "Pilotage", {_A, _L}),
     _Page("pages/par_qpv.py", "Par QPV", ":material/location_city:", "Pilotage", {_A, _L}),
     _Page("pages/par_signataire.py", "Par signataire", ":material/groups:", "Pilotage", {_A, _L}),
@@ -48,8 +52,7 @@ PAGES = [
     _Page("pages/engagements.py", "Engagements", ":material/task_alt:", {_A: "Pilotage", _L: "Pilotage", _C: _MOI},
           {_A, _L, _C}),
     _Page("pages/rapport_annuel.py", "Rapport annuel", ":material/picture_as_pdf:", "Pilotage", {_A, _L}),
-    _Page("pages/deposer.py", "Déposer", ":material/upload_file:", {_A: "Partenaires", _C: _MOI}, {_A, _C},
-          defaut_pour={_C}),
+    _Page("pages/deposer.py", "Déposer", ":material/upload_file:", {_A: "Partenaires", _C: _MOI}, {_A, _C}),
     _Page("pages/suivi_depots.py", "Suivi des dépôts", ":material/fact_check:",
           {_A: "Partenaires", _L: "Pilotage", _C: _MOI}, {_A, _L, _C}),
     _Page("pages/indicateurs_publies.py", "Indicateurs publiés", ":material/public:", "Vue publique",

@@ -19,7 +19,7 @@ from perr_metrics.demo import demonstration as demo
 from perr_metrics.demo import nationale as demo_nationale
 from perr_metrics.depots import depot as depots
 from perr_metrics.depots import modele as modele_depot
-from perr_metrics.pilotage import avancement, geo, publication, suivi, vues
+from perr_metrics.pilotage import avancement, geo, partenaire, publication, suivi, vues
 from perr_metrics.rapport import contenu as contenu_rapport
 from perr_metrics.rapport import textes as textes_rapport
 from perr_metrics.referentiel import apercu as apercu_referentiel
@@ -129,6 +129,9 @@ CAS = {
     depots.deposer: (lambda s, c: depots.deposer(s, c["csv_caf"], "caf.csv", protocole=TCM, signataire="CAF10",
                                                  accepter_avertissements=True), True),
     depots.revoir_depot: (lambda s, c: depots.revoir_depot(s, c["depot_caf"], "validé"), True),
+    depots.detail_depot: (lambda s, c: depots.detail_depot(s, c["depot_caf"]), False),
+    depots.depots_en_attente: (lambda s, c: depots.depots_en_attente(s, TCM), False),
+    partenaire.espace_partenaire: (lambda s, c: partenaire.espace_partenaire(s, TCM, "CAF10", "2021"), False),
     modele_depot.lignes_du_modele: (lambda s, c: modele_depot.lignes_du_modele(s, TCM, "CAF10", "2022"), False),
     modele_depot.ecrire_modele_depot: (
         lambda s, c: modele_depot.ecrire_modele_depot(s, TCM, "CAF10", "2022", io.BytesIO()), False),
@@ -274,6 +277,8 @@ HORS_PERIMETRE = {
     "état d'un engagement d'autrui": lambda s, c: suivi.enregistrer_etat(s, TCM, c["eng_autre"], "en cours",
                                                                          "2021-05-01", None),
     "historique d'un engagement d'autrui": lambda s, c: suivi.historique_etats(s, TCM, c["eng_autre"]),
+    "espace de la DDSP": lambda s, c: partenaire.espace_partenaire(s, TCM, "ETAT-DDSP", "2022"),
+    "détail d'un dépôt de la DDSP": lambda s, c: depots.detail_depot(s, c["depot_ddsp"]),
 }
 
 
