@@ -1,0 +1,79 @@
+"""Deux serveurs du tableau de bord sur la même base (deux `streamlit run`, deux ports, le même `cookieSecret`, comme
+deux répliques derrière un proxy inverse) : une session ouverte sur le serveur A vaut sur le serveur B (le navigateur
+y présente le même cookie : les cookies ne distinguent pas les ports) ; la déconnexion sur B ferme la session de A à
+sa page suivante.
+
+Les deux processus partagent le fichier DuckDB comme le tableau de bord et la ligne de commande : chacun ne le garde
+ouvert qu'entre des lectures rapprochées et le cède à l'autre qui l'attend (perr_metrics/stockage/magasin.py, `_Garde` ;
+voir test_concurrence.py). La session elle-même est dans la base (perr_metrics/acces/sessions.py)."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import (PREMIER_CHARGEMENT, bandeau_connecte, connecter, lien_menu, page_de_connexion,
+                                serveur_streamlit)
+from tests.e2e.test_accueil import TITRE_ACCUEIL, attendre_fin_calcul
+
+pytestmark = pytest.mark.e2e
+
+SECRET = ["--server.cookieSecret", "le-meme-secret-sur-chaque-replique"]
+NOM_COPIL = "Membre du COPIL (démo)"
+
+
+@pytest.fixture(scope="module")
+def deux_serveurs(tmp_path_factory):
+    dossier = tmp_path_factory.mktemp("perr-e2e-repliques")
+    with serveur_streamlit(dossier, "streamlit-e2e-replique-a.log", options=SECRET) as a, \
+            serveur_streamlit(dossier, "streamlit-e2e-replique-b.log", options=SECRET) as b:
+        yield a, b
+
+
+def test_une_session_ouverte_sur_a_vaut_sur_b_et_se_ferme_partout(navigateur, deux_serveurs, capture):
+    url_a, url_b = deux_serveurs
+    assert url_a != url_b
+    contexte = navigateur.new_context(viewport={"width": 1400, "height": 900}, locale="fr-FR",
+                                      timezone_id="Europe/Paris")
+    contexte.set_default_timeout(30_000)
+    try:
+        # Serveur A : connexion par le formulaire (la première requête crée la base et charge la démonstration).
+        a = contexte.new_page()
+        a.goto(url_a + "/")
+        connecter(a, "copil")
+        expect(a.get_by_role("heading", name=TITRE_ACCUEIL, exact=True)).to_be_visible(timeout=PREMIER_CHARGEMENT)
+        attendre_fin_calcul(a)
+        # Le cookie de session est posé par la page (script) : on l'attend avant d'ouvrir B.
+        for _ in range(100):
+            if any(c["name"] == "perr_session" and c["value"] for c in contexte.cookies()):
+                break
+            a.wait_for_timeout(100)
+        assert any(c["name"] == "perr_session" and c["value"] for c in contexte.cookies())
+        capture(a, "repliques-A-connecte")
+
+        # Serveur B, même navigateur (même cookie) : connecté sans formulaire.
+        b = contexte.new_page()
+        b.goto(url_b + "/")
+        expect(bandeau_connecte(b, NOM_COPIL)).to_be_visible(timeout=PREMIER_CHARGEMENT)
+        expect(page_de_connexion(b)).to_have_count(0)
+        expect(b.get_by_role("heading", name=TITRE_ACCUEIL, exact=True)).to_be_visible(timeout=PREMIER_CHARGEMENT)
+        attendre_fin_calcul(b)
+        expect(b.get_by_test_id("stException")).to_have_count(0)
+        capture(b, "repliques-B-meme-session")
+
+        # Déconnexion sur B.
+        b.get_by_test_id("stSidebar").get_by_role("button", name="Se déconnecter").click()
+        expect(page_de_connexion(b)).to_be_visible(timeout=60_000)
+
+        # A, à sa page suivante (sans recharger : la même session Streamlit) : sa session est fermée.
+        lien_menu(a, "Vue d'ensemble").click()
+        expect(page_de_connexion(a)).to_be_visible(timeout=60_000)
+        expect(a.get_by_test_id("stAlert").filter(has_text="Votre session a été fermée")).to_be_visible()
+        expect(bandeau_connecte(a)).to_have_count(0)
+        capture(a, "repliques-A-session-fermee-par-B")
+
+        # Un onglet neuf sur A non plus n'est pas connecté (le cookie ne désigne plus aucune session).
+        c = contexte.new_page()
+        c.goto(url_a + "/")
+        expect(page_de_connexion(c)).to_be_visible(timeout=PREMIER_CHARGEMENT)
+    finally:
+        contexte.close()
