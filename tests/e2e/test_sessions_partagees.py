@@ -17,16 +17,19 @@ from tests.e2e.test_accueil import TITRE_ACCUEIL, attendre_fin_calcul
 
 pytestmark = pytest.mark.e2e
 
-SECRET = ["--server.cookieSecret", "le-meme-secret-sur-chaque-replique"]
+# Le même secret de cookie sur chaque réplique (Streamlit ne l'accepte que par sa configuration ou l'environnement).
+SECRET = "le-meme-secret-sur-chaque-replique"
 NOM_COPIL = "Membre du COPIL (démo)"
 
 
 @pytest.fixture(scope="module")
 def deux_serveurs(tmp_path_factory):
     dossier = tmp_path_factory.mktemp("perr-e2e-repliques")
-    with serveur_streamlit(dossier, "streamlit-e2e-replique-a.log", options=SECRET) as a, \
-            serveur_streamlit(dossier, "streamlit-e2e-replique-b.log", options=SECRET) as b:
-        yield a, b
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STREAMLIT_SERVER_COOKIE_SECRET", SECRET)
+        with serveur_streamlit(dossier, "streamlit-e2e-replique-a.log") as a, \
+                serveur_streamlit(dossier, "streamlit-e2e-replique-b.log") as b:
+            yield a, b
 
 
 def test_une_session_ouverte_sur_a_vaut_sur_b_et_se_ferme_partout(navigateur, deux_serveurs, capture):
