@@ -32,6 +32,7 @@ with ui.protections():
     protocole = signataire = portee = None
     if role != "contributeur" and codes:
         portee = st.multiselect(f"Protocoles couverts (aucun : {aucun})", codes, key="nouveaux_protocoles",
+                                placeholder="Choisir des protocoles",
                                 help="Un administrateur limité à des protocoles en est la coordination, et d'eux "
                                      "seuls : référentiel, comptes, revues, journal, vue publique, rapports. Un "
                                      "lecteur limité ne lit que ces protocoles.") or None
@@ -102,7 +103,8 @@ with ui.protections():
             if ligne["role"] != "contributeur" and codes:
                 actuels = list(ligne["protocoles"] or [])
                 choisis = st.multiselect(f"Protocoles couverts (aucun : {aucun})", sorted(set(codes) | set(actuels)),
-                                         default=actuels, key=f"protocoles_de_{choix}")
+                                         default=actuels, key=f"protocoles_de_{choix}",
+                                         placeholder="Choisir des protocoles")
                 if sorted(choisis) != sorted(actuels) and st.button("Changer les protocoles", key="appliquer_portee"):
                     try:
                         fait = comptes.modifier_compte(ui.store(), choix, protocoles=choisis or (

@@ -90,3 +90,14 @@ def test_se_deconnecter_ferme_la_session_dans_la_base(monkeypatch, store_demo):
     assert at.title[0].value == "Connexion"
     assert sessions.session_valide(store_demo, jeton) is None
     assert store_demo.requete("SELECT count(*) AS n FROM session_web")["n"][0] == 0
+
+
+def test_vue_publique_d_un_administrateur_de_blois(monkeypatch, store_demo):
+    """Il publie les indicateurs de Blois ; ouvrir ou fermer la vue publique, qui vaut pour toute l'instance, ne lui
+    est pas proposé."""
+    comptes.creer_compte(store_demo, "coord.blois", "Coordination de Blois", "administrateur", MDP,
+                         protocoles=[BLOIS])
+    at = app(monkeypatch, store_demo.chemin, compte="coord.blois", page="publication.py")
+    assert not at.exception and not at.error
+    assert at.toggle(key="vue_publique").disabled
+    assert at.multiselect(key=f"publies-{BLOIS}") is not None
