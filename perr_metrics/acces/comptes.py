@@ -484,6 +484,8 @@ def changer_mot_de_passe(store: Store, identifiant: str, nouveau: str, ancien: s
             raise CompteRefuse("L'ancien mot de passe est incorrect.")
         con.execute("UPDATE compte SET mot_de_passe = ?, modifie_le = current_timestamp WHERE identifiant = ?",
                     [hache, ident])
+        if not soi_meme:    # changé par un administrateur (mot de passe perdu ou compromis) : ses sessions sont fermées
+            con.execute("DELETE FROM session_web WHERE compte = ?", [ident])
         journal.noter(con, u, "mot de passe changé", objet=ident,
                       detail="par l'intéressé" if soi_meme else "par un administrateur")
 

@@ -103,7 +103,7 @@ def verifier_session() -> None:
                     sessions.EXPIREE: "Votre session a expiré (inactivité ou durée maximale) : reconnectez-vous.",
                     sessions.COMPTE_INACTIF: "Ce compte a été désactivé : adressez-vous à l'équipe de coordination.",
                 }.get(examen.etat, "Votre session a été fermée (déconnexion depuis un autre onglet ou un autre "
-                                   "serveur) : reconnectez-vous.")
+                                   "serveur, ou mot de passe changé par la coordination) : reconnectez-vous.")
                 if session.get("sso") and sso_connecte():
                     st.logout()     # la session du fournisseur aussi, comme à la déconnexion
                 return

@@ -261,3 +261,14 @@ def test_les_sessions_expirees_sont_retirees_a_l_ouverture(store_demo):
         sessions.ouvrir_session(store_demo, "copil", maintenant=t0)
     sessions.ouvrir_session(store_demo, "caf-aube", maintenant=t0 + sessions.DUREE_MAX + dt.timedelta(hours=1))
     assert store_demo.requete("SELECT compte FROM session_web")["compte"].tolist() == ["caf-aube"]
+
+
+def test_un_mot_de_passe_change_par_l_administrateur_ferme_les_sessions(store_demo):
+    """Changé par un administrateur (perdu, compromis) : les sessions du compte sont fermées partout ; changé par
+    l'intéressé : la sienne continue."""
+    jeton = sessions.ouvrir_session(store_demo, "copil")
+    copil = store_demo.pour(comptes.recharger(store_demo, "copil"))
+    comptes.changer_mot_de_passe(copil, "copil", MDP, "copil-demo-2024")
+    assert sessions.session_valide(store_demo, jeton) is not None
+    comptes.changer_mot_de_passe(store_demo, "copil", MDP + " remis")
+    assert sessions.session_valide(store_demo, jeton) is None
