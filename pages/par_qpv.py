@@ -81,7 +81,7 @@ with ui.protections():
                            f"carte{f' ; sans contour officiel : {manque}' if manque else ''}. Contours : "
                            f"{charges['fichier_nom']}, importés le {ui.date_heure_texte(charges['importe_le'])}.")
 
-        if not u.peut("administrer_referentiel"):
+        if not u.peut("administrer_referentiel") or u.portee is not None:   # les contours valent pour l'instance
             if ui.lire(geo.etat_contours)["nb_contours"] == 0:
                 st.caption("Les contours des quartiers ne sont pas encore chargés : la coordination les importe.")
             st.stop()

@@ -5,14 +5,17 @@ from perr_metrics.pilotage import publication
 from perr_metrics.referentiel import requetes
 from perr_metrics import ui
 
-ui.garde_page("publier")
+u = ui.garde_page("publier")
 st.title("Vue publique")
 st.markdown("La vue publique montre, sans compte, les indicateurs que vous choisissez (valeur au territoire et par "
             "quartier, cible, statut) aux conseils citoyens et aux habitants. Jamais les dépôts, les fichiers ni les "
             "engagements. Elle est fermée par défaut.")
 with ui.protections():
     ouverte = publication.vue_publique_ouverte(ui.store())
-    if st.toggle("Vue publique ouverte", value=ouverte, key="vue_publique") != ouverte:
+    instance = u.portee is None         # l'ouvrir ou la fermer vaut pour toute l'instance
+    if st.toggle("Vue publique ouverte", value=ouverte, key="vue_publique", disabled=not instance,
+                 help=None if instance else "Ouvrir ou fermer la vue publique vaut pour tous les protocoles de "
+                 "l'instance : c'est le rôle d'un administrateur de toute l'instance.") != ouverte:
         publication.ouvrir_vue_publique(ui.store(), not ouverte)
         ui.vider_cache()
         st.rerun()

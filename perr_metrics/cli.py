@@ -29,7 +29,7 @@ from perr_metrics.referentiel import requetes
 from perr_metrics.acces import sauvegarde
 from perr_metrics.acces.comptes import CompteRefuse, ConnexionRefusee
 from perr_metrics.stockage.magasin import BaseOccupee, ErreurBase, Store
-from perr_metrics.acces.droits import ROLES, SYSTEME, AccesRefuse
+from perr_metrics.acces.droits import ROLES, SYSTEME, AccesRefuse, texte_portee
 from perr_metrics.commun.exports import vers_texte
 from perr_metrics.commun.formats import format_nombre, format_pourcent
 from perr_metrics.commun.erreurs import ImportRefuse, Rapport
@@ -286,7 +286,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--nom", required=True, help="prénom et nom (ou service), tel qu'il figurera au journal")
     r.add_argument("--role", required=True, choices=list(ROLES), help="le rôle du compte")
     r.add_argument("--courriel", help="pour l'authentification unique (ProConnect…) : le courriel du compte")
-    r.add_argument("--protocole", help="contributeur : le protocole de son signataire")
+    r.add_argument("--protocole", action="append", metavar="CODE",
+                   help="contributeur : le protocole de son signataire ; administrateur ou lecteur : un protocole "
+                        "qu'il couvre, et lui seul avec les autres --protocole (option répétable ; sans elle, toute "
+                        "l'instance)")
     r.add_argument("--signataire", help="contributeur : son signataire ou service (code)")
     r.add_argument("--sans-mot-de-passe", action="store_true",
                    help="compte qui n'entre que par l'authentification unique (courriel obligatoire)")
@@ -334,9 +337,12 @@ COLONNES_SIGNATAIRES = {"code": "Code", "libelle": "Libellé", "categorie": "Cat
                         "nb_indicateurs": "Indicateurs"}
 COLONNES_INDICATEURS = {"code": "Code", "libelle": "Libellé", "unite": "Unité", "signataire": "Signataire",
                         "niveau": "Niveau", "agregation": "Agrégation", "sens": "Sens", "periodicite": "Périodicité"}
-COLONNES_COMPTES = {"identifiant": "Identifiant", "nom": "Nom", "role": "Rôle", "protocole": "Protocole",
+COLONNES_COMPTES = {"identifiant": "Identifiant", "nom": "Nom", "role": "Rôle", "portee": "Protocoles",
                     "signataire": "Signataire", "courriel": "Courriel", "actif": "Actif",
                     "derniere_connexion": "Dernière connexion"}
+# En JSON : `protocole` (celui d'un contributeur) et `protocoles` (la portée : liste de codes, null pour toute l'instance).
+COLONNES_COMPTES_JSON = {"identifiant": "", "nom": "", "role": "", "protocole": "", "protocoles": "", "signataire": "",
+                         "courriel": "", "actif": "", "derniere_connexion": ""}
 COLONNES_JOURNAL = {"horodatage": "Date", "compte": "Compte", "role": "Rôle", "action": "Action",
                     "resultat": "Résultat", "protocole": "Protocole", "objet": "Objet", "detail": "Détail"}
 COLONNES_COMPLETUDE = {"signataire": "Signataire", "nom": "Nom", "attendus": "Attendues", "recus": "Reçues",
@@ -642,16 +648,36 @@ def _utilisateurs(args, store: Store) -> int:
                              "(--role administrateur).")
         mdp = None if args.sans_mot_de_passe else _secret(
             "PERR_NOUVEAU_MOT_DE_PASSE", f"Mot de passe du compte {args.identifiant} : ", confirmer=True)
+        demandes = args.protocole or []
+        if args.role == "contributeur" and len(demandes) > 1:
+            raise _Sortie(2, "Erreur d'utilisation : un contributeur est rattaché à un seul protocole (un seul "
+                             "--protocole, avec --signataire).")
+        if premier and demandes:
+            raise _Sortie(1, "Le premier administrateur d'une base couvre toute l'instance : créez-le sans "
+                             "--protocole, puis les administrateurs de chaque protocole.")
         if premier:
             u = comptes.creer_premier_administrateur(store, args.identifiant, args.nom, mdp, args.courriel)
+        elif args.role == "contributeur":
+            u = comptes.creer_compte(store, args.identifiant, args.nom, args.role, mdp, courriel=args.courriel,
+                                     protocole=demandes[0] if demandes else None, signataire=args.signataire)
         else:
             u = comptes.creer_compte(store, args.identifiant, args.nom, args.role, mdp, courriel=args.courriel,
-                                     protocole=args.protocole, signataire=args.signataire)
-        print(f"Compte « {u.identifiant} » créé ({u.role}{', ' + u.signataire if u.signataire else ''}).")
+                                     signataire=args.signataire, protocoles=demandes or None)
+        portee = f", {u.signataire}" if u.signataire else f", {texte_portee(u.portee)}"
+        print(f"Compte « {u.identifiant} » créé ({u.role}{portee}).")
+        inconnus = store.lire(lambda con: comptes.protocoles_inconnus(con, u.protocoles))
+        if inconnus:
+            verbe = "n'est" if len(inconnus) == 1 else "ne sont"
+            print(f"Note : {texte_portee(inconnus)} {verbe} pas encore dans la base ; le compte les couvrira dès "
+                  "l'import de leur référentiel.")
         return 0
     if args.action == "lister":
         df = comptes.lister_comptes(store)
-        _afficher(df, COLONNES_COMPTES, args.json)
+        if args.json:
+            _afficher(df, COLONNES_COMPTES_JSON, True)
+        else:
+            df["portee"] = [", ".join(p) if p else "toute l'instance" for p in df["protocoles"]]
+            _afficher(df, COLONNES_COMPTES, False)
         return 0
     if args.action in ("desactiver", "activer"):
         comptes.activer_compte(store, args.identifiant, args.action == "activer")

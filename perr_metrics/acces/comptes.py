@@ -1,9 +1,14 @@
-"""Les comptes : création, connexion, mots de passe, désactivation, et les comptes de la démonstration.
+"""Les comptes : création, connexion, mots de passe, désactivation, portée, et les comptes de la démonstration.
 
 Mots de passe hachés par argon2id (argon2-cffi, paramètres par défaut de la RFC 9106) ; jamais gardés ni journalisés en
 clair. Après `ESSAIS_MAX` échecs de connexion en `FENETRE` pour un même identifiant (qu'il existe ou non : on ne révèle
 pas quels comptes existent), les tentatives suivantes sont refusées jusqu'à la fin de la fenêtre. Une base neuve, sans
 aucun compte, ne demande que la création du premier administrateur.
+
+Portée (plusieurs organisations dans une instance) : un administrateur ou un lecteur peut être limité à des protocoles
+(table `compte_protocole`) ; sans protocole, il couvre toute l'instance. Un administrateur limité ne voit et ne gère que
+les comptes dont la portée tient dans la sienne ; ceux qu'il crée sans protocole reçoivent les siens. Le dernier
+administrateur actif de toute l'instance ne peut être ni désactivé, ni rétrogradé, ni limité.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import os
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -19,7 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from . import journal
 from perr_metrics.stockage.magasin import Store
 from .droits import (ADMINISTRATEUR, CONTRIBUTEUR, LIBELLES_ROLES, ROLES, AccesRefuse, Utilisateur, exiger,
-                     operation, ouverte, utilisateur_de)
+                     exiger_portee, operation, ouverte, texte_portee, utilisateur_de)
 from perr_metrics.commun.formats import format_date_heure
 
 LONGUEUR_MIN = 12
@@ -84,7 +90,7 @@ def _normaliser(identifiant: str) -> str:
 
 
 def _controler(con, identifiant: str, nom: str, role: str, courriel: str | None, protocole: str | None,
-               signataire: str | None) -> tuple[str | None, str | None, str | None]:
+               signataire: str | None, protocoles=None) -> tuple[str | None, str | None, str | None]:
     if not (nom or "").strip():
         raise CompteRefuse("Indiquez le nom de la personne (il figure dans le journal et sur chaque dépôt).")
     if role not in ROLES:
@@ -103,24 +109,60 @@ def _controler(con, identifiant: str, nom: str, role: str, courriel: str | None,
         if not con.execute("SELECT count(*) FROM signataire WHERE protocole = ? AND code = ?",
                            [protocole, signataire]).fetchone()[0]:
             raise CompteRefuse(f"Le signataire « {signataire} » n'existe pas dans le protocole « {protocole} ».")
+        if protocoles and set(protocoles) != {protocole}:
+            raise CompteRefuse(f"Un contributeur ne couvre que le protocole de son signataire ({protocole}).")
         return courriel, protocole, signataire
     if protocole or signataire:
-        raise CompteRefuse(f"Seul un contributeur est rattaché à un signataire ; un compte {role} voit tous les "
-                           "protocoles.")
+        raise CompteRefuse(f"Seul un contributeur est rattaché à un signataire ; un compte {role} est limité à des "
+                           "protocoles par --protocole (page « Comptes » : « Protocoles »), ou voit toute l'instance.")
     return courriel, None, None
 
 
+def _normaliser_protocoles(protocoles) -> list[str] | None:
+    """La portée demandée pour un administrateur ou un lecteur : codes uniques et triés ; None (ou vide) : toute
+    l'instance."""
+    if protocoles is None:
+        return None
+    if isinstance(protocoles, str):
+        protocoles = [protocoles]
+    codes = sorted({(p or "").strip() for p in protocoles} - {""})
+    return codes or None
+
+
+def _ecrire_portee(con, identifiant: str, role: str, protocoles: list[str] | None) -> None:
+    """Remplace les protocoles d'un compte (aucune ligne : toute l'instance ; un contributeur n'en a pas ici)."""
+    con.execute("DELETE FROM compte_protocole WHERE compte = ?", [identifiant])
+    if role != CONTRIBUTEUR and protocoles:
+        con.executemany("INSERT INTO compte_protocole VALUES (?, ?)", [(identifiant, p) for p in protocoles])
+
+
+def protocoles_inconnus(con, protocoles) -> list[str]:
+    """Ceux des protocoles demandés qui ne sont pas (encore) dans la base : le compte les couvrira dès leur import."""
+    return [p for p in (protocoles or []) if not con.execute("SELECT count(*) FROM protocole WHERE code = ?",
+                                                             [p]).fetchone()[0]]
+
+
+def _portee_ligne(ligne: dict) -> frozenset[str] | None:
+    if ligne["role"] == CONTRIBUTEUR:
+        return frozenset({ligne["protocole"]}) if ligne["protocole"] else frozenset()
+    return frozenset(ligne["protocoles"]) if ligne.get("protocoles") else None
+
+
 def _utilisateur(ligne) -> Utilisateur:
+    protocoles = _portee_ligne(ligne) if ligne["role"] != CONTRIBUTEUR else None
     return Utilisateur(ligne["identifiant"], ligne["nom"], ligne["role"], ligne["protocole"], ligne["signataire"],
-                       ligne["courriel"])
+                       ligne["courriel"], protocoles=protocoles)
 
 
 def _ligne(con, identifiant: str) -> dict | None:
     df = con.execute("SELECT * FROM compte WHERE identifiant = ?", [identifiant]).df()
     if df.empty:
         return None
-    return {k: (None if pd.isna(v) else v) if not isinstance(v, (list, dict)) else v
-            for k, v in df.iloc[0].to_dict().items()}
+    ligne = {k: (None if pd.isna(v) else v) if not isinstance(v, (list, dict)) else v
+             for k, v in df.iloc[0].to_dict().items()}
+    ligne["protocoles"] = [r[0] for r in con.execute(
+        "SELECT DISTINCT protocole FROM compte_protocole WHERE compte = ? ORDER BY protocole", [identifiant]).fetchall()]
+    return ligne
 
 
 def _compte_existant(con, identifiant: str) -> dict:
@@ -138,10 +180,12 @@ def _inserer(con, identifiant, nom, role, courriel, protocole, signataire, hache
                  maintenant])
 
 
-def _decrire(role, protocole, signataire, courriel) -> str:
+def _decrire(role, protocole, signataire, courriel, protocoles=None) -> str:
     texte = LIBELLES_ROLES[role]
     if signataire:
         texte += f", {signataire} ({protocole})"
+    elif role != CONTRIBUTEUR:
+        texte += f", {texte_portee(protocoles or None)}"
     if courriel:
         texte += f", {courriel}"
     return texte
@@ -177,7 +221,7 @@ def creer_premier_administrateur(store: Store, identifiant: str, nom: str, mot_d
     return store.ecrire(ecrire)
 
 
-@operation("gerer_comptes")
+@operation("gerer_comptes", instance=True)
 def creer_comptes_demo(store: Store) -> list[CompteDemo]:
     """Les comptes de la démonstration (un par rôle), s'ils n'existent pas ; ceux dont le protocole manque sont omis."""
     u = utilisateur_de(store)
@@ -329,38 +373,79 @@ def deconnexion(store: Store, utilisateur: Utilisateur, motif: str = "demandée"
 @operation("gerer_comptes")
 def creer_compte(store: Store, identifiant: str, nom: str, role: str, mot_de_passe: str | None = None, *,
                  courriel: str | None = None, protocole: str | None = None,
-                 signataire: str | None = None) -> Utilisateur:
-    """Un nouveau compte. Sans mot de passe, le compte n'entre que par l'authentification unique (courriel requis)."""
+                 signataire: str | None = None, protocoles=None) -> Utilisateur:
+    """Un nouveau compte. Sans mot de passe, le compte n'entre que par l'authentification unique (courriel requis).
+    `protocoles` : la portée d'un administrateur ou d'un lecteur (aucun : toute l'instance ; pour un administrateur
+    limité, les siens)."""
     u = utilisateur_de(store)
     ident = _normaliser(identifiant)
     if mot_de_passe is None and not courriel:
         raise CompteRefuse("Donnez un mot de passe, ou un courriel pour un compte qui se connecte par "
                            "l'authentification unique.")
+    portee = _normaliser_protocoles(protocoles) if role != CONTRIBUTEUR else None
+    if role != CONTRIBUTEUR and portee is None and u.portee is not None:
+        portee = sorted(u.portee)          # un administrateur limité crée des comptes de ses protocoles
+    if role != CONTRIBUTEUR:
+        exiger_portee(store, "gerer_comptes", portee, objet=ident)
     hache = _verifier_mot_de_passe(mot_de_passe, ident) if mot_de_passe is not None else None
 
     def ecrire(con):
         if con.execute("SELECT count(*) FROM compte WHERE identifiant = ?", [ident]).fetchone()[0]:
             raise CompteRefuse(f"L'identifiant « {ident} » est déjà pris.")
-        c, p, s = _controler(con, ident, nom, role, courriel, protocole, signataire)
+        c, p, s = _controler(con, ident, nom, role, courriel, protocole, signataire, protocoles)
         _inserer(con, ident, nom, role, c, p, s, hache)
-        journal.noter(con, u, "compte créé", protocole=p, objet=ident, detail=_decrire(role, p, s, c))
-        return Utilisateur(ident, nom.strip(), role, p, s, c)
+        _ecrire_portee(con, ident, role, portee)
+        journal.noter(con, u, "compte créé", protocole=p or (portee[0] if portee and len(portee) == 1 else None),
+                      objet=ident, detail=_decrire(role, p, s, c, portee))
+        return Utilisateur(ident, nom.strip(), role, p, s, c, protocoles=portee)
 
     return store.ecrire(ecrire)
 
 
+# La portée de chaque compte, en liste triée de codes (NULL : toute l'instance).
+SQL_PORTEES = """
+    SELECT c.identifiant AS compte,
+           CASE WHEN c.role = 'contributeur' THEN [c.protocole]
+                ELSE (SELECT list(DISTINCT cp.protocole ORDER BY cp.protocole) FROM compte_protocole cp
+                      WHERE cp.compte = c.identifiant) END AS protocoles
+    FROM compte c"""
+
+
 @operation("gerer_comptes")
 def lister_comptes(store: Store) -> pd.DataFrame:
-    """Tous les comptes, sans les mots de passe (la colonne `sso_seul` dit s'il n'en a pas)."""
-    return store.requete("""
+    """Les comptes, sans les mots de passe (la colonne `sso_seul` dit s'il n'en a pas) ; `protocoles` : la portée de
+    chacun (liste de codes, None pour toute l'instance). Un administrateur limité ne voit que les comptes dont la
+    portée tient dans la sienne."""
+    u = utilisateur_de(store)
+    df = store.requete(f"""
         SELECT c.identifiant, c.nom, c.courriel, c.role, c.protocole, c.signataire, s.nom AS signataire_nom, c.actif,
-               c.mot_de_passe IS NULL AS sso_seul, c.demonstration, c.cree_le, c.derniere_connexion
+               c.mot_de_passe IS NULL AS sso_seul, c.demonstration, c.cree_le, c.derniere_connexion,
+               CASE WHEN len(pt.protocoles) > 0 THEN pt.protocoles END AS protocoles
         FROM compte c LEFT JOIN signataire s ON s.protocole = c.protocole AND s.code = c.signataire
+        LEFT JOIN ({SQL_PORTEES}) pt ON pt.compte = c.identifiant
         ORDER BY c.actif DESC, c.role, c.identifiant""")
+    df["protocoles"] = pd.Series([list(p) if isinstance(p, (list, tuple, np.ndarray)) and len(p) else None
+                                  for p in df["protocoles"]], index=df.index, dtype=object)
+    if u.portee is not None:
+        garder = [p is not None and set(p) <= u.portee for p in df["protocoles"]]
+        df = df[garder].reset_index(drop=True)
+    return df
 
 
 def _administrateurs_actifs(con) -> int:
-    return con.execute("SELECT count(*) FROM compte WHERE role = 'administrateur' AND actif").fetchone()[0]
+    """Les administrateurs actifs de toute l'instance (sans protocole)."""
+    return con.execute("SELECT count(*) FROM compte c WHERE role = 'administrateur' AND actif AND NOT EXISTS "
+                       "(SELECT 1 FROM compte_protocole cp WHERE cp.compte = c.identifiant)").fetchone()[0]
+
+
+def _exiger_compte_de_la_portee(store: Store, ident: str) -> dict:
+    """Le compte à gérer, s'il existe ; refusé (journalisé) à un administrateur limité quand sa portée déborde."""
+    ligne = store.lire(lambda con: _ligne(con, ident))
+    if ligne is None:
+        raise CompteRefuse(f"Le compte « {ident} » n'existe pas.")
+    if utilisateur_de(store).portee is not None:
+        exiger_portee(store, "gerer_comptes", _portee_ligne(ligne), objet=ident)
+    return ligne
 
 
 @operation("gerer_comptes")
@@ -369,10 +454,12 @@ def activer_compte(store: Store, identifiant: str, actif: bool) -> None:
     pas être désactivé."""
     u = utilisateur_de(store)
     ident = (identifiant or "").strip().lower()
+    _exiger_compte_de_la_portee(store, ident)
 
     def ecrire(con):
         ligne = _compte_existant(con, ident)
-        if not actif and ligne["role"] == ADMINISTRATEUR and ligne["actif"] and _administrateurs_actifs(con) <= 1:
+        if (not actif and ligne["role"] == ADMINISTRATEUR and ligne["actif"] and not ligne["protocoles"]
+                and _administrateurs_actifs(con) <= 1):
             raise CompteRefuse("C'est le dernier administrateur actif : créez-en un autre avant de le désactiver.")
         con.execute("UPDATE compte SET actif = ?, modifie_le = current_timestamp WHERE identifiant = ?", [actif, ident])
         journal.noter(con, u, "compte réactivé" if actif else "compte désactivé", objet=ident)
@@ -388,6 +475,7 @@ def changer_mot_de_passe(store: Store, identifiant: str, nouveau: str, ancien: s
     soi_meme = ident == u.identifiant and not u.systeme
     if not soi_meme:
         exiger(store, "gerer_comptes")
+        _exiger_compte_de_la_portee(store, ident)
     hache = _verifier_mot_de_passe(nouveau, ident)
 
     def ecrire(con):
@@ -396,6 +484,8 @@ def changer_mot_de_passe(store: Store, identifiant: str, nouveau: str, ancien: s
             raise CompteRefuse("L'ancien mot de passe est incorrect.")
         con.execute("UPDATE compte SET mot_de_passe = ?, modifie_le = current_timestamp WHERE identifiant = ?",
                     [hache, ident])
+        if not soi_meme:    # changé par un administrateur (mot de passe perdu ou compromis) : ses sessions sont fermées
+            con.execute("DELETE FROM session_web WHERE compte = ?", [ident])
         journal.noter(con, u, "mot de passe changé", objet=ident,
                       detail="par l'intéressé" if soi_meme else "par un administrateur")
 
@@ -408,18 +498,32 @@ changer_mot_de_passe.__operation__ = "gerer_comptes"    # ou soi-même (contrôl
 @operation("gerer_comptes")
 def modifier_compte(store: Store, identifiant: str, *, nom: str | None = None, role: str | None = None,
                     courriel: str | None = None, protocole: str | None = None,
-                    signataire: str | None = None) -> Utilisateur:
-    """Change le nom, le rôle, le courriel ou le rattachement d'un compte (les champs laissés à None ne changent pas,
-    sauf le rattachement, qui suit le rôle)."""
+                    signataire: str | None = None, protocoles=...) -> Utilisateur:
+    """Change le nom, le rôle, le courriel, le rattachement ou la portée d'un compte (les champs laissés à None ne
+    changent pas, sauf le rattachement, qui suit le rôle ; `protocoles` : la nouvelle portée d'un administrateur ou
+    d'un lecteur, None ou [] pour toute l'instance, non donné pour la garder)."""
     u = utilisateur_de(store)
     ident = (identifiant or "").strip().lower()
+    avant = _exiger_compte_de_la_portee(store, ident)
+    nouveau_role = role or avant["role"]
+    if nouveau_role == CONTRIBUTEUR:
+        portee = None
+    elif protocoles is ...:
+        portee = (avant["protocoles"] or None) if avant["role"] != CONTRIBUTEUR else None
+        if portee is None and u.portee is not None and avant["role"] == CONTRIBUTEUR:
+            portee = sorted(u.portee)       # un contributeur devenu lecteur, par un administrateur limité : ses protocoles
+    else:
+        portee = _normaliser_protocoles(protocoles)
+    if nouveau_role != CONTRIBUTEUR and u.portee is not None:
+        exiger_portee(store, "gerer_comptes", portee, objet=ident)   # None : toute l'instance, refusée
 
     def ecrire(con):
         ligne = _compte_existant(con, ident)
-        nouveau_role = role or ligne["role"]
-        if (ligne["role"] == ADMINISTRATEUR and nouveau_role != ADMINISTRATEUR and ligne["actif"]
-                and _administrateurs_actifs(con) <= 1):
-            raise CompteRefuse("C'est le dernier administrateur actif : il garde son rôle.")
+        instance_avant = ligne["role"] == ADMINISTRATEUR and not ligne["protocoles"]
+        instance_apres = nouveau_role == ADMINISTRATEUR and not portee
+        if instance_avant and not instance_apres and ligne["actif"] and _administrateurs_actifs(con) <= 1:
+            raise CompteRefuse("C'est le dernier administrateur actif de toute l'instance : il garde son rôle et "
+                               "toute l'instance.")
         n = nom if nom is not None else ligne["nom"]
         c_in = courriel if courriel is not None else ligne["courriel"]
         p_in = protocole if protocole is not None else (ligne["protocole"] if nouveau_role == CONTRIBUTEUR else None)
@@ -428,7 +532,9 @@ def modifier_compte(store: Store, identifiant: str, *, nom: str | None = None, r
         c, p, s = _controler(con, ident, n, nouveau_role, c_in, p_in, s_in)
         con.execute("UPDATE compte SET nom = ?, role = ?, courriel = ?, protocole = ?, signataire = ?, "
                     "modifie_le = current_timestamp WHERE identifiant = ?", [n.strip(), nouveau_role, c, p, s, ident])
-        journal.noter(con, u, "compte modifié", protocole=p, objet=ident, detail=_decrire(nouveau_role, p, s, c))
-        return Utilisateur(ident, n.strip(), nouveau_role, p, s, c)
+        _ecrire_portee(con, ident, nouveau_role, portee)
+        journal.noter(con, u, "compte modifié", protocole=p or (portee[0] if portee and len(portee) == 1 else None),
+                      objet=ident, detail=_decrire(nouveau_role, p, s, c, portee))
+        return Utilisateur(ident, n.strip(), nouveau_role, p, s, c, protocoles=portee)
 
     return store.ecrire(ecrire)

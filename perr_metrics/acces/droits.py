@@ -5,14 +5,23 @@ l'utilisateur qui agit (`Store.pour(utilisateur)`, posé à la connexion) ; l'en
 l'action avant d'exécuter quoi que ce soit, et lève sinon `AccesRefuse` avec un message en français. Les contributeurs
 sont en plus limités à leur signataire (et à ses services) : les opérations concernées appellent `exiger_signataire`.
 
+Plusieurs organisations dans une instance : un compte a une **portée**, les protocoles qu'il couvre (`Utilisateur.portee`,
+None pour toute l'instance). Un contributeur couvre le protocole de son signataire ; un administrateur ou un lecteur, les
+protocoles de son compte (table `compte_protocole`), ou toute l'instance s'il n'en a aucun. L'enveloppe de `@operation`
+refuse une opération dont l'argument `protocole` (ou `code`, le code du protocole dans le référentiel) sort de la portée
+(`exiger_protocole`) ; une opération qui vaut pour toute l'instance (sauvegarde, contours nationaux, ouverture de la vue
+publique, démonstration) est marquée `@operation(…, instance=True)` et refusée à un compte limité (`exiger_instance`). Les
+lectures qui listent des protocoles (ou des comptes, ou le journal) les filtrent par `portee_de`.
+
 Ce contrôle ne dépend pas des pages : la ligne de commande et tout appel direct du cœur y passent aussi (tests :
 tests/core/test_droits.py, une matrice « chaque opération × chaque rôle »).
 """
 from __future__ import annotations
 
 import functools
+import inspect
 from dataclasses import dataclass, replace
-from typing import Callable, TypeVar
+from typing import Callable, Iterable, TypeVar
 
 from .marques import ouverte  # noqa: F401 - l'autre marque des fonctions du cœur, employée par droits.ouverte
 from .trace import noter_refus
@@ -52,6 +61,12 @@ ACTIONS: dict[str, tuple[str, frozenset[str]]] = {
 # Les actions limitées, pour un contributeur, à son signataire et à ses services.
 ACTIONS_LIMITEES_AU_SIGNATAIRE = frozenset({"consulter_depots", "consulter_engagements", "deposer", "modifier_etat"})
 
+# Les actions que la portée d'un compte ne limite pas : la vue publique est la même pour tous, connecté ou non.
+ACTIONS_SANS_PORTEE = frozenset({"consulter_publication"})
+
+# Les noms d'argument qui désignent le protocole d'une opération (le référentiel dit `code`).
+ARGUMENTS_PROTOCOLE = ("protocole", "code")
+
 # Le registre des opérations du cœur : « module.fonction » → action (rempli par le décorateur).
 OPERATIONS: dict[str, str] = {}
 
@@ -62,7 +77,8 @@ class AccesRefuse(PermissionError):
 
 @dataclass(frozen=True)
 class Utilisateur:
-    """Celui qui agit. `protocole` et `signataire` : le rattachement d'un contributeur."""
+    """Celui qui agit. `protocole` et `signataire` : le rattachement d'un contributeur ; `protocoles` : ceux d'un
+    administrateur ou d'un lecteur limité à certains protocoles (None : toute l'instance)."""
 
     identifiant: str
     nom: str
@@ -71,17 +87,46 @@ class Utilisateur:
     signataire: str | None = None
     courriel: str | None = None
     systeme: bool = False
+    protocoles: frozenset[str] | None = None
+
+    def __post_init__(self):
+        if self.protocoles is not None and not isinstance(self.protocoles, frozenset):
+            object.__setattr__(self, "protocoles", frozenset(self.protocoles))
 
     @property
     def libelle(self) -> str:
         return f"{self.nom} ({self.identifiant})"
+
+    @property
+    def portee(self) -> frozenset[str] | None:
+        """Les protocoles que le compte couvre ; None : toute l'instance. Un contributeur : celui de son signataire."""
+        if self.role == CONTRIBUTEUR:
+            return frozenset({self.protocole}) if self.protocole else frozenset()
+        if self.role == PUBLIC:
+            return None
+        return self.protocoles
+
+    def couvre(self, protocole: str) -> bool:
+        return self.portee is None or protocole in self.portee
 
     def peut(self, action: str) -> bool:
         return self.role in ACTIONS[action][1]
 
     def cle(self) -> tuple:
         """Ce qui distingue deux utilisateurs pour ce qu'ils peuvent lire (clé de cache des pages)."""
-        return (self.role, self.protocole, self.signataire)
+        return (self.role, self.protocole, self.signataire, self.portee)
+
+
+def texte_portee(portee: Iterable[str] | None) -> str:
+    """« toute l'instance », « le protocole TCM-PERR-2019 », « les protocoles A et B »."""
+    if portee is None:
+        return "toute l'instance"
+    codes = sorted(portee)
+    if not codes:
+        return "aucun protocole"
+    if len(codes) == 1:
+        return f"le protocole {codes[0]}"
+    return f"les protocoles {', '.join(codes[:-1])} et {codes[-1]}"
 
 
 # Les opérations d'installation (création de la démonstration, premier démarrage) agissent en administrateur
@@ -98,9 +143,10 @@ def utilisateur_de(store) -> Utilisateur:
     return u
 
 
-def _refuser(store, u: Utilisateur, action: str, message: str, objet: str | None = None):
+def _refuser(store, u: Utilisateur, action: str, message: str, objet: str | None = None,
+             protocole: str | None = None):
     """Consigne le refus au journal (quand le magasin peut écrire) et lève `AccesRefuse`."""
-    noter_refus(store, u, action, message, objet)
+    noter_refus(store, u, action, message, objet, protocole=protocole)
     raise AccesRefuse(message)
 
 
@@ -112,6 +158,51 @@ def exiger(store, action: str) -> Utilisateur:
         _refuser(store, u, action, f"Opération refusée : votre rôle ({u.role}) "
                                    f"ne permet pas de {texte}.")
     return u
+
+
+def portee_de(store) -> frozenset[str] | None:
+    """Les protocoles que couvre l'utilisateur du magasin (None : toute l'instance) : pour filtrer une liste."""
+    return utilisateur_de(store).portee
+
+
+def exiger_protocole(store, action: str, protocole: str | None, objet: str | None = None) -> Utilisateur:
+    """Refuse (journalisé) une opération sur un protocole que le compte ne couvre pas ; renvoie l'utilisateur."""
+    u = utilisateur_de(store)
+    if protocole is None or action in ACTIONS_SANS_PORTEE or u.couvre(protocole):
+        return u
+    if u.role == CONTRIBUTEUR:
+        qui = (f"votre compte est rattaché à {u.signataire} du protocole {u.protocole}" if u.signataire
+               else "votre compte n'est rattaché à aucun signataire")
+    else:
+        qui = f"votre compte ne couvre que {texte_portee(u.portee)}"
+    _refuser(store, u, action, f"Opération refusée : {qui} ; il ne peut pas {ACTIONS[action][0]} pour le "
+                               f"protocole {protocole}.", objet or protocole, protocole=protocole)
+    return u  # pragma: no cover - _refuser lève
+
+
+def exiger_portee(store, action: str, protocoles: Iterable[str] | None, objet: str | None = None) -> Utilisateur:
+    """Refuse une opération sur une portée (un ensemble de protocoles, None : toute l'instance) plus large que celle
+    du compte : un administrateur limité ne crée ni ne modifie un compte qui déborde de ses protocoles."""
+    u = utilisateur_de(store)
+    if u.portee is None:
+        return u
+    if protocoles is None:
+        return exiger_instance(store, action, objet)
+    for p in sorted(protocoles):
+        exiger_protocole(store, action, p, objet)
+    return u
+
+
+def exiger_instance(store, action: str, objet: str | None = None) -> Utilisateur:
+    """Refuse (journalisé) à un compte limité à certains protocoles une opération qui vaut pour toute l'instance."""
+    u = utilisateur_de(store)
+    if u.portee is None or action in ACTIONS_SANS_PORTEE:
+        return u
+    texte = ACTIONS[action][0]
+    _refuser(store, u, action, f"Opération refusée : votre compte ne couvre que {texte_portee(u.portee)} ; "
+                               f"{texte} vaut pour toute l'instance : c'est le rôle d'un administrateur de toute "
+                               "l'instance.", objet)
+    return u  # pragma: no cover - _refuser lève
 
 
 def signataires_couverts(con, protocole: str, signataire: str) -> set[str]:
@@ -158,18 +249,51 @@ def exiger_signataire(store, action: str, protocole: str, signataires: str | set
                  f"{ACTIONS[action][0]} pour {hors} (protocole {protocole}).", objet)
 
 
-def operation(action: str) -> Callable[[F], F]:
-    """Marque une opération du cœur : le rôle de l'utilisateur du magasin (premier argument) doit permettre `action`."""
+def _lecteur_du_protocole(fn: Callable) -> Callable[[tuple, dict], object] | None:
+    """Comment retrouver, dans un appel de `fn(store, …)`, la valeur de son argument `protocole` (ou `code`)."""
+    params = list(inspect.signature(fn).parameters.values())
+    for nom in ARGUMENTS_PROTOCOLE:
+        p = next((p for p in params if p.name == nom), None)
+        if p is None:
+            continue
+        rang = params.index(p) - 1           # sans le magasin
+        positionnel = p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        defaut = None if p.default is p.empty else p.default
+
+        def lire(args: tuple, kwargs: dict, nom=nom, rang=rang, positionnel=positionnel, defaut=defaut):
+            if nom in kwargs:
+                return kwargs[nom]
+            if positionnel and len(args) > rang:
+                return args[rang]
+            return defaut
+        return lire
+    return None
+
+
+def operation(action: str, *, instance: bool = False) -> Callable[[F], F]:
+    """Marque une opération du cœur : le rôle de l'utilisateur du magasin (premier argument) doit permettre `action`,
+    et sa portée couvrir le protocole de l'appel (argument `protocole` ou `code`, quand il est donné) ; `instance` :
+    l'opération vaut pour toute l'instance, refusée à un compte limité à certains protocoles."""
     if action not in ACTIONS:
         raise ValueError(f"Action inconnue : {action}")
 
     def decorer(fn: F) -> F:
+        lire_protocole = None if instance else _lecteur_du_protocole(fn)
+
         @functools.wraps(fn)
         def enveloppe(store, *args, **kwargs):
-            exiger(store, action)
+            u = exiger(store, action)
+            if u.portee is not None:
+                if instance:
+                    exiger_instance(store, action)
+                elif lire_protocole is not None:
+                    protocole = lire_protocole(args, kwargs)
+                    if isinstance(protocole, str):
+                        exiger_protocole(store, action, protocole)
             return fn(store, *args, **kwargs)
 
         enveloppe.__operation__ = action
+        enveloppe.__instance__ = instance
         OPERATIONS[f"{fn.__module__}.{fn.__name__}"] = action
         return enveloppe  # type: ignore[return-value]
 

@@ -14,7 +14,7 @@ from . import journal
 from .droits import operation, utilisateur_de
 
 
-@operation("sauvegarder")
+@operation("sauvegarder", instance=True)
 def sauvegarder(store: Store, dossier: str | os.PathLike) -> Path:
     """Écrit toute la base (schéma et données, octets des fichiers déposés compris) dans un dossier Parquet neuf. La
     ligne de journal de la sauvegarde y figure."""
@@ -28,7 +28,7 @@ def sauvegarder(store: Store, dossier: str | os.PathLike) -> Path:
     return store.exporter(dossier)
 
 
-@operation("sauvegarder")
+@operation("sauvegarder", instance=True)
 def restaurer(store: Store, dossier: str | os.PathLike) -> int:
     """Remplace la base par une sauvegarde ; rend la version du schéma après migration."""
     u = utilisateur_de(store)

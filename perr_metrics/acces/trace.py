@@ -44,9 +44,12 @@ def noter_seul(store, utilisateur, action: str, **kwargs) -> None:
 
 
 @ouverte("une trace au journal, écrite par le cœur lui-même (refus)")
-def noter_refus(store, utilisateur, action: str, message: str, objet: str | None = None) -> None:
-    """Une opération refusée faute de droits. Une session de lecture (qui n'écrit pas) ne consigne rien."""
+def noter_refus(store, utilisateur, action: str, message: str, objet: str | None = None,
+                protocole: str | None = None) -> None:
+    """Une opération refusée faute de droits (`protocole` : celui qu'elle visait, hors de la portée du compte). Une
+    session de lecture (qui n'écrit pas) ne consigne rien."""
     try:
-        noter_seul(store, utilisateur, "accès", resultat=REFUSE, objet=objet or action, detail=message)
+        noter_seul(store, utilisateur, "accès", resultat=REFUSE, protocole=protocole, objet=objet or action,
+                   detail=message)
     except Exception:  # noqa: BLE001 - le refus doit être levé même si la base est occupée
         pass

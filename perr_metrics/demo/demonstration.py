@@ -31,7 +31,7 @@ def _graine(*morceaux: str) -> int:
     return int(hashlib.sha256("|".join(morceaux).encode()).hexdigest()[:16], 16)
 
 
-@operation("administrer_referentiel")
+@operation("administrer_referentiel", instance=True)
 def charger_demo(store: Store, dossier: Path = DOSSIER_DEMO, progres=None) -> list[str]:
     """Importe les protocoles de démonstration absents de la base et génère leurs valeurs. Renvoie leurs codes.
 

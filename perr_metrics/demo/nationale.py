@@ -1014,7 +1014,7 @@ def _etats(ref: dict, rng: np.random.Generator) -> pd.DataFrame:
         saisi_le=(date.astype("datetime64[s]") + np.timedelta64(10 * 3600, "s"))))
 
 
-@operation("administrer_referentiel")
+@operation("administrer_referentiel", instance=True)
 def construire(store: Store, echelle: str = "nationale", graine: int = GRAINE_PAR_DEFAUT,
                progression: Callable[[str], None] | None = None) -> Bilan:
     """Construit la base d'essai dans `store`, qui doit être vide (aucun protocole). Déterministe : même échelle, même

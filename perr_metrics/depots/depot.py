@@ -24,7 +24,7 @@ import pandas as pd
 
 from perr_metrics.acces import journal
 from perr_metrics.stockage.magasin import Store, prochain_id
-from perr_metrics.acces.droits import (exiger_signataire, operation, perimetre_de, signataires_couverts,
+from perr_metrics.acces.droits import (exiger_protocole, exiger_signataire, operation, perimetre_de, signataires_couverts,
                                       utilisateur_de)
 from perr_metrics.commun.erreurs import Rapport
 from perr_metrics.referentiel.classeur import VALEURS_RETENUES, inserer_df
@@ -381,6 +381,10 @@ def revoir_depot(store: Store, depot_id: int, statut: str, commentaire: str | No
     u = utilisateur_de(store)
     if statut not in STATUTS_REVUE:
         raise ValueError(f"Statut de revue inconnu : « {statut} » (attendu : {', '.join(STATUTS_REVUE)}).")
+    if u.portee is not None:        # un administrateur limité à certains protocoles : le dépôt doit être de l'un d'eux
+        p = store.lire(lambda con: con.execute("SELECT protocole FROM depot WHERE id = ?", [depot_id]).fetchone())
+        if p is not None:
+            exiger_protocole(store, "revoir_depot", p[0], objet=f"dépôt n° {depot_id}")
 
     def ecrire(con):
         ligne = con.execute("SELECT protocole, fichier_nom, statut, coalesce(nb_avertissements, 0) FROM depot "
@@ -523,6 +527,7 @@ def fichier_du_depot(store: Store, depot_id: int) -> tuple[str, bytes]:
                                                "WHERE id = ?", [depot_id]).fetchone())
     if ligne is None:
         raise KeyError(f"Le dépôt n° {depot_id} n'existe pas.")
+    exiger_protocole(store, "consulter_depots", ligne[2], objet=f"dépôt n° {depot_id}")
     exiger_signataire(store, "consulter_depots", ligne[2], ligne[3], objet=f"dépôt n° {depot_id}")
     return ligne[0], bytes(ligne[1])
 

@@ -27,7 +27,7 @@ import pandas as pd
 
 from perr_metrics.stockage.magasin import Store
 from perr_metrics.acces import journal
-from perr_metrics.acces.droits import operation, utilisateur_de
+from perr_metrics.acces.droits import operation, portee_de, utilisateur_de
 from perr_metrics.commun.formats import format_nombre
 from perr_metrics.commun.erreurs import AVERTISSEMENT, ImportRefuse, Rapport
 from perr_metrics.referentiel.classeur import inserer_df
@@ -233,7 +233,7 @@ class ResultatContours:
     rapport: Rapport
 
 
-@operation("administrer_referentiel")
+@operation("administrer_referentiel", instance=True)
 def importer_contours(store: Store, source, nom_fichier: str | None = None) -> ResultatContours:
     """Importe les contours d'un GeoJSON (octets ou chemin) : tous en une transaction, en remplaçant les précédents.
 
@@ -277,8 +277,8 @@ def etat_contours(store: Store) -> dict:
 @operation("consulter_pilotage")
 def couverture(store: Store, protocole: str | None = None) -> pd.DataFrame:
     """Pour chaque protocole (ou celui demandé) : ses quartiers (QPV et veille active), combien ont un contour, et
-    lesquels n'en ont pas (codes séparés par « ; »)."""
-    return store.requete("""
+    lesquels n'en ont pas (codes séparés par « ; »). Pour un compte limité à certains protocoles, les siens."""
+    df = store.requete("""
         SELECT q.protocole, p.territoire, p.geographie, count(*) AS nb_quartiers, count(c.code) AS nb_avec_contour,
                coalesce(string_agg(CASE WHEN c.code IS NULL THEN q.code END, ';' ORDER BY q.ordre), '') AS sans_contour
         FROM perimetre q JOIN protocole p ON p.code = q.protocole
@@ -286,6 +286,8 @@ def couverture(store: Store, protocole: str | None = None) -> pd.DataFrame:
         WHERE q.niveau = 'QPV' AND (? IS NULL OR q.protocole = ?)
         GROUP BY ALL ORDER BY q.protocole
     """, [protocole, protocole])
+    portee = portee_de(store)
+    return df if portee is None else df[df["protocole"].isin(portee)].reset_index(drop=True)
 
 
 @operation("consulter_pilotage")

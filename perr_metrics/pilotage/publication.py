@@ -21,7 +21,7 @@ def vue_publique_ouverte(store: Store) -> bool:
     return bool(ligne) and ligne[0] == "oui"
 
 
-@operation("publier")
+@operation("publier", instance=True)
 def ouvrir_vue_publique(store: Store, ouvrir: bool) -> None:
     """Ouvre (ou ferme) la vue publique."""
     u = utilisateur_de(store)

@@ -17,7 +17,7 @@ import pandas as pd
 from perr_metrics.commun.cadres import CADRES_NATIONAUX
 from perr_metrics.stockage.magasin import Store, prochain_id
 from perr_metrics.acces import journal
-from perr_metrics.acces.droits import operation, utilisateur_de
+from perr_metrics.acces.droits import exiger_protocole, operation, utilisateur_de
 from perr_metrics.commun.formats import (NOMBRE_MAX, NombreInvalide, format_date, format_nombre, lire_date, lire_nombre,
                                          normaliser_entete)
 from perr_metrics.commun.lecture import Feuille, FichierIllisible, est_vide, lettre_colonne, lire_classeur, trouver_feuille
@@ -863,6 +863,7 @@ def importer_referentiel(store: Store, source, nom_fichier: str | None = None) -
         empreinte, nom = hashlib.sha256(Path(source).read_bytes()).hexdigest(), nom_fichier or Path(source).name
     tables = _tables(ref)
     p = ref.protocole
+    exiger_protocole(store, "administrer_referentiel", p["code"], objet=nom)   # un administrateur limité : les siens
     cadres_sup = pd.DataFrame([dict(code=l["code"], referentiel=l["referentiel"], libelle=l["libelle"])
                                for l in ref.lignes["cadres"]])
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from perr_metrics.stockage.magasin import Store
-from perr_metrics.acces.droits import operation
+from perr_metrics.acces.droits import operation, portee_de
 
 
 class ProtocoleInconnu(KeyError):
@@ -54,8 +54,10 @@ SQL_PROTOCOLE = """
 
 @operation("consulter_referentiel")
 def protocoles(store: Store) -> pd.DataFrame:
-    """Les protocoles de la base, avec leurs effectifs."""
-    return store.lire(lambda con: con.execute(SQL_PROTOCOLES, {"code": None}).df())
+    """Les protocoles de la base, avec leurs effectifs ; pour un compte limité à certains protocoles, les siens."""
+    df = store.lire(lambda con: con.execute(SQL_PROTOCOLES, {"code": None}).df())
+    portee = portee_de(store)
+    return df if portee is None else df[df["code"].isin(portee)].reset_index(drop=True)
 
 
 @operation("consulter_referentiel")

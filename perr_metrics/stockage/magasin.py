@@ -264,6 +264,22 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE valeur ADD COLUMN avertissement VARCHAR;
         """,
     ),
+    (
+        "Sessions partagées et portée des comptes",
+        """
+        -- Plusieurs organisations dans une instance : les protocoles d'un administrateur ou d'un lecteur (aucune ligne :
+        -- toute l'instance ; un contributeur a le protocole de son signataire dans `compte`). Sans clé : une ligne par
+        -- (compte, protocole), gardée unique par perr_metrics.acces.comptes, qui réécrit toutes celles d'un compte.
+        CREATE TABLE compte_protocole (compte VARCHAR NOT NULL, protocole VARCHAR NOT NULL);
+        -- Les sessions du tableau de bord, valables sur chaque processus serveur : l'empreinte SHA-256 du jeton du
+        -- cookie (jamais le jeton), le compte, l'ouverture et la dernière activité ; fermée, la ligne disparaît
+        -- (perr_metrics.acces.sessions, qui garde l'empreinte unique).
+        CREATE TABLE session_web (
+            empreinte VARCHAR NOT NULL, compte VARCHAR NOT NULL, sso BOOLEAN NOT NULL,
+            debut TIMESTAMP NOT NULL, activite TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
 
 VERSION_SCHEMA = len(MIGRATIONS)

@@ -3,34 +3,22 @@ Connect). L'utilisateur de la session lui-même (`utilisateur()`) est lu par ui.
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import streamlit as st
 
-from perr_metrics.acces import comptes
+from perr_metrics.acces import comptes, sessions
 from perr_metrics.acces.comptes import ConnexionRefusee
 from perr_metrics.acces.droits import Utilisateur
+from perr_metrics.acces.sessions import DUREE_MAX, INACTIVITE  # noqa: F401 - repris par perr_metrics.ui
 from perr_metrics.ui.magasin import _CLE, _chemin, _recharger, _store, signature_base, utilisateur, vider_cache
 
-INACTIVITE = dt.timedelta(minutes=int(os.environ.get("PERR_SESSION_MINUTES", 60)))
-DUREE_MAX = dt.timedelta(hours=int(os.environ.get("PERR_SESSION_HEURES", 12)))
 
-
-# Une session survit au rechargement de la page et s'ouvre dans un nouvel onglet (un lien d'invitation au COPIL) : un
-# jeton aléatoire dans un cookie du navigateur (`perr_session`), dont le serveur garde l'empreinte en mémoire avec le
-# compte et les heures d'ouverture et de dernière activité. Rien dans la base : pas d'écriture à chaque page, et un
-# redémarrage du serveur ferme toutes les sessions. La déconnexion et l'expiration oublient le jeton côté serveur.
+# Une session survit au rechargement de la page, s'ouvre dans un nouvel onglet (un lien d'invitation au COPIL) et sur un
+# autre processus serveur du même déploiement : un jeton aléatoire dans un cookie du navigateur (`perr_session`), dont
+# la base garde l'empreinte avec le compte et les heures d'ouverture et de dernière activité (perr_metrics.acces.sessions).
+# Chaque exécution relit la session dans la base : la déconnexion et l'expiration valent sur tous les processus, et un
+# redémarrage du serveur ne ferme rien.
 COOKIE, COOKIE_DEMANDE = "perr_session", "perr_demande"
-
-
-@st.cache_resource(show_spinner=False)
-def _sessions_web() -> dict:
-    return {}
-
-
-def _empreinte(jeton: str) -> str:
-    import hashlib
-    return hashlib.sha256(jeton.encode()).hexdigest()
 
 
 def _cookie(nom: str, valeur: str, duree: int) -> None:
@@ -52,11 +40,8 @@ def _lire_cookie(nom: str) -> str | None:
 
 
 def ouvrir_session(u: Utilisateur, sso: bool = False) -> None:
-    import secrets
     maintenant = dt.datetime.now()
-    jeton = secrets.token_urlsafe(32)
-    _sessions_web()[_empreinte(jeton)] = {"compte": u.identifiant, "debut": maintenant, "activite": maintenant,
-                                         "sso": sso}
+    jeton = sessions.ouvrir_session(_store(_chemin()), u.identifiant, sso=sso, maintenant=maintenant)
     st.session_state[_CLE] = {"compte": u.identifiant, "debut": maintenant, "activite": maintenant, "sso": sso,
                               "jeton": jeton}
     # Le cookie de session à poser ; celui du lien retenu à effacer (il a servi, ou la connexion s'est faite sur place).
@@ -71,14 +56,11 @@ def _reprendre_session() -> None:
     jeton = _lire_cookie(COOKIE)
     if not jeton:
         return
-    web = _sessions_web().get(_empreinte(jeton))
-    if web is None:
+    examen = sessions.examiner(_store(_chemin()), jeton)      # ouverte sur ce processus ou sur un autre
+    if not examen.valide:
         return
-    maintenant = dt.datetime.now()
-    if maintenant - web["activite"] > INACTIVITE or maintenant - web["debut"] > DUREE_MAX:
-        _sessions_web().pop(_empreinte(jeton), None)
-        return
-    st.session_state[_CLE] = dict(web, activite=maintenant, jeton=jeton)
+    st.session_state[_CLE] = {"compte": examen.compte, "debut": examen.debut, "activite": dt.datetime.now(),
+                              "sso": examen.sso, "jeton": jeton}
     st.session_state["perr_demande_lue"] = True      # une session reprise reste sur la page ouverte
 
 
@@ -87,11 +69,13 @@ def fermer_session(motif: str = "demandée") -> bool:
     fournisseur est fermée aussi (vrai : `st.logout` a été appelé, et redirige le navigateur)."""
     session = st.session_state.pop(_CLE, None)
     if session:
-        u = _recharger(session["compte"], signature_base()) or Utilisateur(session["compte"], session["compte"], "")
-        comptes.deconnexion(_store(_chemin()), u, motif)
-        if session.get("jeton"):
-            _sessions_web().pop(_empreinte(session["jeton"]), None)
+        if session.get("jeton"):        # retirée de la base (consigné au journal) : fermée sur tous les processus
+            sessions.fermer_session(_store(_chemin()), session["jeton"], motif)
             st.session_state["perr_cookies"] = [(COOKIE, "", 0)]
+        else:                           # une session sans jeton (tests, banc) : seulement la trace au journal
+            u = _recharger(session["compte"], signature_base()) or Utilisateur(session["compte"], session["compte"],
+                                                                                 "")
+            comptes.deconnexion(_store(_chemin()), u, motif)
     _recharger.clear()
     if sso_connecte():
         st.logout()
@@ -108,9 +92,22 @@ def verifier_session() -> None:
     session = st.session_state.get(_CLE)
     maintenant = dt.datetime.now()
     if session:
-        web = _sessions_web().get(_empreinte(session["jeton"])) if session.get("jeton") else None
-        if web is not None:   # l'activité d'un autre onglet de la même session compte aussi
-            session["activite"] = max(session["activite"], web["activite"])
+        if session.get("jeton"):   # la base fait foi : fermée ou expirée sur un autre processus, elle l'est ici
+            examen = sessions.examiner(_store(_chemin()), session["jeton"], maintenant=maintenant)
+            if not examen.valide:
+                st.session_state.pop(_CLE, None)
+                st.session_state["perr_cookies"] = [(COOKIE, "", 0)]
+                _recharger.clear()
+                st.session_state["perr_message"] = {
+                    sessions.EXPIREE: "Votre session a expiré (inactivité ou durée maximale) : reconnectez-vous.",
+                    sessions.COMPTE_INACTIF: "Ce compte a été désactivé : adressez-vous à l'équipe de coordination.",
+                }.get(examen.etat, "Votre session a été fermée (déconnexion depuis un autre onglet ou un autre "
+                                   "serveur, ou mot de passe changé par la coordination) : reconnectez-vous.")
+                if session.get("sso") and sso_connecte():
+                    st.logout()     # la session du fournisseur aussi, comme à la déconnexion
+                return
+            # l'activité d'un autre onglet, ou d'un autre processus, de la même session compte aussi
+            session["activite"] = max(session["activite"], examen.activite)
         if maintenant - session["activite"] > INACTIVITE or maintenant - session["debut"] > DUREE_MAX:
             fermer_session("session expirée")
             st.session_state["perr_message"] = ("Votre session a expiré (inactivité ou durée maximale) : "
@@ -121,8 +118,6 @@ def verifier_session() -> None:
             st.session_state["perr_message"] = "Ce compte a été désactivé : adressez-vous à l'équipe de coordination."
             return
         session["activite"] = maintenant
-        if web is not None:
-            web["activite"] = maintenant
         return
     if sso_connecte():
         courriel = st.user.get("email")

@@ -241,6 +241,78 @@ def test_matrice_des_roles(fn, base_matrice, contexte, tmp_path):
             assert str(exc.value).startswith("Opération refusée")
 
 
+# --------------------------------------------------------------------------------------------------------------------
+# La portée : plusieurs organisations dans une instance. Chaque opération × des comptes limités à un protocole.
+# --------------------------------------------------------------------------------------------------------------------
+
+PORTEES = {
+    "administrateur de TCM": Utilisateur("coord.tcm", "Coordination de Troyes", "administrateur", protocoles=[TCM]),
+    "administrateur de Blois": Utilisateur("coord.blois", "Coordination de Blois", "administrateur",
+                                           protocoles=[BLOIS]),
+    "lecteur de Blois": Utilisateur("copil.blois", "COPIL de Blois", "lecteur", protocoles=[BLOIS]),
+    "lecteur de TCM et Blois": Utilisateur("copil.deux", "COPIL des deux", "lecteur", protocoles=[TCM, BLOIS]),
+}
+
+# Ce que vise chaque cas de CAS : le protocole de Troyes (par défaut), toute l'instance (refusé à tout compte limité),
+# ou rien en particulier (permis à tout compte limité qui a le rôle : la lecture est filtrée par sa portée).
+INSTANCE = {geo.importer_contours, publication.ouvrir_vue_publique, sauvegarde.sauvegarder, sauvegarde.restaurer,
+            demo.charger_demo, demo_nationale.construire, comptes.creer_comptes_demo,
+            comptes.activer_compte, comptes.modifier_compte}        # ces deux-là : sur « copil », de toute l'instance
+LIBRE = {requetes.protocoles, geo.etat_contours, geo.couverture, comptes.lister_comptes, comptes.creer_compte,
+         journal.lire_journal, publication.protocoles_publics, publication.indicateurs_publies,
+         publication.situation_publique}
+
+
+def _permis_par_la_portee(fn, u: Utilisateur) -> bool:
+    if fn in LIBRE:
+        return True
+    if fn in INSTANCE:
+        return u.portee is None
+    return u.couvre(TCM)
+
+
+def test_les_operations_d_instance_sont_marquees():
+    """Les opérations qui valent pour toute l'instance portent `instance=True` (la sauvegarde, les contours nationaux,
+    l'ouverture de la vue publique, la démonstration) ; toutes les autres visent un protocole ou filtrent leur
+    lecture."""
+    marquees = {_nom(f) for f in CAS if getattr(f, "__instance__", False)}
+    assert marquees == {_nom(f) for f in INSTANCE - {comptes.activer_compte, comptes.modifier_compte}}
+
+
+@pytest.mark.parametrize("fn", list(CAS), ids=_nom)
+def test_matrice_de_la_portee(fn, base_matrice, contexte, tmp_path):
+    """Chaque opération × des comptes limités à un protocole : permise sur le leur, refusée (« Opération refusée »,
+    consignée au journal avec le protocole visé) sur un autre et sur toute l'instance."""
+    appel, ecrit = CAS[fn]
+    action = droits.OPERATIONS[_nom(fn)]
+    for nom, u in PORTEES.items():
+        if not u.peut(action):
+            continue                     # le rôle seul refuse : déjà vu par test_matrice_des_roles
+        if fn is demo_nationale.construire:
+            from perr_metrics.stockage.magasin import Store
+            s = Store(tmp_path / f"neuve-{u.identifiant}.duckdb", utilisateur=u)
+        else:
+            dossier = tmp_path / u.identifiant
+            dossier.mkdir(exist_ok=True)
+            s = copie_de_base(base_matrice.chemin, dossier).pour(u)
+        if _permis_par_la_portee(fn, u):
+            try:
+                appel(s, contexte)
+            except AccesRefuse as exc:  # pragma: no cover - c'est l'échec du test
+                pytest.fail(f"{_nom(fn)} refusé à {nom} : {exc}")
+            except ATTENDU.get(fn, ()):
+                pass
+        else:
+            with pytest.raises(AccesRefuse) as exc:
+                appel(s, contexte)
+            assert str(exc.value).startswith("Opération refusée : votre compte ne couvre que"), str(exc.value)
+            if fn is not demo_nationale.construire:
+                refus = journal.lire_journal(s.pour(ROLES["administrateur"]), action="accès")
+                assert refus.iloc[0]["compte"] == u.identifiant and refus.iloc[0]["resultat"] == "refusé"
+                if fn not in INSTANCE:
+                    assert refus.iloc[0]["protocole"] == TCM
+
+
 def test_matrice_des_roles_mot_de_passe(base_demo, tmp_path):
     """Changer le mot de passe d'un autre : l'administrateur seulement ; le sien : chacun, avec l'ancien."""
     s = copie_de_base(base_demo, tmp_path)
@@ -304,7 +376,8 @@ def test_contributeur_ne_lit_que_ce_qui_est_a_lui(base_demo, tmp_path):
     siens = suivi.etats_courants(caf, TCM)
     assert len(siens) and all("CAF10" in p.split(";") for p in siens["porteurs"])
     assert len(suivi.etats_courants(s, TCM)) == 147
-    assert depots.liste_depots(caf, BLOIS).empty
+    with pytest.raises(AccesRefuse, match="rattaché à CAF10 du protocole TCM-PERR-2019"):
+        depots.liste_depots(caf, BLOIS)            # un autre protocole : refusé, plus seulement vide
 
 
 def test_le_contributeur_d_un_signataire_agit_pour_ses_services(base_demo, tmp_path):
