@@ -504,6 +504,7 @@ def detail_depot(store: Store, depot_id: int) -> DetailDepot:
 
     d, valeurs, revues = store.lire(lire)
     info = d.iloc[0].to_dict()
+    exiger_protocole(store, "consulter_depots", info["protocole"], objet=f"dépôt n° {depot_id}")
     exiger_signataire(store, "consulter_depots", info["protocole"], info["signataire"], objet=f"dépôt n° {depot_id}")
     valeurs["nature"] = "inchangée"
     valeurs.loc[valeurs["remplacee"].isna(), "nature"] = "nouvelle"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from perr_metrics.acces.droits import operation
+from perr_metrics.acces.droits import exiger_protocole, operation
 from perr_metrics.commun.erreurs import ImportRefuse
 from perr_metrics.commun.formats import format_nombre
 from perr_metrics.referentiel.classeur import _controler_contre_la_base, _tables, lire_referentiel
@@ -143,6 +143,8 @@ def apercu_import(store: Store, source, nom_fichier: str | None = None) -> Aperc
         raise ImportRefuse(ref.rapport)
     nouvelles = _completer(_tables(ref))
     code = ref.code
+    # Un administrateur limité à certains protocoles ne prévisualise que l'import des siens (comme l'import lui-même).
+    exiger_protocole(store, "administrer_referentiel", code, objet=nom_fichier)
 
     def lire(con):
         existe = con.execute("SELECT count(*) FROM protocole WHERE code = ?", [code]).fetchone()[0] > 0
