@@ -58,6 +58,7 @@ BORNES = {
 COLONNES_CALCULEES = {
     "depot.id": "identifiant suivant", "valeur.depot_id": "identifiant du dépôt", "depot.depose_le": "heure du dépôt",
     "depot.nb_valeurs": "nombre de lignes d'un fichier de 20 Mo au plus",
+    "depot.nb_avertissements": "nombre d'avertissements confirmés, au plus le nombre de valeurs",
 }
 _RE_NOMBRE = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")   # comme formats.lire_nombre
 
