@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from perr_metrics import ui
+from perr_metrics.referentiel import requetes
 from perr_metrics.pilotage import vues
 from perr_metrics.commun.formats import format_pourcent
 
@@ -100,6 +101,13 @@ with ui.protections():
         if eng.empty:
             st.info("Aucun engagement n'est rattaché à ce nœud ni à ses subdivisions.")
         else:
-            ui.tableau(eng.assign(depuis=eng["date_etat"].map(lambda x: "" if pd.isna(x) else ui.date_texte(x))),
+            # Les indicateurs par leur nom, le code à côté (la fiche et les exports les nomment par leur code).
+            noms = ui.lire(requetes.indicateurs, code)
+            noms = dict(zip(noms["code"], noms["libelle"]))
+            indicateurs_txt = ["" if not isinstance(x, str) else " ; ".join(
+                f"{noms.get(c.strip(), c.strip())} ({c.strip()})" for c in x.split(",")) for x in eng["indicateurs"]]
+            ui.tableau(eng.assign(depuis=eng["date_etat"].map(lambda x: "" if pd.isna(x) else ui.date_texte(x)),
+                                  indicateurs_txt=indicateurs_txt),
                        {"code": "Code", "libelle": "Engagement", "etat": "État", "depuis": "Depuis le",
-                        "porteurs_noms": "Porteurs", "indicateurs": "Indicateurs"}, larges=("libelle",))
+                        "porteurs_noms": "Porteurs", "indicateurs_txt": "Indicateurs"},
+                       larges=("libelle", "indicateurs_txt"))
