@@ -22,10 +22,11 @@ def test_adresse_inconnue_en_francais(onglet: Page, app_url, capture):
     page.goto(f"{app_url}/page-qui-n-existe-pas")
     expect(page.get_by_test_id("stAlert").filter(has_text="Cette adresse ne correspond à aucune page")
            ).to_be_visible(timeout=60_000)
-    expect(page.get_by_role("heading", name="Déposer des valeurs", exact=True)).to_be_visible()
+    # L'accueil du rôle : pour un partenaire, son espace.
+    expect(page.get_by_role("heading", name="Votre espace partenaire", exact=True)).to_be_visible()
     attendre_fin_calcul(page)
     expect(page.get_by_text("Page not found")).to_have_count(0)
-    attendre_meme_adresse(page, f"{app_url}/deposer")
+    attendre_meme_adresse(page, f"{app_url}/accueil")
     capture(page, "adresse-inconnue")
 
 

@@ -103,7 +103,7 @@ def test_revue_avant_publication(onglet: Page, nouvel_onglet, serveur, capture, 
 
     # 3. La coordination revoit le dépôt : ses valeurs, l'avertissement, rien de choisi d'avance.
     coord = nouvel_onglet()
-    ouvrir_connecte(coord, f"{url}/", "coordination")
+    ouvrir_connecte(coord, f"{url}/accueil", "coordination")
     expect(coord.get_by_role("heading", name="À revoir", exact=True)).to_be_visible(timeout=60_000)
     attendre_fin_calcul(coord)
     expect(coord.get_by_test_id("stAlert").filter(has_text="confirmé malgré un avertissement").first).to_be_visible()
@@ -131,7 +131,7 @@ def test_revue_avant_publication(onglet: Page, nouvel_onglet, serveur, capture, 
     capture(coord, "revue-3-coordination-a-corriger")
 
     # 4. La CAF arrive sur son espace : à corriger, le commentaire en entier ; elle corrige et redépose.
-    ouvrir_connecte(page, f"{url}/", "caf-aube")
+    ouvrir_connecte(page, f"{url}/accueil", "caf-aube")
     expect(page.get_by_role("heading", name="Votre espace partenaire", exact=True)).to_be_visible(timeout=60_000)
     attendre_fin_calcul(page)
     a_corriger = page.get_by_test_id("stAlert").filter(has_text="marqué « à corriger »")
@@ -153,7 +153,7 @@ def test_revue_avant_publication(onglet: Page, nouvel_onglet, serveur, capture, 
     _deposer(page, chemin)
     expect(page.get_by_test_id("stAlert").filter(has_text="enregistré")).to_be_visible(timeout=60_000)
     attendre_fin_calcul(page)
-    ouvrir_connecte(page, f"{url}/", "caf-aube")
+    ouvrir_connecte(page, f"{url}/accueil", "caf-aube")
     expect(page.get_by_role("heading", name="Votre espace partenaire", exact=True)).to_be_visible(timeout=60_000)
     attendre_fin_calcul(page)
     expect(page.get_by_test_id("stAlert").filter(has_text="Aucun de vos dépôts n'est marqué « à corriger »")

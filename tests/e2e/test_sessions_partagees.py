@@ -43,7 +43,7 @@ def test_une_session_ouverte_sur_a_vaut_sur_b_et_se_ferme_partout(navigateur, de
     try:
         # Serveur A : connexion par le formulaire (la première requête crée la base et charge la démonstration).
         a = contexte.new_page()
-        a.goto(url_a + "/")
+        a.goto(url_a + "/accueil")
         connecter(a, "copil")
         expect(a.get_by_role("heading", name=TITRE_ACCUEIL, exact=True)).to_be_visible(timeout=PREMIER_CHARGEMENT)
         attendre_fin_calcul(a)
@@ -57,7 +57,7 @@ def test_une_session_ouverte_sur_a_vaut_sur_b_et_se_ferme_partout(navigateur, de
 
         # Serveur B, même navigateur (même cookie) : connecté sans formulaire.
         b = contexte.new_page()
-        b.goto(url_b + "/")
+        b.goto(url_b + "/accueil")
         expect(bandeau_connecte(b, NOM_COPIL)).to_be_visible(timeout=PREMIER_CHARGEMENT)
         expect(page_de_connexion(b)).to_have_count(0)
         expect(b.get_by_role("heading", name=TITRE_ACCUEIL, exact=True)).to_be_visible(timeout=PREMIER_CHARGEMENT)
