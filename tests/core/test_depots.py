@@ -685,7 +685,7 @@ def test_cli_modele_puis_depot(essai, tmp_path, capsys):
                               "--utilisateur", "ept@exemple.fr", "--json")
     assert code == 0
     res = json.loads(out)
-    assert set(res) == {"statut", "erreurs", "avertissements", "valeurs", "depot_id"}
+    assert set(res) == {"statut", "erreurs", "avertissements", "valeurs", "motifs", "depot_id"}
     assert (res["statut"], res["erreurs"], res["avertissements"], res["valeurs"]) == ("accepte", [], [], 2)
     depots_ = liste_depots(essai, PROTOCOLE)
     assert depots_["utilisateur"].tolist() == ["Agent de l'EPT"]
@@ -771,10 +771,14 @@ def test_cli_completude_et_revue(essai, tmp_path, capsys):
                           "--json")
     assert code == 0
     res = json.loads(out)
-    assert set(res) == {"periode", "signataires", "en_retard", "attendus", "recus"}
+    assert set(res) == {"periode", "signataires", "en_retard", "attendus", "recus", "expliques", "manquants",
+                        "echeance"}
     assert (res["periode"], res["attendus"], res["recus"], res["en_retard"]) == ("2025", 13, 2, ["ETAT-DDSP", "EPT"])
+    assert (res["expliques"], res["manquants"]) == (0, 11)
+    assert res["echeance"] == {"periode": "2025", "date_limite": "2026-01-31", "source": "règle par défaut"}
     par = {s["signataire"]: s for s in res["signataires"]}
-    assert set(par["EPT"]) == {"signataire", "nom", "attendus", "recus", "taux", "statut", "dernier_depot"}
+    assert set(par["EPT"]) == {"signataire", "nom", "attendus", "recus", "taux", "statut", "dernier_depot",
+                               "expliques", "manquants"}
     assert (par["EPT"]["recus"], par["EPT"]["taux"], par["CAF93"]["statut"]) == (1, 10.0, "complet")
     assert par["ETAT-DDSP"]["dernier_depot"] is None
     code, out, _ = lancer(capsys, "--db", essai.chemin, "completude", "--protocole", PROTOCOLE, "--periode", "2025")
