@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Mapping
 
 CLES = ("PERR_SMTP_HOTE", "PERR_SMTP_PORT", "PERR_SMTP_SECURITE", "PERR_SMTP_UTILISATEUR", "PERR_SMTP_MOT_DE_PASSE",
-        "PERR_SMTP_EXPEDITEUR")
+        "PERR_SMTP_EXPEDITEUR", "PERR_URL_TABLEAU_DE_BORD")
 SECURITES = {"aucune": 25, "starttls": 587, "ssl": 465}     # sécurité → port par défaut
 DELAI = 20.0                                                 # secondes d'attente du serveur
 RE_ADRESSE = re.compile(r"^[^@\s<>,;\"']+@[^@\s<>,;\"']+\.[^@\s<>,;\"']+$")
@@ -102,6 +102,15 @@ def lire_configuration(environ: Mapping[str, str] | None = None,
         raise ConfigurationInvalide(f"PERR_SMTP_EXPEDITEUR vaut « {expediteur or ''} » : attendu l'adresse d'où "
                                     "partent les courriels (coordination@exemple.fr).")
     return ConfigSMTP(hote, port, securite, expediteur, cle("PERR_SMTP_UTILISATEUR"), cle("PERR_SMTP_MOT_DE_PASSE"))
+
+
+def lire_adresse_tableau_de_bord(environ: Mapping[str, str] | None = None,
+                                 secrets: Mapping[str, object] | None = None) -> str | None:
+    """L'adresse du tableau de bord que citent les courriels (`PERR_URL_TABLEAU_DE_BORD`, https://perr.exemple.fr),
+    pour le lien vers la page « Déposer » ; None si elle n'est pas donnée."""
+    environ = os.environ if environ is None else environ
+    v = environ.get("PERR_URL_TABLEAU_DE_BORD") or (secrets or {}).get("PERR_URL_TABLEAU_DE_BORD")
+    return str(v).strip().rstrip("/") or None if v else None
 
 
 def composer(expediteur: str, destinataires: list[str], objet: str, texte: str,

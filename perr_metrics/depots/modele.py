@@ -14,13 +14,16 @@ from perr_metrics.stockage.magasin import Store
 from perr_metrics.acces.droits import exiger_signataire, operation
 from .depot import RE_PERIODE, SQL_VALEURS_COURANTES, attendus, signataires_couverts
 from perr_metrics.commun.formats import format_valeur
+from .echeances import echeance_de
+from .motifs import MOTIFS
 from .validation import FEUILLE_META, FEUILLE_VALEURS, VERSION_MODELE, periode_precedente
 
 COLONNES = [
     ("Code indicateur", 18), ("Indicateur", 55), ("Code périmètre", 14), ("Périmètre", 30), ("Période", 10),
-    ("Unité", 10), ("Référence", 16), ("Cible", 16), ("Valeur précédente", 16), ("Valeur", 14), ("Commentaire", 50),
+    ("Unité", 10), ("Référence", 16), ("Cible", 16), ("Valeur précédente", 16), ("Valeur", 14), ("Motif", 24),
+    ("Commentaire", 50),
 ]
-COL_VALEUR, COL_COMMENTAIRE = 10, 11
+COL_VALEUR, COL_MOTIF, COL_COMMENTAIRE = 10, 11, 12
 
 
 class ModeleImpossible(ValueError):
@@ -55,7 +58,8 @@ def lignes_du_modele(store: Store, protocole: str, signataire: str, periode: str
         cib = con.execute("SELECT indicateur, perimetre, annee, valeur FROM cible WHERE protocole = ?",
                           [protocole]).df()
         cour = con.execute(SQL_VALEURS_COURANTES, [protocole]).df()
-        info = dict(code=p[0], titre=p[1], territoire=p[2], demonstration=bool(p[5]), signataire_nom=s[0])
+        info = dict(code=p[0], titre=p[1], territoire=p[2], demonstration=bool(p[5]), signataire_nom=s[0],
+                    echeance=echeance_de(con, protocole, str(periode)))
         return info, a, per, ref, cib, cour
 
     info, a, per, ref, cib, cour = store.lire(lire)
@@ -105,6 +109,7 @@ def ecrire_modele_depot(store: Store, protocole: str, signataire: str, periode: 
         f"Protocole : {info['titre']} ({info['code']})",
         f"Signataire : {info['signataire_nom']} ({signataire})",
         f"Période : {periode}",
+        f"À déposer au plus tard le {info['echeance'].texte}.",
         f"Généré le : {dt.date.today().strftime('%d/%m/%Y')}",
         "",
         "Comment remplir ce fichier :",
@@ -112,7 +117,9 @@ def ecrire_modele_depot(store: Store, protocole: str, signataire: str, periode: 
         "un périmètre (quartier, commune ou territoire), une période.",
         "• Saisissez la valeur dans la colonne « Valeur » (colonne J) et, si utile, une explication dans « Commentaire ».",
         "• Les nombres s'écrivent à la française : 1234,5 ou 1 234,5. Un taux s'écrit en pourcentage : 12,5 pour 12,5 %.",
-        "• Valeur inconnue : laissez la cellule vide et expliquez pourquoi dans le commentaire (n'écrivez pas « NC »).",
+        "• Valeur que vous ne pouvez pas donner : laissez « Valeur » vide et choisissez son motif dans la colonne « Motif »"
+        " (colonne K) : " + ", ".join(MOTIFS) + " (expliquez « autre » dans le commentaire). N'écrivez ni « NC » ni 0 : "
+        "la valeur sera comptée « expliquée », et le COPIL lira le motif.",
         "• Les colonnes A à I sont verrouillées : ne les modifiez pas, ne supprimez ni ne déplacez de ligne.",
         "• Référence, cible et valeur précédente sont rappelées pour vous aider à repérer une erreur de saisie.",
         "",
@@ -149,25 +156,30 @@ def ecrire_modele_depot(store: Store, protocole: str, signataire: str, periode: 
                             showErrorMessage=True, errorTitle="Nombre attendu", error="Saisissez un nombre.")
     for r_i, r in enumerate(lignes.itertuples(), 2):
         valeurs = [r.indicateur, r.libelle, r.perimetre, r.perimetre_libelle, r.periode, r.unite, r.reference,
-                   r.cible, r.precedente_texte, None, None]
+                   r.cible, r.precedente_texte, None, None, None]
         for j, v in enumerate(valeurs, 1):
             c = ws.cell(row=r_i, column=j, value=v)
             if isinstance(v, str):
                 c.data_type = "s"
-        for j in (COL_VALEUR, COL_COMMENTAIRE):
+        for j in (COL_VALEUR, COL_MOTIF, COL_COMMENTAIRE):
             c = ws.cell(row=r_i, column=j)
             c.protection = Protection(locked=False)
             c.fill = saisie
         ws.cell(row=r_i, column=COL_VALEUR).number_format = "#,##0.##"
         cellule = f"J{r_i}"
         (dv_pct if r.unite == "%" else dv_pos).add(cellule)
-    for dv in (dv_pct, dv_pos, dv_num):
+    dv_motif = DataValidation(type="list", formula1='"' + ",".join(MOTIFS) + '"', allow_blank=True,
+                              showErrorMessage=True, errorTitle="Motif", error="Choisissez un motif de la liste.",
+                              promptTitle="Valeur non donnée", prompt="Seulement si « Valeur » reste vide : pourquoi.")
+    if len(lignes):
+        dv_motif.add(f"K2:K{len(lignes) + 1}")
+    for dv in (dv_pct, dv_pos, dv_num, dv_motif):
         ws.add_data_validation(dv)
     ws.freeze_panes = "C2"
     ws.protection.sheet = True
     ws.protection.formatColumns = False      # le partenaire peut élargir une colonne
     ws.protection.autoFilter = False
-    ws.auto_filter.ref = f"A1:K{max(len(lignes) + 1, 2)}"
+    ws.auto_filter.ref = f"A1:L{max(len(lignes) + 1, 2)}"
     wb.active = 1
 
     meta = wb.create_sheet(FEUILLE_META)

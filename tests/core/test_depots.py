@@ -129,15 +129,20 @@ def test_modele_verrouille_controle_et_documente(essai):
     assert "--signataire EPT --periode 2025" in notice
     ws = wb["Valeurs"]
     assert [c.value for c in ws[1]] == ["Code indicateur", "Indicateur", "Code périmètre", "Périmètre", "Période",
-                                        "Unité", "Référence", "Cible", "Valeur précédente", "Valeur", "Commentaire"]
-    # Feuille protégée : colonnes clés verrouillées, Valeur et Commentaire ouvertes à la saisie.
+                                        "Unité", "Référence", "Cible", "Valeur précédente", "Valeur", "Motif",
+                                        "Commentaire"]
+    # Feuille protégée : colonnes clés verrouillées, Valeur, Motif et Commentaire ouvertes à la saisie.
     assert ws.protection.sheet
     for ligne in range(2, 12):
         assert all(ws.cell(ligne, j).protection.locked for j in range(1, 10))
-        assert not ws.cell(ligne, 10).protection.locked and not ws.cell(ligne, 11).protection.locked
-    # Contrôle de saisie : un pourcentage entre 0 et 100 pour le taux (ligne 11), un nombre positif ailleurs.
+        assert not any(ws.cell(ligne, j).protection.locked for j in (10, 11, 12))
+    # Contrôle de saisie : un pourcentage entre 0 et 100 pour le taux (ligne 11), un nombre positif ailleurs ; le
+    # motif d'une valeur non donnée, dans sa liste.
     validations = {str(dv.sqref): dv for dv in ws.data_validations.dataValidation}
-    assert set(validations) == {"J11", "J2 J3 J4 J5 J6 J7 J8 J9 J10"}
+    assert set(validations) == {"J11", "J2 J3 J4 J5 J6 J7 J8 J9 J10", "K2:K11"}
+    assert (validations["K2:K11"].type, validations["K2:K11"].formula1) == (
+        "list", '"donnée non disponible,secret statistique,non concerné,autre"')
+    assert "À déposer au plus tard le 31 janvier 2026." in notice and "« Motif »" in notice
     assert (validations["J11"].type, validations["J11"].operator, validations["J11"].formula1,
             validations["J11"].formula2) == ("decimal", "between", "0", "100")
     autre = validations["J2 J3 J4 J5 J6 J7 J8 J9 J10"]
