@@ -91,9 +91,10 @@ with ui.protections():
         c[1].metric("Valeurs reçues", ui.nombre(recus))
         c[2].metric("Complétude", format_pourcent(100 * recus / attendus if attendus else None))
         c[3].metric("Signataires en retard", len(comp.en_retard))
-        if int(df["expliques"].sum()):
-            st.caption(f"Dont {ui.nombre(int(df['expliques'].sum()))} valeurs non reçues mais expliquées : le "
-                       "partenaire a donné leur motif (donnée non disponible, secret statistique…).")
+        n_expl = int(df["expliques"].sum())
+        if n_expl:
+            st.caption(f"Valeurs non reçues mais expliquées : {ui.nombre(n_expl)} (le partenaire a donné leur motif : "
+                       "donnée non disponible, secret statistique…).")
         if comp.en_retard:
             noms = dict(zip(df["signataire"], df["nom"]))
             st.warning("**À relancer :** " + " ; ".join(f"{noms[s]} ({s})" for s in comp.en_retard))
