@@ -94,6 +94,7 @@ def enregistrer_depot(con: duckdb.DuckDBPyConnection, *, protocole: str, signata
     return Depot(depot_id, protocole, signataire, periode, fichier_nom, empreinte, len(valeurs), len(motifs))
 
 
+COLONNES_MOTIFS = ["motif", "motif_commentaire", "explique"]     # ajoutées au détail de la complétude (depots.motifs)
 STATUTS_COMPLETUDE = ("complet", "complet avec motifs", "partiel", "aucune donnée")
 STATUTS_A_JOUR = ("complet", "complet avec motifs")     # rien ne manque : pas de relance
 
