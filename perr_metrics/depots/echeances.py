@@ -1,13 +1,15 @@
 """Les échéances de dépôt : la date limite à laquelle les partenaires envoient les valeurs d'une période.
 
-Elle se fixe, protocole par protocole, dans la feuille facultative « Échéances » du classeur du référentiel (une ligne par
-période : `2022`, `2022-S1` ; docs/referentiel.md). Sans ligne pour une période, la **règle par défaut** s'applique :
+Un seul mécanisme, partout (pages « Accueil », « Déposer » et « Suivi des dépôts », espace du partenaire, ligne de
+commande `completude` et `relances`, instructions du modèle de dépôt, relances). L'échéance d'une période est, dans
+cet ordre (docs/referentiel.md, « Échéances de dépôt ») :
 
-- une année N (et son second semestre, N-S2) : le **31 janvier de l'année N + 1** ;
-- le premier semestre N-S1 : le **31 juillet de l'année N**.
-
-L'échéance se montre partout où l'on choisit une période de dépôt (pages « Déposer » et « Suivi des dépôts », ligne
-de commande `completude` et `relances`), dans les instructions du modèle de dépôt et dans chaque relance.
+1. la ligne de cette période dans la feuille facultative « Échéances » du référentiel (une date par période : `2022`,
+   `2022-S1`) ;
+2. sinon l'« Échéance des dépôts » de la feuille Protocole (`JJ/MM`) : ce jour de l'année qui suit celle de la période
+   (`31/03` : les valeurs de 2022, et de 2022-S1 ou 2022-S2, avant le 31 mars 2023) ;
+3. sinon la **règle par défaut** : le **31 janvier de l'année N + 1** pour une année N et son second semestre N-S2,
+   le **31 juillet de l'année N** pour le premier semestre N-S1.
 """
 from __future__ import annotations
 
@@ -22,9 +24,11 @@ from perr_metrics.commun.formats import format_date, format_nombre
 from perr_metrics.stockage.magasin import Store
 
 RE_PERIODE = re.compile(r"^(\d{4})(?:-S([12]))?$")
-REFERENTIEL, PAR_DEFAUT = "référentiel", "règle par défaut"
+RE_JOUR_MOIS = re.compile(r"^(\d{1,2})/(\d{1,2})$")
+# D'où vient une échéance : la feuille « Échéances », l'« Échéance des dépôts » du protocole, la règle par défaut.
+REFERENTIEL, PROTOCOLE, PAR_DEFAUT = "référentiel", "protocole", "règle par défaut"
 REGLE = ("le 31 janvier de l'année suivante (le 31 juillet de l'année pour un premier semestre), sauf échéance fixée "
-         "dans la feuille « Échéances » du référentiel")
+         "dans la feuille « Échéances » du référentiel ou « Échéance des dépôts » du protocole")
 
 
 def echeance_par_defaut(periode: str) -> dt.date:
@@ -38,11 +42,27 @@ def echeance_par_defaut(periode: str) -> dt.date:
     return dt.date(annee + 1, 1, 31)
 
 
+def echeance_du_protocole(jour_mois: str | None, periode: str) -> dt.date | None:
+    """L'« Échéance des dépôts » du protocole (`JJ/MM`) appliquée à une période : « 31/03 » et 2022 (ou 2022-S1) →
+    31 mars 2023 ; « 29/02 » une année non bissextile → 28 février. None sans échéance du protocole."""
+    m = RE_JOUR_MOIS.match(str(jour_mois or "").strip())
+    p = RE_PERIODE.match(str(periode))
+    if not m or not p:
+        return None
+    annee, mois, jour = int(p.group(1)) + 1, int(m.group(2)), int(m.group(1))
+    try:
+        return dt.date(annee, mois, jour)
+    except ValueError:
+        if (mois, jour) == (2, 29):
+            return dt.date(annee, 2, 28)
+        raise
+
+
 @dataclass(frozen=True)
 class Echeance:
     periode: str
     date: dt.date
-    source: str          # « référentiel » ou « règle par défaut »
+    source: str          # REFERENTIEL (feuille « Échéances »), PROTOCOLE (« Échéance des dépôts ») ou PAR_DEFAUT
 
     @property
     def texte(self) -> str:
@@ -63,7 +83,7 @@ class Echeance:
             quand = "aujourd'hui"
         else:
             quand = f"dépassée de {format_nombre(-n)} jour{'s' if n < -1 else ''}"
-        origine = "" if self.source == REFERENTIEL else ", règle par défaut"
+        origine = ", règle par défaut" if self.source == PAR_DEFAUT else ""
         return f"Échéance de dépôt pour {self.periode} : {self.texte} ({quand}{origine})"
 
     def as_dict(self) -> dict:
@@ -71,17 +91,23 @@ class Echeance:
 
 
 def echeance_de(con: duckdb.DuckDBPyConnection, protocole: str, periode: str) -> Echeance:
-    """L'échéance lue sur une connexion ouverte (pour les opérations du cœur qui l'emploient)."""
+    """L'échéance lue sur une connexion ouverte (pour les opérations du cœur qui l'emploient) : la feuille
+    « Échéances », sinon l'« Échéance des dépôts » du protocole, sinon la règle par défaut."""
     par_defaut = echeance_par_defaut(periode)
     ligne = con.execute("SELECT date_limite FROM echeance WHERE protocole = ? AND periode = ?",
                         [protocole, str(periode)]).fetchone()
-    if ligne is None:
-        return Echeance(str(periode), par_defaut, PAR_DEFAUT)
-    d = ligne[0]
-    return Echeance(str(periode), d.date() if isinstance(d, dt.datetime) else d, REFERENTIEL)
+    if ligne is not None:
+        d = ligne[0]
+        return Echeance(str(periode), d.date() if isinstance(d, dt.datetime) else d, REFERENTIEL)
+    jour_mois = con.execute("SELECT echeance_depots FROM protocole WHERE code = ?", [protocole]).fetchone()
+    du_protocole = echeance_du_protocole(jour_mois[0] if jour_mois else None, str(periode))
+    if du_protocole is not None:
+        return Echeance(str(periode), du_protocole, PROTOCOLE)
+    return Echeance(str(periode), par_defaut, PAR_DEFAUT)
 
 
 @operation("consulter_depots")
 def echeance(store: Store, protocole: str, periode: str) -> Echeance:
-    """La date limite de dépôt d'une période : celle du référentiel, sinon la règle par défaut."""
+    """La date limite de dépôt d'une période : celle de la feuille « Échéances », sinon l'« Échéance des dépôts » du
+    protocole, sinon la règle par défaut."""
     return store.lire(lambda con: echeance_de(con, protocole, str(periode)))
