@@ -64,6 +64,7 @@ COLONNES_CALCULEES = {
     "depot.id": "identifiant suivant", "valeur.depot_id": "identifiant du dépôt", "depot.depose_le": "heure du dépôt",
     "depot.nb_valeurs": "nombre de lignes d'un fichier de 20 Mo au plus",
     "valeur_motif.depot_id": "identifiant du dépôt",
+    "depot.nb_avertissements": "nombre d'avertissements du contrôle, au plus un par cellule du fichier",
 }
 _RE_NOMBRE = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")   # comme formats.lire_nombre
 
