@@ -353,3 +353,37 @@ def test_l_espace_du_partenaire(essai, tmp_path):
     assert e.a_corriger.empty and e.en_attente["id"].tolist() == [corrige.depot_id] and e.nb_recus == 2
     ligne = e.indicateurs.set_index("perimetre").loc[Q1]
     assert (ligne["valeur"], ligne["cible_finale"], ligne["annee_cible"]) == (140, 240, 2030)
+
+
+def test_une_seule_echeance_feuille_puis_protocole_puis_regle_par_defaut(essai, tmp_path):
+    """L'échéance d'une période, la même pour l'espace du partenaire et pour le reste (depots.echeances) : la feuille
+    « Échéances », sinon l'« Échéance des dépôts » du protocole (l'année qui suit la période), sinon la règle par
+    défaut."""
+    import datetime as dt
+    from perr_metrics.depots import echeances
+    from perr_metrics.pilotage import partenaire
+    ddsp = essai.pour(Utilisateur("agent-ddsp", "Agent DDSP", "contributeur", PROTOCOLE, "ETAT-DDSP"))
+
+    def lue(periode):
+        e = echeances.echeance(essai, PROTOCOLE, periode)
+        return e.date, e.source
+
+    assert lue("2025") == (dt.date(2026, 1, 31), echeances.PAR_DEFAUT)
+    assert lue("2025-S1") == (dt.date(2025, 7, 31), echeances.PAR_DEFAUT)
+    assert partenaire.espace_partenaire(ddsp, PROTOCOLE, "ETAT-DDSP", "2025").echeance == dt.date(2026, 1, 31)
+    _choisir(essai, tmp_path, None, "31/03")
+    assert lue("2025") == lue("2025-S1") == lue("2025-S2") == (dt.date(2026, 3, 31), echeances.PROTOCOLE)
+    assert "règle par défaut" not in echeances.echeance(essai, PROTOCOLE, "2025").phrase(dt.date(2026, 3, 1))
+    d = classeurs.donnees()
+    d["protocole"][0].update(echeance_depots="31/03")
+    d["echeances"] = [{"periode": "2025", "date_limite": dt.date(2026, 2, 15)}]
+    res = importer_referentiel(essai, classeurs.ecrire(tmp_path, d, "echeances.xlsx"))
+    assert res.rapport.valide, res.rapport.texte()
+    assert lue("2025") == (dt.date(2026, 2, 15), echeances.REFERENTIEL)
+    assert lue("2025-S1") == (dt.date(2026, 3, 31), echeances.PROTOCOLE)      # la feuille ne fixe que 2025
+    assert lue("2026") == (dt.date(2027, 3, 31), echeances.PROTOCOLE)
+    assert partenaire.espace_partenaire(ddsp, PROTOCOLE, "ETAT-DDSP", "2025").echeance == dt.date(2026, 2, 15)
+    # Un 29 février tombe le 28 une année non bissextile.
+    assert echeances.echeance_du_protocole("29/02", "2026") == dt.date(2027, 2, 28)
+    assert echeances.echeance_du_protocole("29/02", "2027") == dt.date(2028, 2, 29)
+    assert echeances.echeance_du_protocole(None, "2027") is None
