@@ -66,7 +66,7 @@ def test_cadre_streamlit_reduit_a_ce_qui_est_francais():
 @pytest.mark.parametrize("compte, attendu", [
     ("copil", {"Pilotage": ["Accueil", "Vue d'ensemble", "Par axe", "Par QPV", "Par signataire", "Fiche indicateur",
                             "Engagements", "Rapport annuel", "Suivi des dépôts"]}),
-    ("caf-aube", {"Mon suivi": ["Engagements", "Déposer", "Suivi des dépôts"]}),
+    ("caf-aube", {"Mon suivi": ["Accueil", "Engagements", "Déposer", "Suivi des dépôts"]}),   # l'accueil : son espace
     ("coordination", {"Partenaires": ["Déposer", "Suivi des dépôts"]}),
 ])
 def test_sections_du_menu_selon_le_role(monkeypatch, store_demo, compte, attendu):
@@ -87,7 +87,8 @@ def test_sections_du_menu_selon_le_role(monkeypatch, store_demo, compte, attendu
 ACCUEIL = "Protocoles d'engagements renforcés et réciproques"
 
 
-@pytest.mark.parametrize("compte, titre", [("copil", ACCUEIL), ("caf-aube", "Déposer des valeurs"),
+# La racine mène la coordination à l'accueil, le partenaire à son espace (même page), le COPIL à la vue d'ensemble.
+@pytest.mark.parametrize("compte, titre", [("copil", "Vue d'ensemble"), ("caf-aube", "Votre espace partenaire"),
                                            ("coordination", ACCUEIL), (None, "Connexion")])
 def test_la_racine_ouvre_l_accueil_du_role_sous_sa_propre_adresse(monkeypatch, store_demo, compte, titre):
     at = app(monkeypatch, store_demo.chemin, compte=compte)
