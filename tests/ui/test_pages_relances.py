@@ -63,7 +63,10 @@ def test_avis_de_depot_demande_puis_accuse_de_reception(monkeypatch, store_demo,
     assert dep.success and "enregistré" in dep.success[0].value
     # La coordination a déposé elle-même : elle reçoit l'accusé de réception (un seul courriel, pas d'avis en double).
     (recu,) = smtp.boite.pour("coordination@demo.example.org")
-    assert "Accusé de réception : dépôt n°" in recu.objet and "Ce qui a été reçu : 1 valeur — " in recu.corps
+    # Le modèle est pré-rempli des valeurs déjà déposées : le fichier les redépose avec la ligne modifiée.
+    n = int(depots.liste_depots(store_demo, TCM, "ETAT-DDSP")["nb_valeurs"].iloc[0])
+    assert "Accusé de réception : dépôt n°" in recu.objet and f"Ce qui a été reçu : {n} valeur" in recu.corps
+    assert "1 modifiée" in recu.corps and f"{n - 1} inchangée" in recu.corps
     assert any("Accusé de réception envoyé à coordination@demo.example.org" in c.value for c in dep.caption)
     assert at.toggle(key="avis_depots").value
 
