@@ -26,7 +26,7 @@ def accuse_de_reception(res, protocole: str, signataire: str, cle) -> None:
                                                 adresse_tableau_de_bord=adresse)
             st.session_state[cle_accuse] = [
                 (f"Accusé de réception envoyé à {', '.join(e.acceptes)}." if e.acceptes else
-                 f"Accusé de réception non envoyé : {e.raison or '; '.join(e.refuses.values())}.")
+                 f"Accusé de réception non envoyé : {(e.raison or '; '.join(e.refuses.values())).rstrip('.')}.")
                 for e in envois if e.nature == relances.ACCUSE]
     for ligne in st.session_state[cle_accuse]:
         st.caption(ui.echapper(ligne))
