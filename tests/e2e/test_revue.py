@@ -82,7 +82,7 @@ def test_revue_avant_publication(onglet: Page, nouvel_onglet, serveur, capture, 
         re.compile("Écart important avec la période précédente|Hors des valeurs plausibles"))
     capture(page, "revue-1-partenaire-avertissement")
     page.get_by_role("button", name="Je confirme ces valeurs : enregistrer le dépôt").click()
-    succes = page.get_by_test_id("stAlert").filter(has_text="enregistré")
+    succes = page.get_by_test_id("stAlert").filter(has_text=re.compile(r"Dépôt n° \d+ enregistré"))
     expect(succes).to_be_visible(timeout=60_000)
     expect(succes).to_contain_text("confirmée malgré un avertissement : la coordination revoit le dépôt")
     attendre_fin_calcul(page)
@@ -103,7 +103,7 @@ def test_revue_avant_publication(onglet: Page, nouvel_onglet, serveur, capture, 
 
     # 3. La coordination revoit le dépôt : ses valeurs, l'avertissement, rien de choisi d'avance.
     coord = nouvel_onglet()
-    ouvrir_connecte(coord, f"{url}/", "coordination")
+    ouvrir_connecte(coord, f"{url}/accueil", "coordination")
     expect(coord.get_by_role("heading", name="À revoir", exact=True)).to_be_visible(timeout=60_000)
     attendre_fin_calcul(coord)
     expect(coord.get_by_test_id("stAlert").filter(has_text="confirmé malgré un avertissement").first).to_be_visible()
@@ -131,7 +131,7 @@ def test_revue_avant_publication(onglet: Page, nouvel_onglet, serveur, capture, 
     capture(coord, "revue-3-coordination-a-corriger")
 
     # 4. La CAF arrive sur son espace : à corriger, le commentaire en entier ; elle corrige et redépose.
-    ouvrir_connecte(page, f"{url}/", "caf-aube")
+    ouvrir_connecte(page, f"{url}/accueil", "caf-aube")
     expect(page.get_by_role("heading", name="Votre espace partenaire", exact=True)).to_be_visible(timeout=60_000)
     attendre_fin_calcul(page)
     a_corriger = page.get_by_test_id("stAlert").filter(has_text="marqué « à corriger »")
@@ -151,9 +151,10 @@ def test_revue_avant_publication(onglet: Page, nouvel_onglet, serveur, capture, 
     ligne[9].value = juste
     wb.save(chemin)
     _deposer(page, chemin)
-    expect(page.get_by_test_id("stAlert").filter(has_text="enregistré")).to_be_visible(timeout=60_000)
+    expect(page.get_by_test_id("stAlert").filter(has_text=re.compile(r"Dépôt n° \d+ enregistré"))).to_be_visible(
+        timeout=60_000)
     attendre_fin_calcul(page)
-    ouvrir_connecte(page, f"{url}/", "caf-aube")
+    ouvrir_connecte(page, f"{url}/accueil", "caf-aube")
     expect(page.get_by_role("heading", name="Votre espace partenaire", exact=True)).to_be_visible(timeout=60_000)
     attendre_fin_calcul(page)
     expect(page.get_by_test_id("stAlert").filter(has_text="Aucun de vos dépôts n'est marqué « à corriger »")
