@@ -42,12 +42,11 @@ def espace_du_partenaire(p: dict) -> None:
 
     st.header("Ce qui est attendu de vous")
     manquants = e.attendus[~e.attendus["recu"]]
-    echeance = (f"avant le {format_date(e.echeance)}" if e.echeance is not None else
-                "la coordination n'a pas fixé de date limite")
+    echeance = f"avant le {format_date(e.echeance)}"
     c = st.columns(3)
     c[0].metric(f"Valeurs attendues ({e.periode})", e.nb_attendus)
     c[1].metric("Reçues", e.nb_recus)
-    c[2].metric("Échéance", format_date(e.echeance) if e.echeance is not None else "aucune")
+    c[2].metric("Échéance", format_date(e.echeance))
     if not e.nb_attendus:
         st.info(f"Rien n'est attendu de vous pour {e.periode}.")
     elif manquants.empty:

@@ -5,10 +5,32 @@ import io
 import streamlit as st
 
 from perr_metrics.depots import depot as depots
+from perr_metrics.depots import echeances
 from perr_metrics.depots import modele as modele_depot
+from perr_metrics.depots import relances
 from perr_metrics import ui
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def accuse_de_reception(res, protocole: str, signataire: str, cle) -> None:
+    """L'accusé de réception du dépôt (une fois, gardé dans la session), et ce qu'il est devenu."""
+    cle_accuse = ("accuse", *cle)
+    if cle_accuse not in st.session_state:
+        config, adresse, erreur = ui.config_courriel()
+        if erreur:
+            st.session_state[cle_accuse] = [f"Aucun accusé de réception : configuration du courriel illisible "
+                                            f"({erreur})."]
+        else:
+            envois = relances.accuser_reception(ui.store(), res, config, protocole=protocole, signataire=signataire,
+                                                adresse_tableau_de_bord=adresse)
+            st.session_state[cle_accuse] = [
+                (f"Accusé de réception envoyé à {', '.join(e.acceptes)}." if e.acceptes else
+                 f"Accusé de réception non envoyé : {(e.raison or '; '.join(e.refuses.values())).rstrip('.')}.")
+                for e in envois if e.nature == relances.ACCUSE]
+    for ligne in st.session_state[cle_accuse]:
+        st.caption(ui.echapper(ligne))
+
 
 def problemes(res) -> None:
     """Les problèmes du fichier, nommés : nature, cellule, indicateur et périmètre (noms, codes entre parenthèses),
@@ -69,6 +91,7 @@ with ui.protections():
         with m:
             periode = ui.choisir_periode(p)
         st.caption(f"Vous déposez au nom de {ui.echapper(u.nom)} ({u.identifiant}) : chaque valeur en gardera la trace.")
+        st.markdown(f"**{ui.echapper(ui.lire(echeances.echeance, p['code'], periode).phrase())}.**")
         if signataire:
             st.subheader("1. Télécharger le modèle pré-rempli")
             flux = io.BytesIO()
@@ -120,7 +143,10 @@ with ui.protections():
                 else:
                     n_av = len(res.rapport.avertissements)
                     st.success(f"Dépôt n° {res.depot_id} enregistré : {res.nb_valeurs} valeurs, période "
-                               f"{res.periode or 'multiple'}."
+                               f"{res.periode or 'multiple'}"
+                               + (f", {len(res.motifs)} valeur(s) non donnée(s) avec leur motif." if len(res.motifs)
+                                  else ".")
                                + (f" {n_av} valeur{'s' if n_av > 1 else ''} confirmée{'s' if n_av > 1 else ''} malgré "
                                   "un avertissement : la coordination revoit le dépôt." if n_av else ""))
+                    accuse_de_reception(res, p["code"], signataire, cle)
                     confirmation(res)

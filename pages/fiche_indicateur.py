@@ -5,6 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from perr_metrics.depots import depot as depots
+from perr_metrics.depots import motifs as motifs_depots
 from perr_metrics.referentiel import requetes
 from perr_metrics import ui
 from perr_metrics.pilotage import vues
@@ -16,6 +17,22 @@ NIVEAUX = {"QPV": "quartier", "Commune": "commune", "Territoire": "territoire"}
 
 ui.garde_page("consulter_pilotage")
 st.title("Fiche indicateur")
+
+
+def afficher_motifs(protocole: str, indicateur: str, periode: str) -> None:
+    """Les valeurs que les partenaires ont déclarées non données, avec leur motif (jamais comptées comme un zéro)."""
+    m = ui.lire(motifs_depots.motifs_courants, protocole, None, indicateur)
+    if not st.session_state.get("toutes_periodes"):
+        m = m[m["periode"].str.startswith(periode) if len(periode) == 4 else m["periode"] == periode]
+    if m.empty:
+        return
+    st.subheader("Valeurs non données, avec leur motif")
+    st.caption("Le partenaire a indiqué pourquoi il ne peut pas donner ces valeurs : elles ne sont ni des zéros ni "
+               "des oublis, et la complétude les compte « expliquées ».")
+    ui.tableau(m.assign(quand=m["depose_le"].map(ui.date_heure_texte)),
+               {"periode": "Période", "perimetre_libelle": "Périmètre", "motif": "Motif",
+                "motif_commentaire": "Commentaire", "signataire": "Signataire", "motif_depot_id": "Dépôt n°",
+                "quand": "Déposé le"}, larges=("motif_commentaire",))
 
 
 def graphique_serie(serie, quartiers, unite):
@@ -191,3 +208,4 @@ with ui.protections():
         st.caption("La valeur qui fait foi est celle du dépôt le plus récent parmi ceux qui comptent (selon le "
                    f"protocole : valeurs prises en compte {p.get('valeurs_retenues') or 'dès réception'}, jamais un "
                    "dépôt marqué « à corriger ») ; les autres restent ici, avec leur fichier.")
+        afficher_motifs(code, ci, periode)

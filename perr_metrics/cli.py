@@ -239,6 +239,18 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--periode", required=True, help="année (2021) ou semestre (2021-S1)")
     s.add_argument("--json", action="store_true", help=_AIDE_JSON)
 
+    s = sous.add_parser("relances", help="relance par courriel les signataires en retard d'une période (essai à blanc "
+                                         "par défaut : dit ce qui serait envoyé)")
+    s.add_argument("--protocole", required=True, help=_AIDE_PROTOCOLE)
+    s.add_argument("--periode", required=True, help="année (2021) ou semestre (2021-S1)")
+    s.add_argument("--signataire", action="append", metavar="CODE",
+                   help="ne relancer que ce signataire (option répétable ; par défaut : tous ceux en retard)")
+    s.add_argument("--envoyer", action="store_true",
+                   help="envoie vraiment les courriels (serveur : variables PERR_SMTP_… ou .streamlit/secrets.toml)")
+    s.add_argument("--eml", metavar="DOSSIER",
+                   help="écrit les courriels en fichiers .eml dans ce dossier, à envoyer à la main (rien n'est envoyé)")
+    s.add_argument("--json", action="store_true", help=_AIDE_JSON)
+
     s = sous.add_parser("revue", help="marque un dépôt « validé » ou « à corriger »")
     s.add_argument("depot", type=_entier, metavar="NUMERO", help="numéro du dépôt")
     s.add_argument("--statut", required=True, choices=["validé", "à-corriger"], help="validé ou à-corriger")
@@ -346,7 +358,8 @@ COLONNES_COMPTES_JSON = {"identifiant": "", "nom": "", "role": "", "protocole": 
 COLONNES_JOURNAL = {"horodatage": "Date", "compte": "Compte", "role": "Rôle", "action": "Action",
                     "resultat": "Résultat", "protocole": "Protocole", "objet": "Objet", "detail": "Détail"}
 COLONNES_COMPLETUDE = {"signataire": "Signataire", "nom": "Nom", "attendus": "Attendues", "recus": "Reçues",
-                       "taux": "Taux", "statut": "Statut", "dernier_depot": "Dernier dépôt"}
+                       "expliques": "Expliquées", "manquants": "Manquantes", "taux": "Taux", "statut": "Statut",
+                       "dernier_depot": "Dernier dépôt"}
 
 
 def _json(objet) -> str:
@@ -415,7 +428,9 @@ def _depot(args, store: Store) -> int:
         if not args.json:
             modifiees = int((res.changements["nature"] == "modifiée").sum()) if not res.changements.empty else 0
             print(f"Dépôt n° {res.depot_id} enregistré : {res.nb_valeurs} valeurs ({modifiees} modifiée(s) par "
-                  "rapport aux valeurs précédentes).")
+                  "rapport aux valeurs précédentes)"
+                  + (f", {len(res.motifs)} valeur(s) non donnée(s) avec leur motif." if len(res.motifs) else "."))
+        _accuser_reception(args, store, res)
         return 0
     if res.statut == "deja-depose":
         print(f"Ce fichier a déjà été déposé (dépôt n° {res.depot_id}) : rien de nouveau n'a été enregistré.",
@@ -427,6 +442,105 @@ def _depot(args, store: Store) -> int:
         return 1
     print("Fichier refusé : rien n'a été enregistré.", file=sys.stderr)
     return 1
+
+
+def _courriel():
+    """La configuration du serveur de courriel (environnement, puis .streamlit/secrets.toml du dossier courant) et
+    l'adresse du tableau de bord ; un réglage illisible arrête la commande (code 1)."""
+    from perr_metrics.commun import courriel
+    secrets = courriel.lire_secrets_toml()
+    try:
+        config = courriel.lire_configuration(os.environ, secrets)
+    except courriel.ConfigurationInvalide as exc:
+        raise _Sortie(1, f"Configuration du courriel illisible : {exc}") from None
+    return config, courriel.lire_adresse_tableau_de_bord(os.environ, secrets)
+
+
+def _accuser_reception(args, store: Store, res) -> None:
+    """L'accusé de réception d'un dépôt accepté (et l'avis aux administrateurs qui l'ont demandé), s'il y a un serveur ;
+    son sort sur la sortie d'erreur, jamais un échec de la commande (le dépôt, lui, est enregistré)."""
+    from perr_metrics.depots.relances import accuser_reception
+    try:
+        config, adresse = _courriel()
+    except _Sortie as exc:
+        print(f"Aucun accusé de réception : {exc}", file=sys.stderr)
+        return
+    if config is None:
+        return
+    for e in accuser_reception(store, res, config, protocole=args.protocole, signataire=args.signataire,
+                               adresse_tableau_de_bord=adresse):
+        print(f"{e.nature.capitalize()} — {e.phrase()}", file=sys.stderr)
+
+
+def _relances(args, store: Store) -> int:
+    """`relances --protocole P --periode 2022 [--signataire CODE…] [--envoyer] [--eml DOSSIER] [--json]` : essai à blanc
+    par défaut (ce qui serait envoyé, à qui) ; code 1 si un envoi demandé n'a pas pu se faire entièrement."""
+    from perr_metrics.depots.relances import envoyer_relances, preparer_relances, relances_en_eml
+    if args.envoyer and args.eml:
+        raise _Sortie(2, "Erreur d'utilisation : --envoyer et --eml s'excluent (envoyer, ou écrire les .eml à envoyer "
+                         "à la main).")
+    config, adresse = _courriel()
+    try:
+        relances = preparer_relances(store, args.protocole, args.periode, adresse_tableau_de_bord=adresse,
+                                     signataires=args.signataire)
+    except ValueError as exc:
+        raise _Sortie(1, str(exc)) from None
+    sortie: dict = {"protocole": args.protocole, "periode": args.periode,
+                    "serveur": config.description if config else None,
+                    "relances": [r.as_dict() for r in relances]}
+    code = 0
+    if args.eml:
+        dossier = Path(args.eml)
+        if not dossier.is_dir():
+            raise _Sortie(1, f"Le dossier {dossier} n'existe pas : créez-le d'abord.")
+        fichiers = relances_en_eml(store, relances, config.expediteur if config else None)
+        for nom, octets in fichiers:
+            _ecrire_fichier(dossier / nom, lambda flux, o=octets: flux.write(o))
+        sortie["eml"] = [str(dossier / nom) for nom, _ in fichiers]
+    elif args.envoyer:
+        if config is None:
+            from perr_metrics.commun.courriel import SANS_SERVEUR
+            raise _Sortie(1, f"{SANS_SERVEUR} Écrivez les courriels en .eml (--eml DOSSIER) pour les envoyer à la main.")
+        envois = envoyer_relances(store, relances, config)
+        sortie["envois"] = [e.as_dict() for e in envois]
+        if any(e.statut in ("échoué", "envoyé en partie") for e in envois):
+            code = 1
+    if args.json:
+        print(_json(sortie))
+        return code
+    if not relances:
+        print(f"Aucun signataire à relancer pour {args.periode} : chacun a envoyé ou expliqué toutes ses valeurs.")
+        return 0
+    print(f"Relances {args.protocole} — {args.periode} : {len(relances)} signataire(s) en retard. "
+          f"{relances[0].echeance.phrase()}.")
+    if args.envoyer:
+        for e in sortie["envois"]:
+            print(_phrase_envoi(e))
+        print(f"Serveur : {config.description}. Chaque envoi est consigné au journal (action « relance »).")
+        return code
+    for r in relances:
+        qui = ", ".join(r.destinataires) or "—"
+        etat = f" [non envoyable : {r.empechement}]" if r.empechement else ""
+        print(f"- {r.nom} ({r.signataire}) : {r.recus} reçue(s), {r.expliques} expliquée(s), {len(r.manquantes)} "
+              f"manquante(s) sur {r.attendus} → {qui}{etat}")
+    if args.eml:
+        print(f"{len(sortie['eml'])} courriel(s) écrit(s) en .eml dans {args.eml} : rien n'a été envoyé.")
+    else:
+        print("Essai à blanc : rien n'a été envoyé. Ajoutez --envoyer pour envoyer"
+              + (f" (serveur {config.description})." if config else
+                 " — aucun serveur de courriel n'est configuré (PERR_SMTP_HOTE…) : --eml DOSSIER écrit les courriels "
+                 "à envoyer à la main."))
+    return code
+
+
+def _phrase_envoi(e: dict) -> str:
+    if e["statut"] == "non envoyé":
+        return f"- {e['signataire']} : non envoyé — {e['raison']}"
+    morceaux = [f"- {e['signataire']} : {e['statut']}"]
+    if e["acceptes"]:
+        morceaux.append("à " + ", ".join(e["acceptes"]))
+    morceaux += [f"{a} : {r}" for a, r in e["refuses"].items()]
+    return " — ".join(morceaux)
 
 
 def _raison(exc: OSError) -> str:
@@ -792,19 +906,25 @@ def _executer(args, store: Store) -> int:
         return 0
     if c == "depot":
         return _depot(args, store)
+    if c == "relances":
+        return _relances(args, store)
     if c == "completude":
         from perr_metrics.depots.depot import completude
+        from perr_metrics.depots.echeances import echeance
         try:
             comp = completude(store, args.protocole, args.periode)
         except ValueError as exc:
             print(str(exc), file=sys.stderr)
             return 1
+        ech = echeance(store, args.protocole, args.periode)
         if args.json:
-            print(_json(comp.as_dict()))
+            print(_json(comp.as_dict() | {"echeance": ech.as_dict()}))
         else:
             df = comp.par_signataire
             print(f"Complétude {args.protocole} — {args.periode} : {format_nombre(df['recus'].sum())} valeurs reçues "
-                  f"sur {format_nombre(df['attendus'].sum())} attendues.")
+                  f"sur {format_nombre(df['attendus'].sum())} attendues, {format_nombre(df['expliques'].sum())} "
+                  f"expliquées (motif donné), {format_nombre(df['manquants'].sum())} manquantes.")
+            print(ech.phrase() + ".")
             print(vers_texte(df, COLONNES_COMPLETUDE, {"taux": format_pourcent}))
             if comp.en_retard:
                 print(f"En retard : {', '.join(comp.en_retard)}")

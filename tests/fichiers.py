@@ -82,20 +82,25 @@ def lignes_modele(donnees: bytes) -> dict[tuple[str, str, str], int]:
 def remplir_modele(donnees: bytes, valeurs: dict[tuple[str, str, str], object],
                    commentaires: dict[tuple[str, str, str], str] | None = None,
                    formats: dict[tuple[str, str, str], str] | None = None,
-                   modifier: Callable | None = None) -> bytes:
-    """Remplit la colonne Valeur (J) et Commentaire (K) du modèle, comme un partenaire, avec openpyxl (qui garde la
-    protection, les validations et la feuille de métadonnées). `modifier(wb)` peut abîmer le classeur ensuite."""
+                   modifier: Callable | None = None,
+                   motifs: dict[tuple[str, str, str], str] | None = None) -> bytes:
+    """Remplit les colonnes Valeur, Motif et Commentaire du modèle (trouvées par leur en-tête), comme un partenaire,
+    avec openpyxl (qui garde la protection, les validations et la feuille de métadonnées). `modifier(wb)` peut abîmer
+    le classeur ensuite."""
     from openpyxl import load_workbook
 
     wb = load_workbook(io.BytesIO(donnees))
     ws = wb["Valeurs"]
+    colonne = {c.value: c.column for c in ws[1]}
     index = {(r[0].value, r[2].value, str(r[4].value)): r[0].row for r in ws.iter_rows(min_row=2) if r[0].value}
     for cle, v in valeurs.items():
-        ws.cell(row=index[cle], column=10, value=v)
+        ws.cell(row=index[cle], column=colonne["Valeur"], value=v)
     for cle, c in (commentaires or {}).items():
-        ws.cell(row=index[cle], column=11, value=c)
+        ws.cell(row=index[cle], column=colonne["Commentaire"], value=c)
+    for cle, m in (motifs or {}).items():
+        ws.cell(row=index[cle], column=colonne["Motif"], value=m)
     for cle, fmt in (formats or {}).items():
-        ws.cell(row=index[cle], column=10).number_format = fmt
+        ws.cell(row=index[cle], column=colonne["Valeur"]).number_format = fmt
     if modifier:
         modifier(wb)
     return sauver(wb)

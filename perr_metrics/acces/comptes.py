@@ -54,18 +54,21 @@ class CompteDemo:
     protocole: str | None = None
     signataire: str | None = None
     explication: str = ""
+    courriel: str | None = None      # une adresse d'exemple (domaine réservé example.org) : relances, accusés
 
 
 # Les comptes de la démonstration : leurs mots de passe sont publics (la page de connexion les affiche) et ne valent que
 # pour les protocoles fictifs de la démonstration.
 COMPTES_DEMO = (
     CompteDemo("coordination", "Équipe de coordination (démo)", ADMINISTRATEUR, "coordination-demo",
-               explication="tout : référentiel, revue des dépôts, comptes, journal"),
+               explication="tout : référentiel, revue des dépôts, comptes, journal",
+               courriel="coordination@demo.example.org"),
     CompteDemo("copil", "Membre du COPIL (démo)", "lecteur", "copil-demo-2024",
                explication="lit tous les tableaux de bord, ne change rien"),
     CompteDemo("caf-aube", "CAF de l'Aube (démo)", CONTRIBUTEUR, "caf-aube-demo",
                protocole="TCM-PERR-2019", signataire="CAF10",
-               explication="dépose les chiffres de la CAF de l'Aube (Troyes) et suit ses engagements"),
+               explication="dépose les chiffres de la CAF de l'Aube (Troyes) et suit ses engagements",
+               courriel="caf-aube@demo.example.org"),
 )
 
 
@@ -235,9 +238,10 @@ def creer_comptes_demo(store: Store) -> list[CompteDemo]:
             if c.signataire and not con.execute("SELECT count(*) FROM signataire WHERE protocole = ? AND code = ?",
                                                 [c.protocole, c.signataire]).fetchone()[0]:
                 continue
-            _inserer(con, c.identifiant, c.nom, c.role, None, c.protocole, c.signataire, haches[c.identifiant], True)
+            _inserer(con, c.identifiant, c.nom, c.role, c.courriel, c.protocole, c.signataire, haches[c.identifiant],
+                     True)
             journal.noter(con, u, "compte créé", objet=c.identifiant, detail="compte de démonstration, "
-                          + _decrire(c.role, c.protocole, c.signataire, None))
+                          + _decrire(c.role, c.protocole, c.signataire, c.courriel))
             crees.append(c)
         return crees
 

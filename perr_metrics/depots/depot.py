@@ -29,6 +29,7 @@ from perr_metrics.acces.droits import (exiger_protocole, exiger_signataire, oper
 from perr_metrics.commun.erreurs import Rapport
 from perr_metrics.referentiel.classeur import VALEURS_RETENUES, inserer_df
 from perr_metrics.referentiel.requetes import ProtocoleInconnu, _session
+from .motifs import SQL_MOTIFS_COURANTS
 from .validation import Contexte, _par_valeur, lire_depot, periode_precedente, verifier
 
 RE_PERIODE = re.compile(r"^([0-9]{4})(?:-S([12]))?$")   # chiffres ASCII (`\d` accepterait « ٢٠٢٥ »)
@@ -60,6 +61,7 @@ class Depot:
     fichier_nom: str
     sha256: str
     nb_valeurs: int
+    nb_motifs: int = 0
 
 
 def enregistrer_depot(con: duckdb.DuckDBPyConnection, *, protocole: str, signataire: str, periode: str | None,
@@ -69,9 +71,12 @@ def enregistrer_depot(con: duckdb.DuckDBPyConnection, *, protocole: str, signata
     """Écrit un dépôt et ses valeurs dans la transaction `con` (appelé depuis `Store.ecrire`).
 
     `valeurs` a les colonnes `indicateur`, `perimetre`, `periode`, `valeur` et, facultatives, `commentaire`, `cellule`,
-    `avertissement_code` et `avertissement` (l'avertissement que le partenaire a confirmé sur cette valeur).
+    `motif`, `avertissement_code` et `avertissement` (l'avertissement que le partenaire a confirmé sur cette valeur).
+    Une ligne qui porte un motif (sans valeur) va dans `valeur_motif`, jamais dans `valeur`.
     """
     depot_id = prochain_id(con, "depot")
+    motifs = valeurs[valeurs["motif"].notna()] if "motif" in valeurs.columns else valeurs.iloc[0:0]
+    valeurs = valeurs[valeurs["motif"].isna()] if "motif" in valeurs.columns else valeurs
     empreinte = hashlib.sha256(contenu).hexdigest()
     con.execute(
         "INSERT INTO depot (id, protocole, signataire, periode, utilisateur, depose_le, fichier_nom, sha256, contenu, "
@@ -87,20 +92,42 @@ def enregistrer_depot(con: duckdb.DuckDBPyConnection, *, protocole: str, signata
     df["annee"] = _par_valeur(df["periode"], annee_de)
     inserer_df(con, "valeur", df[["depot_id", "protocole", "indicateur", "perimetre", "periode", "annee", "valeur",
                                   "commentaire", "cellule", "avertissement_code", "avertissement"]])
-    return Depot(depot_id, protocole, signataire, periode, fichier_nom, empreinte, len(valeurs))
+    if len(motifs):
+        m = motifs.copy()
+        if "cellule" not in m.columns:
+            m["cellule"] = None
+        m["depot_id"] = depot_id
+        m["protocole"] = protocole
+        m["annee"] = _par_valeur(m["periode"], annee_de)
+        inserer_df(con, "valeur_motif", m[["depot_id", "protocole", "indicateur", "perimetre", "periode", "annee",
+                                           "motif", "commentaire", "cellule"]])
+    return Depot(depot_id, protocole, signataire, periode, fichier_nom, empreinte, len(valeurs), len(motifs))
+
+
+COLONNES_MOTIFS = ["motif", "motif_commentaire", "explique"]     # ajoutées au détail de la complétude (depots.motifs)
+STATUTS_COMPLETUDE = ("complet", "complet avec motifs", "partiel", "aucune donnée")
+STATUTS_A_JOUR = ("complet", "complet avec motifs")     # rien ne manque : pas de relance
 
 
 def completude_par_signataire(compte: pd.DataFrame, sig: pd.DataFrame) -> pd.DataFrame:
-    """La table de complétude par signataire (taux, statut, tri) à partir des comptes `signataire, attendus, recus` et
-    des signataires (`signataire, nom, dernier_depot`) ; partagée par `completude` et le rapport annuel."""
+    """La table de complétude par signataire (taux, statut, tri) à partir des comptes `signataire, attendus, recus` et,
+    facultatif, `expliques` (valeurs manquantes dont le partenaire a donné le motif), et des signataires (`signataire,
+    nom, dernier_depot`) ; partagée par `completude` et le rapport annuel.
+
+    `manquants` = attendus − reçus − expliqués. Statut : « complet » (tout reçu), « complet avec motifs » (rien ne
+    manque, certaines valeurs expliquées), « partiel », « aucune donnée » (ni valeur ni motif). Le taux reste celui
+    des valeurs reçues : un motif n'est pas une valeur."""
     df = compte.merge(sig, on="signataire", how="left")
     df["recus"] = df["recus"].astype(int)
+    df["expliques"] = df["expliques"].astype(int) if "expliques" in df.columns else 0
+    df["manquants"] = df["attendus"] - df["recus"] - df["expliques"]
     df["taux"] = (100 * df["recus"] / df["attendus"]).round(1)
     df["statut"] = "partiel"
+    df.loc[df["manquants"] == 0, "statut"] = "complet avec motifs"
     df.loc[df["recus"] == df["attendus"], "statut"] = "complet"
-    df.loc[df["recus"] == 0, "statut"] = "aucune donnée"
+    df.loc[(df["recus"] == 0) & (df["expliques"] == 0), "statut"] = "aucune donnée"
     df = df.sort_values(["taux", "signataire"]).reset_index(drop=True)
-    return df[["signataire", "nom", "attendus", "recus", "taux", "statut", "dernier_depot"]]
+    return df[["signataire", "nom", "attendus", "recus", "taux", "statut", "dernier_depot", "expliques", "manquants"]]
 
 
 # Un dépôt compte-t-il ? Selon le choix de son protocole (`p`, `d` : le protocole et le dépôt de la valeur).
@@ -177,6 +204,7 @@ class ResultatDepot:
     nb_valeurs: int = 0
     changements: pd.DataFrame = field(default_factory=pd.DataFrame)
     periode: str | None = None
+    motifs: pd.DataFrame = field(default_factory=pd.DataFrame)   # lignes sans valeur, avec leur motif
     # Ce que désigne chaque ligne du fichier (numéro de ligne → indicateur et périmètre, codes et noms) : de quoi
     # nommer, dans le tableau des problèmes, ce que chaque cellule concerne (`problemes_nommes`).
     reperes: dict = field(default_factory=dict)
@@ -187,7 +215,7 @@ class ResultatDepot:
                     for p in ps]
         return {"statut": self.statut, "erreurs": lignes(self.rapport.erreurs),
                 "avertissements": lignes(self.rapport.avertissements), "valeurs": self.nb_valeurs,
-                "depot_id": self.depot_id}
+                "motifs": len(self.motifs), "depot_id": self.depot_id}
 
 
 class _Abandon(Exception):
@@ -239,7 +267,8 @@ def deposer(store: Store, donnees: bytes, nom_fichier: str, *, protocole: str, s
         if lecture.rapport.avertissements and not accepter_avertissements:
             raise _Abandon(ResultatDepot("a-confirmer", lecture.rapport, reperes=reperes))
         avancer(0.8, f"Enregistrement de {len(valeurs)} valeurs…")
-        changements = _changements(valeurs, ctx.precedentes, ctx)
+        motifs = valeurs[valeurs["motif"].notna()].reset_index(drop=True)
+        changements = _changements(valeurs[valeurs["motif"].isna()], ctx.precedentes, ctx)
         annees = set(valeurs["periode"].str[:4].unique())
         periode_depot = periode or lecture.meta.get("periode") or (annees.pop() if len(annees) == 1 else None)
         avertissements = lecture.rapport.avertissements
@@ -257,10 +286,11 @@ def deposer(store: Store, donnees: bytes, nom_fichier: str, *, protocole: str, s
         cellules = ", ".join(f"{a.cellule} ({a.code})" for a in avertissements[:20]) + (" …" if n > 20 else "")
         journal.noter(con, u, "dépôt", protocole=protocole, objet=f"dépôt n° {depot.id} : {nom_fichier}",
                       detail=f"signataire {signataire}, période {periode_depot or 'non précisée'}, "
-                             f"{depot.nb_valeurs} valeurs" + (f", {n} avertissement(s) confirmé(s) : {cellules} ; "
-                                                              "en attente de revue" if n else ""))
+                             f"{depot.nb_valeurs} valeurs"
+                             + (f", {depot.nb_motifs} valeur(s) manquante(s) expliquée(s)" if depot.nb_motifs else "")
+                             + (f", {n} avertissement(s) confirmé(s) : {cellules} ; en attente de revue" if n else ""))
         return ResultatDepot("accepte", lecture.rapport, depot.id, depot.nb_valeurs, changements, periode_depot,
-                             reperes)
+                             motifs, reperes)
 
     try:
         resultat = store.ecrire(ecrire)
@@ -592,18 +622,21 @@ def attendus(con: duckdb.DuckDBPyConnection, protocole: str, periode: str) -> pd
 @dataclass
 class Completude:
     periode: str
-    par_signataire: pd.DataFrame     # signataire, nom, attendus, recus, taux, statut, dernier_depot
-    detail: pd.DataFrame             # chaque attendu, avec recu (bool)
+    par_signataire: pd.DataFrame     # signataire, nom, attendus, recus, taux, statut, dernier_depot, expliques, manquants
+    detail: pd.DataFrame             # chaque attendu, avec recu (bool), explique (bool), motif, motif_commentaire
 
     @property
     def en_retard(self) -> list[str]:
-        return list(self.par_signataire.loc[self.par_signataire["statut"] != "complet", "signataire"])
+        """Les signataires à qui il manque au moins une valeur ni reçue ni expliquée (ceux qu'on relance)."""
+        return list(self.par_signataire.loc[~self.par_signataire["statut"].isin(STATUTS_A_JOUR), "signataire"])
 
     def as_dict(self) -> dict:
         df = self.par_signataire.astype(object).where(self.par_signataire.notna(), None)
         return {"periode": self.periode, "signataires": df.to_dict("records"), "en_retard": self.en_retard,
                 "attendus": int(self.par_signataire["attendus"].sum()),
-                "recus": int(self.par_signataire["recus"].sum())}
+                "recus": int(self.par_signataire["recus"].sum()),
+                "expliques": int(self.par_signataire["expliques"].sum()),
+                "manquants": int(self.par_signataire["manquants"].sum())}
 
 
 @operation("consulter_depots")
@@ -623,9 +656,15 @@ def completude(store: Store, protocole: str, periode: str) -> Completude:
             -- l'année passée en nombre : une constante que DuckDB pousse jusqu'à la lecture de `valeur` (et ses
             -- cartes de zones), ce qu'il ne fait pas de `CAST(left($periode, 4) AS INTEGER)`.
             c AS (SELECT * FROM ({SQL_VALEURS_RECUES_DU_PROTOCOLE.replace('?', '$protocole')})
-                  WHERE annee = $annee)
-            SELECT a.*, c.valeur, c.depot_id, c.depot_id IS NOT NULL AS recu
+                  WHERE annee = $annee),
+            -- Les motifs des valeurs non données (depots.motifs) : ils n'expliquent que ce qui n'est pas reçu.
+            m AS (SELECT * FROM ({SQL_MOTIFS_COURANTS}) WHERE annee = $annee)
+            SELECT a.*, c.valeur, c.depot_id, c.depot_id IS NOT NULL AS recu,
+                   CASE WHEN c.depot_id IS NULL THEN m.motif END AS motif,
+                   CASE WHEN c.depot_id IS NULL THEN m.motif_commentaire END AS motif_commentaire,
+                   c.depot_id IS NULL AND m.motif IS NOT NULL AS explique
             FROM a LEFT JOIN c ON c.indicateur = a.indicateur AND c.perimetre = a.perimetre AND c.periode = a.periode
+            LEFT JOIN m ON m.indicateur = a.indicateur AND m.perimetre = a.perimetre AND m.periode = a.periode
             ORDER BY a.signataire, a.ordre, a.perimetre, a.periode
         """, {"protocole": protocole, "periode": str(periode), "annee": int(str(periode)[:4])}).df()
 
@@ -653,10 +692,14 @@ def _comptes(detail: pd.DataFrame) -> pd.DataFrame:
     milliers de lignes)."""
     attendus: dict[str, int] = {}
     recus: dict[str, int] = {}
-    for s, r in zip(detail["signataire"].tolist(), detail["recu"].tolist()):
+    expliques: dict[str, int] = {}
+    explique = detail["explique"].tolist() if "explique" in detail.columns else [False] * len(detail)
+    for s, r, e in zip(detail["signataire"].tolist(), detail["recu"].tolist(), explique):
         attendus[s] = attendus.get(s, 0) + 1
         recus[s] = recus.get(s, 0) + bool(r)
+        expliques[s] = expliques.get(s, 0) + bool(e)
     cles = sorted(attendus)
     return pd.DataFrame({"signataire": pd.array(cles, dtype=detail["signataire"].dtype),
                          "attendus": np.array([attendus[c] for c in cles], dtype="int64"),
-                         "recus": np.array([recus[c] for c in cles], dtype="int64")})
+                         "recus": np.array([recus[c] for c in cles], dtype="int64"),
+                         "expliques": np.array([expliques[c] for c in cles], dtype="int64")})

@@ -5,9 +5,10 @@ cible et de la valeur précédente, feuille d'instructions, métadonnées caché
 celui qui a été demandé.
 
 « Valeur précédente » a un seul sens, ici comme dans l'avertissement de saut et la confirmation du dépôt : la valeur qui
-fait foi à la période précédente. Pour une période déjà déposée, « Valeur » et « Commentaire » sont pré-remplis du dernier
-dépôt de chaque ligne (le partenaire corrige au lieu de tout ressaisir) ; les lignes d'un dépôt marqué « à corriger » sont
-surlignées, et le commentaire de la coordination est recopié dans les instructions.
+fait foi à la période précédente. Pour une période déjà déposée, « Valeur », « Motif » et « Commentaire » sont pré-remplis
+du dernier dépôt de chaque ligne (le partenaire corrige au lieu de tout ressaisir) ; les lignes d'un dépôt marqué « à
+corriger » sont surlignées, et le commentaire de la coordination est recopié dans les instructions. Colonnes de saisie :
+« Valeur » (J), « Motif » (K : la raison d'une valeur non donnée, depots.motifs) et « Commentaire » (L).
 """
 from __future__ import annotations
 
@@ -19,13 +20,16 @@ from perr_metrics.stockage.magasin import Store
 from perr_metrics.acces.droits import exiger_signataire, operation
 from .depot import RE_PERIODE, SQL_VALEURS_COURANTES, attendus, signataires_couverts
 from perr_metrics.commun.formats import format_date, format_valeur
+from .echeances import echeance_de
+from .motifs import MOTIFS
 from .validation import FEUILLE_META, FEUILLE_VALEURS, VERSION_MODELE, periode_precedente
 
 COLONNES = [
     ("Code indicateur", 18), ("Indicateur", 55), ("Code périmètre", 14), ("Périmètre", 30), ("Période", 10),
-    ("Unité", 10), ("Référence", 16), ("Cible", 16), ("Valeur précédente", 16), ("Valeur", 14), ("Commentaire", 50),
+    ("Unité", 10), ("Référence", 16), ("Cible", 16), ("Valeur précédente", 16), ("Valeur", 14), ("Motif", 24),
+    ("Commentaire", 50),
 ]
-COL_VALEUR, COL_COMMENTAIRE = 10, 11
+COL_VALEUR, COL_MOTIF, COL_COMMENTAIRE = 10, 11, 12
 
 
 class ModeleImpossible(ValueError):
@@ -61,13 +65,23 @@ def lignes_du_modele(store: Store, protocole: str, signataire: str, periode: str
                           [protocole]).df()
         cour = con.execute(SQL_VALEURS_COURANTES, [protocole]).df()
         # Le dernier dépôt de chaque valeur attendue de cette période, quel que soit son statut (les lignes d'un dépôt
-        # « à corriger » sont celles à corriger), avec la dernière revue de ce dépôt.
+        # « à corriger » sont celles à corriger), avec la dernière revue de ce dépôt. Une ligne déposée sans valeur,
+        # avec son motif (table valeur_motif), compte comme déposée : son motif et son commentaire sont repris.
         deja = con.execute("""
-            SELECT v.indicateur, v.perimetre, v.periode, arg_max(v.valeur, v.depot_id) AS valeur,
-                   arg_max(v.commentaire, v.depot_id) AS commentaire, max(v.depot_id) AS depot_id
-            FROM valeur v JOIN depot d ON d.id = v.depot_id AND d.protocole = v.protocole
-            WHERE v.protocole = ? AND v.annee = ? AND list_contains(CAST(? AS VARCHAR[]), d.signataire)
-            GROUP BY ALL""", [protocole, int(str(periode)[:4]), sorted(couverts)]).df()
+            SELECT indicateur, perimetre, periode, valeur, motif, commentaire, depot_id
+            FROM (SELECT v.indicateur, v.perimetre, v.periode, v.valeur, CAST(NULL AS VARCHAR) AS motif,
+                         v.commentaire, v.depot_id, v.annee, d.signataire
+                  FROM valeur v JOIN depot d ON d.id = v.depot_id AND d.protocole = v.protocole
+                  WHERE v.protocole = $protocole
+                  UNION ALL
+                  SELECT m.indicateur, m.perimetre, m.periode, CAST(NULL AS DOUBLE), m.motif, m.commentaire,
+                         m.depot_id, m.annee, d.signataire
+                  FROM valeur_motif m JOIN depot d ON d.id = m.depot_id AND d.protocole = m.protocole
+                  WHERE m.protocole = $protocole)
+            WHERE annee = $annee AND list_contains(CAST($couverts AS VARCHAR[]), signataire)
+            QUALIFY row_number() OVER (PARTITION BY indicateur, perimetre, periode ORDER BY depot_id DESC) = 1""",
+                           {"protocole": protocole, "annee": int(str(periode)[:4]),
+                            "couverts": sorted(couverts)}).df()
         revues = con.execute("""
             SELECT d.id AS depot_id, d.statut, d.fichier_nom, r.commentaire, r.auteur, r.revu_le
             FROM depot d LEFT JOIN (SELECT depot_id, arg_max(commentaire, revu_le) AS commentaire,
@@ -75,7 +89,8 @@ def lignes_du_modele(store: Store, protocole: str, signataire: str, periode: str
                                     FROM revue_depot GROUP BY depot_id) r ON r.depot_id = d.id
             WHERE d.protocole = ? AND list_contains(CAST(? AS VARCHAR[]), d.signataire)""",
                             [protocole, sorted(couverts)]).df().set_index("depot_id")
-        info = dict(code=p[0], titre=p[1], territoire=p[2], demonstration=bool(p[5]), signataire_nom=s[0])
+        info = dict(code=p[0], titre=p[1], territoire=p[2], demonstration=bool(p[5]), signataire_nom=s[0],
+                    echeance=echeance_de(con, protocole, str(periode)))
         return info, a, per, ref, cib, cour, deja, revues
 
     info, a, per, ref, cib, cour, deja, revues = store.lire(lire)
@@ -107,6 +122,7 @@ def lignes_du_modele(store: Store, protocole: str, signataire: str, periode: str
     a["valeur_deposee"] = [t.valeur if t is not None else None for t in trouves]
     a["commentaire_depose"] = [t.commentaire if t is not None and isinstance(t.commentaire, str) else None
                                for t in trouves]
+    a["motif_depose"] = [t.motif if t is not None and isinstance(t.motif, str) else None for t in trouves]
     a["a_corriger"] = [t is not None and revues.at[int(t.depot_id), "statut"] == "à corriger" for t in trouves]
     ids = sorted({int(t.depot_id) for t in trouves if t is not None})
     info["a_corriger"] = [dict(depot_id=i, **revues.loc[i, ["fichier_nom", "commentaire", "auteur", "revu_le"]])
@@ -134,6 +150,7 @@ def ecrire_modele_depot(store: Store, protocole: str, signataire: str, periode: 
         f"Protocole : {info['titre']} ({info['code']})",
         f"Signataire : {info['signataire_nom']} ({signataire})",
         f"Période : {periode}",
+        f"À déposer au plus tard le {info['echeance'].texte}.",
         f"Généré le : {dt.date.today().strftime('%d/%m/%Y')}",
         "",
         "Comment remplir ce fichier :",
@@ -141,7 +158,9 @@ def ecrire_modele_depot(store: Store, protocole: str, signataire: str, periode: 
         "un périmètre (quartier, commune ou territoire), une période.",
         "• Saisissez la valeur dans la colonne « Valeur » (colonne J) et, si utile, une explication dans « Commentaire ».",
         "• Les nombres s'écrivent à la française : 1234,5 ou 1 234,5. Un taux s'écrit en pourcentage : 12,5 pour 12,5 %.",
-        "• Valeur inconnue : laissez la cellule vide et expliquez pourquoi dans le commentaire (n'écrivez pas « NC »).",
+        "• Valeur que vous ne pouvez pas donner : laissez « Valeur » vide et choisissez son motif dans la colonne « Motif »"
+        " (colonne K) : " + ", ".join(MOTIFS) + " (expliquez « autre » dans le commentaire). N'écrivez ni « NC » ni 0 : "
+        "la valeur sera comptée « expliquée », et le COPIL lira le motif.",
         "• Les colonnes A à I sont verrouillées : ne les modifiez pas, ne supprimez ni ne déplacez de ligne.",
         "• Référence, cible et valeur précédente (celle qui fait foi à la période précédente) sont rappelées pour vous "
         "aider à repérer une erreur de saisie.",
@@ -152,8 +171,9 @@ def ecrire_modele_depot(store: Store, protocole: str, signataire: str, periode: 
         "donnée (feuille, cellule, valeur, ce qui était attendu) et rien n'est enregistré. Vous pouvez redéposer un fichier",
         "corrigé : la valeur la plus récente fait foi, les précédentes restent dans l'historique.",
     ]
-    if lignes["valeur_deposee"].notna().any():
-        n_deja = int(lignes["valeur_deposee"].notna().sum())
+    deposees = lignes["valeur_deposee"].notna() | lignes["motif_depose"].notna()   # une valeur, ou son motif
+    if deposees.any():
+        n_deja = int(deposees.sum())
         texte[texte.index("Comment remplir ce fichier :") - 1:texte.index("Comment remplir ce fichier :") - 1] = [
             "", f"Période déjà déposée : {n_deja} valeur{'s' if n_deja > 1 else ''} sur {len(lignes)} "
             "pré-remplie" + ("s" if n_deja > 1 else "") + " avec votre dernier dépôt. Corrigez ce qui doit l'être, "
@@ -194,25 +214,30 @@ def ecrire_modele_depot(store: Store, protocole: str, signataire: str, periode: 
     for r_i, r in enumerate(lignes.itertuples(), 2):
         deposee = None if r.valeur_deposee is None or pd.isna(r.valeur_deposee) else float(r.valeur_deposee)
         valeurs = [r.indicateur, r.libelle, r.perimetre, r.perimetre_libelle, r.periode, r.unite, r.reference,
-                   r.cible, r.precedente_texte, deposee, r.commentaire_depose]
+                   r.cible, r.precedente_texte, deposee, r.motif_depose, r.commentaire_depose]
         for j, v in enumerate(valeurs, 1):
             c = ws.cell(row=r_i, column=j, value=v)
             if isinstance(v, str):
                 c.data_type = "s"
-        for j in (COL_VALEUR, COL_COMMENTAIRE):
+        for j in (COL_VALEUR, COL_MOTIF, COL_COMMENTAIRE):
             c = ws.cell(row=r_i, column=j)
             c.protection = Protection(locked=False)
             c.fill = a_corriger if r.a_corriger else saisie
         ws.cell(row=r_i, column=COL_VALEUR).number_format = "#,##0.##"
         cellule = f"J{r_i}"
         (dv_pct if r.unite == "%" else dv_pos).add(cellule)
-    for dv in (dv_pct, dv_pos, dv_num):
+    dv_motif = DataValidation(type="list", formula1='"' + ",".join(MOTIFS) + '"', allow_blank=True,
+                              showErrorMessage=True, errorTitle="Motif", error="Choisissez un motif de la liste.",
+                              promptTitle="Valeur non donnée", prompt="Seulement si « Valeur » reste vide : pourquoi.")
+    if len(lignes):
+        dv_motif.add(f"K2:K{len(lignes) + 1}")
+    for dv in (dv_pct, dv_pos, dv_num, dv_motif):
         ws.add_data_validation(dv)
     ws.freeze_panes = "C2"
     ws.protection.sheet = True
     ws.protection.formatColumns = False      # le partenaire peut élargir une colonne
     ws.protection.autoFilter = False
-    ws.auto_filter.ref = f"A1:K{max(len(lignes) + 1, 2)}"
+    ws.auto_filter.ref = f"A1:L{max(len(lignes) + 1, 2)}"
     wb.active = 1
 
     meta = wb.create_sheet(FEUILLE_META)

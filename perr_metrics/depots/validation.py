@@ -24,6 +24,7 @@ from perr_metrics.commun.formats import NOMBRE_MAX, arrondir, format_nombre, nor
 from perr_metrics.commun.lecture import (Feuille, FichierIllisible, est_vide, inspecter_ods, inspecter_xlsx, lettre_colonne,
                       lire_classeur)
 from perr_metrics.commun.erreurs import AVERTISSEMENT, Rapport
+from .motifs import AUTRE, MOTIFS, normaliser_motif
 
 FEUILLE_META = "_perr"
 FEUILLE_VALEURS = "Valeurs"
@@ -38,6 +39,7 @@ ENTETES = {
     "periode": ("periode",),
     "valeur": ("valeur",),
     "commentaire": ("commentaire",),
+    "motif": ("motif",),     # facultative : la raison d'une valeur non donnée (depots.motifs)
 }
 OBLIGATOIRES = ("indicateur", "perimetre", "valeur")
 # Des chiffres ASCII : `\d` accepterait « ٢٠٢٥ », qui deviendrait une période distincte de « 2025 ».
@@ -54,11 +56,15 @@ BORNES = {
     "valeur.valeur": (-NOMBRE_MAX, NOMBRE_MAX, "nombre-hors-limites"),
     "valeur.annee": ("année de début du protocole", "année de fin du protocole", "periode-hors-protocole"),
     "valeur.commentaire": (0, LONGUEUR_COMMENTAIRE_MAX, "texte-trop-long"),
+    # Une ligne sans valeur, avec son motif (depots.motifs) : mêmes contrôles de période et de commentaire.
+    "valeur_motif.annee": ("année de début du protocole", "année de fin du protocole", "periode-hors-protocole"),
+    "valeur_motif.commentaire": (0, LONGUEUR_COMMENTAIRE_MAX, "texte-trop-long"),
 }
 COLONNES_CALCULEES = {
     "depot.id": "identifiant suivant", "valeur.depot_id": "identifiant du dépôt", "depot.depose_le": "heure du dépôt",
     "depot.nb_valeurs": "nombre de lignes d'un fichier de 20 Mo au plus",
-    "depot.nb_avertissements": "nombre d'avertissements confirmés, au plus le nombre de valeurs",
+    "valeur_motif.depot_id": "identifiant du dépôt",
+    "depot.nb_avertissements": "nombre d'avertissements du contrôle, au plus un par cellule du fichier",
 }
 _RE_NOMBRE = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")   # comme formats.lire_nombre
 
@@ -355,17 +361,34 @@ def verifier(lecture: Lecture, ctx: Contexte, periode_demandee: str | None) -> p
     if "commentaire" not in df.columns:
         df["commentaire"] = ""
     df["commentaire"] = _par_valeur(df["commentaire"], lambda v: None if est_vide(v) else _commentaire(v))
+    if "motif" not in df.columns:
+        df["motif"] = ""
+    df["motif_brut"] = df["motif"]
+    df["motif"] = _par_valeur(df["motif"], lambda v: "" if est_vide(v) else (normaliser_motif(v) or "?"))
 
-    # Une ligne sans valeur n'est pas déposée (le partenaire n'a pas l'information) ; elle compte comme manquante. Une
-    # formule dont le fichier n'a pas gardé le résultat se lit vide, mais le partenaire a bien saisi quelque chose :
-    # elle est signalée plus bas (formule-sans-valeur), pas ignorée.
+    # Une ligne sans valeur ni motif n'est pas déposée (le partenaire n'a pas l'information) ; elle compte comme
+    # manquante. Avec un motif, elle est gardée : la valeur est « expliquée » (depots.motifs). Une formule dont le
+    # fichier n'a pas gardé le résultat se lit vide, mais le partenaire a bien saisi quelque chose : elle est signalée
+    # plus bas (formule-sans-valeur), pas ignorée.
     formule = (lecture.colonnes["valeur"] + df["ligne"].astype(str)).isin(lecture.formules_sans_valeur)
     sans_valeur = pd.Series(np.fromiter(map(est_vide, df["valeur"].tolist()), bool, len(df)), index=df.index,
                             name="valeur") & ~formule
-    df = df[~sans_valeur].copy()
+    a_motif = df["motif"] != ""
+    df = df[~sans_valeur | a_motif].copy()
     if df.empty:
         r.ajouter("fichier-vide", "Aucune valeur n'est saisie dans la colonne « Valeur ».", feuille, feuille)
         return df
+    motif_seul = (sans_valeur & a_motif)[df.index]
+    if "motif" in lecture.colonnes:
+        ajouter_masque(df["motif"] == "?", "motif", "motif-inconnu",
+                       "Motif inconnu : choisissez dans la liste " + ", ".join(f"« {m} »" for m in MOTIFS) + ".",
+                       valeurs=df["motif_brut"])
+        ajouter_masque(a_motif[df.index] & ~motif_seul, "motif", "motif-avec-valeur",
+                       "Cette ligne a une valeur et un motif de valeur manquante : gardez l'une ou l'autre (videz le "
+                       "motif si la valeur est connue).", valeurs=df["motif_brut"])
+        ajouter_masque(motif_seul & (df["motif"] == AUTRE) & df["commentaire"].isna(), "motif",
+                       "motif-sans-commentaire", "Motif « autre » : expliquez la raison dans le commentaire.",
+                       valeurs=df["motif_brut"])
 
     longs = df["commentaire"].map(lambda c: isinstance(c, str) and len(c) > LONGUEUR_COMMENTAIRE_MAX)
     if "commentaire" in lecture.colonnes:
@@ -459,7 +482,7 @@ def verifier(lecture: Lecture, ctx: Contexte, periode_demandee: str | None) -> p
     ajouter_masque(formule_vide, "valeur", "formule-sans-valeur",
                    "Cette cellule contient une formule dont le fichier n'a pas gardé le résultat : ouvrez le fichier "
                    "dans votre tableur, laissez-le recalculer, enregistrez, puis déposez-le à nouveau.")
-    ajouter_masque((probleme == "texte") & ~formule_vide, "valeur", "valeur-non-numerique",
+    ajouter_masque((probleme == "texte") & ~formule_vide & ~motif_seul, "valeur", "valeur-non-numerique",
                    lambda i: f"« {df.at[i, 'valeur']} » n'est pas un nombre. Saisissez un nombre (1 234,5) ; si la "
                              f"donnée n'est pas connue, laissez la cellule vide et expliquez-le en commentaire.")
     ajouter_masque(probleme == "date", "valeur", "valeur-date",
@@ -524,7 +547,8 @@ def verifier(lecture: Lecture, ctx: Contexte, periode_demandee: str | None) -> p
                                  f"précédente (×{format_nombre(rapport_saut[i], 1)}) : vérifiez la saisie.",
                        niveau=AVERTISSEMENT)
     df["valeur_nombre"] = nombres
-    sortie = df[["indicateur", "perimetre", "periode", "valeur_nombre", "commentaire", "ligne"]].rename(
+    df["motif"] = df["motif"].where(motif_seul, None)    # le motif d'une ligne sans valeur, sinon rien
+    sortie = df[["indicateur", "perimetre", "periode", "valeur_nombre", "commentaire", "motif", "ligne"]].rename(
         columns={"valeur_nombre": "valeur"})
     sortie["cellule"] = feuille + "!" + adresses
     return sortie.drop(columns=["ligne"]).reset_index(drop=True)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from perr_metrics.acces.droits import en_systeme, exiger_signataire, operation, signataires_couverts
 from perr_metrics.depots import depot as depots
+from perr_metrics.depots import echeances
 from perr_metrics.referentiel.requetes import ProtocoleInconnu
 from perr_metrics.stockage.magasin import Store
 
@@ -23,7 +24,7 @@ class EspacePartenaire:
     signataire: str
     nom: str
     periode: str
-    echeance: dt.date | None          # la date avant laquelle les valeurs de la période sont attendues
+    echeance: dt.date                 # la date avant laquelle les valeurs de la période sont attendues (echeances)
     attendus: pd.DataFrame            # chaque valeur attendue : indicateur, libelle, unite, perimetre, periode, recu…
     a_corriger: pd.DataFrame          # ses dépôts « à corriger » pas encore suivis d'un nouveau dépôt (liste_depots)
     en_attente: pd.DataFrame          # ses dépôts pas encore revus (liste_depots)
@@ -44,14 +45,6 @@ def campagne(annee_debut: int, annee_fin: int, aujourd_hui: dt.date | None = Non
     return str(min(max(annee, int(annee_debut)), int(annee_fin)))
 
 
-def echeance_de(echeance: str | None, periode: str) -> dt.date | None:
-    """« 31/03 » et 2022 → 31 mars 2023 ; « 31/03 » et 2022-S1 → 31 mars 2023 aussi (l'échéance est annuelle)."""
-    if not echeance:
-        return None
-    jour, mois = (int(x) for x in str(echeance).split("/"))
-    return dt.date(int(str(periode)[:4]) + 1, mois, jour)
-
-
 @operation("consulter_depots")
 def espace_partenaire(store: Store, protocole: str, signataire: str, periode: str | None = None) -> EspacePartenaire:
     """Ce qu'un partenaire (le signataire et ses services) doit savoir en arrivant, pour une période (par défaut, la
@@ -59,8 +52,7 @@ def espace_partenaire(store: Store, protocole: str, signataire: str, periode: st
     exiger_signataire(store, "consulter_depots", protocole, signataire)
 
     def lire(con):
-        p = con.execute("SELECT annee_debut, annee_fin, echeance_depots FROM protocole WHERE code = ?",
-                        [protocole]).fetchone()
+        p = con.execute("SELECT annee_debut, annee_fin FROM protocole WHERE code = ?", [protocole]).fetchone()
         if p is None:
             raise ProtocoleInconnu(protocole)
         nom = con.execute("SELECT nom FROM signataire WHERE protocole = ? AND code = ?",
@@ -70,8 +62,10 @@ def espace_partenaire(store: Store, protocole: str, signataire: str, periode: st
                           "signataire)", [protocole, sorted(couverts)]).fetchall()
         return p, (nom[0] if nom else signataire), couverts, [i[0] for i in ind]
 
-    (debut, fin, echeance), nom, couverts, codes = store.lire(lire)
+    (debut, fin), nom, couverts, codes = store.lire(lire)
     periode = str(periode or campagne(debut, fin))
+    # Une seule règle d'échéance (feuille « Échéances », sinon celle du protocole, sinon la règle par défaut).
+    echeance = store.lire(lambda con: echeances.echeance_de(con, protocole, periode)).date
     comp = depots.completude(store, protocole, periode)
     attendus = comp.detail[comp.detail["signataire"].isin(couverts)].reset_index(drop=True)
     liste = depots.liste_depots(store, protocole)
@@ -85,5 +79,5 @@ def espace_partenaire(store: Store, protocole: str, signataire: str, periode: st
         ind = ind[ind["indicateur"].isin(codes)].reset_index(drop=True)
     else:
         ind = avancement.indicateurs_au_perimetre(en_systeme(store), protocole, periode).iloc[0:0]
-    return EspacePartenaire(signataire, nom, periode, echeance_de(echeance, periode), attendus, a_corriger,
+    return EspacePartenaire(signataire, nom, periode, echeance, attendus, a_corriger,
                             en_attente, ind)

@@ -15,6 +15,7 @@ import duckdb
 import pandas as pd
 
 from perr_metrics.commun.cadres import CADRES_NATIONAUX
+from perr_metrics.commun.courriel import adresse_valide
 from perr_metrics.stockage.magasin import Store, prochain_id
 from perr_metrics.acces import journal
 from perr_metrics.acces.droits import exiger_protocole, operation, utilisateur_de
@@ -119,6 +120,7 @@ FEUILLES: tuple[SpecFeuille, ...] = (
         Colonne("Rattaché à", "rattache_a", "code", liste_depuis="Signataires!A"),
         Colonne("Signataire du protocole", "signe", "ouinon", choix=OUI_NON, largeur=12),
         Colonne("Code INSEE", "insee", "code", liste_depuis="Communes!A", largeur=12),
+        Colonne("Courriel de contact", "courriel", "texte", largeur=32),
     )),
     SpecFeuille("Axes", "axes", (
         Colonne("Code", "code", "code", True, largeur=10),
@@ -175,6 +177,11 @@ FEUILLES: tuple[SpecFeuille, ...] = (
         Colonne("Année", "annee", "entier", True, largeur=8),
         Colonne("Valeur", "valeur", "nombre", True, largeur=12),
     ), obligatoire=False, aide="Cibles annuelles et finale (la plus tardive)."),
+    SpecFeuille("Échéances", "echeances", (
+        Colonne("Période", "periode", "texte", True, largeur=12),
+        Colonne("Date limite", "date_limite", "date", True, largeur=14),
+    ), obligatoire=False, aide="Facultative : la date limite de dépôt d'une période (2022, 2022-S1) ; sans ligne, le "
+                               "31 janvier de l'année suivante (le 31 juillet pour un premier semestre)."),
 )
 SPEC = {f.fichier: f for f in FEUILLES}
 
@@ -215,6 +222,7 @@ BORNES: dict[tuple[str, str], Borne] = {
     ("references", "valeur"): Borne("reference.valeur", -NOMBRE_MAX, NOMBRE_MAX, "nombre-hors-limites"),
     ("cibles", "annee"): Borne("cible.annee", 1990, 2100, "annee-invalide"),
     ("cibles", "valeur"): Borne("cible.valeur", -NOMBRE_MAX, NOMBRE_MAX, "nombre-hors-limites"),
+    ("echeances", "date_limite"): Borne("echeance.date_limite", DATE_MIN, DATE_MAX, "date-hors-limites"),
 }
 # Les colonnes entières ou dates du schéma que l'import calcule lui-même (jamais lues d'une cellule), et pourquoi elles
 # tiennent dans leur type.
@@ -504,6 +512,36 @@ def _cycles(ref: Referentiel, index: dict[str, Ligne], cle_parent: str, code_err
             courant = index[courant][cle_parent]
 
 
+RE_PERIODE_ECHEANCE = re.compile(r"^(\d{4})(?:-S([12]))?$")
+
+
+def _controler_contacts_et_echeances(ref: Referentiel, p) -> None:
+    """L'adresse de contact d'un signataire, et la feuille « Échéances » (une période du protocole, une fois)."""
+    r = ref.rapport
+    for l in ref.lignes.get("signataires", []):
+        if l["courriel"] and not adresse_valide(l["courriel"]):
+            r.ajouter("courriel-invalide", f"« {l['courriel']} » n'est pas une adresse de courriel (attendu "
+                      "nom@domaine.fr, une seule adresse).", l.feuille, l.adresse("courriel"), l["courriel"])
+    vues: dict[str, int] = {}
+    for l in ref.lignes.get("echeances", []):
+        periode = (l["periode"] or "").replace(" ", "").upper()
+        m = RE_PERIODE_ECHEANCE.match(periode)
+        if l["periode"] is not None and not m:
+            r.ajouter("periode-invalide", "Période illisible : attendu une année (2022) ou un semestre (2022-S1).",
+                      l.feuille, l.adresse("periode"), l["periode"])
+            continue
+        if m is None:
+            continue
+        l.valeurs["periode"] = periode
+        if p and p["annee_debut"] and p["annee_fin"] and not p["annee_debut"] <= int(m.group(1)) <= p["annee_fin"]:
+            r.ajouter("periode-hors-protocole", f"La période {periode} est hors du protocole "
+                      f"({p['annee_debut']}–{p['annee_fin']}).", l.feuille, l.adresse("periode"), l["periode"])
+        if periode in vues:
+            r.ajouter("ligne-dupliquee", f"La période {periode} a déjà son échéance ligne {vues[periode]}.",
+                      l.feuille, f"{l.feuille}!{l.numero}:{l.numero}")
+        vues.setdefault(periode, l.numero)
+
+
 def _echeance(texte) -> str | None:
     """« 31/3 » → « 31/03 » ; une cellule que le tableur a prise pour une date (« 2025-03-31 ») → « 31/03 » ; None si
     vide ou illisible."""
@@ -602,6 +640,7 @@ def _controler(ref: Referentiel) -> None:
                       "par exemple ETAT).", l.feuille, l.adresse("rattache_a"))
         _ref(ref, l, "insee", communes, "commune-inconnue", "La commune", "Communes")
     _cycles(ref, signataires, "rattache_a", "cycle-signataires", "Les rattachements de signataires")
+    _controler_contacts_et_echeances(ref, p)
 
     # Cadres
     cadres_feuille = _doublons(ref, "cadres")
@@ -708,7 +747,7 @@ def _controler(ref: Referentiel) -> None:
 
 TABLES_REFERENTIEL = (
     "contrat", "perimetre", "perimetre_commune", "signataire", "noeud", "noeud_cadre", "engagement",
-    "engagement_porteur", "engagement_cadre", "indicateur", "indicateur_engagement", "reference", "cible",
+    "engagement_porteur", "engagement_cadre", "indicateur", "indicateur_engagement", "reference", "cible", "echeance",
 )
 
 
@@ -734,7 +773,8 @@ def _tables(ref: Referentiel) -> dict[str, pd.DataFrame]:
             t["perimetre_commune"].append(dict(protocole=code, perimetre=l["code"], insee=insee))
     for i, l in enumerate(L["signataires"], 1):
         t["signataire"].append(dict(protocole=code, code=l["code"], nom=l["nom"], categorie=l["categorie"],
-                                    rattache_a=l["rattache_a"], signe=bool(l["signe"]), insee=l["insee"], ordre=i))
+                                    rattache_a=l["rattache_a"], signe=bool(l["signe"]), insee=l["insee"], ordre=i,
+                                    courriel=l["courriel"]))
     # L'arbre : ordre parmi les frères, profondeur et chemin de tri.
     axes = {l["code"]: l for l in L["axes"]}
     rang = {l["code"]: (l["ordre"] if l["ordre"] is not None else i) for i, l in enumerate(L["axes"], 1)}
@@ -775,6 +815,8 @@ def _tables(ref: Referentiel) -> dict[str, pd.DataFrame]:
     for l in L["cibles"]:
         t["cible"].append(dict(protocole=code, indicateur=l["indicateur"], perimetre=l["perimetre"],
                                annee=l["annee"], valeur=l["valeur"]))
+    for l in L.get("echeances", []):
+        t["echeance"].append(dict(protocole=code, periode=l["periode"], date_limite=l["date_limite"]))
     return {k: pd.DataFrame(v) for k, v in t.items()}
 
 
@@ -931,7 +973,7 @@ def donnees_protocole(store: Store, code: str) -> dict[str, list[dict]]:
             "SELECT p.code, p.libelle, p.type, (SELECT list(insee ORDER BY insee) FROM perimetre_commune c "
             "WHERE c.protocole = p.protocole AND c.perimetre = p.code) AS communes "
             "FROM perimetre p WHERE protocole = ? AND niveau = 'QPV' ORDER BY ordre")
-        sortie["signataires"] = q("SELECT code, nom, categorie, rattache_a, signe, insee FROM signataire "
+        sortie["signataires"] = q("SELECT code, nom, categorie, rattache_a, signe, insee, courriel FROM signataire "
                                   "WHERE protocole = ? ORDER BY ordre")
         sortie["axes"] = q(
             "SELECT n.code, n.parent, n.niveau, n.libelle, n.ordre, (SELECT list(cadre ORDER BY cadre) FROM noeud_cadre c "
@@ -963,6 +1005,7 @@ def donnees_protocole(store: Store, code: str) -> dict[str, list[dict]]:
                              "JOIN indicateur i ON i.protocole = c.protocole AND i.code = c.indicateur "
                              "JOIN perimetre p ON p.protocole = c.protocole AND p.code = c.perimetre "
                              "WHERE c.protocole = ? ORDER BY i.ordre, p.niveau DESC, p.ordre, c.annee")
+        sortie["echeances"] = q("SELECT periode, date_limite FROM echeance WHERE protocole = ? ORDER BY periode")
         return sortie
 
     return store.lire(lire)

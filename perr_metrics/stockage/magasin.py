@@ -280,6 +280,37 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "Boucle des partenaires : échéances, adresses de contact, motifs des valeurs manquantes, courriels envoyés",
+        """
+        -- L'adresse de contact d'un signataire (facultative, feuille « Signataires » du référentiel).
+        ALTER TABLE signataire ADD COLUMN courriel VARCHAR;
+        -- La date limite de dépôt d'une période (feuille « Échéances » du référentiel) ; sans ligne, la règle par défaut
+        -- de perr_metrics.depots.echeances s'applique.
+        CREATE TABLE echeance (
+            protocole VARCHAR NOT NULL, periode VARCHAR NOT NULL, date_limite DATE NOT NULL,
+            PRIMARY KEY (protocole, periode)
+        );
+        -- Une valeur attendue que le partenaire déclare ne pas pouvoir donner, avec son motif : jamais un zéro, jamais
+        -- dans `valeur` ; comptée « expliquée » par la complétude.
+        CREATE TABLE valeur_motif (
+            depot_id BIGINT NOT NULL, protocole VARCHAR NOT NULL, indicateur VARCHAR NOT NULL,
+            perimetre VARCHAR NOT NULL, periode VARCHAR NOT NULL, annee INTEGER NOT NULL,
+            motif VARCHAR NOT NULL,     -- 'donnée non disponible' | 'secret statistique' | 'non concerné' | 'autre'
+            commentaire VARCHAR, cellule VARCHAR
+        );
+        -- Chaque courriel que l'application a essayé d'envoyer (relance, accusé de réception, avis de dépôt), avec les
+        -- adresses qui l'ont accepté et celles qui l'ont refusé.
+        CREATE TABLE courriel (
+            id BIGINT PRIMARY KEY, nature VARCHAR NOT NULL,   -- 'relance' | 'accusé de réception' | 'avis de dépôt'
+            protocole VARCHAR, periode VARCHAR, signataire VARCHAR, depot_id BIGINT,
+            destinataires VARCHAR, refuses VARCHAR, objet VARCHAR NOT NULL, envoye_le TIMESTAMP NOT NULL,
+            resultat VARCHAR NOT NULL, detail VARCHAR, compte VARCHAR
+        );
+        -- Un administrateur peut demander un avis par courriel à chaque nouveau dépôt.
+        ALTER TABLE compte ADD COLUMN avis_depots BOOLEAN DEFAULT false;
+        """,
+    ),
 ]
 
 VERSION_SCHEMA = len(MIGRATIONS)

@@ -25,8 +25,8 @@ from perr_metrics.ui.affichage import (LIGNE_A_LA_LIGNE, afficher_rapport, bande
 from perr_metrics.ui.erreurs import protections
 from perr_metrics.ui.graphiques import (CONFIG_PLOTLY, COULEURS_ETAT, COULEURS_STATUT, PALETTE, abreger, barres,
                                         barres_empilees, graphique, telechargements)
-from perr_metrics.ui.magasin import (GARDE_PAR_DEFAUT, _store, lire, signature_base, store, utilisateur,
-                                     vider_cache)
+from perr_metrics.ui.magasin import (GARDE_PAR_DEFAUT, _store, config_courriel, lire, signature_base, store,
+                                     utilisateur, vider_cache)
 from perr_metrics.ui.navigation import (PAGES, bandeau_utilisateur, garde_page, message_page_introuvable, navigation,
                                         pages_du_role, preparer_base)
 from perr_metrics.ui.selecteurs import (_synchro, aller_au_noeud, choisir_indicateur, choisir_noeud, choisir_periode,
@@ -37,7 +37,7 @@ from perr_metrics.ui.session import (COOKIE, COOKIE_DEMANDE, DUREE_MAX, INACTIVI
 
 __all__ = [
     # magasin
-    "GARDE_PAR_DEFAUT", "lire", "signature_base", "store", "utilisateur", "vider_cache",
+    "GARDE_PAR_DEFAUT", "config_courriel", "lire", "signature_base", "store", "utilisateur", "vider_cache",
     # erreurs
     "protections",
     # session

@@ -86,3 +86,28 @@ def lire(fonction: Callable, *args):
 
 def vider_cache() -> None:
     _lecture.clear()
+
+
+def config_courriel():
+    """Le serveur de courriel et l'adresse du tableau de bord, lus dans l'environnement puis dans les secrets de
+    Streamlit (`.streamlit/secrets.toml`, mêmes clés PERR_SMTP_…) : `(config ou None, adresse ou None, erreur ou None)`.
+    Sans PERR_URL_TABLEAU_DE_BORD, l'adresse est celle par laquelle la page est ouverte."""
+    from perr_metrics.commun import courriel
+    try:
+        secrets = {k: st.secrets[k] for k in courriel.CLES if k in st.secrets}
+    except Exception:  # noqa: BLE001 - pas de fichier de secrets : l'environnement seul
+        secrets = {}
+    adresse = courriel.lire_adresse_tableau_de_bord(None, secrets)
+    if adresse is None:
+        try:
+            url = st.context.url or ""
+        except Exception:  # noqa: BLE001 - hors d'un serveur (AppTest)
+            url = ""
+        if url.startswith("http"):
+            from urllib.parse import urlsplit
+            morceaux = urlsplit(url)
+            adresse = f"{morceaux.scheme}://{morceaux.netloc}"
+    try:
+        return courriel.lire_configuration(None, secrets), adresse, None
+    except courriel.ConfigurationInvalide as exc:
+        return None, adresse, str(exc)

@@ -129,15 +129,20 @@ def test_modele_verrouille_controle_et_documente(essai):
     assert "--signataire EPT --periode 2025" in notice
     ws = wb["Valeurs"]
     assert [c.value for c in ws[1]] == ["Code indicateur", "Indicateur", "Code périmètre", "Périmètre", "Période",
-                                        "Unité", "Référence", "Cible", "Valeur précédente", "Valeur", "Commentaire"]
-    # Feuille protégée : colonnes clés verrouillées, Valeur et Commentaire ouvertes à la saisie.
+                                        "Unité", "Référence", "Cible", "Valeur précédente", "Valeur", "Motif",
+                                        "Commentaire"]
+    # Feuille protégée : colonnes clés verrouillées, Valeur, Motif et Commentaire ouvertes à la saisie.
     assert ws.protection.sheet
     for ligne in range(2, 12):
         assert all(ws.cell(ligne, j).protection.locked for j in range(1, 10))
-        assert not ws.cell(ligne, 10).protection.locked and not ws.cell(ligne, 11).protection.locked
-    # Contrôle de saisie : un pourcentage entre 0 et 100 pour le taux (ligne 11), un nombre positif ailleurs.
+        assert not any(ws.cell(ligne, j).protection.locked for j in (10, 11, 12))
+    # Contrôle de saisie : un pourcentage entre 0 et 100 pour le taux (ligne 11), un nombre positif ailleurs ; le
+    # motif d'une valeur non donnée, dans sa liste.
     validations = {str(dv.sqref): dv for dv in ws.data_validations.dataValidation}
-    assert set(validations) == {"J11", "J2 J3 J4 J5 J6 J7 J8 J9 J10"}
+    assert set(validations) == {"J11", "J2 J3 J4 J5 J6 J7 J8 J9 J10", "K2:K11"}
+    assert (validations["K2:K11"].type, validations["K2:K11"].formula1) == (
+        "list", '"donnée non disponible,secret statistique,non concerné,autre"')
+    assert "À déposer au plus tard le 31 janvier 2026." in notice and "« Motif »" in notice
     assert (validations["J11"].type, validations["J11"].operator, validations["J11"].formula1,
             validations["J11"].formula2) == ("decimal", "between", "0", "100")
     autre = validations["J2 J3 J4 J5 J6 J7 J8 J9 J10"]
@@ -685,7 +690,7 @@ def test_cli_modele_puis_depot(essai, tmp_path, capsys):
                               "--utilisateur", "ept@exemple.fr", "--json")
     assert code == 0
     res = json.loads(out)
-    assert set(res) == {"statut", "erreurs", "avertissements", "valeurs", "depot_id"}
+    assert set(res) == {"statut", "erreurs", "avertissements", "valeurs", "motifs", "depot_id"}
     assert (res["statut"], res["erreurs"], res["avertissements"], res["valeurs"]) == ("accepte", [], [], 2)
     depots_ = liste_depots(essai, PROTOCOLE)
     assert depots_["utilisateur"].tolist() == ["Agent de l'EPT"]
@@ -771,10 +776,14 @@ def test_cli_completude_et_revue(essai, tmp_path, capsys):
                           "--json")
     assert code == 0
     res = json.loads(out)
-    assert set(res) == {"periode", "signataires", "en_retard", "attendus", "recus"}
+    assert set(res) == {"periode", "signataires", "en_retard", "attendus", "recus", "expliques", "manquants",
+                        "echeance"}
     assert (res["periode"], res["attendus"], res["recus"], res["en_retard"]) == ("2025", 13, 2, ["ETAT-DDSP", "EPT"])
+    assert (res["expliques"], res["manquants"]) == (0, 11)
+    assert res["echeance"] == {"periode": "2025", "date_limite": "2026-01-31", "source": "règle par défaut"}
     par = {s["signataire"]: s for s in res["signataires"]}
-    assert set(par["EPT"]) == {"signataire", "nom", "attendus", "recus", "taux", "statut", "dernier_depot"}
+    assert set(par["EPT"]) == {"signataire", "nom", "attendus", "recus", "taux", "statut", "dernier_depot",
+                               "expliques", "manquants"}
     assert (par["EPT"]["recus"], par["EPT"]["taux"], par["CAF93"]["statut"]) == (1, 10.0, "complet")
     assert par["ETAT-DDSP"]["dernier_depot"] is None
     code, out, _ = lancer(capsys, "--db", essai.chemin, "completude", "--protocole", PROTOCOLE, "--periode", "2025")

@@ -361,10 +361,13 @@ def test_ce_que_libreoffice_fait_du_modele(lo):
     ws = wb["Valeurs"]
     assert ws.protection.sheet
     assert ws["A2"].protection.locked and ws["I11"].protection.locked
-    assert not ws["J2"].protection.locked and not ws["K11"].protection.locked
+    assert not ws["J2"].protection.locked and not ws["K11"].protection.locked and not ws["L11"].protection.locked
     validations = {str(dv.sqref): (dv.type, dv.operator, dv.formula1) for dv in ws.data_validations.dataValidation}
-    assert validations == {"J11": ("decimal", "between", "0"), "J2:J10": ("decimal", "greaterThanOrEqual", "0")}
-    assert ws.auto_filter.ref == "A1:K11"
+    # La liste des motifs (colonne K) survit aussi ; LibreOffice y écrit l'opérateur « between », sans effet sur une liste.
+    assert validations == {"J11": ("decimal", "between", "0"), "J2:J10": ("decimal", "greaterThanOrEqual", "0"),
+                           "K2:K11": ("list", "between",
+                                      '"donnée non disponible,secret statistique,non concerné,autre"')}
+    assert ws.auto_filter.ref == "A1:L11"
     assert ws.freeze_panes is None
     # Dans le .ods aussi, la feuille de métadonnées reste là, cachée.
     lues = validation.lire_depot(lo["modele_vierge.ods"], "m.ods")

@@ -18,6 +18,7 @@ from perr_metrics.acces import comptes, droits, journal, sauvegarde
 from perr_metrics.demo import demonstration as demo
 from perr_metrics.demo import nationale as demo_nationale
 from perr_metrics.depots import depot as depots
+from perr_metrics.depots import echeances, motifs, relances
 from perr_metrics.depots import modele as modele_depot
 from perr_metrics.pilotage import avancement, geo, partenaire, publication, suivi, vues
 from perr_metrics.rapport import contenu as contenu_rapport
@@ -27,6 +28,7 @@ from perr_metrics.referentiel import classeur as referentiel
 from perr_metrics.referentiel import requetes
 from perr_metrics.demo.demonstration import DOSSIER_DEMO
 from perr_metrics.acces.droits import AccesRefuse, Utilisateur
+from perr_metrics.commun.erreurs import Rapport
 from tests.conftest import copie_de_base
 
 TCM, BLOIS = "TCM-PERR-2019", "BLOIS-PERR-2020"
@@ -135,6 +137,18 @@ CAS = {
     modele_depot.lignes_du_modele: (lambda s, c: modele_depot.lignes_du_modele(s, TCM, "CAF10", "2022"), False),
     modele_depot.ecrire_modele_depot: (
         lambda s, c: modele_depot.ecrire_modele_depot(s, TCM, "CAF10", "2022", io.BytesIO()), False),
+    echeances.echeance: (lambda s, c: echeances.echeance(s, TCM, "2022"), False),
+    motifs.motifs_courants: (lambda s, c: motifs.motifs_courants(s, TCM, 2022), False),
+    relances.preparer_relances: (lambda s, c: relances.preparer_relances(s, TCM, "2022"), False),
+    relances.envoyer_relances: (lambda s, c: relances.envoyer_relances(s, [], None), False),
+    relances.relances_en_eml: (
+        lambda s, c: relances.relances_en_eml(s, relances.preparer_relances(s, TCM, "2022", signataires=["CAF10"])),
+        False),
+    relances.demander_avis_depots: (lambda s, c: relances.demander_avis_depots(s, True), True),
+    relances.avis_depots_demande: (lambda s, c: relances.avis_depots_demande(s), False),
+    relances.accuser_reception: (lambda s, c: relances.accuser_reception(
+        s, depots.ResultatDepot("rejete", Rapport()), None, protocole=TCM, signataire="CAF10"), False),
+    relances.courriels_envoyes: (lambda s, c: relances.courriels_envoyes(s, TCM), False),
     # (confirmer_recul : l'engagement de la démonstration peut être déjà « réalisé » ; c'est le droit qu'on essaie)
     suivi.enregistrer_etat: (lambda s, c: suivi.enregistrer_etat(s, TCM, c["eng_caf"], "en cours", "2021-05-01",
                                                                  None, confirmer_recul=True), True),

@@ -198,7 +198,7 @@ def test_octets_abimes(base_essai, dossiers, modele_rempli, octets, forme):  # n
 def test_chaque_colonne_resserree_d_un_depot_a_son_controle(store):
     from perr_metrics.depots.validation import BORNES, COLONNES_CALCULEES
     from tests.core.test_proprietes_referentiel import TYPES_RESSERRES, colonnes_du_schema
-    schema = colonnes_du_schema(store, ("depot", "valeur"))
+    schema = colonnes_du_schema(store, ("depot", "valeur", "valeur_motif"))
     sans_controle = sorted(f"{nom} ({typ})" for nom, typ in schema.items()
                            if typ.split("(")[0] in TYPES_RESSERRES and nom not in BORNES
                            and nom not in COLONNES_CALCULEES)

@@ -214,6 +214,18 @@ def _cas_de_bornes():
         yield pytest.param(fichier, cle, f"{spec.nom}!{lettre_colonne(j)}2", b, dehors, id=f"{fichier}.{cle}")
 
 
+# La première ligne d'une feuille facultative que le référentiel minimal n'a pas (une période du protocole d'essai).
+PREMIERE_LIGNE = {"echeances": dict(periode="2030", date_limite=dt.date(2031, 1, 31))}
+
+
+def _donnees_avec(fichier: str) -> dict:
+    """Le référentiel minimal, avec au moins une ligne dans la feuille `fichier`."""
+    d = classeurs.donnees()
+    if not d.get(fichier):
+        d[fichier] = [dict(PREMIERE_LIGNE[fichier])]
+    return d
+
+
 @pytest.mark.parametrize("fichier, cle, cellule, borne, dehors", list(_cas_de_bornes()))
 def test_chaque_borne_nomme_sa_cellule(tmp_path, fichier, cle, cellule, borne, dehors):
     from perr_metrics.referentiel.classeur import lire_referentiel
@@ -221,11 +233,11 @@ def test_chaque_borne_nomme_sa_cellule(tmp_path, fichier, cle, cellule, borne, d
     base = Path(tempfile.mkdtemp(prefix="perr-bornes-", dir=TEMPORAIRE))
     store = Store(base / "perr.duckdb", delai_verrou=10, utilisateur=ADMIN)
     for v in dehors:
-        d = classeurs.donnees()
+        d = _donnees_avec(fichier)
         d[fichier][0][cle] = v
         assert (cellule, borne.code) in refus(store, classeurs.ecrire(tmp_path, d)), v
     for v in (borne.minimum, borne.maximum):
-        d = classeurs.donnees()
+        d = _donnees_avec(fichier)
         d[fichier][0][cle] = v
         assert (cellule, borne.code) not in lire_referentiel(classeurs.ecrire(tmp_path, d)).rapport.aplatir(), v
     shutil.rmtree(base, ignore_errors=True)

@@ -251,7 +251,9 @@ def test_le_modele_d_une_periode_deja_deposee_est_pre_rempli(essai):
     ecrire_modele_depot(essai, PROTOCOLE, "ETAT-DDSP", "2025", flux)
     wb = load_workbook(io.BytesIO(flux.getvalue()))
     ws = wb["Valeurs"]
-    assert [(c[9].value, c[10].value) for c in ws.iter_rows(min_row=2)] == [(125, "compté à la main"), (850, None)]
+    col = {c.value: i for i, c in enumerate(ws[1])}      # par en-tête : « Motif » (K) précède « Commentaire » (L)
+    assert [(c[col["Valeur"]].value, c[col["Motif"]].value, c[col["Commentaire"]].value)
+            for c in ws.iter_rows(min_row=2)] == [(125, None, "compté à la main"), (850, None, None)]
     # La ligne du dépôt « à corriger » est surlignée ; les instructions donnent le commentaire de la coordination.
     assert ws["J3"].fill.fgColor.rgb.endswith("F8CBAD") and ws["J2"].fill.fgColor.rgb.endswith("FFF9D6")
     notice = "\n".join(str(c.value) for c in wb["Instructions"]["A"] if c.value)
@@ -272,11 +274,35 @@ def _deposer_fichier(store, donnees):
     return res
 
 
+def test_le_modele_reprend_le_motif_d_une_valeur_non_donnee(essai):
+    """Une ligne déposée sans valeur, avec son motif, est pré-remplie de son motif et de son commentaire (colonnes
+    « Motif » et « Commentaire ») ; le modèle redéposé tel quel garde la valeur expliquée."""
+    entete = ["indicateur", "perimetre", "periode", "valeur", "motif", "commentaire"]
+    res = deposer(essai, csv_long([["PATROUILLES", Q1, "2025", 125, None, None],
+                                   ["PATROUILLES", Q2, "2025", None, "autre", "brigade dissoute en 2025"]],
+                                  entete=entete), "2025.csv", protocole=PROTOCOLE, signataire="ETAT-DDSP")
+    assert res.statut == "accepte" and len(res.motifs) == 1, res.rapport.texte()
+    flux = io.BytesIO()
+    ecrire_modele_depot(essai, PROTOCOLE, "ETAT-DDSP", "2025", flux)
+    wb = load_workbook(io.BytesIO(flux.getvalue()))
+    ws = wb["Valeurs"]
+    col = {c.value: i for i, c in enumerate(ws[1])}
+    assert [(c[col["Valeur"]].value, c[col["Motif"]].value, c[col["Commentaire"]].value)
+            for c in ws.iter_rows(min_row=2)] == [(125, None, None), (None, "autre", "brigade dissoute en 2025")]
+    notice = "\n".join(str(c.value) for c in wb["Instructions"]["A"] if c.value)
+    assert "2 valeurs sur 2 pré-remplies avec votre dernier dépôt" in notice
+    res = _deposer_fichier(essai, flux.getvalue())
+    assert len(res.motifs) == 1 and res.nb_valeurs == 1
+    comp = depots.completude(essai, PROTOCOLE, "2025")
+    ligne = comp.detail.set_index(["indicateur", "perimetre"]).loc[("PATROUILLES", Q2)]
+    assert (bool(ligne["recu"]), bool(ligne["explique"]), ligne["motif"]) == (False, True, "autre")
+
+
 def test_le_modele_d_une_periode_neuve_reste_vide(essai):
     flux = io.BytesIO()
     ecrire_modele_depot(essai, PROTOCOLE, "ETAT-DDSP", "2026", flux)
     ws = load_workbook(io.BytesIO(flux.getvalue()))["Valeurs"]
-    assert all(c[9].value is None and c[10].value is None for c in ws.iter_rows(min_row=2))
+    assert all(v.value is None for c in ws.iter_rows(min_row=2) for v in c[9:12])    # Valeur, Motif, Commentaire
     assert list(lignes_modele(flux.getvalue()))
 
 
@@ -327,3 +353,37 @@ def test_l_espace_du_partenaire(essai, tmp_path):
     assert e.a_corriger.empty and e.en_attente["id"].tolist() == [corrige.depot_id] and e.nb_recus == 2
     ligne = e.indicateurs.set_index("perimetre").loc[Q1]
     assert (ligne["valeur"], ligne["cible_finale"], ligne["annee_cible"]) == (140, 240, 2030)
+
+
+def test_une_seule_echeance_feuille_puis_protocole_puis_regle_par_defaut(essai, tmp_path):
+    """L'échéance d'une période, la même pour l'espace du partenaire et pour le reste (depots.echeances) : la feuille
+    « Échéances », sinon l'« Échéance des dépôts » du protocole (l'année qui suit la période), sinon la règle par
+    défaut."""
+    import datetime as dt
+    from perr_metrics.depots import echeances
+    from perr_metrics.pilotage import partenaire
+    ddsp = essai.pour(Utilisateur("agent-ddsp", "Agent DDSP", "contributeur", PROTOCOLE, "ETAT-DDSP"))
+
+    def lue(periode):
+        e = echeances.echeance(essai, PROTOCOLE, periode)
+        return e.date, e.source
+
+    assert lue("2025") == (dt.date(2026, 1, 31), echeances.PAR_DEFAUT)
+    assert lue("2025-S1") == (dt.date(2025, 7, 31), echeances.PAR_DEFAUT)
+    assert partenaire.espace_partenaire(ddsp, PROTOCOLE, "ETAT-DDSP", "2025").echeance == dt.date(2026, 1, 31)
+    _choisir(essai, tmp_path, None, "31/03")
+    assert lue("2025") == lue("2025-S1") == lue("2025-S2") == (dt.date(2026, 3, 31), echeances.PROTOCOLE)
+    assert "règle par défaut" not in echeances.echeance(essai, PROTOCOLE, "2025").phrase(dt.date(2026, 3, 1))
+    d = classeurs.donnees()
+    d["protocole"][0].update(echeance_depots="31/03")
+    d["echeances"] = [{"periode": "2025", "date_limite": dt.date(2026, 2, 15)}]
+    res = importer_referentiel(essai, classeurs.ecrire(tmp_path, d, "echeances.xlsx"))
+    assert res.rapport.valide, res.rapport.texte()
+    assert lue("2025") == (dt.date(2026, 2, 15), echeances.REFERENTIEL)
+    assert lue("2025-S1") == (dt.date(2026, 3, 31), echeances.PROTOCOLE)      # la feuille ne fixe que 2025
+    assert lue("2026") == (dt.date(2027, 3, 31), echeances.PROTOCOLE)
+    assert partenaire.espace_partenaire(ddsp, PROTOCOLE, "ETAT-DDSP", "2025").echeance == dt.date(2026, 2, 15)
+    # Un 29 février tombe le 28 une année non bissextile.
+    assert echeances.echeance_du_protocole("29/02", "2026") == dt.date(2027, 2, 28)
+    assert echeances.echeance_du_protocole("29/02", "2027") == dt.date(2028, 2, 29)
+    assert echeances.echeance_du_protocole(None, "2027") is None

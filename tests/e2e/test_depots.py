@@ -70,7 +70,7 @@ def test_deposer_refus_puis_acceptation(onglet: Page, app_neuve, capture, tmp_pa
     bon = tmp_path / "ddsp-2022.xlsx"
     wb.save(bon)
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(bon)
-    succes = page.get_by_test_id("stAlert").filter(has_text="enregistré")
+    succes = page.get_by_test_id("stAlert").filter(has_text=re.compile(r"Dépôt n° \d+ enregistré"))
     expect(succes).to_be_visible(timeout=60_000)
     # Le modèle de 2022, période déjà déposée, arrive pré-rempli : toutes ses valeurs sont redéposées.
     remplies = sum(1 for r in ws.iter_rows(min_row=2) if r[9].value is not None)

@@ -82,7 +82,7 @@ def test_revue_avant_publication(onglet: Page, nouvel_onglet, serveur, capture, 
         re.compile("Écart important avec la période précédente|Hors des valeurs plausibles"))
     capture(page, "revue-1-partenaire-avertissement")
     page.get_by_role("button", name="Je confirme ces valeurs : enregistrer le dépôt").click()
-    succes = page.get_by_test_id("stAlert").filter(has_text="enregistré")
+    succes = page.get_by_test_id("stAlert").filter(has_text=re.compile(r"Dépôt n° \d+ enregistré"))
     expect(succes).to_be_visible(timeout=60_000)
     expect(succes).to_contain_text("confirmée malgré un avertissement : la coordination revoit le dépôt")
     attendre_fin_calcul(page)
@@ -151,7 +151,8 @@ def test_revue_avant_publication(onglet: Page, nouvel_onglet, serveur, capture, 
     ligne[9].value = juste
     wb.save(chemin)
     _deposer(page, chemin)
-    expect(page.get_by_test_id("stAlert").filter(has_text="enregistré")).to_be_visible(timeout=60_000)
+    expect(page.get_by_test_id("stAlert").filter(has_text=re.compile(r"Dépôt n° \d+ enregistré"))).to_be_visible(
+        timeout=60_000)
     attendre_fin_calcul(page)
     ouvrir_connecte(page, f"{url}/accueil", "caf-aube")
     expect(page.get_by_role("heading", name="Votre espace partenaire", exact=True)).to_be_visible(timeout=60_000)

@@ -74,6 +74,6 @@ def test_l_espace_du_partenaire(monkeypatch, store_demo):
     assert len(corps) == 1 and commentaire in corps[0] and f"Dépôt n° {dernier}" in corps[0], corps
     assert [h.value for h in at.header][:2] == ["À corriger", "Ce qui est attendu de vous"]
     m = {x.label: x.value for x in at.metric}
-    assert "Valeurs attendues (2022)" in m and m["Échéance"] == "aucune"
+    assert "Valeurs attendues (2022)" in m and m["Échéance"] == "31 janvier 2023"    # règle par défaut
     indicateurs = [d.value for d in at.dataframe if "Cible finale" in d.value.columns][0]
     assert len(indicateurs) and set(indicateurs.columns) >= {"Indicateur", "Périmètre", "Valeur", "Statut"}
