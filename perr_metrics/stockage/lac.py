@@ -126,10 +126,10 @@ _UNIQUE = re.compile(r"\bUNIQUE\b", re.IGNORECASE)
 
 
 def sans_contraintes(sql: str) -> str:
-    """Le DDL d'une migration sans ses clés primaires (clé de colonne ou de table), pour le lac. NOT NULL et DEFAULT
-    restent (DuckLake les connaît). Une contrainte que cette fonction ne sait pas retirer est une erreur de
+    """Le DDL d'une migration sans ses clés primaires (clé de colonne ou de table), pour le lac : une clé de colonne
+    devient NOT NULL (ce qu'elle impliquait) ; NOT NULL et DEFAULT restent (DuckLake les connaît). Une contrainte que cette fonction ne sait pas retirer est une erreur de
     programmation : elle lève tout de suite (un test passe chaque migration par ici)."""
-    sortie = _CLE_DE_COLONNE.sub("", _CLE_DE_TABLE.sub("", sql))
+    sortie = _CLE_DE_COLONNE.sub(" NOT NULL", _CLE_DE_TABLE.sub("", sql))
     sans_commentaires = re.sub(r"--[^\n]*", "", sortie)
     for motif in (r"\bPRIMARY\s+KEY\b", r"\bUNIQUE\b", r"\bREFERENCES\b", r"\bCHECK\s*\(", r"\bCREATE\s+INDEX\b",
                   r"\bCREATE\s+SEQUENCE\b"):
