@@ -273,3 +273,55 @@ def test_prochain_id_dans_la_transaction(lac_neuf):
     premiers = [store.ecrire(lambda con: (prochain_id(con, "journal"),
                                            journal.noter(con, SYSTEME, "essai"))[0]) for _ in range(3)]
     assert premiers == [1, 2, 3]
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# La ligne de commande : copier d'un moteur à l'autre, entretien
+# --------------------------------------------------------------------------------------------------------------------
+
+def test_cli_du_fichier_au_lac_et_retour(store_demo, lac_neuf, tmp_path, capsys):
+    from perr_metrics.cli import main
+    from tests.core.test_referentiel import instantane
+
+    avant = instantane(store_demo)
+    lac_vide = lac_neuf()
+    donnees = os.environ["PERR_LAKE_DONNEES"]
+    code = main(["--db", str(store_demo.chemin), "stockage", "vers-lac", lac_vide.chemin, "--donnees", donnees])
+    sortie = capsys.readouterr()
+    assert code == 0, sortie.err
+    assert "copiée dans ducklake:postgres:" in sortie.out and "2 protocoles" in sortie.out
+    assert instantane(lac_vide) == avant
+    # La ligne de journal de la copie est dans les deux bases ; le journal a été copié en entier.
+    assert store_demo.requete("SELECT count(*) AS n FROM journal WHERE action = 'copie de la base'")["n"][0] == 1
+    assert (lac_vide.requete("SELECT * FROM journal ORDER BY id").values.tolist()
+            == store_demo.requete("SELECT * FROM journal ORDER BY id").values.tolist())
+
+    # Une seconde copie dans le même lac est refusée : il n'est plus vide.
+    code = main(["--db", str(store_demo.chemin), "stockage", "vers-lac", lac_vide.chemin, "--donnees", donnees])
+    assert code == 1 and "n'est pas vide" in capsys.readouterr().err
+
+    # L'entretien du lac ne change rien aux données.
+    assert main(["--db", lac_vide.chemin, "stockage", "entretien"]) == 0
+    assert "Entretien de ducklake:postgres:" in capsys.readouterr().out
+    assert instantane(lac_vide) == avant
+
+    # Et retour : du lac à un fichier neuf, avec ses clés primaires.
+    retour = tmp_path / "retour" / "perr.duckdb"
+    assert main(["--db", lac_vide.chemin, "stockage", "vers-fichier", str(retour)]) == 0, capsys.readouterr().err
+    fichier = Store(retour, utilisateur=ADMIN)
+    assert instantane(fichier) == avant
+    assert fichier.lire(lambda con: con.execute("SELECT count(*) FROM duckdb_constraints() "
+                                                "WHERE constraint_type = 'PRIMARY KEY'").fetchone()[0]) > 10
+    assert main(["--db", lac_vide.chemin, "stockage", "vers-fichier", str(retour)]) == 1
+    assert "existe déjà" in capsys.readouterr().err
+
+
+def test_cli_stockage_refus_en_francais(store_demo, capsys):
+    from perr_metrics.cli import main
+
+    assert main(["--db", str(store_demo.chemin), "stockage", "vers-lac", "/tmp/pas-un-lac"]) == 1
+    assert "n'est pas un lac DuckLake" in capsys.readouterr().err
+    assert main(["--db", str(store_demo.chemin), "stockage", "vers-fichier", "/tmp/x.duckdb"]) == 1
+    assert "déjà un fichier" in capsys.readouterr().err
+    assert main(["--db", str(store_demo.chemin), "stockage", "entretien"]) == 0
+    assert store_demo.requete("SELECT count(*) AS n FROM journal WHERE action = 'entretien'")["n"][0] == 1
