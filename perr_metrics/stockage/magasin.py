@@ -17,6 +17,9 @@ plus la fin des lectures en cours (moins d'une seconde), même pendant que le CO
 
 Chaque écriture se fait dans une transaction : tout ou rien, y compris si le processus est tué en cours de route (DuckDB ne
 rejoue que les transactions validées de son journal).
+
+Tout cela vaut pour le fichier. Sur un lac DuckLake (`PERR_DB="ducklake:postgres:…"`), il n'y a ni verrou de fichier ni
+attente : voir `stockage.lac`, qui porte ce qui diffère ; `Store` reste la seule interface.
 """
 from __future__ import annotations
 
@@ -466,7 +469,15 @@ class Store:
     # -- lectures et écritures ---------------------------------------------------------------------------------------
     def lire(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         with self.connexion() as con:
-            return fn(con)
+            if self._lac is None:
+                return fn(con)
+            # Sur le lac, chaque transaction relit l'instantané et les métadonnées des tables dans PostgreSQL (≈ 20 ms) :
+            # les requêtes d'une même lecture partagent la sienne (et voient le même état).
+            con.execute("BEGIN TRANSACTION")
+            try:
+                return fn(con)
+            finally:
+                _annuler(con)
 
     def ecrire(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Exécute `fn(con)` dans une transaction : tout est écrit, ou rien. Les écritures d'un processus passent une à
@@ -521,7 +532,8 @@ class Store:
         """`CHECKPOINT` : sur un lac, regroupe les petits fichiers, verse les données gardées dans le catalogue en
         Parquet, fait expirer les anciens instantanés et efface les fichiers qui ne servent plus ; sur un fichier,
         écrit son journal dans la base."""
-        self.lire(lambda con: con.execute("CHECKPOINT"))
+        with self.connexion() as con:       # hors transaction (CHECKPOINT en valide plusieurs sur le lac)
+            con.execute("CHECKPOINT")
 
     def requete(self, sql: str, params: list | tuple | None = None):
         """Une requête de lecture, résultat en DataFrame pandas."""
@@ -533,7 +545,14 @@ class Store:
         fonction de lecture du cœur l'ouvre). Se passe à la place du magasin aux fonctions de lecture ; on n'y écrit pas.
         La base reste tenue pendant toute la session : à réserver aux traitements courts (un rapport)."""
         with self.connexion() as con:
-            yield SessionLecture(self, con)
+            if self._lac is None:
+                yield SessionLecture(self, con)
+                return
+            con.execute("BEGIN TRANSACTION")     # sur le lac : un seul instantané, métadonnées lues une fois
+            try:
+                yield SessionLecture(self, con)
+            finally:
+                _annuler(con)
 
     def est_vide(self) -> bool:
         return self.lire(lambda con: con.execute("SELECT count(*) FROM protocole").fetchone()[0] == 0)
@@ -548,7 +567,8 @@ class Store:
         dossier.mkdir(parents=True, exist_ok=True)
         chemin_sql = str(dossier).replace("'", "''")
         base = f"{_lac.NOM} TO " if self._lac is not None else ""
-        self.lire(lambda con: con.execute(f"EXPORT DATABASE {base}'{chemin_sql}' (FORMAT parquet)"))
+        with self.connexion() as con:
+            con.execute(f"EXPORT DATABASE {base}'{chemin_sql}' (FORMAT parquet)")
         return dossier
 
     @staticmethod

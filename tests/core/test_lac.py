@@ -228,8 +228,7 @@ LECTEUR = textwrap.dedent("""
     from perr_metrics.stockage.magasin import Store
     from perr_metrics.acces.droits import SYSTEME
     store = Store({chemin!r}, utilisateur=SYSTEME)
-    with store.session() as s:           # une lecture longue : sa transaction reste ouverte
-        s.lire(lambda con: con.execute("BEGIN TRANSACTION"))
+    with store.session() as s:           # une lecture longue : sa transaction (celle de la session) reste ouverte
         n = s.requete("SELECT count(*) AS n FROM depot")["n"][0]
         print("LIT", n, flush=True)
         fin = time.monotonic() + {duree}
