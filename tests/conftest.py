@@ -65,12 +65,20 @@ def lac_neuf(monkeypatch):
     if "lac" not in MOTEURS:
         pytest.skip("pas de lac d'essai (PERR_TEST_LAC, PERR_TEST_LAC_DONNEES : voir .ci/postgres)")
 
+    from perr_metrics.stockage import lac
+
+    crees = []
+
     def fabriquer(utilisateur=ADMIN) -> Store:
         schema = f"essai_{uuid.uuid4().hex[:12]}"
         monkeypatch.setenv("PERR_LAKE_DONNEES", str(Path(LAC_DONNEES) / schema))
         monkeypatch.setenv("PERR_LAKE_SCHEMA", schema)
-        return Store(LAC, delai_verrou=10, utilisateur=utilisateur)
-    return fabriquer
+        store = Store(LAC, delai_verrou=10, utilisateur=utilisateur)
+        crees.append(store._lac)
+        return store
+    yield fabriquer
+    for description in crees:          # la connexion du processus à ce lac (et ses connexions à PostgreSQL)
+        lac.ConnexionDuProcessus.de(description).fermer()
 
 
 @pytest.fixture
