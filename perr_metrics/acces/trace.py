@@ -20,6 +20,7 @@ ACTIONS = (
     "connexion", "déconnexion", "dépôt", "revue de dépôt", "état d'engagement", "import de référentiel",
     "import de contours", "publication", "texte du rapport", "compte créé", "compte modifié", "compte désactivé",
     "compte réactivé", "mot de passe changé", "sauvegarde", "restauration", "démonstration", "accès", "erreur inattendue",
+    "copie de la base", "entretien",
 )
 
 COLONNES = ["id", "horodatage", "compte", "nom", "role", "action", "resultat", "protocole", "objet", "detail"]

@@ -27,6 +27,7 @@ from perr_metrics.referentiel import classeur as referentiel
 from perr_metrics.referentiel import requetes
 from perr_metrics.demo.demonstration import DOSSIER_DEMO
 from perr_metrics.acces.droits import AccesRefuse, Utilisateur
+from perr_metrics.stockage.magasin import Store
 from tests.conftest import copie_de_base
 
 TCM, BLOIS = "TCM-PERR-2019", "BLOIS-PERR-2020"
@@ -173,6 +174,9 @@ CAS = {
     sauvegarde.sauvegarder: (lambda s, c: sauvegarde.sauvegarder(s, Path(tempfile.mkdtemp()) / "s"), True),
     sauvegarde.restaurer: (lambda s, c: sauvegarde.restaurer(s, sauvegarde.sauvegarder(s, Path(tempfile.mkdtemp()) / "s")),
                            True),
+    sauvegarde.copier_vers: (lambda s, c: sauvegarde.copier_vers(
+        s, Store(Path(tempfile.mkdtemp()) / "copie.duckdb", utilisateur=droits.SYSTEME)), True),
+    sauvegarde.entretenir: (lambda s, c: sauvegarde.entretenir(s), True),
 }
 # Ce qu'une opération permise peut lever sans que ce soit un refus de droits (l'entrée choisie est refusée).
 ATTENDU = {demo_nationale.construire: ValueError, textes_rapport.fichier_avis: KeyError}
