@@ -40,7 +40,7 @@ def restaurer(store: Store, dossier: str | os.PathLike) -> int:
     return version
 
 
-@operation("sauvegarder")
+@operation("sauvegarder", instance=True)
 def copier_vers(store: Store, cible: Store) -> int:
     """Copie toute la base dans `cible`, une base vide de l'autre moteur (un fichier dans un lac DuckLake, ou l'inverse) :
     sauvegarde dans un dossier temporaire, puis restauration dans la cible, d'un coup. La ligne de journal de la copie
@@ -57,7 +57,7 @@ def copier_vers(store: Store, cible: Store) -> int:
         return cible.remplacer_par(Path(dossier) / "copie")
 
 
-@operation("sauvegarder")
+@operation("sauvegarder", instance=True)
 def entretenir(store: Store) -> None:
     """L'entretien de la base (`CHECKPOINT`) : sur un lac, petits fichiers regroupés, anciens instantanés expirés,
     fichiers qui ne servent plus effacés ; sur un fichier, son journal versé dans la base."""

@@ -260,6 +260,7 @@ PORTEES = {
 # Ce que vise chaque cas de CAS : le protocole de Troyes (par défaut), toute l'instance (refusé à tout compte limité),
 # ou rien en particulier (permis à tout compte limité qui a le rôle : la lecture est filtrée par sa portée).
 INSTANCE = {geo.importer_contours, publication.ouvrir_vue_publique, sauvegarde.sauvegarder, sauvegarde.restaurer,
+            sauvegarde.copier_vers, sauvegarde.entretenir,
             demo.charger_demo, demo_nationale.construire, comptes.creer_comptes_demo,
             comptes.activer_compte, comptes.modifier_compte}        # ces deux-là : sur « copil », de toute l'instance
 LIBRE = {requetes.protocoles, geo.etat_contours, geo.couverture, comptes.lister_comptes, comptes.creer_compte,
