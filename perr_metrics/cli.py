@@ -21,6 +21,7 @@ import getpass
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -172,7 +173,9 @@ _AIDE_PROTOCOLE = "code du protocole (python -m perr_metrics protocoles les list
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m perr_metrics",
                 description="Tableau de bord des protocoles d'engagements renforcés et réciproques.")
-    p.add_argument("--db", metavar="CHEMIN", help="chemin de la base DuckDB (par défaut : $PERR_DB ou data/perr.duckdb)")
+    p.add_argument("--db", metavar="CHEMIN", help="chemin de la base DuckDB, ou lac DuckLake « ducklake:postgres:dbname=… "
+                                                 "host=… user=… » (données : $PERR_LAKE_DONNEES) ; par défaut : $PERR_DB "
+                                                 "ou data/perr.duckdb")
     p.add_argument("--utilisateur", metavar="IDENTIFIANT",
                    help="le compte au nom duquel agir (par défaut : $PERR_UTILISATEUR) ; mot de passe : "
                         "$PERR_MOT_DE_PASSE, sinon demandé")
@@ -337,6 +340,20 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("dossier", metavar="DOSSIER", help="un dossier neuf (ou vide), où écrire la sauvegarde")
     s = sous.add_parser("restauration", help="remplace la base par une sauvegarde")
     s.add_argument("dossier", metavar="DOSSIER", help="le dossier d'une sauvegarde")
+
+    s = sous.add_parser("stockage", help="le moteur de la base : copier un fichier dans un lac DuckLake (et retour), "
+                                         "entretien")
+    sto = s.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    sto.required = True
+    r = sto.add_parser("vers-lac", help="copie toute la base (--db, un fichier) dans un lac DuckLake neuf, d'un coup")
+    r.add_argument("lac", metavar="LAC", help="le catalogue du lac : « ducklake:postgres:dbname=… host=… port=… user=… »")
+    r.add_argument("--donnees", metavar="DOSSIER", help="le dossier partagé des fichiers Parquet du lac (par défaut : "
+                                                        "$PERR_LAKE_DONNEES)")
+    r = sto.add_parser("vers-fichier", help="copie toute la base (--db, un lac) dans un fichier DuckDB neuf, d'un coup")
+    r.add_argument("fichier", metavar="FICHIER", help="le fichier de la base à créer (…/perr.duckdb ; il ne doit pas "
+                                                      "exister)")
+    sto.add_parser("entretien", help="CHECKPOINT : sur un lac, regroupe les petits fichiers, fait expirer les anciens "
+                                     "instantanés et efface les fichiers qui ne servent plus (à lancer par cron)")
     return p
 
 
@@ -719,6 +736,9 @@ def _ce_qui_reste(args) -> str:
     if c == "restauration":
         return ("la base est soit restée telle quelle, soit entièrement remplacée par la sauvegarde, jamais à moitié : "
                 "vérifiez-la (python -m perr_metrics protocoles)")
+    if c == "stockage" and args.action in ("vers-lac", "vers-fichier"):
+        return ("la base d'origine est inchangée (une ligne de journal en plus) ; la copie est soit complète, soit "
+                "vide, jamais à moitié")
     return "rien n'a été enregistré"
 
 
@@ -1002,4 +1022,40 @@ def _executer(args, store: Store) -> int:
             return 1
         print(f"Base {store.chemin} restaurée depuis {args.dossier} (schéma version {version}).")
         return 0
+    if c == "stockage":
+        return _stockage(args, store)
     raise AssertionError(c)  # pragma: no cover
+
+
+def _stockage(args, store: Store) -> int:
+    if args.action == "entretien":
+        debut = time.monotonic()
+        sauvegarde.entretenir(store)
+        print(f"Entretien de {store.chemin} fait en {format_nombre(time.monotonic() - debut, 1)} s.")
+        return 0
+    if args.action == "vers-lac":
+        if store.est_lac:
+            raise _Sortie(1, f"La base {store.chemin} est déjà un lac : --db doit désigner le fichier à copier.")
+        if not _lac_valide(args.lac):
+            raise _Sortie(1, f"« {args.lac} » n'est pas un lac DuckLake : il commence par « ducklake:postgres: ».")
+        cible = Store(args.lac, donnees=args.donnees, utilisateur=store.utilisateur)
+    else:
+        if not store.est_lac:
+            raise _Sortie(1, f"La base {store.chemin} est déjà un fichier : --db doit désigner le lac à copier.")
+        if Path(args.fichier).exists():
+            raise _Sortie(1, f"Le fichier {args.fichier} existe déjà : la copie se fait dans un fichier neuf.")
+        cible = Store(args.fichier, utilisateur=store.utilisateur)
+    try:
+        version = sauvegarde.copier_vers(store, cible)
+    except ValueError as exc:
+        raise _Sortie(1, str(exc)) from None
+    n = cible.requete("SELECT (SELECT count(*) FROM protocole) AS p, (SELECT count(*) FROM depot) AS d, "
+                      "(SELECT count(*) FROM valeur) AS v")
+    print(f"Base {store.chemin} copiée dans {cible.chemin} (schéma version {version}) : "
+          f"{format_nombre(int(n['p'][0]))} protocoles, {format_nombre(int(n['d'][0]))} dépôts, "
+          f"{format_nombre(int(n['v'][0]))} valeurs.")
+    return 0
+
+
+def _lac_valide(texte: str) -> bool:
+    return texte.strip().startswith("ducklake:")

@@ -1,8 +1,16 @@
-"""Fixtures communes : une base vide, une base de démonstration (construite une fois, copiée pour chaque test)."""
+"""Fixtures communes : une base vide, une base de démonstration (construite une fois, copiée pour chaque test).
+
+Deux moteurs : le fichier DuckDB et, quand `PERR_TEST_LAC` (la chaîne d'un catalogue DuckLake sur PostgreSQL) et
+`PERR_TEST_LAC_DONNEES` sont donnés (`bash .ci/run` démarre un PostgreSQL jetable par `.ci/postgres`), le lac. Les
+tests marqués `deux_moteurs` (et ceux de tests/core/test_lac.py) reçoivent alors `store`, `store_demo` ou leurs copies
+une fois sur chaque moteur (paramètre `moteur`) ; les autres, sur le fichier seulement.
+"""
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -31,9 +39,55 @@ def compte_de_coordination(monkeypatch):
     monkeypatch.setenv("PERR_NOUVEAU_MOT_DE_PASSE", "coordination-demo")
 
 
+# --------------------------------------------------------------------------------------------------------------------
+# Les moteurs : fichier, et lac DuckLake quand un PostgreSQL est donné
+# --------------------------------------------------------------------------------------------------------------------
+
+LAC = os.environ.get("PERR_TEST_LAC")
+LAC_DONNEES = os.environ.get("PERR_TEST_LAC_DONNEES")
+MOTEURS = ["fichier"] + (["lac"] if LAC and LAC_DONNEES else [])
+
+
+def pytest_generate_tests(metafunc):
+    if "moteur" in metafunc.fixturenames and metafunc.definition.get_closest_marker("deux_moteurs"):
+        metafunc.parametrize("moteur", MOTEURS, indirect=True)
+
+
 @pytest.fixture
-def store(tmp_path) -> Store:
-    """Une base neuve dans un dossier temporaire."""
+def moteur(request) -> str:
+    """« fichier », ou « lac » pour un test marqué `deux_moteurs` quand un lac d'essai est donné."""
+    return getattr(request, "param", "fichier")
+
+
+@pytest.fixture
+def lac_neuf(monkeypatch):
+    """Fabrique un lac vide (son propre schéma PostgreSQL et son dossier de données) ; ses variables
+    (PERR_LAKE_DONNEES, PERR_LAKE_SCHEMA) sont mises dans l'environnement du test : les processus qu'il lance et
+    `Store(store.chemin)` ouvrent le même lac."""
+    if "lac" not in MOTEURS:
+        pytest.skip("pas de lac d'essai (PERR_TEST_LAC, PERR_TEST_LAC_DONNEES : voir .ci/postgres)")
+
+    from perr_metrics.stockage import lac
+
+    crees = []
+
+    def fabriquer(utilisateur=ADMIN) -> Store:
+        schema = f"essai_{uuid.uuid4().hex[:12]}"
+        monkeypatch.setenv("PERR_LAKE_DONNEES", str(Path(LAC_DONNEES) / schema))
+        monkeypatch.setenv("PERR_LAKE_SCHEMA", schema)
+        store = Store(LAC, delai_verrou=10, utilisateur=utilisateur)
+        crees.append(store._lac)
+        return store
+    yield fabriquer
+    for description in crees:          # la connexion du processus à ce lac (et ses connexions à PostgreSQL)
+        lac.ConnexionDuProcessus.de(description).fermer()
+
+
+@pytest.fixture
+def store(tmp_path, moteur, request) -> Store:
+    """Une base neuve : dans un dossier temporaire, ou un lac neuf."""
+    if moteur == "lac":
+        return request.getfixturevalue("lac_neuf")()
     return Store(tmp_path / "perr.duckdb", delai_verrou=10, utilisateur=ADMIN)
 
 
@@ -45,9 +99,9 @@ def base_demo(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def store_demo(base_demo, tmp_path) -> Store:
+def store_demo(base_demo, tmp_path, moteur, request) -> Store:
     """Une copie de la base de démonstration (Troyes, Blois), modifiable par le test."""
-    return copie_de_base(base_demo, tmp_path)
+    return copie_de_base(base_demo, tmp_path, moteur, request)
 
 
 def creer_coordination(store: Store) -> None:
@@ -57,8 +111,20 @@ def creer_coordination(store: Store) -> None:
     creer_premier_administrateur(store, "coordination", "Coordination (essai)", "coordination-demo")
 
 
-def copie_de_base(source: Path, dossier: Path) -> Store:
-    """Une copie modifiable d'une base construite une fois pour la session (avec son journal s'il y en a un)."""
+_SAUVEGARDES: dict[tuple, Path] = {}
+
+
+def copie_de_base(source: Path, dossier: Path, moteur: str = "fichier", request=None) -> Store:
+    """Une copie modifiable d'une base construite une fois pour la session (avec son journal s'il y en a un) ; sur le
+    lac, un lac neuf où la base est restaurée (depuis sa sauvegarde, faite une fois)."""
+    if moteur == "lac":
+        cle = (str(source), Path(source).stat().st_mtime_ns)
+        if cle not in _SAUVEGARDES:
+            _SAUVEGARDES[cle] = Store(source, utilisateur=SYSTEME).exporter(
+                Path(LAC_DONNEES) / f"sauvegarde_{uuid.uuid4().hex[:12]}")
+        lac = request.getfixturevalue("lac_neuf")()
+        lac.remplacer_par(_SAUVEGARDES[cle])
+        return lac
     destination = Path(dossier) / "perr.duckdb"
     shutil.copyfile(source, destination)
     if Path(str(source) + ".wal").exists():

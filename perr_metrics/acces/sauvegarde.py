@@ -1,11 +1,14 @@
-"""Sauvegarde et restauration de toute la base, réservées à l'administrateur et consignées au journal.
+"""Sauvegarde et restauration de toute la base, copie d'un moteur à l'autre (fichier ↔ lac DuckLake) et entretien,
+réservés à l'administrateur et consignés au journal.
 
-La copie elle-même (EXPORT DATABASE en Parquet, reconstruction à côté puis substitution d'un coup) est l'affaire du
-magasin (`Store.exporter`, `Store.remplacer_par`) ; ce module y ajoute le contrôle des droits et la trace.
+La copie elle-même (EXPORT DATABASE en Parquet, reconstruction par les migrations puis les données, substitution d'un
+coup) est l'affaire du magasin (`Store.exporter`, `Store.remplacer_par`, `Store.entretenir`) ; ce module y ajoute le
+contrôle des droits et la trace.
 """
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from perr_metrics.stockage.magasin import Store
@@ -35,3 +38,29 @@ def restaurer(store: Store, dossier: str | os.PathLike) -> int:
     version = store.remplacer_par(dossier)
     store.ecrire(lambda con: journal.noter(con, u, "restauration", objet=str(dossier)))
     return version
+
+
+@operation("sauvegarder", instance=True)
+def copier_vers(store: Store, cible: Store) -> int:
+    """Copie toute la base dans `cible`, une base vide de l'autre moteur (un fichier dans un lac DuckLake, ou l'inverse) :
+    sauvegarde dans un dossier temporaire, puis restauration dans la cible, d'un coup. La ligne de journal de la copie
+    est écrite dans la base d'origine avant la copie : la cible l'a aussi. Rend la version du schéma de la cible."""
+    u = utilisateur_de(store)
+    occupee = cible.requete("SELECT (SELECT count(*) FROM protocole) + (SELECT count(*) FROM compte) "
+                            "+ (SELECT count(*) FROM journal) AS n")["n"][0]
+    if occupee:
+        raise ValueError(f"La base {cible.chemin} n'est pas vide : la copie se fait dans une base neuve.")
+    store.ecrire(lambda con: journal.noter(con, u, "copie de la base", objet=str(cible.chemin),
+                                           detail="vers un lac DuckLake" if cible.est_lac else "vers un fichier"))
+    with tempfile.TemporaryDirectory(prefix="perr-copie-") as dossier:
+        store.exporter(Path(dossier) / "copie")
+        return cible.remplacer_par(Path(dossier) / "copie")
+
+
+@operation("sauvegarder", instance=True)
+def entretenir(store: Store) -> None:
+    """L'entretien de la base (`CHECKPOINT`) : sur un lac, petits fichiers regroupés, anciens instantanés expirés,
+    fichiers qui ne servent plus effacés ; sur un fichier, son journal versé dans la base."""
+    u = utilisateur_de(store)
+    store.entretenir()
+    store.ecrire(lambda con: journal.noter(con, u, "entretien", detail="CHECKPOINT"))

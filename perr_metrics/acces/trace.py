@@ -21,6 +21,7 @@ ACTIONS = (
     "import de contours", "publication", "texte du rapport", "compte créé", "compte modifié", "compte désactivé",
     "compte réactivé", "mot de passe changé", "sauvegarde", "restauration", "démonstration", "accès", "erreur inattendue",
     "relance", "accusé de réception", "avis de dépôt",
+    "copie de la base", "entretien",
 )
 
 COLONNES = ["id", "horodatage", "compte", "nom", "role", "action", "resultat", "protocole", "objet", "detail"]

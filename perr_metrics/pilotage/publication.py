@@ -27,8 +27,9 @@ def ouvrir_vue_publique(store: Store, ouvrir: bool) -> None:
     u = utilisateur_de(store)
 
     def ecrire(con):
-        con.execute("INSERT INTO parametre VALUES (?, ?) ON CONFLICT (cle) DO UPDATE SET valeur = excluded.valeur",
-                    [CLE, "oui" if ouvrir else "non"])
+        # Sans ON CONFLICT : le lac DuckLake n'a pas de clé primaire (perr_metrics/stockage/lac.py).
+        con.execute("DELETE FROM parametre WHERE cle = ?", [CLE])
+        con.execute("INSERT INTO parametre VALUES (?, ?)", [CLE, "oui" if ouvrir else "non"])
         journal.noter(con, u, "publication", objet="vue publique", detail="ouverte" if ouvrir else "fermée")
 
     store.ecrire(ecrire)

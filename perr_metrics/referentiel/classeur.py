@@ -928,9 +928,12 @@ def importer_referentiel(store: Store, source, nom_fichier: str | None = None) -
             inserer_df(con, table, tables[table])
         if not cadres_sup.empty:
             for _, c in cadres_sup.iterrows():
-                con.execute("INSERT INTO cadre VALUES (?, ?, ?, (SELECT coalesce(max(ordre), 0) + 1 FROM cadre)) "
-                            "ON CONFLICT (code) DO UPDATE SET referentiel = excluded.referentiel, "
-                            "libelle = excluded.libelle", [c.code, c.referentiel, c.libelle])
+                # Sans ON CONFLICT : le lac DuckLake n'a pas de clé primaire (perr_metrics/stockage/lac.py).
+                con.execute("UPDATE cadre SET referentiel = ?, libelle = ? WHERE code = ?",
+                            [c.referentiel, c.libelle, c.code])
+                con.execute("INSERT INTO cadre SELECT ?, ?, ?, (SELECT coalesce(max(ordre), 0) + 1 FROM cadre) "
+                            "WHERE NOT EXISTS (SELECT 1 FROM cadre WHERE code = ?)",
+                            [c.code, c.referentiel, c.libelle, c.code])
         resume = ", ".join(f"{k} : {len(v)}" for k, v in tables.items() if k in ("signataire", "noeud", "engagement",
                                                                                    "indicateur"))
         con.execute("INSERT INTO import_referentiel (id, protocole, importe_le, fichier_nom, sha256, utilisateur, resume, "

@@ -17,6 +17,9 @@ plus la fin des lectures en cours (moins d'une seconde), même pendant que le CO
 
 Chaque écriture se fait dans une transaction : tout ou rien, y compris si le processus est tué en cours de route (DuckDB ne
 rejoue que les transactions validées de son journal).
+
+Tout cela vaut pour le fichier. Sur un lac DuckLake (`PERR_DB="ducklake:postgres:…"`), il n'y a ni verrou de fichier ni
+attente : voir `stockage.lac`, qui porte ce qui diffère ; `Store` reste la seule interface.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import atexit
 import copy
 import os
 import random
+import re
 import tempfile
 import threading
 import time
@@ -33,24 +37,13 @@ from typing import Callable, Iterator, TypeVar
 
 import duckdb
 
+from . import lac as _lac
+from .erreurs import BaseModifiee, BaseOccupee, ErreurBase  # noqa: F401 (réexportées)
+
 T = TypeVar("T")
 
 CHEMIN_PAR_DEFAUT = Path("data") / "perr.duckdb"
 DELAI_VERROU_PAR_DEFAUT = 30.0  # secondes d'attente quand un autre processus tient la base
-
-
-class BaseOccupee(RuntimeError):
-    """La base est tenue par un autre processus au-delà du délai d'attente."""
-
-    def __init__(self, chemin: Path, delai: float):
-        super().__init__(
-            f"La base {chemin} est occupée par une autre opération (import en cours ?) depuis plus de "
-            f"{delai:g} s. Réessayez dans un instant."
-        )
-
-
-class ErreurBase(RuntimeError):
-    """Fichier de base illisible, ou d'une version plus récente que l'application."""
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -319,7 +312,8 @@ VERSION_SCHEMA = len(MIGRATIONS)
 def version_de(con: duckdb.DuckDBPyConnection) -> int:
     """Version du schéma d'une base ouverte (0 pour une base vide)."""
     existe = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version' "
+        "AND table_catalog = current_database()"
     ).fetchone()[0]
     if not existe:
         return 0
@@ -327,32 +321,67 @@ def version_de(con: duckdb.DuckDBPyConnection) -> int:
     return int(v or 0)
 
 
-def migrer(con: duckdb.DuckDBPyConnection, jusqu_a: int | None = None) -> int:
-    """Applique les migrations manquantes, chacune dans sa transaction. Renvoie la version atteinte."""
+def migrer(con: duckdb.DuckDBPyConnection, jusqu_a: int | None = None, *, lac: bool = False) -> int:
+    """Applique les migrations manquantes, chacune dans sa transaction. Renvoie la version atteinte.
+
+    `lac` : la base est un lac DuckLake ; chaque migration y passe sans ses contraintes (`lac.sans_contraintes`) et
+    prend le jeton des écritures (deux processus qui migrent en même temps : le second est refusé à la validation et
+    `Store` le rejoue)."""
     cible = VERSION_SCHEMA if jusqu_a is None else jusqu_a
+    actuelle = _verifier_version(con)
+    if lac and cible > actuelle:
+        # Sur le lac, toutes les migrations manquantes dans une seule transaction : une validation (un aller-retour
+        # au catalogue) au lieu d'une par migration, et deux processus qui migrent se heurtent une seule fois.
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _lac.creer_le_jeton(con)
+            _lac.prendre_le_jeton(con)
+            for numero in range(actuelle + 1, cible + 1):
+                appliquer_migration(con, numero, lac=True)
+            con.execute("COMMIT")
+        except Exception:
+            _annuler(con)
+            raise
+        return cible
+    for numero in range(actuelle + 1, cible + 1):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            appliquer_migration(con, numero)
+            con.execute("COMMIT")
+        except Exception:
+            _annuler(con)
+            raise
+    return max(actuelle, cible)
+
+
+def _verifier_version(con: duckdb.DuckDBPyConnection) -> int:
     actuelle = version_de(con)
     if actuelle > VERSION_SCHEMA:
         raise ErreurBase(
             f"Cette base est au schéma {actuelle}, plus récent que celui de l'application ({VERSION_SCHEMA}) : "
             "mettez l'application à jour."
         )
-    for numero in range(actuelle + 1, cible + 1):
-        titre, sql = MIGRATIONS[numero - 1]
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version "
-                "(version INTEGER PRIMARY KEY, titre VARCHAR NOT NULL, applique_le TIMESTAMP NOT NULL)"
-            )
-            con.execute(sql)
-            if numero == 1:
-                _inserer_cadres(con)
-            con.execute("INSERT INTO schema_version VALUES (?, ?, current_timestamp)", [numero, titre])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
-    return max(actuelle, cible)
+    return actuelle
+
+
+def appliquer_migration(con: duckdb.DuckDBPyConnection, numero: int, *, lac: bool = False) -> None:
+    """La migration `numero` dans la transaction en cours (sans la valider)."""
+    titre, sql = MIGRATIONS[numero - 1]
+    ddl_version = ("CREATE TABLE IF NOT EXISTS schema_version "
+                   "(version INTEGER PRIMARY KEY, titre VARCHAR NOT NULL, applique_le TIMESTAMP NOT NULL)")
+    con.execute(_lac.sans_contraintes(ddl_version) if lac else ddl_version)
+    con.execute(_lac.sans_contraintes(sql) if lac else sql)
+    if numero == 1:
+        _inserer_cadres(con)
+    con.execute("INSERT INTO schema_version VALUES (?, ?, current_timestamp)", [numero, titre])
+
+
+def _annuler(con: duckdb.DuckDBPyConnection) -> None:
+    """ROLLBACK, sans masquer l'erreur d'origine quand la transaction est déjà close (validation refusée)."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
 
 
 def _inserer_cadres(con: duckdb.DuckDBPyConnection) -> None:
@@ -387,23 +416,39 @@ class Store:
     _gardes: dict[str, "_Garde"] = {}
 
     def __init__(self, chemin: str | os.PathLike | None = None, delai_verrou: float | None = None,
-                 utilisateur=None, garde: float | None = None):
-        """`garde` : garder la base ouverte, partagée par les lectures de ce processus, jusqu'à `garde` secondes
-        d'inactivité (ou jusqu'à ce qu'un autre processus la demande) ; None : une connexion courte par opération."""
+                 utilisateur=None, garde: float | None = None, *, donnees: str | os.PathLike | None = None,
+                 schema_lac: str | None = None):
+        """`chemin` : le fichier de la base, ou un lac DuckLake (`ducklake:postgres:…`, données dans `donnees` ou
+        $PERR_LAKE_DONNEES ; voir `stockage.lac`). `garde` : garder le fichier ouvert, partagé par les lectures de ce
+        processus, jusqu'à `garde` secondes d'inactivité (ou jusqu'à ce qu'un autre processus le demande) ; None : une
+        connexion courte par opération. Sur un lac, la connexion du processus est toujours gardée et `garde` n'a pas
+        d'effet."""
         self.utilisateur = utilisateur  # qui agit (droits.Utilisateur) ; sans lui, le cœur refuse toute opération
-        self.chemin = Path(chemin or os.environ.get("PERR_DB") or CHEMIN_PAR_DEFAUT)
+        brut = chemin or os.environ.get("PERR_DB") or CHEMIN_PAR_DEFAUT
         if delai_verrou is None:
             delai_verrou = float(os.environ.get("PERR_DB_DELAI", DELAI_VERROU_PAR_DEFAUT))
         self.delai_verrou = delai_verrou
-        cle = str(self.chemin.resolve())
+        self._lac: _lac.Lac | None = None
+        self._garde = None
+        if _lac.est_lac(brut):
+            self._lac = _lac.Lac.depuis(brut, donnees, schema_lac)
+            self.chemin = self._lac.catalogue     # affiché tel quel ; Store(store.chemin) rouvre le même lac
+            cle = repr(self._lac)
+        else:
+            self.chemin = Path(brut)
+            cle = str(self.chemin.resolve())
         with Store._verrous_lock:
             self._verrou = Store._verrous.setdefault(cle, threading.RLock())
-            self._garde = None
-            if garde is not None:
+            if garde is not None and self._lac is None:
                 self._garde = Store._gardes.get(cle)
                 if self._garde is None:
                     self._garde = Store._gardes[cle] = _Garde(self.chemin, garde)
         self._pret = False
+
+    @property
+    def est_lac(self) -> bool:
+        """La base est-elle un lac DuckLake (plusieurs processus, plusieurs machines) plutôt qu'un fichier ?"""
+        return self._lac is not None
 
     def pour(self, utilisateur) -> "Store":
         """Le même magasin (même fichier, même verrou), au nom de `utilisateur` : les opérations du cœur vérifient ses
@@ -448,8 +493,19 @@ class Store:
 
     @contextmanager
     def connexion(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Une connexion au schéma à jour : courte, ou un curseur de la connexion gardée. Réservé à ce module et aux
-        lectures de `requetes`."""
+        """Une connexion au schéma à jour : courte, ou un curseur de la connexion gardée (fichier), ou un curseur de la
+        connexion du processus au lac. Réservé à ce module et aux lectures de `requetes`."""
+        if self._lac is not None:
+            partagee = _lac.ConnexionDuProcessus.de(self._lac)
+            cur = partagee.curseur()
+            try:
+                if not partagee.pret:
+                    self._migrer_le_lac(cur)
+                    partagee.pret = True
+                yield cur
+            finally:
+                cur.close()
+            return
         if self._garde is not None:
             cur = self._garde.emprunter(self)
             try:
@@ -467,9 +523,25 @@ class Store:
             finally:
                 con.close()
 
+    def _migrer_le_lac(self, cur: duckdb.DuckDBPyConnection) -> None:
+        """Migre le lac ; une migration refusée parce qu'un autre processus migrait en même temps est rejouée (elle
+        trouve alors le travail fait)."""
+        for essai in range(_lac.ESSAIS):
+            try:
+                migrer(cur, lac=True)
+                return
+            except duckdb.Error as exc:
+                if not _lac.est_un_conflit(exc) or essai == _lac.ESSAIS - 1:
+                    if _lac.est_un_conflit(exc):
+                        raise BaseModifiee(_lac.MESSAGE_CONFLIT) from exc
+                    raise
+                _lac.attendre_avant_essai(essai)
+
     @property
     def ouvertures(self) -> int | None:
         """Combien de fois ce processus a ouvert la base gardée (None sans garde) : pour les tests et le banc."""
+        if self._lac is not None:
+            return _lac.ConnexionDuProcessus.de(self._lac).ouvertures
         return None if self._garde is None else self._garde.ouvertures
 
     def lacher(self) -> None:
@@ -485,20 +557,71 @@ class Store:
     # -- lectures et écritures ---------------------------------------------------------------------------------------
     def lire(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         with self.connexion() as con:
-            return fn(con)
+            if self._lac is None:
+                return fn(con)
+            # Sur le lac, chaque transaction relit l'instantané et les métadonnées des tables dans PostgreSQL (≈ 20 ms) :
+            # les requêtes d'une même lecture partagent la sienne (et voient le même état).
+            con.execute("BEGIN TRANSACTION")
+            try:
+                return fn(con)
+            finally:
+                _annuler(con)
 
     def ecrire(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """Exécute `fn(con)` dans une transaction : tout est écrit, ou rien. Les écritures d'un processus passent une à
-        une (les lectures, elles, continuent à côté sur la connexion gardée)."""
-        with self._verrou, self.connexion() as con:
-            con.execute("BEGIN TRANSACTION")
+        une (les lectures, elles, continuent à côté sur la connexion gardée).
+
+        Sur un lac, la transaction prend d'abord le jeton des écritures (`stockage.lac`) ; refusée à sa validation parce
+        qu'une autre écriture est passée entre-temps, elle est rejouée depuis le début (`fn` est rappelée : elle ne doit
+        agir que sur la base), puis, après `lac.ESSAIS` refus, `BaseModifiee` (« réessayez »)."""
+        if self._lac is None:
+            with self._verrou, self.connexion() as con:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    resultat = fn(con)
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+                return resultat
+        with self._verrou:
+            for essai in range(_lac.ESSAIS):
+                with self.connexion() as con:
+                    con.execute("BEGIN TRANSACTION")
+                    try:
+                        _lac.prendre_le_jeton(con)
+                        resultat = fn(con)
+                        con.execute("COMMIT")
+                        return resultat
+                    except BaseException as exc:
+                        _annuler(con)
+                        if not _lac.est_un_conflit(exc):
+                            raise
+                        if essai == _lac.ESSAIS - 1:
+                            raise BaseModifiee(_lac.MESSAGE_CONFLIT) from exc
+                _lac.attendre_avant_essai(essai)
+        raise AssertionError("inatteignable")
+
+    def signature(self) -> tuple:
+        """Change à chaque écriture, quel que soit le processus (ou la machine) qui écrit : la clé du cache des pages.
+        Fichier : taille et date du fichier et de son journal (sans l'ouvrir) ; lac : le dernier instantané validé."""
+        if self._lac is not None:
+            return ("lac", self.lire(_lac.instantane))
+        sig = []
+        for f in (self.chemin, Path(str(self.chemin) + ".wal")):
             try:
-                resultat = fn(con)
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-            return resultat
+                st_ = f.stat()
+                sig.append((st_.st_size, st_.st_mtime_ns))
+            except FileNotFoundError:
+                sig.append(None)
+        return tuple(sig)
+
+    def entretenir(self) -> None:
+        """`CHECKPOINT` : sur un lac, regroupe les petits fichiers, verse les données gardées dans le catalogue en
+        Parquet, fait expirer les anciens instantanés et efface les fichiers qui ne servent plus ; sur un fichier,
+        écrit son journal dans la base."""
+        with self.connexion() as con:       # hors transaction (CHECKPOINT en valide plusieurs sur le lac)
+            con.execute("CHECKPOINT")
 
     def requete(self, sql: str, params: list | tuple | None = None):
         """Une requête de lecture, résultat en DataFrame pandas."""
@@ -510,20 +633,30 @@ class Store:
         fonction de lecture du cœur l'ouvre). Se passe à la place du magasin aux fonctions de lecture ; on n'y écrit pas.
         La base reste tenue pendant toute la session : à réserver aux traitements courts (un rapport)."""
         with self.connexion() as con:
-            yield SessionLecture(self, con)
+            if self._lac is None:
+                yield SessionLecture(self, con)
+                return
+            con.execute("BEGIN TRANSACTION")     # sur le lac : un seul instantané, métadonnées lues une fois
+            try:
+                yield SessionLecture(self, con)
+            finally:
+                _annuler(con)
 
     def est_vide(self) -> bool:
         return self.lire(lambda con: con.execute("SELECT count(*) FROM protocole").fetchone()[0] == 0)
 
     # -- sauvegarde et restauration (brutes : droits et journal sont dans perr_metrics.acces.sauvegarde) ----------------
     def exporter(self, dossier: str | os.PathLike) -> Path:
-        """Exporte toute la base (schéma et données, octets des fichiers déposés compris) dans un dossier Parquet neuf."""
+        """Exporte toute la base (schéma et données, octets des fichiers déposés compris) dans un dossier Parquet neuf.
+        Le même format pour les deux moteurs : une sauvegarde d'un fichier se restaure dans un lac, et l'inverse."""
         dossier = Path(dossier)
         if dossier.exists() and any(dossier.iterdir()):
             raise ValueError(f"Le dossier de sauvegarde {dossier} n'est pas vide : choisissez un dossier neuf.")
         dossier.mkdir(parents=True, exist_ok=True)
         chemin_sql = str(dossier).replace("'", "''")
-        self.lire(lambda con: con.execute(f"EXPORT DATABASE '{chemin_sql}' (FORMAT parquet)"))
+        base = f"{_lac.NOM} TO " if self._lac is not None else ""
+        with self.connexion() as con:
+            con.execute(f"EXPORT DATABASE {base}'{chemin_sql}' (FORMAT parquet)")
         return dossier
 
     @staticmethod
@@ -534,8 +667,24 @@ class Store:
         return dossier
 
     def remplacer_par(self, dossier: str | os.PathLike) -> int:
-        """Remplace la base par une sauvegarde. La nouvelle base est construite à côté puis substituée d'un coup."""
+        """Remplace la base par une sauvegarde (de l'un ou l'autre moteur), d'un coup.
+
+        La base est reconstruite par les migrations jusqu'au schéma de la sauvegarde (avec leurs contraintes sur un
+        fichier, sans sur un lac), remplie des tables de la sauvegarde, puis migrée au schéma courant. Fichier : la
+        nouvelle base est construite à côté puis substituée. Lac : tout se fait dans une seule transaction DuckLake ;
+        les autres processus voient l'ancienne base jusqu'à sa validation, la nouvelle ensuite."""
         dossier = self.verifier_sauvegarde(dossier)
+        tables = _tables_de_la_sauvegarde(dossier)
+        if self._lac is not None:
+            def remplacer(con):
+                for (nom,) in con.execute(
+                        "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
+                        "AND table_schema = current_schema() AND table_type = 'BASE TABLE' AND table_name <> ?",
+                        [_lac.TABLE_JETON]).fetchall():
+                    con.execute(f'DROP TABLE "{nom}"')
+                _reconstruire(con, dossier, tables, lac=True)
+            self.ecrire(remplacer)
+            return self.initialiser()
         self.chemin.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(suffix=".duckdb", dir=self.chemin.parent)
         os.close(fd)
@@ -543,12 +692,9 @@ class Store:
         try:
             con = duckdb.connect(tmp)
             try:
-                chemin_sql = str(dossier).replace("'", "''")
-                con.execute(f"IMPORT DATABASE '{chemin_sql}'")
-                version = version_de(con)
-                if version == 0:
-                    raise ValueError(f"La sauvegarde {dossier} ne contient pas de base perr-metrics.")
-                migrer(con)
+                con.execute("BEGIN TRANSACTION")
+                _reconstruire(con, dossier, tables, lac=False)
+                con.execute("COMMIT")
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
@@ -567,6 +713,46 @@ class Store:
             for f in (tmp, tmp + ".wal"):
                 if os.path.exists(f):
                     os.remove(f)
+
+
+def _tables_de_la_sauvegarde(dossier: Path) -> dict[str, Path]:
+    """Table → fichier Parquet, lus dans load.sql (`COPY table FROM '…/fichier.parquet' …`) ; le fichier est cherché
+    dans le dossier donné, même si la sauvegarde a été déplacée depuis."""
+    tables = {}
+    for ligne in (dossier / "load.sql").read_text(encoding="utf-8").splitlines():
+        m = re.match(r"""\s*COPY\s+("?)([\w.]+)\1\s+FROM\s+'((?:[^']|'')*)'""", ligne, re.IGNORECASE)
+        if m:
+            nom = m.group(2).split(".")[-1]
+            tables[nom] = dossier / Path(m.group(3).replace("''", "'")).name
+    if "schema_version" not in tables or not tables["schema_version"].exists():
+        raise ValueError(f"La sauvegarde {dossier} ne contient pas de base perr-metrics.")
+    return tables
+
+
+def _reconstruire(con: duckdb.DuckDBPyConnection, dossier: Path, tables: dict[str, Path], *, lac: bool) -> None:
+    """Dans la transaction en cours, sur une base sans tables du projet : les migrations jusqu'au schéma de la
+    sauvegarde, ses données, puis les migrations suivantes."""
+    def parquet(nom: str) -> str:
+        return "'" + str(tables[nom]).replace("'", "''") + "'"
+
+    version = con.execute(f"SELECT max(version) FROM read_parquet({parquet('schema_version')})").fetchone()[0]
+    if not version:
+        raise ValueError(f"La sauvegarde {dossier} ne contient pas de base perr-metrics.")
+    if version > VERSION_SCHEMA:
+        raise ErreurBase(f"La sauvegarde {dossier} est au schéma {version}, plus récent que celui de l'application "
+                         f"({VERSION_SCHEMA}) : mettez l'application à jour.")
+    if lac:
+        _lac.creer_le_jeton(con)
+    for numero in range(1, version + 1):
+        appliquer_migration(con, numero, lac=lac)
+    connues = {t for (t,) in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() "
+        "AND table_schema = current_schema() AND table_type = 'BASE TABLE'").fetchall()} - {_lac.TABLE_JETON}
+    for nom in sorted(connues & set(tables)):
+        con.execute(f'DELETE FROM "{nom}"')
+        con.execute(f'INSERT INTO "{nom}" BY NAME SELECT * FROM read_parquet({parquet(nom)})')
+    for numero in range(version + 1, VERSION_SCHEMA + 1):
+        appliquer_migration(con, numero, lac=lac)
 
 
 @contextmanager

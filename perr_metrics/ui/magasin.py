@@ -58,16 +58,9 @@ def _recharger(identifiant: str, signature: tuple) -> Utilisateur | None:
 
 
 def signature_base() -> tuple:
-    """Change à chaque écriture dans la base, quel que soit le processus qui écrit."""
-    chemin = Path(_chemin())
-    sig = []
-    for f in (chemin, Path(str(chemin) + ".wal")):
-        try:
-            st_ = f.stat()
-            sig.append((st_.st_size, st_.st_mtime_ns))
-        except FileNotFoundError:
-            sig.append(None)
-    return tuple(sig)
+    """Change à chaque écriture dans la base, quel que soit le processus qui écrit (fichier : sa taille et sa date ;
+    lac DuckLake : son dernier instantané)."""
+    return _store(_chemin()).signature()
 
 
 @st.cache_data(show_spinner=False, max_entries=512)

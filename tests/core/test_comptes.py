@@ -88,6 +88,7 @@ def test_creer_compte_controles(store_demo):
 # Connexion, blocage, désactivation
 # --------------------------------------------------------------------------------------------------------------------
 
+@pytest.mark.deux_moteurs
 def test_connexion_et_journal(store_demo):
     u = comptes.authentifier(store_demo, "COPIL ", "copil-demo-2024")
     assert (u.identifiant, u.role, u.nom) == ("copil", "lecteur", "Membre du COPIL (démo)")
@@ -206,6 +207,7 @@ def test_comptes_de_demonstration(store_demo):
 # Le journal : chaque changement, qui, quand, quoi
 # --------------------------------------------------------------------------------------------------------------------
 
+@pytest.mark.deux_moteurs
 def test_chaque_changement_est_au_journal(store_demo, tmp_path):
     caf = store_demo.pour(Utilisateur("caf-aube", "CAF de l'Aube (démo)", "contributeur", TCM, "CAF10"))
     lignes = depots.liste_depots(store_demo, TCM, "CAF10")
@@ -306,6 +308,7 @@ def test_cli_journal_et_export_neutralise(store_demo, tmp_path, capsys):
     assert code == 2 and "date illisible" in err
 
 
+@pytest.mark.deux_moteurs
 def test_cli_publication(store_demo, capsys):
     assert not publication.vue_publique_ouverte(store_demo)
     assert lancer(capsys, "--db", store_demo.chemin, "publication", "ouvrir")[0] == 0

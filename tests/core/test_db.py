@@ -25,6 +25,7 @@ from tests.core.test_referentiel import instantane
 RACINE = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.deux_moteurs
 def test_base_neuve_au_dernier_schema(store):
     assert store.initialiser() == VERSION_SCHEMA
     cadres = store.requete("SELECT code FROM cadre")["code"]
@@ -71,6 +72,7 @@ def test_fichier_qui_n_est_pas_une_base(tmp_path):
         Store(chemin, utilisateur=ADMIN).initialiser()
 
 
+@pytest.mark.deux_moteurs
 def test_sauvegarde_puis_restauration(store_demo, tmp_path):
     avant = instantane(store_demo)
     dossier = sauvegarde.sauvegarder(store_demo, tmp_path / "sauvegarde")
@@ -135,6 +137,7 @@ def test_base_occupee_trop_longtemps_message_francais(store_demo):
         proc.wait(timeout=30)
 
 
+@pytest.mark.deux_moteurs
 def test_la_ligne_de_commande_importe_pendant_que_le_tableau_de_bord_lit(store_demo, tmp_path):
     """Un processus importe par la ligne de commande pendant que celui-ci enchaîne les lectures : tous deux aboutissent."""
     classeur = classeurs.ecrire(tmp_path)
@@ -152,6 +155,7 @@ def test_la_ligne_de_commande_importe_pendant_que_le_tableau_de_bord_lit(store_d
     assert len(requetes.protocoles(store_demo)) == 3
 
 
+@pytest.mark.deux_moteurs
 def test_import_tue_en_plein_vol_ne_laisse_rien(store_demo, tmp_path):
     """On tue (SIGKILL) un import au milieu de sa transaction : la base est exactement celle d'avant."""
     classeur = classeurs.ecrire(tmp_path)

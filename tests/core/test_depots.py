@@ -52,9 +52,9 @@ def base_essai(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def essai(base_essai, tmp_path) -> Store:
-    """Le référentiel EQ2030-TEST (2024–2030), sans aucun dépôt."""
-    return copie_de_base(base_essai, tmp_path)
+def essai(base_essai, tmp_path, moteur, request) -> Store:
+    """Le référentiel EQ2030-TEST (2024–2030), sans aucun dépôt (sur le fichier, ou sur le lac : `deux_moteurs`)."""
+    return copie_de_base(base_essai, tmp_path, moteur, request)
 
 
 def modele(store: Store, signataire: str, periode: str = "2025") -> bytes:
@@ -402,6 +402,7 @@ def test_une_erreur_l_emporte_sur_les_avertissements(essai):
 # Ce qui est gardé : le fichier, son empreinte, qui et quand ; la valeur la plus récente fait foi
 # --------------------------------------------------------------------------------------------------------------------
 
+@pytest.mark.deux_moteurs
 def test_le_depot_garde_le_fichier_et_sa_trace(essai):
     donnees = csv_long([["DELAI", "EPT-TEST", "2025", "28,5"]], encodage="cp1252")
     debut = dt.datetime.now()
@@ -419,6 +420,7 @@ def test_le_depot_garde_le_fichier_et_sa_trace(essai):
         fichier_du_depot(essai, 999)
 
 
+@pytest.mark.deux_moteurs
 def test_le_meme_fichier_deux_fois(essai):
     donnees = csv_long([["DELAI", "EPT-TEST", "2025", 28]])
     premier = accepte(essai, donnees, "a.csv", "CAF93")
@@ -428,6 +430,7 @@ def test_le_meme_fichier_deux_fois(essai):
     assert instantane(essai) == avant
 
 
+@pytest.mark.deux_moteurs
 def test_le_depot_le_plus_recent_fait_foi(essai):
     premier = accepte(essai, csv_long([["JEUNES", "QN09301A", "2025", 100], ["JEUNES", "QN09302B", "2025", 200]]),
                       "v1.csv", "EPT")
@@ -447,6 +450,7 @@ def test_le_depot_le_plus_recent_fait_foi(essai):
     assert len(historique(essai, PROTOCOLE, "JEUNES")) == 5
 
 
+@pytest.mark.deux_moteurs
 def test_a_corriger_rend_la_main_a_la_valeur_precedente(essai):
     premier = accepte(essai, csv_long([["JEUNES", "QN09301A", "2025", 100]]), "v1.csv", "EPT")
     fautif = accepte(essai, csv_long([["JEUNES", "QN09301A", "2025", 1000], ["JEUNES", "QN09302B", "2025", 7]]),
@@ -558,6 +562,7 @@ def _jamais_a_moitie(store: Store) -> pd.DataFrame:
     return df
 
 
+@pytest.mark.deux_moteurs
 def test_deux_depots_en_meme_temps_dans_un_processus(essai):
     fichiers = {
         "a.csv": csv_long([["JEUNES", p, str(a), 10 + a - 2024] for a in range(2024, 2031)
@@ -583,6 +588,7 @@ def test_deux_depots_en_meme_temps_dans_un_processus(essai):
     assert len({r.depot_id for r in resultats.values()}) == 2
 
 
+@pytest.mark.deux_moteurs
 @pytest.mark.lent
 def test_la_ligne_de_commande_depose_pendant_un_autre_depot(essai, tmp_path):
     """Un processus dépose par la ligne de commande pendant que celui-ci dépose aussi : les deux aboutissent (ou l'un
@@ -612,6 +618,7 @@ def test_la_ligne_de_commande_depose_pendant_un_autre_depot(essai, tmp_path):
     assert len(df) == attendus
 
 
+@pytest.mark.deux_moteurs
 @pytest.mark.lent
 def test_depot_tue_en_plein_vol_ne_laisse_rien(essai, tmp_path):
     """On tue (SIGKILL) un dépôt après l'écriture du dépôt et de ses valeurs, avant la validation de la transaction :
@@ -666,6 +673,7 @@ def lancer(capsys, *args) -> tuple[int, str, str]:
 CLES_PROBLEME = {"feuille", "cellule", "code", "message", "valeur"}
 
 
+@pytest.mark.deux_moteurs
 def test_cli_modele_puis_depot(essai, tmp_path, capsys):
     db = essai.chemin
     chemin = tmp_path / "modele-EPT.xlsx"
@@ -769,6 +777,7 @@ def test_cli_vrai_processus_refus(essai, tmp_path):
     assert "Fichier refusé" in r.stderr
 
 
+@pytest.mark.deux_moteurs
 def test_cli_completude_et_revue(essai, tmp_path, capsys):
     accepte(essai, csv_long([["DELAI", "EPT-TEST", "2025", 30]]), "caf.csv", "CAF93")
     accepte(essai, csv_long([["JEUNES", "QN09301A", "2025", 90]]), "ept.csv", "EPT")

@@ -29,6 +29,7 @@ from perr_metrics.referentiel import requetes
 from perr_metrics.demo.demonstration import DOSSIER_DEMO
 from perr_metrics.acces.droits import AccesRefuse, Utilisateur
 from perr_metrics.commun.erreurs import Rapport
+from perr_metrics.stockage.magasin import Store
 from tests.conftest import copie_de_base
 
 TCM, BLOIS = "TCM-PERR-2019", "BLOIS-PERR-2020"
@@ -187,6 +188,9 @@ CAS = {
     sauvegarde.sauvegarder: (lambda s, c: sauvegarde.sauvegarder(s, Path(tempfile.mkdtemp()) / "s"), True),
     sauvegarde.restaurer: (lambda s, c: sauvegarde.restaurer(s, sauvegarde.sauvegarder(s, Path(tempfile.mkdtemp()) / "s")),
                            True),
+    sauvegarde.copier_vers: (lambda s, c: sauvegarde.copier_vers(
+        s, Store(Path(tempfile.mkdtemp()) / "copie.duckdb", utilisateur=droits.SYSTEME)), True),
+    sauvegarde.entretenir: (lambda s, c: sauvegarde.entretenir(s), True),
 }
 # Ce qu'une opération permise peut lever sans que ce soit un refus de droits (l'entrée choisie est refusée).
 ATTENDU = {demo_nationale.construire: ValueError, textes_rapport.fichier_avis: KeyError}
@@ -270,6 +274,7 @@ PORTEES = {
 # Ce que vise chaque cas de CAS : le protocole de Troyes (par défaut), toute l'instance (refusé à tout compte limité),
 # ou rien en particulier (permis à tout compte limité qui a le rôle : la lecture est filtrée par sa portée).
 INSTANCE = {geo.importer_contours, publication.ouvrir_vue_publique, sauvegarde.sauvegarder, sauvegarde.restaurer,
+            sauvegarde.copier_vers, sauvegarde.entretenir,
             demo.charger_demo, demo_nationale.construire, comptes.creer_comptes_demo,
             comptes.activer_compte, comptes.modifier_compte}        # ces deux-là : sur « copil », de toute l'instance
 LIBRE = {requetes.protocoles, geo.etat_contours, geo.couverture, comptes.lister_comptes, comptes.creer_compte,

@@ -46,6 +46,7 @@ def compte(store) -> int:
     return int(store.requete("SELECT count(*) AS n FROM contour_qpv")["n"][0])
 
 
+@pytest.mark.deux_moteurs
 def test_import_de_la_reference(store_demo, reference):
     res = geo.importer_contours(store_demo, reference, "qpv-2024.geojson")
     assert res.nb_contours == 1584 and res.nb_precedents == 0

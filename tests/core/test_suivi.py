@@ -37,6 +37,7 @@ def test_sans_etat_tout_est_non_renseigne(store_demo):
     assert df.set_index("code").loc["E001", ["axe", "noeud", "porteurs"]].tolist() == ["1", "1.1", "ETAT"]
 
 
+@pytest.mark.deux_moteurs
 def test_dernier_etat_et_historique(store_demo):
     etat(store_demo, "E001", "non démarré", "12/02/2020", "Alice")
     etat(store_demo, "E001", "réalisé", dt.date(2022, 1, 5), "Carl", "Quatre orientations engagées")

@@ -88,12 +88,14 @@ def _sante(url: str) -> bool:
 
 @contextlib.contextmanager
 def serveur_streamlit(dossier, nom_journal: str = "streamlit-e2e.log", *, options: list[str] = (),
-                      port: int | None = None):
+                      port: int | None = None, env_en_plus: dict | None = None):
     """Un vrai `streamlit run dashboard.py` sur 127.0.0.1, port libre (ou `port`), base `dossier`/perr.duckdb (créée
-    à la première requête si elle n'existe pas) ; `options` s'ajoutent à la ligne de commande. Donne son adresse."""
+    à la première requête si elle n'existe pas) ; `options` s'ajoutent à la ligne de commande, `env_en_plus` à son
+    environnement (PERR_DB d'un lac, par exemple). Donne son adresse."""
     port = port or _port_libre()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, PERR_DB=str(dossier / "perr.duckdb"), PERR_DEMO="1", PYTHONUNBUFFERED="1")
+    env.update(env_en_plus or {})
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     chemin_journal = ARTEFACTS / nom_journal
     journal = open(chemin_journal, "w", encoding="utf-8")
