@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from perr_metrics.acces import journal
-from perr_metrics.acces.droits import ADMINISTRATEUR, CONTRIBUTEUR, exiger_signataire, operation, utilisateur_de
+from perr_metrics.acces.droits import (ADMINISTRATEUR, CONTRIBUTEUR, exiger_portee, exiger_signataire, operation,
+                                      utilisateur_de)
 from perr_metrics.commun import courriel
 from perr_metrics.commun.formats import format_date, format_date_heure, format_nombre
 from perr_metrics.stockage.magasin import Store, prochain_id
@@ -287,6 +288,7 @@ def envoyer_relances(store: Store, relances: list[Relance], config: courriel.Con
     puis consigne chaque courriel essayé dans la table `courriel` et au journal, en une transaction. Une adresse
     refusée n'empêche pas les autres ; un serveur injoignable refuse toutes les adresses, avec sa raison."""
     u = utilisateur_de(store)
+    exiger_portee(store, "relancer", {r.protocole for r in relances})   # un administrateur limité : ses protocoles
     if config is None:
         return [Envoi(r.signataire, RELANCE, "non envoyé", raison=courriel.SANS_SERVEUR, objet=r.objet)
                 for r in relances]

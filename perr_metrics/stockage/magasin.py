@@ -301,7 +301,7 @@ MIGRATIONS: list[tuple[str, str]] = [
             resultat VARCHAR NOT NULL, detail VARCHAR, compte VARCHAR
         );
         -- Un administrateur peut demander un avis par courriel à chaque nouveau dépôt.
-        ALTER TABLE compte ADD COLUMN avis_depots BOOLEAN DEFAULT false;
+        ALTER TABLE compte ADD COLUMN avis_depots BOOLEAN;   -- NULL : non (le lac refuse un DEFAULT false ajouté)
         """,
     ),
 ]

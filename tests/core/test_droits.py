@@ -141,7 +141,8 @@ CAS = {
     echeances.echeance: (lambda s, c: echeances.echeance(s, TCM, "2022"), False),
     motifs.motifs_courants: (lambda s, c: motifs.motifs_courants(s, TCM, 2022), False),
     relances.preparer_relances: (lambda s, c: relances.preparer_relances(s, TCM, "2022"), False),
-    relances.envoyer_relances: (lambda s, c: relances.envoyer_relances(s, [], None), False),
+    relances.envoyer_relances: (
+        lambda s, c: relances.envoyer_relances(s, relances.preparer_relances(s, TCM, "2022"), None), False),
     relances.relances_en_eml: (
         lambda s, c: relances.relances_en_eml(s, relances.preparer_relances(s, TCM, "2022", signataires=["CAF10"])),
         False),
@@ -279,7 +280,8 @@ INSTANCE = {geo.importer_contours, publication.ouvrir_vue_publique, sauvegarde.s
             comptes.activer_compte, comptes.modifier_compte}        # ces deux-là : sur « copil », de toute l'instance
 LIBRE = {requetes.protocoles, geo.etat_contours, geo.couverture, comptes.lister_comptes, comptes.creer_compte,
          journal.lire_journal, publication.protocoles_publics, publication.indicateurs_publies,
-         publication.situation_publique}
+         publication.situation_publique,
+         relances.demander_avis_depots, relances.avis_depots_demande}   # une préférence du compte, d'aucun protocole
 
 
 def _permis_par_la_portee(fn, u: Utilisateur) -> bool:
