@@ -79,7 +79,8 @@ with ui.protections():
                 manque = couv["sans_contour"].iloc[0]
                 st.caption(f"{avec} quartier{'s' if avec > 1 else ''} sur {int(couv['nb_quartiers'].sum())} sur la "
                            f"carte{f' ; sans contour officiel : {manque}' if manque else ''}. Contours : "
-                           f"{charges['fichier_nom']}, importés le {ui.date_heure_texte(charges['importe_le'])}.")
+                           + (f"{charges['fichier_nom']}, importés le {ui.date_heure_texte(charges['importe_le'])}."
+                              if charges.get("nb_importes") else f"{charges['source']}."))
 
         if not u.peut("administrer_referentiel"):
             if ui.lire(geo.etat_contours)["nb_contours"] == 0:

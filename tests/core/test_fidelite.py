@@ -179,3 +179,35 @@ def test_refus_tout_ou_rien(store, tmp_path):
     with pytest.raises(ImportRefuse):
         importer_referentiel(store, pf.ecrire(tmp_path, d))
     assert store.requete("SELECT count(*) AS n FROM volet")["n"][0] == 0
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Point 5 : références sommées d'un indicateur en somme ; pas d'avertissement contre les valeurs qu'une correction remplace
+# --------------------------------------------------------------------------------------------------------------------
+
+def test_reference_sommee_sur_les_quartiers_sans_reference_du_territoire(store_fidele):
+    from perr_metrics.pilotage.avancement import indicateurs_au_territoire
+    t = indicateurs_au_territoire(store_fidele, CODE, "2025").set_index("indicateur")
+    # 180 pour le QPV + 45 pour la veille active, une cible pour le territoire seulement.
+    assert t.loc["DEFM-F", "reference"] == 225 and t.loc["DEFM-F", "annee_reference"] == 2023
+    assert t.loc["DEFM-F", "cible_finale"] == 400
+    assert "sans valeur de référence" not in t.loc["DEFM-F", "explication"]
+    assert t.loc["DEFM-F", "explication"].endswith("Référence sommée sur les 2 quartiers.")
+
+
+def test_une_correction_n_est_pas_avertie_contre_ce_qu_elle_remplace(store, tmp_path):
+    from perr_metrics.depots.depot import deposer
+    from tests.fichiers import csv_long
+    importer_referentiel(store, classeurs.ecrire(tmp_path))
+    res = deposer(store, csv_long([["APPRENTIS", "QN09301A", "2025-S1", "1234,5"]]), "s1.csv",
+                  protocole="EQ2030-TEST", signataire="EPT")
+    assert res.statut == "accepte", res.rapport.texte()
+    # La correction refait S1 (1 234,5 → 312) et dépose S2 (310) : S2 se compare à 312, la valeur du fichier.
+    correction = csv_long([["APPRENTIS", "QN09301A", "2025-S1", 312], ["APPRENTIS", "QN09301A", "2025-S2", 310]])
+    res = deposer(store, correction, "correction.csv", protocole="EQ2030-TEST", signataire="EPT")
+    assert res.statut == "accepte" and not res.rapport.problemes, res.rapport.texte()
+    # Sans la période précédente dans le fichier, la valeur qui fait foi (312) sert toujours de comparaison.
+    res = deposer(store, csv_long([["APPRENTIS", "QN09301A", "2026-S1", 4000]]), "s1-2026.csv",
+                  protocole="EQ2030-TEST", signataire="EPT")
+    assert res.rapport.aplatir() == [("s1-2026!D2", "saut-important")]
+    assert "contre 310 à la période précédente" in res.rapport.avertissements[0].message
