@@ -308,3 +308,32 @@ def completer_tables(ref, t: dict[str, list[dict]]) -> None:
         t["signature"].append(dict(protocole=code, signataire=l["signataire"], rang=rangs[l["signataire"]],
                                    qualite=l["qualite"], representant=l["representant"], acte=l["acte"],
                                    date_signature=l["date"]))
+
+
+def perimetres_demandes(ref) -> dict[str, tuple[list[str], list[str]]]:
+    """Pour chaque indicateur : (les périmètres qui seront demandés au partenaire, ceux de son niveau qui ne le seront
+    pas). La règle des dépôts (`depots.depot.SQL_ATTENDUS`) : les périmètres de son niveau qui ont une référence ou une
+    cible, s'il y en a ; sinon tous les périmètres de son niveau (une référence ou une cible du territoire entier ne
+    compte pas pour un indicateur suivi par quartier ou par commune)."""
+    L = ref.lignes
+    p = ref.protocole
+    niveaux = {p.get("code_territoire"): "Territoire"} if p.get("code_territoire") else {}
+    ordre = [p.get("code_territoire")] if p.get("code_territoire") else []
+    for fichier, niveau, cle_code in (("communes", "Commune", "insee"), ("quartiers", "QPV", "code")):
+        for l in L.get(fichier, []):
+            if l[cle_code] and l[cle_code] not in niveaux:
+                niveaux[l[cle_code]] = niveau
+                ordre.append(l[cle_code])
+    fixes: dict[str, set] = {}
+    for fichier in ("references", "cibles"):
+        for l in L.get(fichier, []):
+            if l["indicateur"] and l["perimetre"]:
+                fixes.setdefault(l["indicateur"], set()).add(l["perimetre"])
+    sortie = {}
+    for l in L.get("indicateurs", []):
+        if not l["code"] or not l["niveau"]:
+            continue
+        du_niveau = [c for c in ordre if niveaux[c] == l["niveau"]]
+        avec = [c for c in du_niveau if c in fixes.get(l["code"], set())]
+        sortie[l["code"]] = (avec, [c for c in du_niveau if c not in avec]) if avec else (du_niveau, [])
+    return sortie

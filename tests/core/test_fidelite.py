@@ -211,3 +211,20 @@ def test_une_correction_n_est_pas_avertie_contre_ce_qu_elle_remplace(store, tmp_
                   protocole="EQ2030-TEST", signataire="EPT")
     assert res.rapport.aplatir() == [("s1-2026!D2", "saut-important")]
     assert "contre 310 à la période précédente" in res.rapport.avertissements[0].message
+
+
+def test_perimetres_demandes_comme_le_dit_la_documentation(tmp_path):
+    """L'exemple de docs/referentiel.md : une référence pour le seul QPV fait disparaître la veille active du modèle."""
+    from perr_metrics.referentiel.complements import perimetres_demandes
+    d = {k: [dict(x) for x in v] for k, v in pf.DONNEES.items()}
+    assert perimetres_demandes(lire_referentiel(pf.ecrire(tmp_path, d, "a.xlsx")))["DEFM-F"] == ([QPV, VEILLE], [])
+    d["references"] = [r for r in d["references"] if r["perimetre"] != VEILLE]
+    assert perimetres_demandes(lire_referentiel(pf.ecrire(tmp_path, d, "b.xlsx")))["DEFM-F"] == ([QPV], [VEILLE])
+    d["references"] = [r for r in d["references"] if r["indicateur"] != "DEFM-F"]
+    assert perimetres_demandes(lire_referentiel(pf.ecrire(tmp_path, d, "c.xlsx")))["DEFM-F"] == ([QPV, VEILLE], [])
+
+
+def test_le_modele_de_depot_suit_la_meme_regle(store_fidele):
+    from perr_metrics.depots.depot import attendus
+    a = store_fidele.lire(lambda con: attendus(con, CODE, "2025"))
+    assert sorted(a.loc[a["indicateur"] == "DEFM-F", "perimetre"]) == sorted([QPV, VEILLE])
