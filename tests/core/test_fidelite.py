@@ -228,3 +228,10 @@ def test_le_modele_de_depot_suit_la_meme_regle(store_fidele):
     from perr_metrics.depots.depot import attendus
     a = store_fidele.lire(lambda con: attendus(con, CODE, "2025"))
     assert sorted(a.loc[a["indicateur"] == "DEFM-F", "perimetre"]) == sorted([QPV, VEILLE])
+
+
+def test_demo_troyes_garde_ses_lignes_de_signature(store_demo):
+    s = requetes.signatures(store_demo, "TCM-PERR-2019")
+    assert list(s["signataire"])[:2] == ["ETAT", "TCM"] and len(s) == 8
+    assert s.iloc[0]["representant"] == "Thierry MOSIMANN" and pd.isna(s.iloc[0]["date_signature"])
+    assert set(s["acte_libelle"]) == {requetes.protocole(store_demo, "TCM-PERR-2019")["libelle"]}
