@@ -74,6 +74,14 @@ def test_par_qpv_filtres_lien_import_et_carte(onglet: Page, nouvel_onglet, app_u
     choisir(page, "Indicateur", re.compile("actions éducatives de la police"), "actions éducatives")
     expect(page).to_have_url(re.compile(r"[?&]indicateur=SEC-ACTIONS-EDUC-POLICE(&|$)"), timeout=DELAI)
 
+    # Installation neuve, rien d'importé : la carte dessine déjà les 9 quartiers, avec les contours livrés (issue 15).
+    livree = page.locator(GRAPHIQUE).nth(1)
+    expect(livree.locator("path.js-fill").first).to_be_visible(timeout=30_000)
+    assert livree.locator("path.js-fill").count() >= 9, "sans import, la carte ne dessine pas les 9 quartiers"
+    expect(page.get_by_text(re.compile("9 quartiers sur 9 sur la carte.*livrés avec l'application"))).to_be_visible(
+        timeout=DELAI)
+    capture(page, "par-qpv-carte-livree")
+
     if not REFERENCE.exists():
         pytest.skip(f"GeoJSON de référence absent ({REFERENCE}) : import des contours et carte non vérifiés.")
     televerseur = page.locator('[data-testid="stFileUploader"] input[type="file"]')
