@@ -7,7 +7,9 @@ démonstration, comparé au référentiel saisi à la main depuis le même texte
 Mesures : rappel et précision des engagements (même texte au sens d'une similarité d'au moins 0,9 entre textes
 normalisés : casse, accents, ponctuation, espaces ; appariement un à un), des liens engagement × porteur (sur les
 engagements appariés, les signataires du brouillon rapportés à ceux de la démonstration par leur catégorie et leur nom),
-des nœuds de l'arborescence et des signataires ; temps par document, rapporté au temps d'extraction du texte.
+des nœuds de l'arborescence et des signataires ; temps par document, rapporté au temps d'extraction du texte. Aussi : le
+rappel des liens sur les seuls engagements dont le texte écrit les porteurs (PORTEURS_ABSENTS_DU_TEXTE dit lesquels ne
+les écrivent pas, et pourquoi) et le rappel des signataires que le texte nomme (nomme_dans_le_texte).
 """
 from __future__ import annotations
 
@@ -31,6 +33,21 @@ from perr_metrics.referentiel.brouillon.classeur import rediger_brouillon  # noq
 SEEDS = RACINE.parent / "shared" / "seeds"
 PROTOCOLES = {"troyes": "000_c1c8bd9746410dd2.txt", "blois": "002_f841699d1fdbb5b2.txt"}
 SEUIL = 0.9
+
+# Les engagements de la démonstration dont la rangée ne porte aucun nom de partenaire dans le texte source : la
+# démonstration, saisie à la main, leur a donné des porteurs déduits d'ailleurs (du sens de la phrase, du dispositif, de la
+# connaissance du territoire). Le brouillon, qui ne lit que le texte, ne peut pas les trouver ; le banc mesure les liens
+# sur tous les engagements ET sur ceux dont le texte écrit les porteurs (docs/brouillon.md). Relevé en lisant le texte
+# (numéros de ligne de 002_…txt) ; Troyes écrit tous ses porteurs.
+PORTEURS_ABSENTS_DU_TEXTE = {
+    "blois": {
+        **{f"B{i:03d}": "enjeu 1 : liste sans titre ni colonne de partenaires (l. 446–465)" for i in range(1, 8)},
+        **{f"B{i:03d}": "mobilité et cadre de vie : pas de colonne de partenaires (l. 591–649)"
+           for i in range(22, 36) if i != 29},          # B029 porte « (CR) »
+        **{f"B{i:03d}": "Cités éducatives : tableau d'objectifs sans colonne de partenaires (l. 861–897)"
+           for i in range(53, 70)},
+    },
+}
 
 
 def normaliser(texte: str) -> str:
@@ -101,6 +118,25 @@ def apparier_signataires(gold: list[dict], brouillon: list) -> dict[str, str]:
     return sortie
 
 
+def nomme_dans_le_texte(g: dict, contenu: str) -> bool:
+    """Le texte (normalisé) nomme-t-il ce signataire de la démonstration ? Son nom court (avant « – », « ( » ou
+    « de <département> »), son code, ou le motif générique de son organisme (lexique.ORGANISMES), à la casse, aux accents
+    et à la ponctuation près."""
+    from perr_metrics.referentiel.brouillon.lexique import ORGANISMES
+    nom = re.split(r"\s+[–(-]\s*|\s+de\s+(?:Loir|l['’]Aube)", g["Nom"])[-1 if g["Nom"].startswith("État –") else 0]
+    nom = re.sub(r"^(?:Ville|Commune)\s+(?:de\s+|des\s+|du\s+|d['’]\s*)", "", nom)
+    sans_lettres = lambda t: re.sub(r"\b[a-z]\b ?", "", t).strip()  # noqa: E731 - « Maison de 'Emploi » (OCR)
+    formes = {sans_lettres(re.sub(r" \d{2}$", "", normaliser(x))) for x in (nom, g["Code"].replace("-", " "))}
+    formes = {f for f in formes if len(f) >= 3}
+    contenu = sans_lettres(contenu)
+    for o in ORGANISMES:
+        code = o.code.split(";")[0].replace("{dep}", "")
+        if g["Code"].rstrip("0123456789") == code or (o.categorie == g["Catégorie"] and g["Code"].startswith(code)):
+            if o.motif.search(contenu) or o.motif.search(contenu.upper()):
+                return True
+    return any(re.search(rf"\b{re.escape(f)}\b", contenu) for f in formes)
+
+
 def ratio(n: int, d: int) -> float:
     return n / d if d else 1.0
 
@@ -119,10 +155,18 @@ def mesurer(texte: Path, demo: Path) -> dict:
     liens_gold = sum(len([p for p in e["Porteurs"].split(";") if p]) for e in g_eng)
     liens_brouillon = sum(len(e.porteurs) for e in b.engagements)
     liens_justes = 0
+    absents = PORTEURS_ABSENTS_DU_TEXTE.get(demo.name, {})
+    liens_ecrits = sum(len([p for p in e["Porteurs"].split(";") if p]) for e in g_eng if e["Code"] not in absents)
+    liens_ecrits_justes = 0
+    ecarts = []
     for i, j in paires.items():
         attendus = {p for p in g_eng[i]["Porteurs"].split(";") if p}
         lus = {correspondance.get(p) for p in b.engagements[j].porteurs}
         liens_justes += len(attendus & lus)
+        if g_eng[i]["Code"] not in absents:
+            liens_ecrits_justes += len(attendus & lus)
+        if attendus != lus and g_eng[i]["Code"] not in absents:
+            ecarts.append(f"{g_eng[i]['Code']} attendus {sorted(attendus)} lus {sorted(str(x) for x in lus)}")
     noeuds = apparier([a["Libellé"] for a in g_axes], [n.libelle for n in b.noeuds], 0.6)
     # Un nœud est retrouvé si son intitulé est à 0,6 au moins, ou si les mots de l'intitulé saisi sont dans celui lu.
     retrouves = set(noeuds)
@@ -137,6 +181,9 @@ def mesurer(texte: Path, demo: Path) -> dict:
                 pris.add(j)
                 break
     sig_ok = len(set(correspondance.values()))
+    contenu = normaliser(res.texte.contenu)
+    nommes = {g["Code"] for g in g_sig if nomme_dans_le_texte(g, contenu)}
+    sig_nommes_ok = len(set(correspondance.values()) & nommes)
     signe_gold = {g["Code"] for g in g_sig if g["Signataire du protocole"] == "oui"}
     signe_ok = {correspondance.get(s.code) for s in b.signataires if s.signe} & signe_gold
     manques = [g_eng[i]["Code"] + " " + g_eng[i]["Libellé"][:90] for i in range(len(g_eng)) if i not in paires]
@@ -148,6 +195,12 @@ def mesurer(texte: Path, demo: Path) -> dict:
         "precision_engagements": ratio(len(paires), len(b.engagements)),
         "liens": (liens_gold, liens_brouillon, liens_justes),
         "rappel_liens": ratio(liens_justes, liens_gold),
+        "liens_ecrits": (liens_ecrits, liens_ecrits_justes),
+        "rappel_liens_ecrits": ratio(liens_ecrits_justes, liens_ecrits),
+        "ecarts_liens": ecarts,
+        "signataires_nommes": (len(nommes), sig_nommes_ok),
+        "rappel_signataires_nommes": ratio(sig_nommes_ok, len(nommes)),
+        "signataires_jamais_nommes": sorted(g["Code"] for g in g_sig if g["Code"] not in nommes),
         "precision_liens": ratio(liens_justes, liens_brouillon),
         "rappel_noeuds": ratio(len(retrouves), len(g_axes)),
         "precision_noeuds": ratio(len(pris), len(b.noeuds)),
@@ -209,9 +262,15 @@ def main() -> int:
                       f"| {_pc(m['rappel_signataires'])} / {_pc(m['precision_signataires'])} | {m['pages']} "
                       f"| {m['duree']:.3f} s | {m['duree_extraction']:.3f} s "
                       f"| × {m['duree'] / max(m['duree_extraction'], 1e-9):.0f} |".replace(".", ","))
+                print(f"|   liens dont le texte écrit les porteurs : rappel {_pc(m['rappel_liens_ecrits'])} "
+                      f"({m['liens_ecrits'][1]} sur {m['liens_ecrits'][0]}) ; signataires nommés dans le texte : rappel "
+                      f"{_pc(m['rappel_signataires_nommes'])} ({m['signataires_nommes'][1]} sur "
+                      f"{m['signataires_nommes'][0]}), jamais nommés : {', '.join(m['signataires_jamais_nommes']) or '—'}"
+                      " |" + " |" * 8)
                 if args.details:
                     print("  manqués :", *m["manques"], sep="\n    ")
                     print("  en trop :", *m["en_trop"], sep="\n    ")
+                    print("  liens différents (porteurs écrits) :", *m["ecarts_liens"], sep="\n    ")
     return 0
 
 

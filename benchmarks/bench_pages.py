@@ -3,6 +3,7 @@ comparées à un agrégat nu sur la même table de valeurs, dans le même proces
 
     python benchmarks/bench_pages.py [--db CHEMIN] [--protocole CODE] [--periode 2025] [--repetitions 3]
                                      [--pages vue_ensemble.py …] [--json FICHIER]
+                                     [--comparer-a REVISION [--modules pilotage/vues rapport …]]
 
 - **Agrégat nu** (la référence) : `SELECT indicateur, perimetre, periode, max(depot_id) FROM valeur WHERE protocole = ?
   GROUP BY ALL`, par `Store.requete` (ouverture de la base, requête, DataFrame, fermeture : le même chemin que chaque
@@ -24,7 +25,9 @@ comparées à un agrégat nu sur la même table de valeurs, dans le même proces
 Objectifs : lectures de chaque page ≤ 3 × l'agrégat nu ; chaque page ≤ 2 s sous AppTest. Chaque durée est le meilleur
 de plusieurs essais (le minimum : sur une machine partagée, c'est la mesure que les autres processus dérangent le moins) ;
 les médianes sont dans le JSON. Avec `--comparer-a REVISION`, les fonctions du cœur optimisées sont aussi mesurées
-avant (telles qu'à cette révision) et après, en alternance dans le même processus.
+avant (telles qu'à cette révision) et après, en alternance dans le même processus ; avec en plus `--modules`, les
+lectures de chaque page aussi, rejouées avec ces modules du cœur tels qu'à la révision (chemins dans les sous-paquets,
+`pilotage/vues`, `rapport`…) et tels qu'aujourd'hui, en alternance.
 Le protocole par défaut est le plus gros de la base (le plus de valeurs) : le cas le plus lent.
 """
 from __future__ import annotations
@@ -110,7 +113,10 @@ class Enregistreur:
 
 
 def mesurer_page(page: str, chemin: Path, protocole: str, periode: str, repetitions: int,
-                 repetitions_apptest: int = 2) -> dict:
+                 repetitions_apptest: int = 2, avant: dict | None = None) -> dict:
+    """Avec `avant` ({nom d'un module du cœur : ce module à une révision}, voir `modules_a_la_revision`), les lectures
+    de la page sont aussi rejouées avec les fonctions de ces modules-là à la révision, en alternance avec celles
+    d'aujourd'hui (l'une puis l'autre, puis l'inverse), base gardée refermée avant chaque rejeu."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -160,13 +166,34 @@ def mesurer_page(page: str, chemin: Path, protocole: str, periode: str, repetiti
                 detail.setdefault(f"{f.__module__.split('.')[-1]}.{f.__name__}", [0.0] * repetitions)[rep] += d
         return total
 
-    totaux, par_lecture, detail = [], [], {}
+    # Les mêmes lectures, chacune prise dans son module à la révision `avant` quand il y est (sinon celle d'aujourd'hui,
+    # notée à part : une fonction ajoutée depuis).
+    appels_avant, absentes = [], []
+    for f, a in appels if avant else ():
+        g = getattr(avant.get(f.__module__), f.__name__, None)
+        if g is None:
+            absentes.append(f"{f.__module__}.{f.__name__}")
+        appels_avant.append((g or f, a))
+
+    def rejouer_avant(s):
+        t = time.perf_counter()
+        for f, a in appels_avant:
+            f(s, *a)
+        return time.perf_counter() - t
+
+    totaux, par_lecture, detail, totaux_avant = [], [], {}, []
     gardee = magasin_garde(chemin)
     for rep in range(repetitions):
+        if appels_avant and rep % 2 == 0:
+            gardee.lacher()
+            totaux_avant.append(rejouer_avant(gardee))
         # Comme dans le tableau de bord : la base gardée ouverte entre les lectures, refermée avant (première visite
         # après un moment sans lecture : l'ouverture et un cache de blocs vide sont comptés).
         gardee.lacher()
         totaux.append(rejouer(gardee, rep, detail))
+        if appels_avant and rep % 2 == 1:
+            gardee.lacher()
+            totaux_avant.append(rejouer_avant(gardee))
         # Les mêmes lectures avec une connexion chacune (la ligne de commande ; le tableau de bord avant la garde). La
         # base gardée d'abord refermée : sinon chaque connexion reprendrait la base déjà ouverte dans ce processus.
         gardee.lacher()
@@ -176,7 +203,10 @@ def mesurer_page(page: str, chemin: Path, protocole: str, periode: str, repetiti
     for f, a in tous_appels:
         cle = f"{f.__module__.split('.')[-1]}.{f.__name__}"
         fonctions[cle] = fonctions.get(cle, 0) + 1
-    return dict(page=page, froid_s=froid, chaud_s=chaud, froids_s=froids, chauds_s=chauds,
+    comparaison = dict(lectures_avant_s=min(totaux_avant), lectures_avant_mediane_s=mediane(totaux_avant),
+                       lectures_avant_essais_s=totaux_avant, lectures_essais_s=totaux,
+                       absentes_a_la_revision=absentes) if totaux_avant else {}
+    return dict(**comparaison, page=page, froid_s=froid, chaud_s=chaud, froids_s=froids, chauds_s=chauds,
                 base_pendant_froid_s=enr.dans_la_base, lectures_s=min(totaux) if appels else 0.0,
                 lectures_mediane_s=mediane(totaux) if appels else 0.0, nb_lectures=len(appels),
                 nb_appels=len(tous_appels), fonctions=fonctions,
@@ -213,22 +243,64 @@ def magasin(chemin: Path):
     return Store(chemin, utilisateur=SYSTEME)
 
 
-def module_a_la_revision(revision: str, nom: str):
-    """Le module perr_metrics.<nom> tel qu'il était à une révision git (ses imports relatifs visent le paquet actuel)."""
-    import re
+def module_a_la_revision(revision: str, chemin: str):
+    """Le module du cœur `perr_metrics/<chemin>.py` (« pilotage/vues », « depots/depot » ; un paquet par son dossier :
+    « rapport » pour `perr_metrics/rapport/__init__.py`) tel qu'il était à une révision git de la disposition en
+    sous-paquets. Ses imports absolus (`from perr_metrics.x.y import …`) et relatifs (`from . import avancement`,
+    `from .avancement import …`, au niveau du module ou dans une fonction) visent le paquet actuel."""
     import subprocess
     import types
 
-    source = subprocess.run(["git", "-C", str(RACINE), "show", f"{revision}:perr_metrics/{nom}.py"], check=True,
-                            capture_output=True, text=True).stdout
-    # `from .x import y` et `from . import x`, au niveau du module ou dans une fonction.
-    source = re.sub(r"^(\s*)from \.(\w+) import", r"\1from perr_metrics.\2 import", source, flags=re.M)
-    source = re.sub(r"^(\s*)from \. import", r"\1from perr_metrics import", source, flags=re.M)
-    module = types.ModuleType(f"avant_{nom}")
-    module.__file__ = f"<{revision}:{nom}.py>"
+    chemin = _chemin_du_module(chemin)
+    nom = chemin.replace("/", ".")
+    candidats = [f"perr_metrics/{chemin}.py", f"perr_metrics/{chemin}/__init__.py"]
+    for fichier in candidats:
+        r = subprocess.run(["git", "-C", str(RACINE), "show", f"{revision}:{fichier}"], capture_output=True, text=True)
+        if r.returncode == 0:
+            break
+    else:
+        raise SystemExit(f"Ni {candidats[0]} ni {candidats[1]} à la révision {revision} (les chemins sont ceux des "
+                         f"sous-paquets : « pilotage/vues », « depots/depot », « rapport »…).")
+    paquet = f"perr_metrics.{nom}" if fichier.endswith("__init__.py") else f"perr_metrics.{nom}".rpartition(".")[0]
+    module = types.ModuleType(f"avant_{nom.replace('.', '_')}")
+    # Les imports relatifs se résolvent par __package__ ; __file__ est celui du fichier actuel, pour ce que le module
+    # trouve à côté de lui (le gabarit du rapport) ; la révision est dans le nom de fichier des traces d'erreur.
+    module.__package__ = paquet
+    module.__file__ = str(RACINE / fichier)
+    if fichier.endswith("__init__.py"):
+        module.__path__ = [str((RACINE / fichier).parent)]
     sys.modules[module.__name__] = module          # les dataclasses le cherchent là
-    exec(compile(source, module.__file__, "exec"), module.__dict__)
+    exec(compile(r.stdout, f"<{revision}:{fichier}>", "exec"), module.__dict__)
     return module
+
+
+def _chemin_du_module(chemin: str) -> str:
+    return chemin.strip("/").removesuffix(".py").removeprefix("perr_metrics/").removesuffix("/__init__")
+
+
+def modules_a_la_revision(revision: str, chemins: list[str]) -> dict:
+    """Plusieurs modules du cœur à une révision (`module_a_la_revision`), liés entre eux : chargés dans l'ordre donné
+    (les couches du bas d'abord : « referentiel/requetes depots/depot pilotage/suivi pilotage/vues rapport »), chacun
+    importe la version à la révision de ceux chargés avant lui (`from perr_metrics.referentiel import requetes`,
+    `from perr_metrics.depots.depot import completude`…), les autres modules restant ceux d'aujourd'hui. Rend
+    {nom du module d'aujourd'hui (perr_metrics.pilotage.vues) : module à la révision}."""
+    import importlib
+
+    noms = ["perr_metrics." + _chemin_du_module(c).replace("/", ".") for c in chemins]
+    actuels = {n: importlib.import_module(n) for n in noms}   # tous importés avant toute substitution
+    anciens: dict = {}
+    try:
+        for c, nom in zip(chemins, noms):
+            anciens[nom] = module_a_la_revision(revision, c)
+            parent, _, court = nom.rpartition(".")
+            sys.modules[nom] = anciens[nom]
+            setattr(sys.modules[parent], court, anciens[nom])
+    finally:
+        for nom, actuel in actuels.items():
+            parent, _, court = nom.rpartition(".")
+            sys.modules[nom] = actuel
+            setattr(sys.modules[parent], court, actuel)
+    return anciens
 
 
 def comparer(store, protocole: str, periode: str, revision: str, repetitions: int) -> list[dict]:
@@ -238,8 +310,8 @@ def comparer(store, protocole: str, periode: str, revision: str, repetitions: in
     from perr_metrics.depots import depot as depots
     from perr_metrics.referentiel import requetes
 
-    av = {n: module_a_la_revision(revision, n) for n in ("avancement", "depots", "requetes")}
-    A, D, R = av["avancement"], av["depots"], av["requetes"]
+    av = modules_a_la_revision(revision, ["referentiel/requetes", "depots/depot", "pilotage/avancement"])
+    A, D, R = (av[f"perr_metrics.{n}"] for n in ("pilotage.avancement", "depots.depot", "referentiel.requetes"))
     annees = [str(a) for a in range(2024, 2032)]
     indicateur = store.lire(lambda con: con.execute(
         "SELECT code FROM indicateur WHERE protocole = ? AND agregation = 'taux' ORDER BY ordre LIMIT 1",
@@ -297,9 +369,14 @@ def main(argv=None) -> int:
     a.add_argument("--pages", nargs="+", help="noms de fichiers de pages/ (par défaut : toutes)")
     a.add_argument("--comparer-a", metavar="REVISION", help="compare aussi les fonctions du cœur optimisées à leur "
                    "version de cette révision git (avant / après, dans le même processus)")
+    a.add_argument("--modules", nargs="+", metavar="CHEMIN", help="avec --comparer-a : les lectures de chaque page "
+                   "rejouées aussi avec ces modules du cœur à la révision, en alternance (chemins dans les "
+                   "sous-paquets, les couches du bas d'abord : referentiel/requetes depots/depot pilotage/vues…)")
     a.add_argument("--sans-pages", action="store_true", help="seulement la comparaison avant / après")
     a.add_argument("--json", metavar="FICHIER")
     args = a.parse_args(argv)
+    if args.modules and not args.comparer_a:
+        a.error("--modules va avec --comparer-a REVISION")
 
     import logging
     logging.getLogger("streamlit").setLevel(logging.ERROR)
@@ -323,17 +400,21 @@ def main(argv=None) -> int:
     print(f"Base {args.db} : {taille[0]:,} valeurs ; protocole {protocole} : {taille[1]:,} valeurs, {taille[2]} "
           f"quartiers, {taille[3]} dépôts ; période {args.periode}.".replace(",", "\u202f"), flush=True)
     agregat_nu(store, protocole, 2)   # mise en route (fichier en cache)
+    avant = modules_a_la_revision(args.comparer_a, args.modules) if args.modules else None
     resultats = []
     for page in pages:
         nu = agregat_nu(store, protocole)
         try:
-            r = mesurer_page(page, args.db, protocole, args.periode, args.repetitions, args.repetitions_apptest)
+            r = mesurer_page(page, args.db, protocole, args.periode, args.repetitions, args.repetitions_apptest,
+                             avant)
         except Exception:  # noqa: BLE001 - on mesure les autres pages
             r = dict(page=page, erreurs=[traceback.format_exc(limit=3)[-600:]])
         r["agregat_nu_s"] = nu
         if "lectures_s" in r:
             print(f"  {page} : lectures {r['lectures_s']:.3f} s (agrégat nu juste avant : {nu:.3f} s), AppTest "
-                  f"{r['froid_s']:.2f} s à froid, {r['chaud_s']:.2f} s à chaud", flush=True)
+                  f"{r['froid_s']:.2f} s à froid, {r['chaud_s']:.2f} s à chaud"
+                  + (f" ; à {args.comparer_a} : {r['lectures_avant_s']:.3f} s" if "lectures_avant_s" in r else ""),
+                  flush=True)
         else:
             print(f"  {page} : non mesurée\n{r['erreurs'][0]}", flush=True)
         resultats.append(r)
@@ -344,6 +425,8 @@ def main(argv=None) -> int:
         if "lectures_s" in r:
             r["ratio_lectures"] = r["lectures_s"] / nu_run
             r["ratio_par_connexion"] = r["lectures_par_connexion_s"] / nu_run
+            if "lectures_avant_s" in r:
+                r["ratio_avant"] = r["lectures_avant_s"] / nu_run
 
     print(f"\nPages sur la base nationale — {info['date']}, {info['coeurs']} cœurs, charge "
           f"{info['charge_1min_au_debut']:.1f} au début ; protocole {protocole} ({taille[1]:,} valeurs sur "
@@ -360,10 +443,23 @@ def main(argv=None) -> int:
             ratio=f"× {nombre(r['ratio_lectures'], 1)}", session=f"× {nombre(r['ratio_par_connexion'], 1)}",
             froid=nombre(r["froid_s"]), base=nombre(r["base_pendant_froid_s"]), ouv=str(r["ouvertures_froid"]),
             chaud=nombre(r["chaud_s"]), objectif=("atteint" if ok else "non atteint") + (" (erreur)" if r["erreurs"] else "")))
-    print(tableau(lignes, [("page", "Page"), ("n", "Lectures (appels)"), ("lect", "Lectures (s)"),
-                           ("ratio", "Rapport à l'agrégat nu"), ("session", "Une connexion par lecture"),
-                           ("froid", "AppTest à froid (s)"), ("base", "dont base (s)"), ("ouv", "Ouvertures"),
-                           ("chaud", "À chaud (s)"), ("objectif", "Objectifs ≤ 3× et ≤ 2 s")]))
+        if "lectures_avant_s" in r:
+            lignes[-1].update(avant=f"{nombre(r['lectures_avant_s'], 3)} (× {nombre(r['ratio_avant'], 2)})",
+                              apres=f"× {nombre(r['ratio_lectures'], 2)}",
+                              ecart=f"{100 * (r['lectures_s'] / r['lectures_avant_s'] - 1):+.0f} %".replace("-", "−")
+                              + (" *" if r["absentes_a_la_revision"] else ""))
+    colonnes = [("page", "Page"), ("n", "Lectures (appels)"), ("lect", "Lectures (s)"),
+                ("ratio", "Rapport à l'agrégat nu"), ("session", "Une connexion par lecture"),
+                ("froid", "AppTest à froid (s)"), ("base", "dont base (s)"), ("ouv", "Ouvertures"),
+                ("chaud", "À chaud (s)"), ("objectif", "Objectifs ≤ 3× et ≤ 2 s")]
+    if avant is not None:
+        colonnes[3:4] = [("avant", f"À {args.comparer_a} (s, rapport)"), ("apres", "Aujourd'hui (rapport)"),
+                         ("ecart", "Écart")]
+    print(tableau(lignes, colonnes))
+    if avant is not None:
+        print(f"Lectures rejouées en alternance avec {', '.join(args.modules)} à {args.comparer_a} ; meilleur de "
+              f"{args.repetitions} de chaque côté. * : une lecture absente à la révision, rejouée telle "
+              f"qu'aujourd'hui des deux côtés.")
     comparaison = None
     if args.comparer_a:
         print(f"\nFonctions du cœur, avant ({args.comparer_a}) et après, alternées — meilleur de "

@@ -52,47 +52,34 @@ with ui.protections():
                         hauteur=110 + 45 * rep["axe"].nunique())
         ui.graphique(fig, rep.rename(columns={"axe": mot_axe, "etat": "État", "nombre": "Engagements"}),
                      f"etats-engagements-{p['code']}")
-        vue = df.assign(quand=df["date_etat"].map(lambda x: "" if pd.isna(x) else ui.date_texte(x)))
+        vue = df.assign(quand=df["date_etat"].map(lambda x: "" if pd.isna(x) else ui.date_texte(x)),
+                        axe_nom=df["axe"] + " — " + df["axe_libelle"].fillna(""))
+        # Tout tient en 1 440 px ; les longs textes passent à la ligne (« Saisi par » est dans l'historique). La
+        # colonne « Nature » (vocabulaire du protocole) ne vient que s'il en donne, prise sur le libellé.
         ui.tableau(vue, {"code": "Code", "libelle": "Engagement", **({"nature": "Nature"} if natures else {}),
-                         "axe": mot_axe, "porteurs_noms": "Porteurs", "etat": "État", "quand": "Depuis le", "commentaire": "Commentaire", "auteur": "Saisi par"},
-                   larges=("libelle",), height=min(38 + 35 * len(vue), 420))
+                         "axe_nom": mot_axe, "porteurs_noms": "Porteurs", "etat": "État", "quand": "Depuis le",
+                         "commentaire": "Commentaire"},
+                   largeurs={"code": 55, "libelle": 240 if natures else 280, **({"nature": 110} if natures else {}),
+                             "axe_nom": 130, "porteurs_noms": 130, "etat": 90, "quand": 110, "commentaire": 160},
+                   row_height=ui.LIGNE_A_LA_LIGNE, height=min(38 + (ui.LIGNE_A_LA_LIGNE + 1) * len(vue), 520))
 
         st.header("Suivre un engagement")
-        libelles = {r.code: f"{r.code} — {r.libelle[:90]}" for r in df.itertuples()}
+        libelles = {r.code: f"{r.code} — {ui.abreger(r.libelle, 90)}" for r in df.itertuples()}
         code = ui._synchro("engagement", list(libelles), libelles.get, "Engagement")
         e = df.set_index("code").loc[code]
         formule = e["formule"] if isinstance(e["formule"], str) else ""
-        st.markdown(f"**{code}** — {formule} {e['libelle']}")
+        st.markdown(f"**{code}** — {ui.echapper(formule)} {ui.echapper(e['libelle'])}")
         details = [f"Porté par : {e['porteurs_noms'] or requetes.SANS_PORTEUR}", f"{e['axe']} — {e['noeud_libelle']}"]
         details += [f"{k} : {e[c]}" for k, c in (("Nature", "nature"), ("Volet", "volet_libelle")) if pd.notna(e[c])]
         details += [f"{k} : {e[c]}" for k, c in (("Levier", "levier"), ("Échéance", "echeance")) if pd.notna(e[c])]
-        st.caption(" · ".join(details))
+        st.caption(ui.echapper(" · ".join(details)))
         if (message := st.session_state.pop("etat_enregistre", None)):
             st.success(message)
-        if not u.peut("modifier_etat"):
-            st.caption("Les porteurs et la coordination mettent à jour l'état des engagements ; votre rôle les "
-                       "consulte.")
-        else:
-            with st.form("nouvel_etat", clear_on_submit=True):
-                st.markdown(f"**Nouvel état** (actuellement : {e['etat']})")
-                a, b = st.columns(2)
-                nouvel = a.selectbox("État", suivi.ETATS, key="nouvel_etat_etat")
-                jour = b.date_input("Date de l'état", value=dt.date.today(), max_value=dt.date.today(),
-                                    format="DD/MM/YYYY", key="nouvel_etat_date")
-                commentaire = st.text_area("Commentaire (obligatoire pour un engagement reporté ou abandonné)",
-                                           key="nouvel_etat_commentaire")
-                st.caption(f"Saisi au nom de {ui.echapper(u.nom)}.")
-                if st.form_submit_button("Enregistrer l'état", type="primary", key="enregistrer_etat"):
-                    try:
-                        suivi.enregistrer_etat(ui.store(), p["code"], code, nouvel, jour, commentaire)
-                    except suivi.EtatRefuse as exc:
-                        st.error(str(exc))
-                    else:
-                        ui.vider_cache()
-                        st.session_state["etat_enregistre"] = f"État « {nouvel} » enregistré pour l'engagement {code}."
-                        st.rerun()
+        if (message := st.session_state.pop("etat_annule", None)):
+            st.info(message)
+
         hist = ui.lire(suivi.historique_etats, p["code"], code)
-        st.subheader("Historique")
+        st.subheader("Historique" + (f" ({len(hist)} état{'s' if len(hist) > 1 else ''})" if len(hist) else ""))
         if hist.empty:
             st.info("Aucun état n'a encore été saisi pour cet engagement.")
         else:
@@ -100,3 +87,71 @@ with ui.protections():
                 ui.date_heure_texte))
             ui.tableau(hist, {"quand": "Date", "etat": "État", "commentaire": "Commentaire", "auteur": "Saisi par",
                               "saisi": "Saisi le"}, larges=("commentaire",))
+
+        actuel = e["etat"]
+        depuis = "" if pd.isna(e["date_etat"]) else f" depuis le {ui.date_texte(e['date_etat'])}"
+
+        def enregistrer(nouvel: str, jour, commentaire: str, confirmer: bool = False) -> None:
+            try:
+                ligne = suivi.enregistrer_etat(ui.store(), p["code"], code, nouvel, jour, commentaire,
+                                               confirmer_recul=confirmer)
+            except suivi.ConfirmationRequise as exc:
+                st.session_state["etat_a_confirmer"] = dict(engagement=code, etat=nouvel, jour=jour,
+                                                            commentaire=commentaire, message=str(exc))
+                st.rerun()
+            except suivi.EtatRefuse as exc:
+                st.error(str(exc))
+            else:
+                ui.vider_cache()
+                st.session_state.pop("etat_a_confirmer", None)
+                texte = f"État « {nouvel} » enregistré pour l'engagement {code}."
+                if not ligne["courant"]:
+                    texte += (f" Daté avant l'état courant (« {ligne['precedent']} »), il complète l'historique ; "
+                              "l'état courant ne change pas.")
+                elif ligne["recul"]:
+                    texte += f" Retour en arrière confirmé (était « {ligne['precedent']} »)."
+                st.session_state["etat_enregistre"] = texte
+                st.rerun()
+
+        if not u.peut("modifier_etat"):
+            st.caption("Les porteurs et la coordination mettent à jour l'état des engagements ; votre rôle les "
+                       "consulte.")
+        else:
+            # Le formulaire repart de l'état courant de l'engagement affiché : à chaque changement d'engagement ou
+            # après chaque état enregistré, ses champs sont remis à zéro (et une confirmation en attente oubliée).
+            base = (p["code"], code, actuel, int(e["nb_etats"]))
+            if st.session_state.get("nouvel_etat_base") != base:
+                for cle in ("nouvel_etat_etat", "nouvel_etat_date", "nouvel_etat_commentaire", "etat_a_confirmer"):
+                    st.session_state.pop(cle, None)
+                st.session_state["nouvel_etat_base"] = base
+            attente = st.session_state.get("etat_a_confirmer")
+            if attente and attente["engagement"] == code:
+                st.warning(attente["message"], icon=":material/undo:")
+                g, d, _ = st.columns([2, 1, 2])
+                if d.button("Annuler", key="annuler_recul", type="primary", width="stretch"):
+                    st.session_state.pop("etat_a_confirmer", None)
+                    st.session_state["etat_annule"] = (f"Rien n'a été enregistré : l'engagement {code} reste "
+                                                       f"« {actuel} »{depuis}.")
+                    st.rerun()
+                if g.button(f"Confirmer le retour à « {attente['etat']} »", key="confirmer_recul", width="stretch"):
+                    enregistrer(attente["etat"], attente["jour"], attente["commentaire"], confirmer=True)
+            else:
+                with st.form("nouvel_etat"):
+                    st.markdown(f"**Nouvel état** — actuellement : **{actuel}**{depuis}")
+                    a, b = st.columns(2)
+                    nouvel = a.selectbox("État", suivi.ETATS, index=suivi.ETATS.index(actuel) if actuel in suivi.ETATS
+                                         else None, placeholder="Choisissez un état", key="nouvel_etat_etat")
+                    jour = b.date_input("Date de l'état", value=dt.date.today(), max_value=dt.date.today(),
+                                        format="DD/MM/YYYY", key="nouvel_etat_date")
+                    commentaire = st.text_area("Commentaire (obligatoire pour un engagement reporté ou abandonné)",
+                                               key="nouvel_etat_commentaire")
+                    n = len(hist)
+                    st.caption(("Cet état s'ajoutera à l'historique ci-dessus "
+                                f"({n} état{'s' if n > 1 else ''}) ; " if n else "Ce sera le premier état de cet "
+                                "engagement ; ") + f"saisi au nom de {ui.echapper(u.nom)}. Revenir en arrière "
+                               "(quitter « réalisé », revenir à « non démarré ») demande une confirmation.")
+                    if st.form_submit_button("Enregistrer l'état", type="primary", key="enregistrer_etat"):
+                        if nouvel is None:
+                            st.error("Choisissez un état.")
+                        else:
+                            enregistrer(nouvel, jour, commentaire)

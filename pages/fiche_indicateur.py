@@ -10,6 +10,7 @@ from perr_metrics import ui
 from perr_metrics.pilotage import vues
 
 AUCUN, TOUS = "aucun", "tous"
+MARQUE = depots.MARQUE_EN_ATTENTE
 SENS = {"hausse": "à la hausse", "baisse": "à la baisse"}
 NIVEAUX = {"QPV": "quartier", "Commune": "commune", "Territoire": "territoire"}
 
@@ -41,6 +42,13 @@ def graphique_serie(serie, quartiers, unite):
                         marker=dict(size=12, color=[ui.COULEURS_STATUT.get(s, "#FFFFFF") for s in t["statut"]],
                                     line=dict(color=ui.PALETTE[0], width=2)),
                         hovertemplate="%{y} : %{customdata[0]}<br>%{customdata[1]}<extra>Territoire</extra>")
+    # Les valeurs confirmées malgré un avertissement, que la coordination n'a pas encore revues : cerclées.
+    marquees = t[t["valeur"].notna() & t["en_attente_de_revue"].fillna(False).astype(bool)] \
+        if "en_attente_de_revue" in t else t.iloc[0:0]
+    if len(marquees):
+        fig.add_scatter(x=marquees["instant"], y=marquees["valeur"], mode="markers", name=MARQUE.capitalize(),
+                        marker=dict(symbol="circle-open", size=24, color="#D55E00", line=dict(width=3)),
+                        hovertemplate="%{y} : " + MARQUE + "<extra></extra>")
     instants = sorted(set(t["instant"]) | set(traj["annee"].astype(float)) | set(quartiers["instant"]))
     fig.update_traces(showlegend=True)
     fig.update_layout(height=430, margin=dict(t=10, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.15),
@@ -72,13 +80,21 @@ with ui.protections():
         t = sit.territoire or {}
         u = fiche["unite"]
         c = st.columns(4)
-        c[0].metric(f"Valeur {vues.libelle_periode(periode)}", ui.valeur_texte(t.get("valeur"), u) or "–")
+        signalee = bool(t.get("en_attente_de_revue")) and t.get("valeur") is not None and pd.notna(t.get("valeur"))
+        c[0].metric(f"Valeur {vues.libelle_periode(periode)}" + (" ⚠ en attente de revue" if signalee else ""),
+                    ui.valeur_texte(t.get("valeur"), u) or "–",
+                    help=f"Valeur {MARQUE} : la coordination n'a pas encore revu le dépôt." if signalee else None)
         c[1].metric("Statut", t.get("statut") or "–", help="Sans valeur d'ensemble : indicateur non agrégeable, "
                     "qui se lit périmètre par périmètre." if not t.get("statut") else None)
         c[2].metric("Attendu sur la trajectoire", ui.valeur_texte(t.get("attendu"), u) or "–")
         a_cible = pd.notna(t.get("annee_cible"))
         c[3].metric(f"Cible finale ({t['annee_cible']})" if a_cible else "Cible finale",
                     ui.valeur_texte(t["cible_finale"], u) if a_cible else "aucune")
+        if signalee:
+            st.warning(f"**Valeur {MARQUE}.** " + ("Elle" if t.get("avertissement_force") else "Elle comprend des "
+                       "valeurs d'un dépôt qui") + " a été confirmée par le partenaire malgré un avertissement de "
+                       "vraisemblance ; la coordination ne l'a pas encore revue. Le statut affiché peut changer après "
+                       "la revue : voir « D'où viennent les chiffres » ci-dessous.", icon=":material/warning:")
         if t.get("explication"):
             st.info(t["explication"], icon=":material/lightbulb:")
 
@@ -121,7 +137,10 @@ with ui.protections():
             fig = go.Figure()
             for statut, g in per.groupby("statut", sort=False):
                 fig.add_bar(x=g["valeur"], y=g["nom"], orientation="h", name=statut,
-                            marker_color=ui.COULEURS_STATUT[statut], text=[ui.valeur_texte(v, u) for v in g["valeur"]],
+                            marker_color=ui.COULEURS_STATUT[statut],
+                            text=[ui.valeur_texte(v, u) + (" ⚠" if m and f else "") for v, m, f in
+                                  zip(g["valeur"], g["en_attente_de_revue"].fillna(False),
+                                      g["avertissement_force"].fillna(False))],
                             customdata=g["explication"], hovertemplate="%{customdata}<extra></extra>")
             fig.add_scatter(x=per["attendu"], y=per["nom"], mode="markers", name="Valeur attendue",
                             marker=dict(symbol="line-ns", size=22, line=dict(width=3, color="#000000")))
@@ -139,12 +158,28 @@ with ui.protections():
             st.info("Aucune valeur déposée pour cet indicateur" + ("." if st.session_state.get("toutes_periodes") else
                                                                     f" en {vues.libelle_periode(periode)}."))
         else:
-            vue = prov.assign(valeur_txt=[ui.valeur_texte(v, u) for v in prov["valeur"]],
-                              quand=prov["depose_le"].map(ui.date_heure_texte))
+            vue = prov.assign(valeur_txt=[ui.valeur_texte(v, u) + (" ⚠" if m == MARQUE else "")
+                                          for v, m in zip(prov["valeur"], prov["marque"])],
+                              quand=prov["depose_le"].map(ui.date_heure_texte),
+                              alerte=prov["avertissement"].fillna(""))
+            if (prov["marque"] != "").any():
+                st.warning(f"⚠ : valeur {MARQUE}. La colonne « Revue » marque aussi les autres valeurs de son dépôt ; "
+                           "« Avertissement confirmé » donne l'avertissement.", icon=":material/warning:")
+            # Le commentaire du partenaire tout de suite après la valeur et son sort (il était hors de l'écran).
             ui.tableau(vue, {"periode": "Période", "perimetre_libelle": "Périmètre", "valeur_txt": "Valeur",
-                             "sort": "Sort", "depot_id": "Dépôt n°", "fichier_nom": "Fichier", "cellule": "Cellule",
+                             "sort": "Sort", "marque": "Revue", "commentaire": "Commentaire",
+                             "alerte": "Avertissement confirmé", "depot_id": "Dépôt n°", "cellule": "Cellule",
                              "signataire_nom": "Signataire", "utilisateur": "Déposé par", "quand": "Déposé le",
-                             "commentaire": "Commentaire"})
+                             "fichier_nom": "Fichier"}, larges=("marque", "commentaire", "alerte"))
+            longs = vue[(vue["commentaire"].fillna("") != "") | (vue["alerte"] != "")]
+            if len(longs):
+                with st.expander("Lire les commentaires et les avertissements en entier"):
+                    for r in longs.itertuples():
+                        st.markdown(f"**{r.periode} — {ui.echapper(r.perimetre_libelle)}** (dépôt n° {r.depot_id}, "
+                                    f"{r.sort}) : " + " ".join(x for x in (
+                                        f"commentaire : {ui.echapper(r.commentaire)}."
+                                        if isinstance(r.commentaire, str) and r.commentaire else "",
+                                        f"Avertissement confirmé : {ui.echapper(r.alerte)}" if r.alerte else "") if x))
             ids = list(dict.fromkeys(prov["depot_id"]))
             fichiers = dict(zip(prov["depot_id"], prov["fichier_nom"]))
             g, d = st.columns([3, 1], vertical_alignment="bottom")
@@ -153,5 +188,6 @@ with ui.protections():
             nom, octets = ui.lire(depots.fichier_du_depot, int(choisi))
             d.download_button("Télécharger le fichier", octets, nom, key="telecharger_fiche",
                               icon=":material/download:")
-        st.caption("La valeur qui fait foi est celle du dépôt le plus récent que la coordination n'a pas marqué « à "
-                   "corriger » ; les autres restent ici, avec leur fichier.")
+        st.caption("La valeur qui fait foi est celle du dépôt le plus récent parmi ceux qui comptent (selon le "
+                   f"protocole : valeurs prises en compte {p.get('valeurs_retenues') or 'dès réception'}, jamais un "
+                   "dépôt marqué « à corriger ») ; les autres restent ici, avec leur fichier.")

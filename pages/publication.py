@@ -22,7 +22,8 @@ with ui.protections():
         deja = set(publication.indicateurs_publies(ui.store(), p["code"])["code"])
         noms = dict(zip(ind["code"], ind["libelle"]))
         choix = st.multiselect("Indicateurs publiés", list(noms), default=[c for c in noms if c in deja],
-                               format_func=lambda c: f"{noms[c]} ({c})", key=f"publies-{p['code']}")
+                               format_func=lambda c: f"{noms[c]} ({c})", key=f"publies-{p['code']}",
+                               placeholder="Choisissez les indicateurs à publier")
         if st.button("Enregistrer la sélection", type="primary"):
             ajout = publication.publier(ui.store(), p["code"], [c for c in choix if c not in deja], True)
             retrait = publication.publier(ui.store(), p["code"], [c for c in deja if c not in choix], False)

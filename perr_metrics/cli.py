@@ -150,6 +150,15 @@ def _entier(texte: str) -> int:
         raise argparse.ArgumentTypeError(f"nombre entier attendu, reçu « {texte} »") from None
 
 
+def _date_au(texte: str):
+    """`--au 2023-03-31` : une date AAAA-MM-JJ."""
+    import datetime as dt
+    try:
+        return dt.date.fromisoformat(texte.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"date « {texte} » illisible : attendu AAAA-MM-JJ (par exemple 2023-03-31)")
+
+
 def _annee(texte: str) -> int:
     if not texte.strip().isdigit() or len(texte.strip()) != 4:
         raise argparse.ArgumentTypeError(f"année attendue (par exemple 2021), reçu « {texte} »")
@@ -251,6 +260,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--etat", required=True, help="non démarré, en cours, réalisé, reporté ou abandonné")
     r.add_argument("--date", help="date de l'état (12/02/2021 ou 2021-02-12 ; par défaut aujourd'hui)")
     r.add_argument("--commentaire", help="le commentaire joint à l'état")
+    r.add_argument("--confirmer-recul", action="store_true",
+                   help="confirme un retour en arrière (quitter « réalisé », revenir à « non démarré »)")
 
     s = sous.add_parser("demo", help="construit une base d'essai fictive (régionale ou nationale : 10 millions de valeurs)")
     s.add_argument("--echelle", choices=["regionale", "nationale"], default="regionale",
@@ -263,6 +274,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--annee", required=True, type=_annee, help="année évaluée (dans la période du protocole)")
     s.add_argument("--format", choices=["pdf", "docx", "xlsx"],
                    help="pdf, docx ou xlsx (par défaut : l'extension du fichier)")
+    s.add_argument("--au", type=_date_au, metavar="AAAA-MM-JJ",
+                   help="date de l'état des engagements (par défaut : le 31 décembre de l'année évaluée)")
     s.add_argument("fichier", metavar="FICHIER", help="le fichier à écrire (.pdf, .docx ou .xlsx)")
 
     s = sous.add_parser("utilisateurs", help="comptes : ajouter, lister, désactiver, réactiver, changer un mot de passe")
@@ -469,7 +482,7 @@ def _rapport(args, store: Store) -> int:
               file=sys.stderr)
         return 2
     try:
-        r = rapport.construire_rapport(store, args.protocole, args.annee)
+        r = rapport.construire_rapport(store, args.protocole, args.annee, au=args.au)
         flux = io.BytesIO()   # écrit d'un coup : jamais de fichier à moitié écrit
         rapport.ecrire(r, fmt, flux)
     except rapport.RapportImpossible as exc:
@@ -804,9 +817,10 @@ def _executer(args, store: Store) -> int:
         from perr_metrics.pilotage.suivi import EtatRefuse, enregistrer_etat
         try:
             ligne = enregistrer_etat(store, args.protocole, args.engagement, args.etat, args.date or dt.date.today(),
-                                     args.commentaire)
+                                     args.commentaire, confirmer_recul=args.confirmer_recul)
         except EtatRefuse as exc:
-            print(f"Refusé [{exc.code}] : {exc}", file=sys.stderr)
+            suite = " Relancez avec --confirmer-recul pour le confirmer." if exc.code == "recul-a-confirmer" else ""
+            print(f"Refusé [{exc.code}] : {exc}{suite}", file=sys.stderr)
             return 1
         from perr_metrics.commun.formats import format_date
         print(f"Engagement {args.engagement} : « {ligne['etat']} » au {format_date(ligne['date_etat'])} enregistré.")

@@ -14,6 +14,8 @@ if str(RACINE) not in sys.path:
 from perr_metrics.stockage.magasin import Store  # noqa: E402
 from perr_metrics.demo.demonstration import charger_demo  # noqa: E402
 from perr_metrics.acces.droits import SYSTEME, Utilisateur  # noqa: E402
+# Profils Hypothesis des tests de propriétés (graine fixe par défaut) et leur décompte de cas en fin de session.
+from tests.proprietes import pytest_terminal_summary  # noqa: E402,F401
 
 # L'utilisateur des tests du cœur qui ne portent pas sur les droits : un administrateur (la coordination). Les droits
 # des autres rôles ont leurs propres tests (tests/core/test_droits.py).
@@ -90,3 +92,42 @@ def pytest_sessionfinish(session, exitstatus):
     if manquants:
         print(f"\nCodes d'erreur émis pendant les tests mais absents de docs/erreurs.md : {', '.join(manquants)}")
         session.exitstatus = 1
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Aucun appel déprécié de Streamlit : Streamlit n'émet pas de DeprecationWarning (warnings.warn) mais écrit ses
+# dépréciations au journal, par streamlit.deprecation_util.show_deprecation_warning (logger du même nom), une fois par
+# message et par processus. Chaque test écoute ce logger (l'objet logging existe avant que Streamlit ne soit importé) ;
+# le moindre message fait échouer le test. Le serveur des tests navigateur est vérifié de même (tests/e2e/conftest.py).
+# pytest.ini change aussi en erreur un DeprecationWarning qui viendrait de Streamlit.
+# --------------------------------------------------------------------------------------------------------------------
+import logging  # noqa: E402
+
+
+class _Depreciations(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+LOGGER_DEPRECIATIONS = "streamlit.deprecation_util"
+
+
+@pytest.fixture(autouse=True)
+def sans_appel_deprecie_de_streamlit():
+    util = sys.modules.get(LOGGER_DEPRECIATIONS)
+    if util is not None:
+        util._shown_warnings.clear()       # « une fois par processus » : chaque test doit la revoir
+    ecoute = _Depreciations()
+    logger = logging.getLogger(LOGGER_DEPRECIATIONS)
+    logger.addHandler(ecoute)
+    try:
+        yield ecoute
+    finally:
+        logger.removeHandler(ecoute)
+    if ecoute.messages:
+        pytest.fail("Appel déprécié de Streamlit (à remplacer avant qu'il ne soit retiré) :\n"
+                    + "\n".join(f"- {m}" for m in ecoute.messages), pytrace=False)

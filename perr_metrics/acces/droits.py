@@ -40,6 +40,7 @@ ACTIONS: dict[str, tuple[str, frozenset[str]]] = {
     "deposer": ("déposer des valeurs d'indicateurs", frozenset({ADMINISTRATEUR, CONTRIBUTEUR})),
     "modifier_etat": ("mettre à jour l'état d'un engagement", frozenset({ADMINISTRATEUR, CONTRIBUTEUR})),
     "revoir_depot": ("revoir les dépôts des partenaires", frozenset({ADMINISTRATEUR})),
+    "rediger_rapport": ("rédiger les textes du rapport annuel ou y joindre un avis", frozenset({ADMINISTRATEUR})),
     "administrer_referentiel": ("modifier le référentiel ou les contours des quartiers", frozenset({ADMINISTRATEUR})),
     "publier": ("choisir ce que montre la vue publique", frozenset({ADMINISTRATEUR})),
     "gerer_comptes": ("gérer les comptes", frozenset({ADMINISTRATEUR})),

@@ -18,8 +18,8 @@ REUSSI, ECHOUE, REFUSE = "réussi", "échoué", "refusé"
 # Les actions consignées, dans l'ordre où la page « Journal » les propose.
 ACTIONS = (
     "connexion", "déconnexion", "dépôt", "revue de dépôt", "état d'engagement", "import de référentiel",
-    "import de contours", "publication", "compte créé", "compte modifié", "compte désactivé", "compte réactivé",
-    "mot de passe changé", "sauvegarde", "restauration", "démonstration", "accès", "erreur inattendue",
+    "import de contours", "publication", "texte du rapport", "compte créé", "compte modifié", "compte désactivé",
+    "compte réactivé", "mot de passe changé", "sauvegarde", "restauration", "démonstration", "accès", "erreur inattendue",
 )
 
 COLONNES = ["id", "horodatage", "compte", "nom", "role", "action", "resultat", "protocole", "objet", "detail"]

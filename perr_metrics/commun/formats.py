@@ -117,8 +117,21 @@ def accord(n, singulier: str, pluriel_: str | None = None, *, feminin: bool = Fa
 # Lecture de ce qu'un partenaire a tapé
 # --------------------------------------------------------------------------------------------------------------------
 
+# Le plus grand nombre qu'une valeur, une référence, une cible ou une borne peut porter (mille milliards) : au-delà, c'est
+# une saisie fautive, et les sommes par territoire perdraient leurs unités. Code d'erreur `nombre-hors-limites`.
+NOMBRE_MAX = 1e15
+
 _ESPACES = re.compile(r"[\s\u00a0\u202f\u2009]+")
-_NOMBRE_FR = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
+# La notation scientifique (`1,5E-05`) est celle qu'écrivent les tableurs et l'export CSV des pages pour les très petits
+# ou très grands nombres : elle se relit.
+_NOMBRE_FR = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
+CHIFFRES_SIGNIFICATIFS = 15      # la précision d'un tableur : une valeur lue est arrondie à 15 chiffres significatifs
+
+
+def arrondir(x: float) -> float:
+    """Arrondit à 15 chiffres significatifs, comme un tableur : `0.1 + 0.2` → `0.3`, `0.1234 * 100` → `12.34`. Un .xlsx
+    garde 16 chiffres (openpyxl, Excel 15) : une valeur ainsi arrondie s'exporte et se relit à l'identique."""
+    return float(f"{x:.{CHIFFRES_SIGNIFICATIFS}g}") if math.isfinite(x) else x
 
 
 class NombreInvalide(ValueError):
@@ -136,14 +149,14 @@ def lire_nombre(v) -> tuple[float, bool]:
     if isinstance(v, (int, float)):
         if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
             raise NombreInvalide(v)
-        return float(v), False
+        return arrondir(float(v)), False
     texte = _ESPACES.sub("", str(v))
     pourcent = texte.endswith("%")
     if pourcent:
         texte = texte[:-1]
     if not _NOMBRE_FR.match(texte):
         raise NombreInvalide(v)
-    return float(texte.replace(",", ".")), pourcent
+    return arrondir(float(texte.replace(",", "."))), pourcent
 
 
 def lire_date(v) -> dt.date:

@@ -64,7 +64,14 @@ def _lire_csv_octets(donnees: bytes, nom: str) -> Feuille:
         raise FichierIllisible(f"{nom} : encodage non reconnu (UTF-8 ou Windows-1252 attendu).")
     premiere = texte.split("\n", 1)[0]
     separateur = ";" if premiere.count(";") > premiere.count(",") else ","
-    lignes = [list(l) for l in csv.reader(io.StringIO(texte, newline=""), delimiter=separateur)]
+    lecteur = csv.reader(io.StringIO(texte, newline=""), delimiter=separateur)
+    try:
+        lignes = [list(l) for l in lecteur]
+    except csv.Error as exc:
+        # Le module csv refuse un champ de plus de 131 072 caractères (des guillemets jamais refermés, le plus souvent).
+        raise FichierIllisible(f"{nom} n'a pas pu être lu comme un CSV (ligne {lecteur.line_num}) : un champ est "
+                               "démesuré, sans doute des guillemets jamais refermés. Ouvrez-le dans votre tableur et "
+                               "enregistrez-le à nouveau au format CSV.") from exc
     return Feuille(nom=nom, lignes=lignes)
 
 

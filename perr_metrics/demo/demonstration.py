@@ -32,18 +32,37 @@ def _graine(*morceaux: str) -> int:
 
 
 @operation("administrer_referentiel")
-def charger_demo(store: Store, dossier: Path = DOSSIER_DEMO) -> list[str]:
-    """Importe les protocoles de démonstration absents de la base et génère leurs valeurs. Renvoie leurs codes."""
+def charger_demo(store: Store, dossier: Path = DOSSIER_DEMO, progres=None) -> list[str]:
+    """Importe les protocoles de démonstration absents de la base et génère leurs valeurs. Renvoie leurs codes.
+
+    `progres(texte, part)`, s'il est donné, est appelé avant chaque étape (part de 0 à 1) : le tableau de bord en fait
+    la barre de progression du premier démarrage."""
     codes = []
+    etapes = 3 * len(PROTOCOLES_DEMO) + 1
+    fait = 0
+
+    def etape(texte: str) -> None:
+        nonlocal fait
+        if progres is not None:
+            progres(texte, fait / etapes)
+        fait += 1
+
     for nom in PROTOCOLES_DEMO:
+        etape(f"Import du référentiel de démonstration « {nom.capitalize()} »…")
         resultat = importer_referentiel(store, dossier / nom)
         codes.append(resultat.protocole)
         deja = store.lire(lambda con: con.execute("SELECT count(*) FROM valeur WHERE protocole = ?",
                                                   [resultat.protocole]).fetchone()[0])
+        etape(f"Valeurs fictives des indicateurs de {resultat.protocole}…")
         if not deja:
             generer_valeurs(store, resultat.protocole)
+        etape(f"États fictifs des engagements de {resultat.protocole}…")
+        if not deja:
             generer_etats(store, resultat.protocole)
+    etape("Comptes de démonstration…")
     creer_comptes_demo(store)
+    if progres is not None:
+        progres("Démonstration prête.", 1.0)
     return codes
 
 
@@ -84,6 +103,17 @@ def generer_etats(store: Store, code: str) -> int:
         from perr_metrics.referentiel.classeur import inserer_df
         store.ecrire(lambda con: inserer_df(con, "etat_engagement", pd.DataFrame(lignes)))
     return len(lignes)
+
+
+# Ce qu'un partenaire écrit à côté d'une valeur qui marque le pas (fictif, comme les valeurs) : le rapport annuel le cite
+# pour dire pourquoi un indicateur est en retard.
+RAISONS_DEMO = (
+    "Poste de coordinateur vacant pendant six mois ; recrutement finalisé en fin d'année (démonstration).",
+    "Action décalée au second semestre faute de locaux disponibles dans le quartier (démonstration).",
+    "Changement de logiciel de suivi : une partie de l'activité n'a pas pu être comptée (démonstration).",
+    "Financement notifié tardivement ; l'action n'a démarré qu'en septembre (démonstration).",
+    "Public difficile à mobiliser malgré les actions d'aller-vers ; nouvelle méthode à l'étude (démonstration).",
+)
 
 
 def _periodes(annee: int, periodicite: str) -> list[tuple[str, float]]:
@@ -143,8 +173,12 @@ def generer_valeurs(store: Store, code: str) -> int:
                     bruit = rng.gauss(0, 0.04) * (abs(ecart) or abs(base) or 1)
                     v = _arrondir(base + ecart * fraction * profil + bruit, i.unite)
                     generees[(indic, per, periode)] = v
+                    # Un partenaire en retard dit pourquoi, une fois sur trois environ.
+                    raison = (RAISONS_DEMO[_graine(code, "raison", indic, per, periode) % len(RAISONS_DEMO)]
+                              if profil < 0.9 and annee > debut
+                              and _graine(code, "dit", indic, per, periode) % 3 == 0 else None)
                     lignes.append(dict(indicateur=indic, perimetre=per, periode=periode, annee=annee, valeur=v,
-                                       signataire=i.signataire))
+                                       signataire=i.signataire, commentaire=raison))
     for i in composes.itertuples():
         for (indic, per, periode), num in list(generees.items()):
             if indic != i.numerateur:
@@ -152,7 +186,7 @@ def generer_valeurs(store: Store, code: str) -> int:
             den = generees.get((i.denominateur, per, periode))
             if den:
                 lignes.append(dict(indicateur=i.code, perimetre=per, periode=periode, annee=int(periode[:4]),
-                                   valeur=round(100 * num / den, 1), signataire=i.signataire))
+                                   valeur=round(100 * num / den, 1), signataire=i.signataire, commentaire=None))
 
     df = pd.DataFrame(lignes)
     if df.empty:
@@ -171,7 +205,7 @@ def generer_valeurs(store: Store, code: str) -> int:
         for (signataire, annee), groupe in df.groupby(["signataire", "annee"], sort=True):
             rng = random.Random(_graine(code, "depot", signataire, str(annee)))
             quand = dt.datetime(annee + 1, rng.randint(1, 3), rng.randint(1, 28), rng.randint(8, 17), rng.randint(0, 59))
-            valeurs = groupe[["indicateur", "perimetre", "periode", "valeur"]].reset_index(drop=True)
+            valeurs = groupe[["indicateur", "perimetre", "periode", "valeur", "commentaire"]].reset_index(drop=True)
             enregistrer_depot(con, protocole=code, signataire=signataire, periode=str(annee),
                               utilisateur=UTILISATEUR_DEMO, fichier_nom=f"demo-{signataire}-{annee}.csv",
                               contenu=_csv(valeurs), valeurs=valeurs, depose_le=quand)

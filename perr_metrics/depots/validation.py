@@ -12,13 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from perr_metrics.commun.formats import format_nombre, normaliser_entete
+from perr_metrics.commun.formats import NOMBRE_MAX, arrondir, format_nombre, normaliser_entete
 from perr_metrics.commun.lecture import (Feuille, FichierIllisible, est_vide, inspecter_ods, inspecter_xlsx, lettre_colonne,
                       lire_classeur)
 from perr_metrics.commun.erreurs import AVERTISSEMENT, Rapport
@@ -38,8 +40,27 @@ ENTETES = {
     "commentaire": ("commentaire",),
 }
 OBLIGATOIRES = ("indicateur", "perimetre", "valeur")
-RE_PERIODE = re.compile(r"^(\d{4})(?:\s*-?\s*S\s*([12]))?$", re.I)
-_RE_NOMBRE = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)$")
+# Des chiffres ASCII : `\d` accepterait « ٢٠٢٥ », qui deviendrait une période distincte de « 2025 ».
+RE_PERIODE = re.compile(r"^([0-9]{4})(?:\s*-?\s*S\s*([12]))?$", re.I)
+LONGUEUR_COMMENTAIRE_MAX = 32_767   # ce que tient une cellule de tableur : au-delà, l'export ne se relirait pas
+# Les caractères de contrôle qu'aucun tableur n'enregistre (un CSV peut en porter) : remplacés par une espace dans un
+# commentaire, pour qu'il s'exporte et se relise à l'identique. Un retour chariot devient un saut de ligne.
+_RE_CONTROLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+# Ce que la base resserre dans les tables d'un dépôt, et le contrôle qui le garde avant toute écriture (un test le vérifie
+# sur le schéma après migrations : tests/core/test_proprietes_depots.py). Les autres colonnes typées (identifiants, dates
+# du dépôt, nombre de valeurs) sont calculées par l'application.
+BORNES = {
+    "valeur.valeur": (-NOMBRE_MAX, NOMBRE_MAX, "nombre-hors-limites"),
+    "valeur.annee": ("année de début du protocole", "année de fin du protocole", "periode-hors-protocole"),
+    "valeur.commentaire": (0, LONGUEUR_COMMENTAIRE_MAX, "texte-trop-long"),
+}
+COLONNES_CALCULEES = {
+    "depot.id": "identifiant suivant", "valeur.depot_id": "identifiant du dépôt", "depot.depose_le": "heure du dépôt",
+    "depot.nb_valeurs": "nombre de lignes d'un fichier de 20 Mo au plus",
+    "depot.nb_avertissements": "nombre d'avertissements confirmés au dépôt, au plus un par ligne du fichier",
+}
+_RE_NOMBRE = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")   # comme formats.lire_nombre
 
 
 @dataclass
@@ -118,12 +139,19 @@ def lire_depot(donnees: bytes, nom_fichier: str) -> Lecture:
     lecture.lignes = df
     colonne_valeur = {lecture.colonnes["valeur"]}
     derniere = int(df["ligne"].max())
-    if extension in (".xlsx", ".xlsm"):
-        lecture.pourcents, lecture.formules_sans_valeur = inspecter_xlsx(donnees, feuille.nom, colonne_valeur,
-                                                                         derniere)
-    elif extension == ".ods":
-        lecture.pourcents, lecture.formules_sans_valeur = inspecter_ods(donnees, feuille.nom, colonne_valeur,
-                                                                        derniere)
+    try:
+        if extension in (".xlsx", ".xlsm"):
+            lecture.pourcents, lecture.formules_sans_valeur = inspecter_xlsx(donnees, feuille.nom, colonne_valeur,
+                                                                             derniere)
+        elif extension == ".ods":
+            lecture.pourcents, lecture.formules_sans_valeur = inspecter_ods(donnees, feuille.nom, colonne_valeur,
+                                                                            derniere)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, SyntaxError):
+        # calamine a lu les cellules, mais une autre partie de l'archive (les styles, qui disent quelles cellules sont
+        # au format pourcentage) est abîmée : lire sans elle donnerait 0,125 pour 12,5 %. (SyntaxError : le XML.)
+        r.ajouter("fichier-illisible", f"{nom_fichier} est abîmé : une partie du classeur (ses styles) ne se "
+                  "décompresse pas. Ouvrez-le dans votre tableur et enregistrez-le à nouveau.", "", "", nom_fichier)
+        lecture.lignes = pd.DataFrame()
     return lecture
 
 
@@ -204,6 +232,10 @@ def _par_valeur(serie: pd.Series, fonction) -> pd.Series:
     return serie.map(f)
 
 
+def _commentaire(v) -> str:
+    return _RE_CONTROLE.sub(" ", _texte(v).replace("\r\n", "\n").replace("\r", "\n")).strip()
+
+
 def _code(v) -> str:
     return "" if est_vide(v) else _texte(v)
 
@@ -243,6 +275,10 @@ def interpreter_valeurs(brutes: pd.Series) -> tuple[pd.Series, pd.Series, pd.Ser
         nombres[t[ok].index] = t[ok].str.replace(",", ".", regex=False).astype(float)
         pourcent[t[ok & pct].index] = True
         probleme[t[~ok].index] = "texte"
+    # 15 chiffres significatifs, comme formats.lire_nombre : ce qui est enregistré s'exporte et se relit à l'identique.
+    lues = nombres.notna()
+    if lues.any():
+        nombres[lues] = [arrondir(x) for x in nombres[lues].tolist()]
     return nombres, pourcent, probleme
 
 
@@ -318,7 +354,7 @@ def verifier(lecture: Lecture, ctx: Contexte, periode_demandee: str | None) -> p
         df["periode"] = ""
     if "commentaire" not in df.columns:
         df["commentaire"] = ""
-    df["commentaire"] = _par_valeur(df["commentaire"], lambda v: None if est_vide(v) else _texte(v))
+    df["commentaire"] = _par_valeur(df["commentaire"], lambda v: None if est_vide(v) else _commentaire(v))
 
     # Une ligne sans valeur n'est pas déposée (le partenaire n'a pas l'information) ; elle compte comme manquante. Une
     # formule dont le fichier n'a pas gardé le résultat se lit vide, mais le partenaire a bien saisi quelque chose :
@@ -330,6 +366,12 @@ def verifier(lecture: Lecture, ctx: Contexte, periode_demandee: str | None) -> p
     if df.empty:
         r.ajouter("fichier-vide", "Aucune valeur n'est saisie dans la colonne « Valeur ».", feuille, feuille)
         return df
+
+    longs = df["commentaire"].map(lambda c: isinstance(c, str) and len(c) > LONGUEUR_COMMENTAIRE_MAX)
+    if "commentaire" in lecture.colonnes:
+        ajouter_masque(longs, "commentaire", "texte-trop-long",
+                       lambda i: f"Un commentaire compte au plus {format_nombre(LONGUEUR_COMMENTAIRE_MAX)} caractères ; "
+                                 f"celui-ci en compte {format_nombre(len(df.at[i, 'commentaire']))}.")
 
     # Identifiants
     ajouter_masque(df["indicateur"] == "", "indicateur", "valeur-obligatoire", "Le code de l'indicateur manque.")
@@ -426,11 +468,21 @@ def verifier(lecture: Lecture, ctx: Contexte, periode_demandee: str | None) -> p
     unite = de_l_indicateur("unite")
     en_pourcent_format = adresses.isin(lecture.pourcents)
     # Une cellule au format pourcentage contient 0,125 pour 12,5 % : on remet la valeur en pourcentage.
-    nombres = nombres.where(~(en_pourcent_format & (unite == "%")), nombres * 100)
+    en_pourcent = en_pourcent_format & (unite == "%")
+    if en_pourcent.any():
+        nombres = nombres.copy()
+        nombres[en_pourcent] = [arrondir(x * 100) for x in nombres[en_pourcent].tolist()]
     pct_inattendu = connu_i & (en_pourcent_format | pourcent_ecrit) & (unite != "%")
     ajouter_masque(pct_inattendu, "valeur", "pourcentage-inattendu",
                    lambda i: f"L'indicateur « {df.at[i, 'indicateur']} » s'exprime en {unite[i]}, pas en pourcentage.")
-    ok = nombres.notna()
+    # Une valeur démesurée (« 1e400 », 400 chiffres, plus de mille milliards) ne sera jamais écrite : DOUBLE la tiendrait,
+    # mais pas les sommes ni les exports. Elle n'est contrôlée qu'une fois (ni taux, ni signe).
+    demesure = nombres.notna() & ~(nombres.abs() <= NOMBRE_MAX)
+    ajouter_masque(demesure, "valeur", "nombre-hors-limites",
+                   lambda i: f"La valeur attendue est un nombre entre {format_nombre(-NOMBRE_MAX)} et "
+                             f"{format_nombre(NOMBRE_MAX)} (mille milliards) ; la cellule contient "
+                             + (f"{format_nombre(nombres[i])}." if np.isfinite(nombres[i]) else "un nombre démesuré."))
+    ok = nombres.notna() & ~demesure
     taux = ok & connu_i & (unite == "%") & ((nombres < 0) | (nombres > 100))
     ajouter_masque(taux, "valeur", "taux-hors-bornes",
                    lambda i: f"Un pourcentage est attendu entre 0 et 100 ; reçu {format_nombre(nombres[i])}.")

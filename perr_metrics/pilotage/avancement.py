@@ -52,6 +52,7 @@ _EPSILON = 1e-9
 COLONNES_PERIMETRE = [
     "indicateur", "libelle", "unite", "sens", "perimetre", "perimetre_libelle", "niveau", "valeur", "reference",
     "annee_reference", "cible_finale", "annee_cible", "attendu", "progression", "statut", "explication", "depot_id",
+    "en_attente_de_revue", "avertissement_force",
 ]
 COLONNES_TERRITOIRE = COLONNES_PERIMETRE + ["nb_perimetres", "nb_renseignes"]
 COLONNES_NOEUD = [
@@ -372,6 +373,9 @@ class _Donnees:
     # Ce qui ne dépend pas de la période (trajectoires, cibles mises au propre, trajectoires agrégées), calculé une
     # fois et partagé entre les périodes d'une même lecture (les mêmes références et cibles).
     memo: dict = field(default_factory=dict)
+    # Les valeurs retenues dont le dépôt, confirmé malgré un avertissement, attend la revue de la coordination :
+    # (indicateur, périmètre) → vrai si cette valeur-là portait l'avertissement (`depots.SQL_VALEURS_COURANTES`).
+    signalees: dict = field(default_factory=dict)
 
 
 def _lignes(df: pd.DataFrame) -> list:
@@ -457,11 +461,13 @@ def _charger_periodes(store: Store, protocole: str, periodes, avec_noeuds: bool 
         valeurs_rangs = ", ".join(["(?, ?, ?, ?)"] * len(rangs))
         filtre_code = filtre.replace("indicateur)", "code)")
         val = con.execute(f"""
-            WITH v AS (SELECT indicateur, perimetre, periode, valeur, depot_id
+            WITH v AS (SELECT indicateur, perimetre, periode, valeur, depot_id, en_attente_de_revue,
+                              avertissement_force
                        FROM ({SQL_VALEURS_COURANTES_DU_PROTOCOLE}) WHERE {f_annee} {filtre}),
             i AS (SELECT code AS indicateur, periodicite FROM indicateur WHERE protocole = ? {filtre_code}),
             r(demande, periodicite, periode, rang) AS (VALUES {valeurs_rangs})
-            SELECT r.demande, v.indicateur, v.perimetre, v.valeur, v.periode, v.depot_id
+            SELECT r.demande, v.indicateur, v.perimetre, v.valeur, v.periode, v.depot_id, v.en_attente_de_revue,
+                   v.avertissement_force
             FROM v JOIN i ON i.indicateur = v.indicateur
             JOIN r ON r.periodicite = i.periodicite AND r.periode = v.periode
             QUALIFY row_number() OVER (PARTITION BY r.demande, v.indicateur, v.perimetre ORDER BY r.rang) = 1
@@ -478,8 +484,11 @@ def _charger_periodes(store: Store, protocole: str, periodes, avec_noeuds: bool 
     for i, q, a, v in cib:
         cibles.setdefault((i, q), {})[int(a)] = float(v)
     par_demande: list[dict] = [{} for _ in ps]
-    for k, i, q, v, periode_v, d_id in val:
+    signalees: list[dict] = [{} for _ in ps]
+    for k, i, q, v, periode_v, d_id, attente, force in val:
         par_demande[k][(i, q)] = (float(v), periode_v, int(d_id))
+        if attente:
+            signalees[k][(i, q)] = bool(force)
     lignes_ind = _lignes(ind)
     par_niveau = {n: g["perimetre"].tolist() for n, g in per.groupby("niveau", sort=False)}
     taux = [(t.indicateur, t.numerateur, t.denominateur) for t in lignes_ind
@@ -487,7 +496,7 @@ def _charger_periodes(store: Store, protocole: str, periodes, avec_noeuds: bool 
     codes_per = per["perimetre"].tolist()
     memo: dict = {}
     sortie = []
-    for p, valeurs in zip(ps, par_demande):
+    for p, valeurs, marquees in zip(ps, par_demande, signalees):
         # Un taux non déposé sur un périmètre se recalcule à partir de son numérateur et de son dénominateur déposés.
         for code_t, code_num, code_den in taux:
             for code_per in codes_per:
@@ -495,7 +504,7 @@ def _charger_periodes(store: Store, protocole: str, periodes, avec_noeuds: bool 
                 if (code_t, code_per) not in valeurs and num and den and den[0]:
                     valeurs[(code_t, code_per)] = (100.0 * num[0] / den[0], num[1], None)
         sortie.append(_Donnees(code_territoire, territoire, p, ind, per, valeurs, references, cibles, noeuds,
-                               appartenance, lignes_ind, par_niveau, memo))
+                               appartenance, lignes_ind, par_niveau, memo, marquees))
     return sortie
 
 
@@ -558,7 +567,7 @@ def _ligne(ind, per_code, per_libelle, niveau, ev: Evaluation, reference, annee_
                 perimetre_libelle=per_libelle, niveau=niveau, valeur=ev.valeur, reference=reference,
                 annee_reference=annee_reference, cible_finale=ev.cible_finale, annee_cible=ev.annee_cible,
                 attendu=ev.attendu, progression=ev.progression, statut=ev.statut, explication=ev.explication,
-                depot_id=depot_id)
+                depot_id=depot_id, en_attente_de_revue=False, avertissement_force=False)
 
 
 _FLOTTANTS = ("valeur", "reference", "cible_finale", "attendu", "progression")
@@ -646,7 +655,32 @@ def _lignes_au_perimetre(d: _Donnees, seulement: set | None = None) -> list[dict
                                valeur=valeur, reference=ref, annee_reference=annee_ref, cible_finale=cible,
                                annee_cible=annee_cible, attendu=attendu, progression=progression, statut=statut,
                                explication=explication, depot_id=depot_id))
+            _marquer(lignes[-1], ind, [code_per], d)
     return lignes
+
+
+def _marquer(ligne: dict, ind, perimetres: list, d: _Donnees) -> None:
+    """Les marques de la revue avant publication d'une ligne (`en_attente_de_revue`, `avertissement_force`) : sa valeur
+    vient, en tout ou en partie (une somme, un taux recalculé), d'un dépôt confirmé malgré un avertissement que la
+    coordination n'a pas encore revu ; l'explication le dit."""
+    ligne["en_attente_de_revue"] = ligne["avertissement_force"] = False
+    if not d.signalees or ligne["valeur"] is None:
+        return
+    codes = [ind.indicateur]
+    if ind.agregation == "taux":
+        codes += [c for c in (ind.numerateur, ind.denominateur) if isinstance(c, str)]
+    marques = [d.signalees[(c, p)] for c in codes for p in perimetres if (c, p) in d.signalees]
+    if not marques:
+        return
+    ligne["en_attente_de_revue"], ligne["avertissement_force"] = True, any(marques)
+    if len(perimetres) > 1:
+        texte = ("Comprend une valeur confirmée malgré un avertissement, en attente de revue par la coordination."
+                 if any(marques) else "Comprend des valeurs d'un dépôt confirmé malgré un avertissement, en attente de "
+                 "revue par la coordination.")
+    else:
+        texte = ("Valeur confirmée malgré un avertissement, en attente de revue par la coordination." if any(marques)
+                 else "Valeur d'un dépôt confirmé malgré un avertissement, en attente de revue par la coordination.")
+    ligne["explication"] = f"{ligne['explication']} {texte}" if ligne["explication"] else texte
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -913,6 +947,7 @@ def _lignes_au_territoire(d: _Donnees, perimetres: list[str] | None) -> list[dic
             annee_ref, ref = d.references.get((ind.indicateur, d.code_territoire), (None, None))
             ligne = _ligne(ind, d.code_territoire, d.territoire, ind.niveau, ev, ref, annee_ref, depot_id)
             ligne.update(nb_perimetres=1, nb_renseignes=int(ev.valeur is not None))
+            _marquer(ligne, ind, [d.code_territoire], d)
             lignes.append(ligne)
             continue
         if perimetres is not None and not P:
@@ -927,6 +962,7 @@ def _lignes_au_territoire(d: _Donnees, perimetres: list[str] | None) -> list[dic
                             f"({_compte(ind.niveau, nb_r, len(P))}).")
             ligne = _ligne(ind, code_ensemble, libelle_ensemble, ind.niveau, ev, None, None, None)
             ligne.update(nb_perimetres=len(P), nb_renseignes=nb_r)
+            _marquer(ligne, ind, P, d)
             lignes.append(ligne)
             continue
         entier = set(tous) <= selection
@@ -934,6 +970,7 @@ def _lignes_au_territoire(d: _Donnees, perimetres: list[str] | None) -> list[dic
         ligne = _ligne(ind, code_ensemble, libelle_ensemble, ind.niveau, a["ev"], a["reference"],
                        a["annee_reference"], None)
         ligne.update(nb_perimetres=a["nb_perimetres"], nb_renseignes=a["nb_renseignes"])
+        _marquer(ligne, ind, P, d)
         lignes.append(ligne)
     return lignes
 
@@ -961,7 +998,8 @@ def indicateurs_au_territoire(store: Store, protocole: str, periode, perimetres:
 
 # Les colonnes dont `_tableau` fixe le type ; celui des autres (des chaînes) est déduit de leurs valeurs par pandas.
 _COLONNES_TYPEES = {"valeur", "reference", "cible_finale", "attendu", "progression", "statut", "annee_reference",
-                    "annee_cible", "depot_id", "nb_perimetres", "nb_renseignes"}
+                    "annee_cible", "depot_id", "nb_perimetres", "nb_renseignes", "en_attente_de_revue",
+                    "avertissement_force"}
 
 
 def _chaines(valeurs: list) -> bool:

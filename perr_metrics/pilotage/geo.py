@@ -103,7 +103,7 @@ def _json(donnees: bytes, rapport: Rapport):
             archive = zipfile.ZipFile(io.BytesIO(donnees))
             membres = [m for m in archive.infolist() if m.filename.lower().endswith((".geojson", ".json"))
                        and not m.filename.startswith("__MACOSX")]
-        except zipfile.BadZipFile:
+        except Exception:  # noqa: BLE001 - BadZipFile, mais aussi EOFError, ValueError… sur une archive tronquée
             rapport.ajouter("geojson-illisible", "Archive .zip abîmée : elle ne peut pas être ouverte.")
             return None
         if len(membres) != 1:
@@ -115,9 +115,18 @@ def _json(donnees: bytes, rapport: Rapport):
             rapport.ajouter("archive-suspecte", "Le fichier de l'archive se décompresserait démesurément : refusé.",
                             valeur=membres[0].filename)
             return None
-        donnees = archive.read(membres[0])
+        try:
+            donnees = archive.read(membres[0])
+        except Exception:  # noqa: BLE001 - zipfile lève BadZipFile, EOFError, zlib.error… selon l'endroit abîmé
+            rapport.ajouter("geojson-illisible", "Archive .zip abîmée : son fichier GeoJSON ne peut pas être "
+                                                 "décompressé. Téléchargez-la à nouveau.", valeur=membres[0].filename)
+            return None
     try:
         return json.loads(donnees.decode("utf-8-sig"))
+    except RecursionError:
+        rapport.ajouter("geojson-illisible", "Le fichier n'est pas un GeoJSON lisible : ses crochets ou accolades "
+                                             "s'imbriquent sur des milliers de niveaux. Téléchargez à nouveau le "
+                                             "GeoJSON des contours.")
     except UnicodeDecodeError:
         rapport.ajouter("geojson-illisible", "Le fichier n'est pas un texte UTF-8 : ce n'est pas un GeoJSON (un "
                                              "fichier .shp, .gpkg ou .xlsx renommé ?).")
@@ -139,11 +148,13 @@ def lire_contours(donnees: bytes) -> tuple[pd.DataFrame, Rapport]:
     rapport = Rapport()
     vide = pd.DataFrame(columns=["code", "libelle", "insee", "geojson"])
     doc = _json(donnees, rapport)
-    if doc is None:
+    if not rapport.valide:
+        # (Et non « doc is None » : un fichier qui contient `null` est du JSON lisible ; il était accepté comme une
+        # collection vide, et effaçait tous les contours.)
         return vide, rapport
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"),
                                                                                                list):
-        recu = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
+        recu = doc.get("type") if isinstance(doc, dict) else "null" if doc is None else type(doc).__name__
         rapport.ajouter("geojson-pas-featurecollection", "Le fichier n'est pas une FeatureCollection GeoJSON : "
                                                          "attendu le fichier des contours des QPV publié par l'ANCT.",
                         valeur=recu)
@@ -152,7 +163,9 @@ def lire_contours(donnees: bytes) -> tuple[pd.DataFrame, Rapport]:
     if not entites:
         rapport.ajouter("fichier-vide", "La FeatureCollection ne contient aucune entité.")
         return vide, rapport
-    props = [e.get("properties") or {} if isinstance(e, dict) else {} for e in entites]
+    # Une entité ou ses propriétés d'un autre type qu'un objet JSON (une liste, un nombre) : sans propriétés.
+    props = [e.get("properties") if isinstance(e, dict) and isinstance(e.get("properties"), dict) else {}
+             for e in entites]
     if not any(_propriete(p, PROPRIETES_CODE) for p in props):
         noms = sorted({str(k) for p in props[:50] for k in p})
         rapport.ajouter("geojson-sans-code-qp", "Aucune entité n'a de propriété « code_qp » (ni « code_quartier ») : "

@@ -18,7 +18,7 @@ from perr_metrics.stockage.magasin import Store
 from perr_metrics.acces.droits import exiger_signataire, operation, perimetre_de, utilisateur_de
 from perr_metrics.depots.depot import completude, liste_depots, signataires_couverts
 from perr_metrics.commun.formats import format_date, lire_date
-from perr_metrics.referentiel.requetes import SANS_PORTEUR, ProtocoleInconnu, _a_cote, _session
+from perr_metrics.referentiel.requetes import SANS_PORTEUR, ProtocoleInconnu, _session
 
 ETATS = ("non démarré", "en cours", "réalisé", "reporté", "abandonné")
 NON_RENSEIGNE = "non renseigné"
@@ -41,6 +41,24 @@ class EtatRefuse(ValueError):
         self.message = message
 
 
+class ConfirmationRequise(EtatRefuse):
+    """L'état demandé ferait revenir l'engagement en arrière (`est_un_recul`) : rien n'est écrit tant que ce retour
+    n'est pas confirmé (`enregistrer_etat(..., confirmer_recul=True)`). `actuel` : l'état courant qu'il remplacerait."""
+
+    def __init__(self, code: str, message: str, actuel: str, date_actuelle: dt.date | None):
+        super().__init__(code, message)
+        self.actuel = actuel
+        self.date_actuelle = date_actuelle
+
+
+def est_un_recul(actuel: str | None, nouvel: str) -> bool:
+    """Vrai si passer de l'état `actuel` (None ou « non renseigné » : aucun) à `nouvel` défait quelque chose : quitter
+    « réalisé », ou revenir à « non démarré » depuis un engagement commencé, reporté ou abandonné."""
+    if actuel in (None, NON_RENSEIGNE) or actuel == nouvel:
+        return False
+    return actuel == "réalisé" or nouvel == "non démarré"
+
+
 def _lire_date_etat(date_etat) -> dt.date:
     if date_etat is None or (isinstance(date_etat, str) and not date_etat.strip()):
         raise EtatRefuse("date-invalide", "Indiquez la date de cet état.")
@@ -55,14 +73,20 @@ def _lire_date_etat(date_etat) -> dt.date:
 
 @operation("modifier_etat")
 def enregistrer_etat(store: Store, protocole: str, engagement: str, etat: str, date_etat, commentaire: str | None,
-                     *, aujourd_hui: dt.date | None = None) -> dict:
+                     *, confirmer_recul: bool = False, aujourd_hui: dt.date | None = None) -> dict:
     """Enregistre un nouvel état d'un engagement, au nom de l'utilisateur du magasin ; les états précédents restent
     dans l'historique. Un contributeur ne met à jour que les engagements que porte son signataire (ou l'un de ses
     services).
 
     Refuse (lève `EtatRefuse`, rien n'est écrit) : un engagement absent du protocole, un état hors de `ETATS`, une
-    date illisible ou postérieure à aujourd'hui, un engagement reporté ou abandonné sans commentaire.
-    Renvoie la ligne enregistrée.
+    date illisible ou postérieure à aujourd'hui, un engagement reporté ou abandonné sans commentaire, l'état courant
+    répété sans commentaire (`etat-inchange` : un clic distrait ne change pas la date « depuis le »). Lève
+    `ConfirmationRequise` (`recul-a-confirmer`) pour un retour en arrière (`est_un_recul` : « réalisé » → « non
+    démarré »…) qui deviendrait l'état courant, sauf avec `confirmer_recul` ; le journal dit alors qu'il a été confirmé.
+    Un état daté avant l'état courant complète l'historique sans le remplacer : ni recul, ni confirmation.
+
+    Renvoie la ligne enregistrée, plus `precedent` (l'état courant avant elle, ou None), `courant` (devient-elle
+    l'état courant ?) et `recul` (retour en arrière confirmé).
     """
     u = utilisateur_de(store)
     aujourd_hui = aujourd_hui or dt.date.today()
@@ -90,10 +114,29 @@ def enregistrer_etat(store: Store, protocole: str, engagement: str, etat: str, d
                            [protocole, engagement]).fetchone()[0]:
             raise EtatRefuse("engagement-inconnu", f"L'engagement « {engagement} » n'existe pas dans le protocole "
                                                    f"{protocole}.")
+        dernier = con.execute("SELECT etat, date_etat FROM etat_engagement WHERE protocole = ? AND engagement = ? "
+                              "ORDER BY date_etat DESC, saisi_le DESC LIMIT 1", [protocole, engagement]).fetchone()
+        actuel, depuis = (dernier[0], dernier[1]) if dernier else (None, None)
+        courant = depuis is None or jour >= depuis
+        if courant and actuel == etat and not commentaire:
+            raise EtatRefuse("etat-inchange", f"L'engagement {engagement} est déjà « {etat} » depuis le "
+                                              f"{format_date(depuis)} : rien à enregistrer. Choisissez un autre état, "
+                                              "ou ajoutez un commentaire.")
+        recul = courant and est_un_recul(actuel, etat)
+        if recul and not confirmer_recul:
+            raise ConfirmationRequise(
+                "recul-a-confirmer", f"L'engagement {engagement} est « {actuel} » depuis le {format_date(depuis)} : "
+                f"le passer à « {etat} » au {format_date(jour)} le ferait revenir en arrière. Confirmez ce retour, "
+                "ou choisissez un autre état.", actuel, depuis)
         con.execute("INSERT INTO etat_engagement (protocole, engagement, etat, date_etat, commentaire, auteur, saisi_le,"
                     " compte) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", list(ligne.values()) + [u.identifiant])
-        journal.noter(con, u, "état d'engagement", protocole=protocole, objet=engagement,
-                      detail=f"{etat} au {format_date(jour)}" + (f" — {commentaire}" if commentaire else ""))
+        detail = f"{etat} au {format_date(jour)}" + (f" — {commentaire}" if commentaire else "")
+        if recul:
+            detail += f" (retour en arrière confirmé : était « {actuel} » depuis le {format_date(depuis)})"
+        elif not courant:
+            detail += f" (antérieur à l'état courant « {actuel} » du {format_date(depuis)} : ajouté à l'historique)"
+        journal.noter(con, u, "état d'engagement", protocole=protocole, objet=engagement, detail=detail)
+        ligne.update(precedent=actuel, courant=courant, recul=recul)
 
     store.ecrire(ecrire)
     return ligne
@@ -300,12 +343,10 @@ def bilan_signataire(store: Store, protocole: str, signataire: str, periode: str
 
     with _session(store) as s:   # une connexion pour les cinq lectures (une session déjà ouverte sert telle quelle)
         nom, couverts, noms, declarants = s.lire(lire)
-        # Les états des engagements et la liste des dépôts lus à côté, sur un second curseur, pendant l'évaluation et
-        # la complétude (deux lectures des valeurs).
-        with _a_cote(s, lambda autre: (etats_courants(autre, protocole), liste_depots(autre, protocole))) as a_cote:
-            ind = indicateurs_au_territoire(s, protocole, periode)
-            comp = completude(s, protocole, periode).par_signataire
-        eng, dep = a_cote.result()
+        ind = indicateurs_au_territoire(s, protocole, periode)
+        comp = completude(s, protocole, periode).par_signataire
+        eng = etats_courants(s, protocole)
+        dep = liste_depots(s, protocole)
     porteurs = eng["porteurs"].fillna("").str.split(";")
     eng = eng.assign(
         par=[", ".join(noms.get(c, c) for c in ps if c in couverts) for ps in porteurs],

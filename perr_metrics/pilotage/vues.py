@@ -46,7 +46,6 @@ def _lecteur(store: Store, lire: Lecteur | None) -> Lecteur:
 
 
 _session = requetes._session
-_a_cote = requetes._a_cote
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -141,11 +140,8 @@ def _pilotage(store: Store, protocole: str, periode: str) -> _Pilotage:
         p = requetes.protocole(s, protocole)   # le protocole vérifié (ProtocoleInconnu), le droit de lire l'arborescence
         precedente = periode_precedente(periode)
         qs = [periode] + ([precedente] if lire_periode(precedente).annee >= int(p["annee_debut"]) else [])
-        # Les nouveaux dépôts et l'arborescence sont lus à côté pendant que ce fil-ci lit les valeurs et évalue le
-        # protocole (en Python, l'essentiel du temps) : ils n'en dépendent pas.
-        with _a_cote(s, lambda autre: _depots_et_arbre(autre, protocole, periode)) as a_cote:
-            territoire = avancement._evaluations_au_territoire(s, protocole, qs)
-        recus, arbre, appartenance = a_cote.result()
+        territoire = avancement._evaluations_au_territoire(s, protocole, qs)
+        recus, arbre, appartenance = _depots_et_arbre(s, protocole, periode)
         noeuds = arbre[["code", "parent", "libelle", "profondeur"]].copy()
     return _Pilotage(p, territoire, recus, arbre, noeuds, appartenance)
 
@@ -346,14 +342,13 @@ def etats_des_engagements(store: Store, protocole: str, noeud: str | None = None
     etat, date_etat, commentaire, auteur…), plus indicateurs : les codes des indicateurs qui mesurent l'engagement
     (« A, B »).
     """
-    with _session(store) as s:   # une connexion pour les trois lectures, celle des indicateurs menée à côté
-        with _a_cote(s, lambda autre: autre.requete("""
-                SELECT engagement AS code, string_agg(indicateur, ', ' ORDER BY indicateur) AS indicateurs
-                FROM indicateur_engagement WHERE protocole = ? GROUP BY engagement""", [protocole])) as a_cote:
-            df = suivi.etats_courants(s, protocole)
-            if noeud:
-                df = df[df["code"].isin(requetes.engagements(s, protocole, noeud)["code"])]
-        mesures = a_cote.result()
+    with _session(store) as s:   # une connexion pour les trois lectures
+        df = suivi.etats_courants(s, protocole)
+        if noeud:
+            df = df[df["code"].isin(requetes.engagements(s, protocole, noeud)["code"])]
+        mesures = s.requete("""
+            SELECT engagement AS code, string_agg(indicateur, ', ' ORDER BY indicateur) AS indicateurs
+            FROM indicateur_engagement WHERE protocole = ? GROUP BY engagement""", [protocole])
     if df.empty or mesures.empty:
         return df.merge(mesures, on="code", how="left").reset_index(drop=True)
     # La colonne que donnerait la jointure à gauche (`merge`, plus lente), au même type : celui de la colonne lue.
@@ -706,7 +701,9 @@ def serie_indicateur(store: Store, protocole: str, indicateur: str, lire: Lecteu
 def provenance(store: Store, protocole: str, indicateur: str) -> pd.DataFrame:
     """D'où vient chaque valeur déposée pour un indicateur : toutes les valeurs de `depots.historique` (dépôt n°,
     fichier, signataire, déposant, date, cellule, fait_foi), avec le libellé du périmètre, le nom du signataire et leur
-    sort : « fait foi », « remplacée par le dépôt n° N » (un dépôt plus récent), « écartée : dépôt à corriger ».
+    sort : « fait foi », « remplacée par le dépôt n° N » (un dépôt plus récent), « écartée : dépôt à corriger », « en
+    attente de revue » (le protocole ne compte pas encore ce dépôt) ; et `marque` : « confirmée malgré un avertissement,
+    en attente de revue » (`depots.MARQUE_EN_ATTENTE`) tant que la coordination n'a pas revu son dépôt.
     Par période, puis périmètre (dans l'ordre du protocole), puis dépôt du plus récent au plus ancien."""
     def lire(con):
         per = con.execute("SELECT code AS perimetre, libelle AS perimetre_libelle, ordre, CASE niveau WHEN "
@@ -716,10 +713,9 @@ def provenance(store: Store, protocole: str, indicateur: str) -> pd.DataFrame:
                           [protocole]).df()
         return per, sig
 
-    with _session(store) as s:   # une connexion pour les trois lectures, les deux petites menées à côté
-        with _a_cote(s, lambda autre: autre.lire(lire)) as a_cote:
-            h = depots.historique(s, protocole, indicateur)
-        per, sig = a_cote.result()
+    with _session(store) as s:   # une connexion pour les trois lectures
+        h = depots.historique(s, protocole, indicateur)
+        per, sig = s.lire(lire)
     df = h.merge(per, on="perimetre", how="left").merge(sig, on="signataire", how="left")
     # Le dépôt qui fait foi de chaque (périmètre, période) : le premier marqué, dans un dictionnaire (chercher chaque
     # ligne dans un index de pandas coûtait plus que la lecture elle-même).
@@ -732,8 +728,13 @@ def provenance(store: Store, protocole: str, indicateur: str) -> pd.DataFrame:
     df["sort"] = [
         "fait foi" if f else
         "écartée : dépôt à corriger" if s == "à corriger" else
+        f"remplacée par le dépôt n° {foi[cle]}" if cle in foi and r else
+        "en attente de revue" if not r and s == "reçu" else
         f"remplacée par le dépôt n° {foi[cle]}" if cle in foi else "écartée"
-        for f, s, cle in zip(fait_foi, df["statut"].tolist(), cles)]
+        for f, s, cle, r in zip(fait_foi, df["statut"].tolist(), cles, df["retenu"].tolist())]
+    df["marque"] = [
+        (depots.MARQUE_EN_ATTENTE if a is not None and not pd.isna(a) else "dépôt " + depots.MARQUE_EN_ATTENTE)
+        if e else "" for e, a in zip(df["en_attente_de_revue"].tolist(), df["avertissement"].tolist())]
     df = df.sort_values(["periode", "rang", "ordre", "depot_id"], ascending=[False, True, True, False], kind="stable")
     return df.drop(columns=["rang", "ordre"]).reset_index(drop=True)
 

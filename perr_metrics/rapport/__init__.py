@@ -4,8 +4,8 @@ Chaque protocole est évalué chaque année avant le COPIL. Le rapport est **con
 (`construire_rapport` → `Rapport` : des sections, des paragraphes, des tableaux en DataFrame aux en-têtes français, des
 graphiques Plotly avec leur texte de remplacement), puis **rendu trois fois** :
 
-- `ecrire_pdf` : HTML + CSS (perr_metrics/rapport/gabarit/) mis en pages par WeasyPrint, A4, sommaire avec numéros de
-  page, graphiques en PNG rendus hors ligne par kaleido (Chromium) ;
+- `ecrire_pdf` : le rapport en JSON mis en pages par Typst (gabarit perr_metrics/rapport/gabarit/rapport.typ), A4,
+  sommaire avec numéros de page, PDF balisé, graphiques dessinés en SVG sans navigateur ;
 - `ecrire_docx` : python-docx, titres en styles « Titre 1/2 » (Word construit le sommaire), en-têtes de tableaux répétés,
   images avec texte de remplacement, « Page X sur Y » en pied de page ;
 - `ecrire_xlsx` : openpyxl, une feuille par tableau et une feuille « Sommaire » ; les textes sont typés texte (jamais une
@@ -13,8 +13,8 @@ graphiques Plotly avec leur texte de remplacement), puis **rendu trois fois** :
 
 Les chiffres viennent du cœur, jamais d'un calcul parallèle : statuts et valeurs d'`avancement`, complétude et dépôts de
 `depots`, états des engagements de `suivi` ; les nombres et les dates s'écrivent par `formats` (1 234,5 ; 12,5 % ;
-12 février 2021). Sans Chromium (ou sans kaleido), chaque graphique est remplacé par un encadré qui le dit : le rapport
-sort quand même.
+12 février 2021). Un graphique que le dessin SVG ne sait pas lire passe par kaleido (Chromium) ; sans lui, il est
+remplacé par un encadré qui le dit : le rapport sort quand même.
 
 Les modules, de bas en haut (contrat « rapport » de .importlinter) :
 
@@ -22,9 +22,20 @@ Les modules, de bas en haut (contrat « rapport » de .importlinter) :
   constantes partagées (`FORMATS`, `TYPES_MIME`, `ETATS`, `MENTION_DEMO`…), `RapportImpossible` et les petites écritures
   à la française (`typographie`…) ;
 - `donnees` : ce que le rapport lit, en une fois (`_charger` → `_Donnees`, et ses lectures SQL) ;
-- `graphiques` : les figures Plotly et leur mise en images par kaleido (`rendre_images`, `DELAI_IMAGES`) ;
-- `contenu` : ce que dit le rapport (synthèse, axes, quartiers, annexes, méthode) : `construire_rapport`, `apercu` ;
-- `pdf` (`ecrire_pdf`, `rapport_html`), `word` (`ecrire_docx`), `classeur` (`ecrire_xlsx`) : les trois rendus,
+- `graphiques` : les figures Plotly (décrites en dictionnaires), leur dessin SVG (`rendre_images`), leurs PNG pour Word
+  (`images_png`, par Typst) et, pour une figure que le dessin ne sait pas lire, kaleido (`DELAI_IMAGES`) ;
+- `textes` : ce que la coordination écrit pour le rapport d'une année (synthèse, perspectives, renouvellement urbain) et
+  les avis qu'elle y joint, versionnés, journalisés (`enregistrer_texte`, `joindre_avis`, `textes_du_rapport`…) ;
+- `sources` : d'où vient chaque chiffre (« dépôt n° 47, CAF de l'Aube, 13 janvier 2023 ») et ce qu'en disent les
+  partenaires ;
+- `copil` : « L'essentiel pour le COPIL », la synthèse tirée des données (progrès, retards et leurs raisons, ce qui
+  manque, questions), que le texte de la coordination remplace ;
+- `decret` : les sections du décret n° 2015-1118 (rappel des orientations, situation des quartiers, actions menées,
+  moyens mobilisés, résultats, perspectives, renouvellement urbain, avis des conseils citoyens) ;
+- `contenu` : le rapport entier dans l'ordre du décret (synthèse, orientations, quartiers, actions, moyens, résultats
+  et leurs axes, perspectives, renouvellement urbain, annexes : avis, signataires, méthode et sources) :
+  `construire_rapport`, `apercu`, `synthese_proposee` ;
+- `pdf` (`ecrire_pdf`, `rapport_typst`), `word` (`ecrire_docx`), `classeur` (`ecrire_xlsx`) : les trois rendus,
   indépendants les uns des autres ;
 - ce paquet même : `ecrire` (un format), `fichiers` (plusieurs d'un coup), `generer` (construire et écrire), et les noms
   que la page, la ligne de commande et les tests emploient (`rapport.construire_rapport`, `rapport.FORMATS`…).
@@ -43,9 +54,13 @@ from perr_metrics.acces.droits import operation
 from .document import (COULEURS_ETATS, ETATS, FORMATS, MENTION_DEMO, NON_RENSEIGNE, ORDRE_ETATS, POLICE, SANS_STATUT,
                        TYPES_MIME, Chiffres, Graphique, Liste, Paragraphe, Rapport, RapportImpossible, Section, Tableau,
                        journal, typographie)
-from .graphiques import rendre_images
-from .contenu import ANNEXE_METHODE, ANNEXE_SIGNATAIRES, Apercu, apercu, construire_rapport
-from .pdf import GABARIT, ecrire_pdf, rapport_html
+from .graphiques import images_png, rendre_images
+from .contenu import (ANNEXE_AVIS, ANNEXE_METHODE, ANNEXE_SIGNATAIRES, Apercu, apercu, construire_rapport,
+                      synthese_proposee)
+from .textes import (AVIS, LIBELLES_TEXTES, PERSPECTIVES, RENOUVELLEMENT, SYNTHESE, TEXTES, Textes, enregistrer_texte,
+                     fichier_avis, historique_textes, joindre_avis, retirer_avis, textes_du_rapport)
+from .copil import blocs_du_texte
+from .pdf import GABARIT, ecrire_pdf, rapport_typst
 from .word import ecrire_docx
 from .classeur import ecrire_xlsx
 # Des noms internes que les tests emploient. Pour remplacer une fonction le temps d'un test, la remplacer dans son
@@ -101,11 +116,12 @@ def fichiers(rapport: Rapport, formats=FORMATS) -> tuple[dict[str, bytes], dict[
 
 
 @operation("consulter_pilotage")
-def generer(store: Store, protocole: str, annee: int | str, format: str, flux) -> Rapport:
-    """Construit le rapport d'un protocole pour une année et l'écrit dans `flux` (chemin ou fichier binaire) au format
-    `pdf`, `docx` ou `xlsx`. Renvoie le rapport construit (pour en écrire d'autres formats sans tout refaire)."""
+def generer(store: Store, protocole: str, annee: int | str, format: str, flux, *, au=None) -> Rapport:
+    """Construit le rapport d'un protocole pour une année (engagements dans leur état au `au`, par défaut le 31
+    décembre de l'année) et l'écrit dans `flux` (chemin ou fichier binaire) au format `pdf`, `docx` ou `xlsx`. Renvoie
+    le rapport construit (pour en écrire d'autres formats sans tout refaire)."""
     if format not in ECRIVAINS:
         raise RapportImpossible(f"Format « {format} » inconnu : pdf, docx ou xlsx.")
-    rapport = construire_rapport(store, protocole, annee)
+    rapport = construire_rapport(store, protocole, annee, au=au)
     ecrire(rapport, format, flux)
     return rapport

@@ -20,9 +20,10 @@ from perr_metrics.acces.droits import operation
 from perr_metrics.commun.formats import ESPACE_INSECABLE, format_date, format_nombre, format_pourcent
 from .document import (COULEURS_ETATS, Chiffres, Liste, MENTION_DEMO, NON_RENSEIGNE, ORDRE_ETATS, Paragraphe, Rapport,
                        RapportImpossible, SANS_STATUT, Section, Tableau, _RANG_STATUT, _ancre, _annee, _court, _date,
-                       _date_heure, _majuscule, _nom_fichier, _pluriel, _pourcent, _score, _vide)
-from .donnees import (_Donnees, _charger, _completudes, _depots, _engagements_et_etats, _extraire, _indicateurs, _memo,
-                      _positions, _protocole_et_annee, _signataires)
+                       _date_heure, _majuscule, _nom_fichier, _pluriel, _pourcent, _score, _vide, accord)
+from .donnees import (A_ACTUALISER, _Donnees, _charger, _completudes, _depots, _engagements_et_etats, _extraire,
+                      _indicateurs, _memo, _positions, _protocole_et_annee, _signataires, date_des_etats)
+from . import copil, decret, sources, textes
 from .graphiques import (_COLONNES_PROGRESSION, _compter, _graphique_completude, _graphique_etats, _graphique_statuts,
                          _progression)
 
@@ -73,6 +74,8 @@ def _tableau_noeuds(noeuds: pd.DataFrame, legende: str, feuille: str) -> Tableau
 
 
 def _couverture(d: _Donnees, etabli_le: dt.date) -> list[tuple[str, str]]:
+    """La page de garde : le protocole, l'année, et trois dates distinctes — celle de l'état des engagements, celle
+    des données (le dernier dépôt dont le rapport montre une valeur) et celle où le rapport est établi."""
     p, sig = d.p, d.signataires
     signe = sig["signe"].fillna(False).astype(bool)
     signataires = sig.loc[signe, "libelle"].tolist()
@@ -88,25 +91,29 @@ def _couverture(d: _Donnees, etabli_le: dt.date) -> list[tuple[str, str]]:
     ]
     if partenaires:
         lignes.append(("Partenaires associés", ", ".join(partenaires)))
-    lignes += [("Année évaluée", str(d.annee)), ("Rapport établi le", format_date(etabli_le))]
+    donnees = sources.date_des_donnees(d)
+    lignes += [("Année évaluée", str(d.annee)), ("État des engagements au", format_date(d.au)),
+               ("Données", f"valeurs déposées jusqu'au {_date(donnees)}" if donnees is not None else
+                "aucune valeur déposée"),
+               ("Rapport établi le", format_date(etabli_le))]
     return lignes
 
 
 # Les titres des sections : ceux du rapport et ceux du sommaire de son aperçu (`apercu`), d'une seule main.
-_TITRES_SYNTHESE = [("1. Synthèse", 1), ("1.1. Indicateurs par statut", 2), ("1.2. Engagements par état", 2),
-                    ("1.3. Complétude des dépôts par signataire", 2)]
+_TITRES_SYNTHESE = [("1. Synthèse", 1), ("1.1. L'essentiel pour le COPIL", 2), ("1.2. Indicateurs par statut", 2),
+                    ("1.3. Engagements par état", 2), ("1.4. Complétude des dépôts par signataire", 2)]
 
 
 def _titre_evolutions(a: int) -> str:
-    return f"1.4. Ce qui a changé depuis {a - 1}"
+    return f"1.5. Ce qui a changé depuis {a - 1}"
 
 
-def _titre_axe(numero: int, code, libelle) -> str:
-    return f"{numero}. Axe {code} — {libelle}"
+def _titre_axe(numero: int, rang: int, code, libelle) -> str:
+    return f"{numero}.{rang}. Axe {code} — {libelle}"
 
 
 def _titre_quartiers(numero: int) -> str:
-    return f"{numero}. Les quartiers"
+    return decret.titre_situation(numero)
 
 
 def _titre_quartier(numero: int, i: int, libelle) -> str:
@@ -123,7 +130,8 @@ def _titre_signataire(lettre: str, rang: int, libelle) -> str:
 
 def _titres_methode(lettre: str) -> list[tuple[str, int]]:
     return [(f"Annexe {lettre}. Méthode et sources", 1), (f"{lettre}.1. Le modèle d'avancement en bref", 2),
-            (f"{lettre}.2. Sources des indicateurs", 2), (f"{lettre}.3. Qui a déposé quoi et quand", 2)]
+            (f"{lettre}.2. Sources des indicateurs", 2),
+            (f"{lettre}.3. Les dépôts dont viennent les chiffres", 2)]
 
 
 def _intro_synthese(p: dict, a: int, ter: pd.DataFrame, comp: pd.DataFrame,
@@ -165,7 +173,7 @@ def _intro_synthese(p: dict, a: int, ter: pd.DataFrame, comp: pd.DataFrame,
     return intro, chiffres
 
 
-def _synthese(d: _Donnees, etabli_le: dt.date) -> tuple[list[Section], dict]:
+def _synthese(d: _Donnees) -> tuple[list[Section], dict]:
     a = d.annee
     ter = d.ter[a]
     statuts = ter["statut"]
@@ -176,7 +184,8 @@ def _synthese(d: _Donnees, etabli_le: dt.date) -> tuple[list[Section], dict]:
     attendus, recus = chiffres["valeurs_attendues"], chiffres["valeurs_recues"]
     taux_comp = 100 * recus / attendus if attendus else None
     titres = [t for t, _ in _TITRES_SYNTHESE]
-    sections = [Section(titres[0], 1, "synthese", intro)]
+    sections = [Section(titres[0], 1, "synthese", intro),
+                Section(titres[1], 2, "synthese-copil", copil.blocs_copil(d))]
 
     # -- Indicateurs par statut
     axes = d.noeuds[d.noeuds["profondeur"] == 1]
@@ -191,18 +200,22 @@ def _synthese(d: _Donnees, etabli_le: dt.date) -> tuple[list[Section], dict]:
     blocs.append(Paragraphe("Score : part des indicateurs atteints ou en bonne voie parmi ceux que l'on peut juger "
                             "(atteints, en bonne voie, en retard). Un indicateur compte pour un axe s'il mesure l'un de "
                             "ses engagements ; il peut donc compter pour plusieurs axes.", "note"))
-    sections.append(Section(titres[1], 2, "synthese-statuts", blocs))
+    sections.append(Section(titres[2], 2, "synthese-statuts", blocs))
 
     # -- Engagements par état
     df = pd.DataFrame({"État": ORDRE_ETATS, "Engagements": [chiffres["etats"][e] for e in ORDRE_ETATS]})
     df.loc[len(df)] = ["Total", n_eng]
     df["Part (%)"] = [100 * n / n_eng if n_eng else None for n in df["Engagements"]]
     n_nr = chiffres["etats"][NON_RENSEIGNE]
+    n_vieux = int(eng["a_actualiser"].sum())
     blocs = [Paragraphe(
-        f"État des {_pluriel(n_eng, 'engagement')} au {format_date(etabli_le)} : le dernier état saisi pour chacun. "
+        f"État des {_pluriel(n_eng, 'engagement')} au {format_date(d.au)} : le dernier état saisi pour chacun à "
+        "cette date. "
         + (f"{_pluriel(n_nr, 'engagement n’a', 'engagements n’ont')} encore aucun état saisi (« non renseigné », ce "
-           "qui n'est pas « non démarré »)." if n_nr else "Chaque engagement a un état saisi."))]
-    blocs.append(Tableau(df, f"Engagements par état au {format_date(etabli_le)}", "Engagements par état",
+           "qui n'est pas « non démarré »)." if n_nr else "Chaque engagement a un état saisi.")
+        + (f" {_pluriel(n_vieux, 'état date', 'états datent')} de plus d'un an (« {A_ACTUALISER} » dans les "
+           "tableaux des engagements)." if n_vieux else ""))]
+    blocs.append(Tableau(df, f"Engagements par état au {format_date(d.au)}", "Engagements par état",
                          formats={"Part (%)": _pourcent}, pastilles={"État": COULEURS_ETATS},
                          droite=("Engagements", "Part (%)"), largeurs={"État": 3, "Engagements": 1.2, "Part (%)": 1.2}))
     if d.etats_saisis:
@@ -215,10 +228,10 @@ def _synthese(d: _Donnees, etabli_le: dt.date) -> tuple[list[Section], dict]:
         for code, lib in zip(axes["code"], axes["libelle"]):
             sous = etats_par_axe.get(code, {})
             lignes_etats.append((_court(f"{code} — {lib}", 50), {e: sous.get(e, 0) for e in ORDRE_ETATS}))
-        g = _graphique_etats(lignes_etats, f"Engagements par état et par axe au {format_date(etabli_le)}")
+        g = _graphique_etats(lignes_etats, f"Engagements par état et par axe au {format_date(d.au)}")
         if g:
             blocs.append(g)
-    sections.append(Section(titres[2], 2, "synthese-engagements", blocs))
+    sections.append(Section(titres[3], 2, "synthese-engagements", blocs))
 
     # -- Complétude
     incomplets = comp.loc[comp["statut"] != "complet", "nom"].tolist()
@@ -233,7 +246,7 @@ def _synthese(d: _Donnees, etabli_le: dt.date) -> tuple[list[Section], dict]:
     if g:
         blocs.append(g)
     blocs.append(_tableau_completude(comp, a))
-    sections.append(Section(titres[3], 2, "synthese-completude", blocs))
+    sections.append(Section(titres[4], 2, "synthese-completude", blocs))
     sections.append(Section(_titre_evolutions(a), 2, "synthese-evolutions", _evolutions(d)))
     return sections, chiffres
 
@@ -298,19 +311,22 @@ def _evolutions(d: _Donnees) -> list:
     change = [d.etats_avant.get(c, NON_RENSEIGNE) != e for c, e in zip(eng["code"], eng["etat"])]
     changes = eng[change]
     if changes.empty:
-        blocs.append(Paragraphe(f"Aucun engagement n'a changé d'état depuis le 31 décembre {a - 1}."))
+        blocs.append(Paragraphe(f"Aucun engagement n'a changé d'état du 31 décembre {a - 1} au "
+                                f"{format_date(d.au)}."))
     else:
-        blocs.append(Paragraphe(f"{_pluriel(len(changes), 'engagement a', 'engagements ont')} changé d'état depuis le "
-                                f"31 décembre {a - 1}."))
-        avant_col = f"État au 31/12/{a - 1}"
+        blocs.append(Paragraphe(f"{_pluriel(len(changes), 'engagement a', 'engagements ont')} changé d'état du "
+                                f"31 décembre {a - 1} au {format_date(d.au)}."))
+        avant_col, apres_col = f"État au 31/12/{a - 1}", f"État au {d.au:%d/%m/%Y}"
         df = pd.DataFrame({
-            "Code": changes["code"], "Engagement": changes["libelle"].map(_majuscule),
+            "Code": changes["code"], "Parent": changes["parent"].fillna(""),
+            "Engagement": changes["libelle"].map(_majuscule),
             avant_col: [d.etats_avant.get(c, NON_RENSEIGNE) for c in changes["code"]],
-            "État actuel": changes["etat"], "Depuis le": changes["date_etat"]}).reset_index(drop=True)
-        blocs.append(Tableau(df, f"Engagements qui ont changé d'état depuis le 31 décembre {a - 1}",
+            apres_col: changes["etat"], "Depuis le": changes["date_etat"]}).reset_index(drop=True)
+        blocs.append(Tableau(df, f"Engagements qui ont changé d'état du 31 décembre {a - 1} au {format_date(d.au)}",
                              "Évolutions engagements", formats={"Depuis le": _date},
-                             pastilles={avant_col: COULEURS_ETATS, "État actuel": COULEURS_ETATS},
-                             largeurs={"Code": 1, "Engagement": 6, avant_col: 1.8, "État actuel": 1.8,
+                             pastilles={avant_col: COULEURS_ETATS, apres_col: COULEURS_ETATS},
+                             facultatives=("Parent",),
+                             largeurs={"Code": 1, "Parent": 1, "Engagement": 6, avant_col: 1.8, apres_col: 1.8,
                                        "Depuis le": 1.9}))
     return blocs
 
@@ -344,24 +360,35 @@ def _tableau_indicateurs(d: _Donnees, df: pd.DataFrame, legende: str, feuille: s
 
 
 def _donnees_indicateurs(d: _Donnees, df: pd.DataFrame) -> pd.DataFrame:
+    """Le tableau des indicateurs (lignes de `d.ter[d.annee]`) : référence, cible, valeur de chaque année, statut ;
+    « Source » cite les dépôts de la valeur de l'année, « Précisions » (écrite sous la ligne) donne l'explication du
+    statut et ce que les partenaires ont écrit à côté de leurs valeurs."""
     valeurs_annee = _valeurs_annee(d)
+    a = d.annee
+    commentaires = [sources.commentaires(d, a, c) for c in df["indicateur"]]
     return pd.DataFrame({
         "Indicateur": df["libelle"], "Code": df["indicateur"], "Unité": df["unite"], "Référence": df["reference"],
         "Année de référence": df["annee_reference"], "Cible": df["cible_finale"], "Année de la cible": df["annee_cible"],
         **{f"Valeur {y}": [valeurs_annee[y].get(c) for c in df["indicateur"]] for y in d.annees},
-        "Statut": [SANS_STATUT if _vide(s) else s for s in df["statut"]], "Explication": df["explication"]})
+        "Statut": [SANS_STATUT if _vide(s) else s for s in df["statut"]], "Explication": df["explication"],
+        "Source": [sources.source(d, a, c) for c in df["indicateur"]],
+        "Commentaires des partenaires": [" ".join(c) for c in commentaires],
+        "Précisions": [("" if _vide(e) else str(e)) + ("" if not c else
+                                                       f" Commentaire{'s' if len(c) > 1 else ''} : {' ; '.join(c)}.")
+                       for e, c in zip(df["explication"], commentaires)]})
 
 
 def _tableau_indicateurs_de(d: _Donnees, t: pd.DataFrame, legende: str, feuille: str) -> Tableau:
     valeurs = tuple(["Référence", "Cible"] + [f"Valeur {y}" for y in d.annees])
     return Tableau(
-        t, legende, feuille, unite="Unité", avec_unite=valeurs, droite=valeurs, detail="Explication",
-        masquees=("Code", "Unité", "Année de référence", "Année de la cible"),
+        t, legende, feuille, unite="Unité", avec_unite=valeurs, droite=valeurs, detail="Précisions",
+        masquees=("Code", "Unité", "Année de référence", "Année de la cible", "Explication",
+                  "Commentaires des partenaires"),
         suffixes={"Référence": "Année de référence", "Cible": "Année de la cible"},
         formats={"Année de référence": _annee, "Année de la cible": _annee}, pastilles={"Statut": COULEURS_STATUT},
         vide="Aucun indicateur ne mesure les engagements de cet axe.",
         largeurs={"Indicateur": max(3.2, 7.4 - 0.9 * len(d.annees)), "Référence": 1.9, "Cible": 1.9,
-                  **{f"Valeur {y}": 1.45 for y in d.annees}, "Statut": 1.9})
+                  **{f"Valeur {y}": 1.45 for y in d.annees}, "Statut": 1.9, "Source": 2.6})
 
 
 def _tableau_engagements(eng: pd.DataFrame, legende: str, feuille: str, dans_document: bool = True) -> Tableau:
@@ -388,11 +415,13 @@ def _donnees_engagements(eng: pd.DataFrame) -> pd.DataFrame:
         source = f"{_date(quand)}" + ("" if _vide(qui) else f", {qui}")
         commentaires.append(f"{com} ({source})" if not _vide(com) else f"État du {source}.")
     df = pd.DataFrame({
-        "Code": eng["code"], "Thématique": eng["noeud"],
+        "Code": eng["code"], "Parent": ["" if _vide(p) else p for p in eng["parent"]], "Thématique": eng["noeud"],
         "Engagement": [("– " if not _vide(p) else "") + _majuscule(lib) for p, lib in zip(eng["parent"],
                                                                                           eng["libelle"])],
         "Porteurs": [("" if _vide(p) else p.replace(";", ", ")) for p in eng["porteurs"]],
-        "État": eng["etat"], "Dernier commentaire": commentaires}).reset_index(drop=True)
+        "État": eng["etat"],
+        "À actualiser": [A_ACTUALISER if x else "" for x in eng["a_actualiser"]],
+        "Dernier commentaire": commentaires}).reset_index(drop=True)
     return df
 
 
@@ -400,23 +429,29 @@ def _tableau_engagements_de(df: pd.DataFrame, legende: str, feuille: str, dans_d
     # Le dernier commentaire s'écrit sous l'engagement, sur toute la largeur : dans une colonne, il étirerait chaque
     # ligne sur cinq ou six lignes.
     return Tableau(df, legende, feuille, pastilles={"État": COULEURS_ETATS}, vide="Aucun engagement.",
-                   detail="Dernier commentaire", dans_document=dans_document,
-                   largeurs={"Code": 1.0, "Thématique": 1.5, "Engagement": 7.0, "Porteurs": 2.8, "État": 1.8})
+                   detail="Dernier commentaire", dans_document=dans_document, facultatives=("Parent", "À actualiser"),
+                   largeurs={"Code": 1.0, "Parent": 1.0, "Thématique": 1.5, "Engagement": 6.4, "Porteurs": 2.6,
+                             "État": 1.8, "À actualiser": 1.9})
 
 
-def _section_axe(d: _Donnees, numero: int, r) -> Section:
+def _section_axe(d: _Donnees, numero: int, rang: int, r) -> Section:
     a = d.annee
     # Les lignes de l'axe, prises dans des tableaux et des listes faits une fois pour tous les axes.
     ter = d.ter[a]
     par_code = _memo(d, "positions_ter", lambda: _positions(ter["indicateur"]))
     pos_ind = [i for c in d.indicateurs["code"] if r.code in d.axes_indicateur.get(c, ()) for i in par_code[c]]
+    # Sous l'axe, ses indicateurs de réalisation et de résultat ; ceux de contexte et de moyens ont leur section.
+    resultats = set(decret.codes_de_nature(d, *decret.NATURES_RESULTATS))
+    codes_ter = _memo(d, "codes_ter", lambda: list(ter["indicateur"]))
+    ailleurs = [i for i in pos_ind if codes_ter[i] not in resultats]
+    pos_ind_tous, pos_ind = pos_ind, [i for i in pos_ind if codes_ter[i] in resultats]
     pos_eng = _memo(d, "engagements_par_axe", lambda: _positions(d.engagements["axe"])).get(r.code, [])
     etats_eng = _memo(d, "etats_engagements", lambda: list(d.engagements["etat"]))
     c = {"atteint": r.nb_atteint, "en bonne voie": r.nb_en_bonne_voie, "en retard": r.nb_en_retard,
          "non renseigné": r.nb_non_renseigne, "sans cible": r.nb_sans_cible}
     jugeables = r.nb_atteint + r.nb_en_bonne_voie + r.nb_en_retard
     etats = _compter(etats_eng[i] for i in pos_eng)
-    texte = (f"{_pluriel(len(pos_eng), 'engagement')}, {_pluriel(len(pos_ind), 'indicateur')}. "
+    texte = (f"{_pluriel(len(pos_eng), 'engagement')}, {_pluriel(len(pos_ind_tous), 'indicateur')}. "
              f"En {a} : {_phrase_comptes(c)}. ")
     bons = r.nb_atteint + r.nb_en_bonne_voie
     texte += (f"Score : {_score(r.score)} ({_pluriel(bons, 'indicateur atteint', 'indicateurs atteints')} ou en "
@@ -426,6 +461,12 @@ def _section_axe(d: _Donnees, numero: int, r) -> Section:
         texte += "Engagements : " + ", ".join(f"{format_nombre(int(etats[e]))} {e}" for e in ORDRE_ETATS
                                               if e in etats) + "."
     blocs = [Paragraphe(texte)]
+    if ailleurs:
+        blocs.append(Paragraphe(
+            f"{_pluriel(len(ailleurs), 'indicateur de contexte ou de moyens', 'indicateurs de contexte ou de moyens')} "
+            f"de cet axe ({', '.join(codes_ter[i] for i in ailleurs)}) se {'lit' if len(ailleurs) == 1 else 'lisent'} "
+            "dans les sections « Évolution de la situation des quartiers » et « Moyens mobilisés » ; le score de "
+            "l'axe les compte.", "note"))
     pos_sous = [i for i, n in enumerate(d.noeuds["code"]) if n != r.code and d.racine.get(n) == r.code]
     if pos_sous:
         blocs.append(_tableau_noeuds(d.noeuds.take(pos_sous), f"Avancement des thématiques de l'axe {r.code} en {a}",
@@ -443,7 +484,7 @@ def _section_axe(d: _Donnees, numero: int, r) -> Section:
                                          f"cible, valeurs et statut en {a}", f"Axe {r.code} indicateurs"))
     blocs.append(_engagements_de(d, pos_eng, f"Engagements de l'axe {r.code} : état et dernier commentaire",
                                  f"Axe {r.code} engagements"))
-    return Section(_titre_axe(numero, r.code, r.libelle), 1, f"axe-{_ancre(r.code)}", blocs)
+    return Section(_titre_axe(numero, rang, r.code, r.libelle), 2, f"axe-{_ancre(r.code)}", blocs)
 
 
 def _sections_quartiers(d: _Donnees, numero: int) -> list[Section]:
@@ -467,8 +508,8 @@ def _sections_quartiers(d: _Donnees, numero: int) -> list[Section]:
         lignes_graph.append((_court(q.libelle, 40), c))
         resume.append({"Quartier": q.libelle, "Code": q.code, "Type": q.type, "Communes": q.communes_noms,
                        "Indicateurs": len(pos), **{_majuscule(s): c[s] for s in avancement.STATUTS}})
-    intro = [Paragraphe(
-        f"Pour chaque quartier, les indicateurs qui y ont une valeur, une référence ou une cible, évalués sur le "
+    intro = decret.blocs_contexte(d) + [Paragraphe(
+        f"Puis, pour chaque quartier, les indicateurs qui y ont une valeur, une référence ou une cible, évalués sur le "
         f"quartier et comparés au territoire entier en {a}. Pour un taux, l'écart au territoire est en points ; pour un "
         "nombre, la part du quartier dans le total du territoire.")]
     g = _graphique_statuts(lignes_graph, f"Indicateurs par statut et par quartier en {a}", "quartier")
@@ -487,10 +528,10 @@ def _sections_quartiers(d: _Donnees, numero: int) -> list[Section]:
         # La colonne du territoire est faite d'une liste : sans aucune valeur, pandas en ferait une colonne d'objets.
         if pos and any(valeur_ter.get(codes_q[j]) is not None for j in pos):
             if tous is None:
-                tous = _donnees_quartier(per_q, a, valeur_ter, statut_ter)
+                tous = _donnees_quartier(per_q, a, valeur_ter, statut_ter, d)
             df = _extraire(tous, pos)
         else:
-            df = _donnees_quartier(per_q.take(pos) if pos else d.per.iloc[0:0], a, valeur_ter, statut_ter)
+            df = _donnees_quartier(per_q.take(pos) if pos else d.per.iloc[0:0], a, valeur_ter, statut_ter, d)
         tab = Tableau(
             df, f"{q.libelle} : indicateurs du quartier comparés au territoire en {a}", f"QPV {q.code}",
             unite="Unité", avec_unite=(f"Quartier {a}", "Cible du quartier", f"Territoire {a}"),
@@ -500,7 +541,8 @@ def _sections_quartiers(d: _Donnees, numero: int) -> list[Section]:
             droite=(f"Quartier {a}", "Cible du quartier", f"Territoire {a}", "Comparaison au territoire"),
             vide="Aucun indicateur n'a de valeur, de référence ni de cible pour ce quartier.",
             largeurs={"Indicateur": 5.4, f"Quartier {a}": 1.3, "Cible du quartier": 1.7, "Statut du quartier": 1.8,
-                      f"Territoire {a}": 1.4, "Statut du territoire": 1.8, "Comparaison au territoire": 1.6})
+                      f"Territoire {a}": 1.4, "Statut du territoire": 1.8, "Comparaison au territoire": 1.6,
+                      "Source": 2.6})
         c = _comptes(statuts_q[j] for j in pos)
         type_q = "Territoire de veille active" if q.type == "Veille active" else "Quartier prioritaire"
         plusieurs = ";" in str(q.communes or "")
@@ -512,8 +554,9 @@ def _sections_quartiers(d: _Donnees, numero: int) -> list[Section]:
     return sections
 
 
-def _donnees_quartier(sous: pd.DataFrame, a: int, valeur_ter: dict, statut_ter: dict) -> pd.DataFrame:
-    """Le tableau d'un quartier (les lignes de `d.per` de ce quartier), comparé au territoire."""
+def _donnees_quartier(sous: pd.DataFrame, a: int, valeur_ter: dict, statut_ter: dict, d: _Donnees) -> pd.DataFrame:
+    """Le tableau d'un quartier (les lignes de `d.per` de ce quartier), comparé au territoire ; « Source » cite le dépôt
+    de la valeur du quartier."""
     comparaisons = []
     for code, unite, v in zip(sous["indicateur"], sous["unite"], sous["valeur"]):
         vt = valeur_ter.get(code)
@@ -534,7 +577,8 @@ def _donnees_quartier(sous: pd.DataFrame, a: int, valeur_ter: dict, statut_ter: 
         "Année de la cible": sous["annee_cible"], "Statut du quartier": sous["statut"],
         f"Territoire {a}": [valeur_ter.get(c) for c in sous["indicateur"]],
         "Statut du territoire": [statut_ter.get(c, SANS_STATUT) for c in sous["indicateur"]],
-        "Comparaison au territoire": comparaisons}).reset_index(drop=True)
+        "Comparaison au territoire": comparaisons,
+        "Source": [sources.citation(d, [x]) for x in sous["depot_id"]]}).reset_index(drop=True)
     return df
 
 
@@ -716,9 +760,15 @@ def _sections_methode(d: _Donnees, lettre: str, etabli_le: dt.date) -> list[Sect
                                    f"de moins de {tol} % du chemin à parcourir."),
         (avancement.EN_RETARD, "Sinon."),
     ], columns=["Statut", "Quand"])
+    donnees = sources.date_des_donnees(d)
     intro = [Paragraphe(
-        f"Ce rapport est établi le {format_date(etabli_le)} à partir de la base perr-metrics, sans ressaisie : chaque "
-        "chiffre vient des valeurs déposées par les partenaires. Pour chaque indicateur, périmètre et période, la "
+        f"Ce rapport est établi le {format_date(etabli_le)} à partir de la base perr-metrics, sans ressaisie ; ses "
+        + (f"valeurs sont celles déposées jusqu'au {_date(donnees)}" if donnees is not None else
+           "tableaux ne contiennent encore aucune valeur déposée")
+        + f", l'état des engagements celui du {format_date(d.au)}. Refait plus tard, il donne les mêmes états "
+          "(ceux qui datent d'avant cette date) ; une valeur déposée depuis y entrerait, avec son dépôt. Chaque "
+        "chiffre vient des valeurs déposées par les partenaires, et cite son dépôt (colonne « Source »). Pour chaque "
+        "indicateur, périmètre et période, la "
         "valeur retenue est celle du dépôt le plus récent que la coordination n'a pas marqué « à corriger » ; les "
         "valeurs antérieures restent dans l'historique de la base.")]
     if d.p.get("demonstration"):
@@ -746,20 +796,20 @@ def _sections_methode(d: _Donnees, lettre: str, etabli_le: dt.date) -> list[Sect
             "les indicateurs non renseignés ou sans cible n'y entrent pas.",
         ])]))
     ind = d.indicateurs
-    sources = ind["source"].fillna("non précisée")
+    sources_ind = ind["source"].fillna("non précisée")
     if len(ind):
         # Le groupement de pandas (une fonction par groupe) fait en un parcours : mêmes groupes, dans le même ordre.
         groupes: dict = {}
-        for source, signataire in zip(sources, ind["signataire"]):
+        for source, signataire in zip(sources_ind, ind["signataire"]):
             g = groupes.setdefault(source, [0, {}])
             g[0] += 1
             if not _vide(signataire):
                 g[1][signataire] = None
-        src = pd.DataFrame({"source": pd.array(list(groupes), dtype=sources.dtype),
+        src = pd.DataFrame({"source": pd.array(list(groupes), dtype=sources_ind.dtype),
                             "n": [g[0] for g in groupes.values()],
                             "par": [", ".join(g[1]) for g in groupes.values()]})
     else:
-        src = ind.assign(source=sources).groupby("source", sort=False).agg(
+        src = ind.assign(source=sources_ind).groupby("source", sort=False).agg(
             n=("code", "size"), par=("signataire", lambda s: ", ".join(dict.fromkeys(s.dropna())))).reset_index()
     src = src.sort_values(["n", "source"], ascending=[False, True])
     df = pd.DataFrame({"Source": src["source"], "Indicateurs": src["n"].astype("int64"),
@@ -775,15 +825,26 @@ def _sections_methode(d: _Donnees, lettre: str, etabli_le: dt.date) -> list[Sect
                 largeurs={"Source": 3.5, "Indicateurs": 1.1, "Déclarés par": 4.5}),
         Tableau(sigles, "Codes des signataires et partenaires", "Signataires",
                 largeurs={"Code": 1.8, "Signataire ou partenaire": 4.5, "Catégorie": 2, "Signe le protocole": 1.3})]))
-    dep = _depots_annee(d).sort_values("depose_le")
+    # Les dépôts de chaque valeur que montre le rapport, de toutes ses années, et les autres dépôts de l'année (ceux
+    # qu'un dépôt plus récent remplace, ou marqués « à corriger »).
+    cites = set(sources.depots_cites(d))
+    annee_ids = set(_depots_annee(d)["id"].astype("int64"))
+    dep = d.depots[d.depots["id"].astype("int64").isin(cites | annee_ids)].sort_values("depose_le")
+    tab = _tableau_depots(dep, f"Les dépôts dont viennent les chiffres du rapport, et les autres dépôts pour {a}",
+                          "Dépôts")
+    tab.donnees["Fait foi"] = ["oui" if int(i) in cites else "non" for i in tab.donnees["N°"]]
+    tab.largeurs["Fait foi"] = 1
     sections.append(Section(titres[3], 2, "methode-depots", [
-        Paragraphe(f"{_pluriel(len(dep), 'dépôt')} pour {a}, du plus ancien au plus récent. Un dépôt marqué « à "
-                   "corriger » ne fait pas foi ; un dépôt plus récent pour la même valeur la remplace."),
-        _tableau_depots(dep, f"Les dépôts pour {a}", "Dépôts")]))
+        Paragraphe(f"{_pluriel(len(cites), 'dépôt')} {accord(len(cites), 'fournit', 'fournissent')} les valeurs "
+                   f"de ce rapport, de {d.annees[0]} à {a} (« Fait foi » : oui) ; "
+                   f"{_pluriel(len(dep) - len(cites & set(dep['id'].astype('int64'))), 'autre dépôt')} pour {a} "
+                   "n'en fournit aucune : une valeur plus récente le remplace, ou il est marqué « à corriger ». Du plus "
+                   "ancien au plus récent ; le numéro est celui que citent les colonnes « Source »."),
+        tab]))
     return sections
 
 
-ANNEXE_SIGNATAIRES, ANNEXE_METHODE = "A", "B"
+ANNEXE_AVIS, ANNEXE_SIGNATAIRES, ANNEXE_METHODE = "A", "B", "C"
 
 
 def _annee_lue(annee) -> int:
@@ -811,65 +872,94 @@ class Apercu:
         return _nom_fichier(self.protocole, self.annee)
 
 
+def _sommaire(annee: int, axes: pd.DataFrame, qpv, avis: list, signataires: list) -> list[tuple[int, str]]:
+    """(niveau, titre) de chaque section du rapport, dans l'ordre : ce qu'écrit `construire_rapport` et que montre
+    l'aperçu. `axes` : code et libellé des axes ; `qpv` : les libellés des quartiers ; `avis` : les avis joints ;
+    `signataires` : les libellés de ceux qui ont une fiche."""
+    sommaire = [(n, t) for t, n in _TITRES_SYNTHESE] + [(2, _titre_evolutions(annee))]
+    sommaire.append((1, decret.titre_orientations(2)))
+    sommaire.append((1, _titre_quartiers(3)))
+    sommaire += [(2, _titre_quartier(3, i, libelle)) for i, libelle in enumerate(qpv, start=1)]
+    sommaire += [(1, decret.titre_actions(4, annee)), (1, decret.titre_moyens(5, annee)),
+                 (1, decret.titre_resultats(6, annee))]
+    sommaire += [(2, _titre_axe(6, i, code, libelle))
+                 for i, (code, libelle) in enumerate(zip(axes["code"], axes["libelle"]), start=1)]
+    sommaire += [(1, decret.titre_perspectives(7)), (1, decret.titre_renouvellement(8))]
+    sommaire.append((1, decret.titre_annexe_avis(ANNEXE_AVIS)))
+    sommaire += [(2, decret.titre_avis(ANNEXE_AVIS, i, t)) for i, t in enumerate(avis, start=1)]
+    sommaire.append((1, _titre_annexe_signataires(ANNEXE_SIGNATAIRES)))
+    sommaire += [(2, _titre_signataire(ANNEXE_SIGNATAIRES, k, lib)) for k, lib in enumerate(signataires, start=1)]
+    sommaire += [(n, t) for t, n in _titres_methode(ANNEXE_METHODE)]
+    return sommaire
+
+
 @operation("consulter_pilotage")
-def apercu(store: Store, protocole: str, annee: int | str, *, etabli_le: dt.date | None = None) -> Apercu:
-    """L'aperçu du rapport de `construire_rapport(store, protocole, annee, etabli_le=…)` (mêmes erreurs, mêmes
+def apercu(store: Store, protocole: str, annee: int | str, au: dt.date | None = None, *,
+           etabli_le: dt.date | None = None) -> Apercu:
+    """L'aperçu du rapport de `construire_rapport(store, protocole, annee, etabli_le=…, au=…)` (mêmes erreurs, mêmes
     droits) : une lecture des valeurs de la seule année, l'évaluation au territoire, la complétude de l'année, les
-    engagements et leur état, et de quoi nommer les sections (axes, quartiers, signataires qui ont une fiche)."""
+    engagements et leur état, et de quoi nommer les sections (axes, quartiers, avis, signataires qui ont une fiche)."""
     annee = _annee_lue(annee)
     etabli_le = etabli_le or dt.date.today()
-    def petites_lectures(autre):
-        return (autre.requete(avancement._SQL_NOEUDS, [protocole]).query("profondeur == 1"),
-                _engagements_et_etats(autre, protocole, etabli_le)[0], _indicateurs(autre, protocole),
-                _signataires(autre, protocole), _depots_de_l_annee(_depots(autre, protocole), annee))
-
+    date_etats = date_des_etats(annee, au, etabli_le)
     with requetes._session(store) as s:
         p = _protocole_et_annee(s, protocole, annee)
-        # Les petites lectures (arborescence, engagements et leur état, indicateurs, signataires, dépôts) menées à côté,
-        # sur un second curseur, pendant les deux lectures des valeurs et l'évaluation.
-        with requetes._a_cote(s, petites_lectures) as a_cote:
-            d = avancement._charger_periodes(s, protocole, [str(annee)])[0]
-            comp, _ = _completudes(s, protocole, annee, False)
-            ter = avancement._au_territoire(d, None)
-        axes, eng, ind, sig, dep = a_cote.result()
+        d = avancement._charger_periodes(s, protocole, [str(annee)])[0]
+        comp, _ = _completudes(s, protocole, annee, False)
+        ter = avancement._au_territoire(d, None)
+        axes = s.requete(avancement._SQL_NOEUDS, [protocole]).query("profondeur == 1")
+        eng = _engagements_et_etats(s, protocole, date_etats)[0]
+        ind, sig = _indicateurs(s, protocole), _signataires(s, protocole)
+        dep = _depots_de_l_annee(_depots(s, protocole), annee)
+        avis = textes._textes(s, protocole, annee).avis
     intro, chiffres = _intro_synthese(p, annee, ter, comp, eng)
-
-    sommaire = [(n, t) for t, n in _TITRES_SYNTHESE] + [(2, _titre_evolutions(annee))]
-    sommaire += [(1, _titre_axe(i, code, libelle))
-                 for i, (code, libelle) in enumerate(zip(axes["code"], axes["libelle"]), start=2)]
-    numero = len(axes) + 2
-    sommaire.append((1, _titre_quartiers(numero)))
     qpv = d.perimetres.loc[d.perimetres["niveau"] == "QPV", "perimetre_libelle"]
-    sommaire += [(2, _titre_quartier(numero, i, libelle)) for i, libelle in enumerate(qpv, start=1)]
-    sommaire.append((1, _titre_annexe_signataires(ANNEXE_SIGNATAIRES)))
     fiches, _ = _fiches_signataires(sig, _porteurs(eng), _positions(ind["signataire"]), _positions(dep["signataire"]))
-    sommaire += [(2, _titre_signataire(ANNEXE_SIGNATAIRES, k, f[0].libelle)) for k, f in enumerate(fiches, start=1)]
-    sommaire += [(n, t) for t, n in _titres_methode(ANNEXE_METHODE)]
-    return Apercu(p, annee, chiffres, intro, sommaire)
+    return Apercu(p, annee, chiffres, intro, _sommaire(annee, axes, qpv, avis, [f[0].libelle for f in fiches]))
 
 
 @operation("consulter_pilotage")
-def construire_rapport(store: Store, protocole: str, annee: int | str, *,
+def construire_rapport(store: Store, protocole: str, annee: int | str, au: dt.date | None = None, *,
                        etabli_le: dt.date | None = None) -> Rapport:
-    """Le contenu du rapport annuel d'évaluation d'un protocole pour une année, indépendant du format.
+    """Le contenu du rapport annuel d'un protocole pour une année, indépendant du format : les sections du rapport
+    sur la mise en œuvre de la politique de la ville (décret n° 2015-1118), avec la synthèse pour le COPIL.
 
-    `etabli_le` (aujourd'hui par défaut) est la date du rapport : l'état des engagements est celui de cette date.
-    Lève `requetes.ProtocoleInconnu` pour un protocole absent de la base et `RapportImpossible` pour une année hors de
-    sa période (messages en français). Les graphiques n'ont pas encore d'image : `rendre_images` (appelé par
-    `ecrire_pdf` et `ecrire_docx`) les produit.
+    `etabli_le` (aujourd'hui par défaut) est la date où le rapport est établi ; `au`, celle de l'état des engagements
+    (par défaut le 31 décembre de l'année, ou `etabli_le` si l'année n'est pas finie) : le rapport d'une année, refait
+    plus tard, donne les mêmes états. Lève `requetes.ProtocoleInconnu` pour un protocole absent de la base et
+    `RapportImpossible` pour une année hors de sa période (messages en français). Les graphiques n'ont pas encore
+    d'image : `rendre_images` (appelé par `ecrire_pdf` et `ecrire_docx`) les produit.
     """
     annee = _annee_lue(annee)
     etabli_le = etabli_le or dt.date.today()
     with requetes._session(store) as session:   # une session déjà ouverte sert telle quelle
-        d = _charger(session, protocole, annee, etabli_le)
-    synthese, chiffres = _synthese(d, etabli_le)
+        d = _charger(session, protocole, annee, etabli_le, au)
+    synthese, chiffres = _synthese(d)
     sections = list(synthese)
+    sections.append(decret.section_orientations(d, 2))
+    sections += _sections_quartiers(d, 3)
+    sections.append(decret.section_actions(d, 4))
+    sections.append(decret.section_moyens(d, 5))
+    sections.append(Section(decret.titre_resultats(6, annee), 1, "resultats", decret.blocs_resultats(d)))
     axes = d.noeuds[d.noeuds["profondeur"] == 1]
-    for i, r in enumerate(axes.itertuples(), start=2):
-        sections.append(_section_axe(d, i, r))
-    sections += _sections_quartiers(d, len(axes) + 2)
+    for i, r in enumerate(axes.itertuples(), start=1):
+        sections.append(_section_axe(d, 6, i, r))
+    sections.append(decret.section_texte(d, textes.PERSPECTIVES, decret.titre_perspectives(7), "perspectives"))
+    sections.append(decret.section_texte(d, textes.RENOUVELLEMENT, decret.titre_renouvellement(8),
+                                         "renouvellement-urbain"))
+    sections += decret.sections_avis(d, ANNEXE_AVIS)
     sections += _sections_annexes(d, ANNEXE_SIGNATAIRES)
     sections += _sections_methode(d, ANNEXE_METHODE, etabli_le)
     return Rapport(protocole=d.p, annee=annee, titre=f"Rapport annuel d'évaluation {annee}",
                    demonstration=bool(d.p.get("demonstration")), etabli_le=etabli_le,
-                   couverture=_couverture(d, etabli_le), sections=sections, chiffres=chiffres)
+                   couverture=_couverture(d, etabli_le), sections=sections, chiffres=chiffres, au=d.au)
+
+
+@operation("consulter_pilotage")
+def synthese_proposee(store: Store, protocole: str, annee: int | str, au: dt.date | None = None) -> str:
+    """La synthèse pour le COPIL tirée des données (celle qu'écrit le rapport quand la coordination n'en a pas
+    enregistré), en texte simple, pour que la coordination la reprenne sur la page « Rapport annuel »."""
+    annee = _annee_lue(annee)
+    with requetes._session(store) as session:
+        d = _charger(session, protocole, annee, dt.date.today(), au)
+    return copil.synthese_generee(d)

@@ -164,8 +164,9 @@ def _largeurs(t: Tableau, cols: list[str]) -> list[float]:
 
 @dataclass
 class Graphique:
-    """Un graphique Plotly, son texte de remplacement (`alt`, ce que lit un lecteur d'écran) et sa légende. `png` est
-    rempli par `rendre_images` ; s'il reste vide, les rendus écrivent un encadré à la place.
+    """Un graphique Plotly, son texte de remplacement (`alt`, ce que lit un lecteur d'écran) et sa légende. `svg` (le
+    dessin, pour le PDF) et `png` (pour Word) sont remplis par `rendre_images` et `images_png` ; s'ils restent vides,
+    les rendus écrivent un encadré à la place.
 
     `description` : les arguments de `_figure` (tracés et mise en page, des listes et des dictionnaires) ; la figure
     Plotly (`figure`) n'est construite qu'à la première demande, par la mise en images : construire et valider les
@@ -179,6 +180,7 @@ class Graphique:
     largeur: int = 1000
     hauteur: int = 420
     png: bytes | None = None
+    svg: str | None = None
     _fig: object = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -212,6 +214,7 @@ class Rapport:
     sections: list[Section]
     chiffres: dict = field(default_factory=dict)   # les comptes de la synthèse, pour la page et les tests
     images_indisponibles: str | None = None
+    au: dt.date | None = None      # la date de l'état des engagements (31 décembre de l'année, par défaut)
 
     @property
     def nom_fichier(self) -> str:
@@ -312,8 +315,14 @@ def _date_heure(x) -> str:
     return "" if _vide(x) else format_date_heure(pd.Timestamp(x).to_pydatetime())
 
 
+def accord(n: int, singulier: str, pluriel: str | None = None) -> str:
+    """Le mot accordé au nombre, à la française (singulier pour 0 et 1) : `accord(3, "indicateur")` → « indicateurs »."""
+    return singulier if abs(n) < 2 else (pluriel or singulier + "s")
+
+
 def _pluriel(n: int, mot: str, pluriel: str | None = None) -> str:
-    return f"{format_nombre(n)} {mot if abs(n) < 2 else (pluriel or mot + 's')}"
+    """Le nombre et le mot accordé : `_pluriel(3, "indicateur")` → « 3 indicateurs »."""
+    return f"{format_nombre(n)} {accord(n, mot, pluriel)}"
 
 
 def _annee(x) -> str:

@@ -18,6 +18,7 @@ from perr_metrics.depots import depot as depots
 from perr_metrics.referentiel import requetes
 from perr_metrics.acces.droits import exiger, perimetre_de
 from .document import NON_RENSEIGNE, RapportImpossible, _vide
+from . import textes as textes_rapport
 
 
 # ====================================================================================================================
@@ -45,6 +46,11 @@ class _Donnees:
     racine: dict            # code de nœud → code de son axe (nœud racine)
     axes_indicateur: dict   # indicateur → [axes], dans l'ordre de l'arbre
     etats_saisis: bool      # au moins un état d'engagement saisi
+    au: dt.date = None      # la date de l'état des engagements (31 décembre de l'année, ou celle demandée)
+    textes: textes_rapport.Textes = textes_rapport.AUCUN   # ce qu'a écrit la coordination, les avis joints
+    valeurs: dict = field(default_factory=dict)    # année → {(indicateur, périmètre): (valeur, période, dépôt)}
+    commentaires: dict = field(default_factory=dict)   # (indicateur, périmètre, période) → commentaire du partenaire
+    evaluations: dict = field(default_factory=dict, repr=False)   # année → données d'avancement (`avancement._Donnees`)
     memo: dict = field(default_factory=dict, repr=False)   # ce que plusieurs sections partagent, calculé une fois
 
 
@@ -208,7 +214,7 @@ def _signataires(store, protocole: str) -> pd.DataFrame:
 # Les indicateurs de `requetes.indicateurs` (mêmes lignes, même ordre, mêmes types), avec les seules colonnes dont le
 # rapport se sert.
 _SQL_INDICATEURS = """
-    SELECT i.code, i.libelle, i.unite, i.signataire, i.niveau, i.source, x.engagements
+    SELECT i.code, i.libelle, i.unite, i.signataire, i.niveau, i.source, x.engagements, i.nature, i.financement
     FROM indicateur i
     LEFT JOIN (SELECT indicateur, string_agg(engagement, ';' ORDER BY engagement) AS engagements
                FROM indicateur_engagement WHERE protocole = $code GROUP BY 1) x ON x.indicateur = i.code
@@ -218,8 +224,8 @@ _SQL_INDICATEURS = """
 
 
 def _indicateurs(store, protocole: str) -> pd.DataFrame:
-    """`requetes.indicateurs(store, protocole)`, ses colonnes code, libelle, unite, signataire, niveau, source et
-    engagements (même droit)."""
+    """`requetes.indicateurs(store, protocole)`, ses colonnes code, libelle, unite, signataire, niveau, source,
+    engagements, nature et financement (même droit)."""
     exiger(store, "consulter_referentiel")
     return store.lire(lambda con: con.execute(_SQL_INDICATEURS, {"code": protocole}).df())
 
@@ -268,17 +274,78 @@ def _au_perimetre_qpv(d) -> pd.DataFrame:
     return df
 
 
-def _engagements_et_etats(store, protocole: str, etabli_le: dt.date) -> tuple[pd.DataFrame, bool]:
-    """Les engagements (`_engagements`) avec l'état de chacun à la date du rapport (« non renseigné » sans état), et
-    s'il y a au moins un état saisi. Aujourd'hui, les états courants (ceux de la page « Engagements ») ; un rapport
-    daté d'avant (pour le refaire à l'identique) ignore les états saisis depuis."""
+#: Un état d'engagement qui n'a pas bougé depuis plus longtemps est signalé (sauf un engagement réalisé ou abandonné).
+DELAI_ACTUALISATION = dt.timedelta(days=365)
+A_ACTUALISER = "non mis à jour depuis plus d'un an"
+
+
+def _ordre_arbre(eng: pd.DataFrame) -> pd.DataFrame:
+    """Les engagements dans l'ordre de l'arbre : chaque engagement suivi de ses sous-engagements (eux-mêmes suivis des
+    leurs), dans l'ordre du référentiel à chaque niveau (à Blois, B004, sous-engagement de B003, vient après B003)."""
+    codes = list(eng["code"])
+    connus = set(codes)
+    enfants: dict = {}
+    racines = []
+    for i, (c, p) in enumerate(zip(codes, eng["parent"])):
+        if _vide(p) or p not in connus or p == c:
+            racines.append(i)
+        else:
+            enfants.setdefault(p, []).append(i)
+    ordre, vus = [], set()
+
+    def suivre(i):
+        if i in vus:
+            return
+        vus.add(i)
+        ordre.append(i)
+        for j in enfants.get(codes[i], []):
+            suivre(j)
+    for i in racines:
+        suivre(i)
+    ordre += [i for i in range(len(codes)) if i not in vus]    # un cycle (refusé à l'import) : à la fin
+    return eng.take(ordre).reset_index(drop=True) if ordre != list(range(len(codes))) else eng
+
+
+def _engagements_et_etats(store, protocole: str, au: dt.date) -> tuple[pd.DataFrame, bool]:
+    """Les engagements (`_engagements`), dans l'ordre de l'arbre, avec l'état de chacun au `au` (« non renseigné »
+    sans état) et s'il y a au moins un état saisi. Colonne `a_actualiser` : un état ni réalisé ni abandonné qui date
+    de plus d'un an au `au`. Aujourd'hui ou après, les états courants (ceux de la page « Engagements ») ; avant, les
+    états saisis depuis avec une date postérieure sont ignorés (le rapport d'une année se refait à l'identique)."""
     eng = _engagements(store, protocole)
-    etats = (_etats_courants(store, protocole) if etabli_le >= dt.date.today()
-             else _etats_au(store, protocole, etabli_le))
-    eng = eng.merge(etats, on="code", how="left")
+    etats = (_etats_courants(store, protocole) if au >= dt.date.today()
+             else _etats_au(store, protocole, au))
+    eng = _ordre_arbre(eng.merge(etats, on="code", how="left"))
     etats_saisis = bool(eng["etat"].notna().any())
     eng["etat"] = eng["etat"].fillna(NON_RENSEIGNE)
+    limite = pd.Timestamp(au - DELAI_ACTUALISATION)
+    eng["a_actualiser"] = [not _vide(d) and e not in ("réalisé", "abandonné") and pd.Timestamp(d) < limite
+                           for e, d in zip(eng["etat"], eng["date_etat"])]
     return eng, etats_saisis
+
+
+def date_des_etats(annee: int, au: dt.date | None, etabli_le: dt.date) -> dt.date:
+    """La date de l'état des engagements d'un rapport : celle demandée (`au`), sinon le 31 décembre de l'année — ou
+    le jour où il est établi, si l'année n'est pas finie."""
+    if au is not None:
+        return au
+    return min(dt.date(annee, 12, 31), etabli_le)
+
+
+# Les commentaires que les partenaires ont écrits à côté des valeurs qui font foi (`depots.SQL_VALEURS_COURANTES`), des
+# années du rapport : ce qu'ils disent de leurs chiffres, que le rapport cite avec leur dépôt.
+_SQL_COMMENTAIRES = f"""
+    SELECT c.indicateur, c.perimetre, c.periode, v.commentaire
+    FROM ({depots.SQL_VALEURS_COURANTES_DU_PROTOCOLE.replace('?', '$p')}) c
+    JOIN valeur v ON v.depot_id = c.depot_id AND v.indicateur = c.indicateur AND v.perimetre = c.perimetre
+                 AND v.periode = c.periode
+    WHERE c.annee BETWEEN $debut AND $fin AND v.commentaire IS NOT NULL AND trim(v.commentaire) <> ''
+"""
+
+
+def _commentaires(store, protocole: str, debut: int, fin: int) -> dict:
+    lignes = store.lire(lambda con: con.execute(_SQL_COMMENTAIRES, {"p": protocole, "debut": debut,
+                                                                    "fin": fin}).fetchall())
+    return {(i, p, q): str(c).strip() for i, p, q, c in lignes}
 
 
 def _protocole_et_annee(store, protocole: str, annee: int) -> dict:
@@ -291,7 +358,7 @@ def _protocole_et_annee(store, protocole: str, annee: int) -> dict:
     return p
 
 
-def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
+def _charger(store, protocole: str, annee: int, etabli_le: dt.date, au: dt.date | None = None) -> _Donnees:
     p = _protocole_et_annee(store, protocole, annee)
     debut = int(p["annee_debut"])
     annees = list(range(debut, annee + 1))
@@ -314,7 +381,8 @@ def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
         return code
     racine = {c: racine_de(c) for c in arbre["code"]}
 
-    eng, etats_saisis = _engagements_et_etats(store, protocole, etabli_le)
+    au = date_des_etats(annee, au, etabli_le)
+    eng, etats_saisis = _engagements_et_etats(store, protocole, au)
     eng["axe"] = eng["noeud"].map(racine)
     etats_avant = {}
     if annee > debut:
@@ -340,4 +408,7 @@ def _charger(store, protocole: str, annee: int, etabli_le: dt.date) -> _Donnees:
         noeuds=avancement.comptes_par_noeud(d.noeuds, d.appartenance, tables[-1]),
         comp=comp, comp_avant=comp_avant,
         depots=_depots(store, protocole), racine=racine, axes_indicateur=axes_indicateur,
-        etats_saisis=etats_saisis)
+        etats_saisis=etats_saisis, au=au, textes=textes_rapport._textes(store, protocole, annee),
+        valeurs={a: x.valeurs for a, x in zip(annees, ds)},
+        commentaires=_commentaires(store, protocole, debut, annee),
+        evaluations=dict(zip(annees, ds)))

@@ -1,21 +1,29 @@
 """Les graphiques du rapport (Plotly, décrits en dictionnaires) et leur mise en images.
 
-`rendre_images` produit le PNG de chaque graphique, hors ligne, par kaleido (Chromium), une fois par rapport : le PDF et
-le document Word les partagent. Sans Chromium (ou sans kaleido), chaque graphique est remplacé par un encadré qui le
-dit : le rapport sort quand même.
+Les graphiques du rapport sont des barres horizontales (empilées, superposées, avec losanges, textes et repères) :
+`rendre_images` les dessine directement en SVG à partir de leur description (`_dessiner`, quelques millisecondes, sans
+navigateur), une fois par rapport ; le PDF les emploie tels quels, et `images_png` en tire les PNG de Word (par Typst,
+en une compilation pour tous). Une figure que le dessin ne sait pas lire (une figure Plotly toute faite, un autre type
+de tracé) passe par kaleido (Chromium, un seul navigateur pour toutes) ; sans lui, chaque graphique est remplacé par un
+encadré qui le dit : le rapport sort quand même.
 """
 from __future__ import annotations
 
 import asyncio
+import functools
+import html
+import math
 import os
+import tempfile
 import threading
+from pathlib import Path
 
 import pandas as pd
 
 from perr_metrics.pilotage import avancement
 from perr_metrics.commun.couleurs import COULEURS_COMPLETUDE, COULEURS_STATUT
-from perr_metrics.commun.formats import format_pourcent
-from .document import (COULEURS_ETATS, Graphique, ORDRE_ETATS, Rapport, _RANG_STATUT, _court, _description, _vide,
+from perr_metrics.commun.formats import format_nombre, format_pourcent
+from .document import (COULEURS_ETATS, POLICE, Graphique, ORDRE_ETATS, Rapport, _RANG_STATUT, _description, _vide,
                        journal)
 
 
@@ -76,9 +84,10 @@ def _progression(colonnes: dict[str, list], annee: int, legende: str) -> Graphiq
     df = {c: [v[i] for i in garder] for c, v in colonnes.items()}
     etiquettes, vus = [], set()
     for code, lib in zip(df["indicateur"], df["libelle"]):
-        e = _court(lib, 52) + "  "
+        # Le libellé entier : le dessin du graphique le coupe en lignes (il n'est plus tronqué).
+        e = ("" if _vide(lib) else str(lib)) + "  "
         if e in vus:   # deux libellés identiques resteraient confondus sur l'axe : le code les distingue
-            e = f"{_court(lib, 40)} [{code}]  "
+            e = f"{e.rstrip()} [{code}]  "
         vus.add(e)
         etiquettes.append(e)
     prog = [None if _vide(x) else 100 * x for x in df["progression"]]
@@ -150,11 +159,11 @@ def _graphique_completude(df: pd.DataFrame, annee: int) -> Graphique | None:
     for statut, couleur in COULEURS_COMPLETUDE.items():
         idx = [i for i, s in enumerate(statuts) if s == statut]
         if idx:
-            traces.append(dict(type="bar", orientation="h", name=statut, y=[_court(noms[i], 48) + "  " for i in idx],
+            traces.append(dict(type="bar", orientation="h", name=statut, y=[str(noms[i]) + "  " for i in idx],
                                x=[taux[i] for i in idx], marker=dict(color=couleur),
                                text=[format_pourcent(taux[i], 0) for i in idx], textposition="outside",
                                cliponaxis=False, textfont=dict(size=13)))
-    ordre = [_court(n, 48) + "  " for n in df["nom"]]
+    ordre = [str(n) + "  " for n in df["nom"]]
     hauteur = 150 + 27 * len(df)
     fig = _description(traces, hauteur, dict(title=dict(text=f"Valeurs {annee} reçues sur valeurs attendues"),
                                         range=[0, 112], tickvals=list(range(0, 101, 20)),
@@ -167,7 +176,279 @@ def _graphique_completude(df: pd.DataFrame, annee: int) -> Graphique | None:
 
 
 # ====================================================================================================================
-# Images des graphiques (kaleido + Chromium, hors ligne)
+# Dessin SVG des graphiques (sans navigateur)
+# ====================================================================================================================
+
+class NonDessinable(ValueError):
+    """La description d'un graphique sort de ce que `_dessiner` sait lire : kaleido s'en charge."""
+
+
+_LARGEUR = 1000          # px : le dessin est à l'échelle d'une page A4 (18 cm de large ; 15 px ≈ 7,7 pt imprimés)
+_TAILLE = 15             # police des libellés (px)
+_POLICES_TTF = {False: ("/usr/share/fonts/truetype/liberation2/LiberationSans-Regular.ttf",
+                        "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"),
+                True: ("/usr/share/fonts/truetype/liberation2/LiberationSans-Bold.ttf",
+                       "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf")}
+
+
+@functools.lru_cache(maxsize=4)
+def _police(gras: bool):
+    try:
+        from PIL import ImageFont
+    except ImportError:
+        return None
+    for chemin in _POLICES_TTF[gras]:
+        if os.path.exists(chemin):
+            return ImageFont.truetype(chemin, 100)
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _largeur_texte(texte: str, taille: float, gras: bool = False) -> float:
+    """La largeur d'un texte en Liberation Sans (métriques d'Arial), en px ; à défaut de la police, une estimation."""
+    police = _police(gras)
+    if police is None:
+        return len(texte) * taille * (0.58 if gras else 0.53)
+    return police.getlength(texte) * taille / 100
+
+
+def _couper(texte: str, largeur: float, taille: float, lignes_max: int = 3) -> list[str]:
+    """Le texte coupé en lignes d'au plus `largeur` px (entre les mots) ; la dernière ligne permise finit par « … » s'il
+    en reste."""
+    mots, lignes, courante = texte.split(), [], ""
+    for mot in mots:
+        essai = f"{courante} {mot}" if courante else mot
+        if not courante or _largeur_texte(essai, taille) <= largeur:
+            courante = essai
+        else:
+            lignes.append(courante)
+            courante = mot
+    if courante:
+        lignes.append(courante)
+    if len(lignes) > lignes_max:
+        reste = " ".join(lignes[lignes_max - 1:])
+        while reste and _largeur_texte(reste + " …", taille) > largeur:
+            reste = reste[:-1]
+        lignes = lignes[:lignes_max - 1] + [reste.rstrip() + "\u00a0…"]
+    return lignes or [""]
+
+
+def _x(texte) -> str:
+    return html.escape(str(texte), quote=True)
+
+
+def _texte_svg(x: float, y: float, texte: str, taille: float, ancre: str = "start", couleur: str = "#222222",
+               gras: bool = False) -> str:
+    poids = ' font-weight="bold"' if gras else ""
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{taille:g}" text-anchor="{ancre}" fill="{couleur}"{poids}>'
+            f"{_x(texte)}</text>")
+
+
+def _graduations(x0: float, x1: float) -> list[float]:
+    etendue = (x1 - x0) or 1
+    pas = 10 ** math.floor(math.log10(etendue / 5))
+    for m in (1, 2, 2.5, 5, 10):
+        if etendue / (m * pas) <= 7:
+            pas *= m
+            break
+    debut = math.ceil(x0 / pas) * pas
+    return [round(debut + i * pas, 10) for i in range(int((x1 - debut) / pas + 1e-9) + 1)]
+
+
+def _dessiner(description) -> tuple[str, int, int]:
+    """Le graphique en SVG : (svg, largeur, hauteur en px). Lit la description d'un `Graphique` (`_description` : tracés
+    et mise en page au format Plotly) pour les graphiques du rapport — barres horizontales empilées ou superposées,
+    texte dans ou au bout des barres, losanges, colonne de texte, lignes et rectangles de repère, annotations, légende
+    en haut — et lève `NonDessinable` pour le reste. Les libellés longs se coupent en lignes, la légende a sa place au
+    dessus du tracé : rien ne déborde du dessin."""
+    if not isinstance(description, dict):
+        raise NonDessinable("figure Plotly toute faite")
+    traces = description["traces"]
+    xaxis = dict(description.get("xaxis") or {})
+    yaxis = dict(description.get("yaxis") or {})
+    barmode = description.get("barmode", "group")
+    inconnus = set(description) - {"traces", "hauteur", "xaxis", "yaxis", "barmode", "shapes", "annotations"}
+    for t in traces:
+        if t.get("type") == "bar" and t.get("orientation") != "h" or t.get("type") not in ("bar", "scatter"):
+            raise NonDessinable(f"tracé {t.get('type')}")
+        if t.get("type") == "scatter" and t.get("mode") not in ("text", "markers"):
+            raise NonDessinable(f"mode {t.get('mode')}")
+    if inconnus or barmode not in ("stack", "overlay", "group") or yaxis.get("autorange", "reversed") != "reversed":
+        raise NonDessinable(", ".join(sorted(inconnus)) or barmode)
+    if barmode == "group" and sum(t["type"] == "bar" for t in traces) > 1:
+        if any(set(a["y"]) & set(b["y"]) for a in traces for b in traces if a is not b and "bar" == a["type"] == b["type"]):
+            raise NonDessinable("barres groupées")
+
+    # Les catégories (de haut en bas), leurs libellés coupés en lignes.
+    categories = list(yaxis.get("categoryarray") or [])
+    for t in traces:
+        for y in t["y"]:
+            if y not in categories:
+                categories.append(y)
+    largeur_max = 0.36 * _LARGEUR
+    libelles = [_couper(str(c).strip(), largeur_max, _TAILLE) for c in categories]
+    marge_g = 10 + max([_largeur_texte(l, _TAILLE) for ls in libelles for l in ls] + [20]) + 10
+
+    # La légende, en haut, sur autant de lignes qu'il faut.
+    entrees = [t for t in traces if t.get("name") and t.get("showlegend", True)]
+    legende, x, y_leg = [], 10.0, 0
+    for t in entrees:
+        w = 22 + _largeur_texte(t["name"], _TAILLE) + 18
+        if x + w > _LARGEUR - 10 and x > 10:
+            x, y_leg = 10.0, y_leg + 24
+        legende.append((x, y_leg, t))
+        x += w
+    haut = 8 + (y_leg + 24 if legende else 0) + (22 if description.get("annotations") else 6)
+
+    # Les lignes : assez hautes pour leur libellé.
+    hauteurs = [max(34 if barmode == "stack" else 27, 18 * len(ls) + 10) for ls in libelles]
+    centres, y = [], haut
+    for h in hauteurs:
+        centres.append(y + h / 2)
+        y += h
+    bas_trace = y
+    epaisseur = min(26.0, 0.72 * min(hauteurs)) if barmode == "stack" else min(19.0, 0.7 * min(hauteurs))
+
+    # L'axe des x : l'étendue demandée, sinon de 0 au plus grand total.
+    if xaxis.get("range"):
+        x0, x1 = map(float, xaxis["range"])
+    else:
+        totaux: dict = {}
+        for t in traces:
+            if t["type"] == "bar":
+                for yy, v in zip(t["y"], t["x"]):
+                    if not _vide(v):
+                        totaux[yy] = (totaux.get(yy, 0) + v) if barmode == "stack" else max(totaux.get(yy, 0), v)
+        x0, x1 = 0.0, max(list(totaux.values()) + [1])
+        graduations = _graduations(x0, x1)
+        x1 = max(x1 * 1.02, graduations[-1])
+    dehors = [_largeur_texte(str(tx), t.get("textfont", {}).get("size", _TAILLE)) for t in traces
+              if t.get("textposition") == "outside" for tx in t.get("text", [])]
+    marge_d = 20 + (max(dehors) if dehors and not xaxis.get("range") else 0)
+    gauche, droite = marge_g, _LARGEUR - marge_d
+
+    def px(v: float) -> float:
+        return gauche + (v - x0) / ((x1 - x0) or 1) * (droite - gauche)
+
+    parties: list[str] = []
+    # Grille et graduations
+    valeurs = list(xaxis.get("tickvals") or _graduations(x0, x1))
+    textes = list(xaxis.get("ticktext") or [format_nombre(v) for v in valeurs])
+    for v, tx in zip(valeurs, textes):
+        if x0 <= v <= x1:
+            parties.append(f'<line x1="{px(v):.1f}" y1="{haut}" x2="{px(v):.1f}" y2="{bas_trace:.1f}" '
+                           'stroke="#E3E3E3" stroke-width="1"/>')
+            parties.append(_texte_svg(px(v), bas_trace + 18, tx, 13, "middle", "#444444"))
+    if x0 < 0 < x1 or (x0 == 0 and xaxis.get("zeroline", True)):
+        parties.append(f'<line x1="{px(0):.1f}" y1="{haut}" x2="{px(0):.1f}" y2="{bas_trace:.1f}" '
+                       'stroke="#999999" stroke-width="1.2"/>')
+    titre = (xaxis.get("title") or {}).get("text")
+    hauteur = bas_trace + 26 + (22 if titre else 0) + 6
+    if titre:
+        parties.append(_texte_svg((gauche + droite) / 2, bas_trace + 44, titre, 14, "middle"))
+
+    def formes(dessous: bool):
+        for f in description.get("shapes") or []:
+            if (f.get("layer") == "below") != dessous:
+                continue
+            ya = haut if f.get("yref") == "paper" else centres[0]
+            yb = bas_trace if f.get("yref") == "paper" else centres[-1]
+            ligne = f.get("line") or {}
+            if f["type"] == "line":
+                tirets = ' stroke-dasharray="6,4"' if ligne.get("dash") == "dash" else ""
+                parties.append(f'<line x1="{px(f["x0"]):.1f}" y1="{ya:.1f}" x2="{px(f["x1"]):.1f}" y2="{yb:.1f}" '
+                               f'stroke="{ligne.get("color", "#333333")}" stroke-width="{ligne.get("width", 1)}"'
+                               f"{tirets}/>")
+            elif f["type"] == "rect":
+                parties.append(f'<rect x="{px(f["x0"]):.1f}" y="{ya:.1f}" width="{px(f["x1"]) - px(f["x0"]):.1f}" '
+                               f'height="{yb - ya:.1f}" fill="{f.get("fillcolor", "none")}"/>')
+            else:
+                raise NonDessinable(f"forme {f['type']}")
+
+    formes(True)
+    cumuls: dict = {}
+    index = {c: i for i, c in enumerate(categories)}
+    for t in traces:
+        if t["type"] != "bar":
+            continue
+        marqueur = t.get("marker") or {}
+        contour = marqueur.get("line") or {}
+        trait = (f' stroke="{contour["color"]}" stroke-width="{contour.get("width", 1)}"' if contour.get("color")
+                 else "")
+        police = (t.get("textfont") or {}).get("size", _TAILLE)
+        for j, (yy, v) in enumerate(zip(t["y"], t["x"])):
+            if _vide(v):
+                continue
+            debut = cumuls.get(yy, 0.0) if barmode == "stack" else 0.0
+            fin = debut + v
+            if barmode == "stack":
+                cumuls[yy] = fin
+            a, b = sorted((px(max(x0, min(x1, debut))), px(max(x0, min(x1, fin)))))
+            c = centres[index[yy]]
+            if b - a > 0.05:
+                parties.append(f'<rect x="{a:.1f}" y="{c - epaisseur / 2:.1f}" width="{b - a:.1f}" '
+                               f'height="{epaisseur:.1f}" fill="{marqueur.get("color", "#4C72B0")}"{trait}/>')
+            texte = (t.get("text") or [""] * len(t["x"]))[j]
+            if not texte:
+                continue
+            if t.get("textposition") == "outside":
+                parties.append(_texte_svg(b + 5, c + police * 0.35, texte, police))
+            elif _largeur_texte(str(texte), police) + 6 <= b - a:   # dans la barre, s'il y tient
+                couleur = (t.get("textfont") or {}).get("color", "#000000")
+                parties.append(_texte_svg((a + b) / 2, c + police * 0.35, texte, police, "middle", couleur))
+    for t in traces:
+        if t["type"] != "scatter":
+            continue
+        if t["mode"] == "text":
+            police = (t.get("textfont") or {}).get("size", _TAILLE)
+            ancre = "end" if "left" in t.get("textposition", "") else "start"
+            for yy, v, texte in zip(t["y"], t["x"], t["text"]):
+                parties.append(_texte_svg(px(v), centres[index[yy]] + police * 0.35, texte, police, ancre))
+        else:
+            m = t.get("marker") or {}
+            r = m.get("size", 10) * 0.62
+            bord = m.get("line") or {}
+            for yy, v in zip(t["y"], t["x"]):
+                cx, cy = px(v), centres[index[yy]]
+                parties.append(f'<polygon points="{cx:.1f},{cy - r:.1f} {cx + r:.1f},{cy:.1f} {cx:.1f},{cy + r:.1f} '
+                               f'{cx - r:.1f},{cy:.1f}" fill="{m.get("color", "#000000")}" '
+                               f'stroke="{bord.get("color", "none")}" stroke-width="{bord.get("width", 0)}"/>')
+    formes(False)
+    for a in description.get("annotations") or []:
+        texte = str(a["text"])
+        gras = texte.startswith("<b>")
+        texte = texte.replace("<b>", "").replace("</b>", "")
+        ancre = {"right": "end", "left": "start"}.get(a.get("xanchor"), "middle")
+        y = haut - 6 if a.get("yref") == "paper" and a.get("y", 1) >= 1 else centres[0]
+        parties.append(_texte_svg(px(a["x"]), y, texte, (a.get("font") or {}).get("size", 13), ancre, gras=gras))
+    # Libellés des catégories, alignés à droite contre le tracé.
+    for ls, c in zip(libelles, centres):
+        y0 = c - (len(ls) - 1) * 9 + _TAILLE * 0.35
+        for k, ligne in enumerate(ls):
+            parties.append(_texte_svg(gauche - 8, y0 + 18 * k, ligne, _TAILLE, "end"))
+    # Légende
+    for x, y, t in legende:
+        y = 8 + y
+        if t["type"] == "bar":
+            contour = (t.get("marker") or {}).get("line") or {}
+            trait = f' stroke="{contour["color"]}" stroke-width="0.6"' if contour.get("color") else ""
+            parties.append(f'<rect x="{x:.1f}" y="{y + 3}" width="15" height="15" '
+                           f'fill="{(t.get("marker") or {}).get("color", "#4C72B0")}"{trait}/>')
+        else:
+            cx, cy = x + 7.5, y + 10.5
+            parties.append(f'<polygon points="{cx},{cy - 7} {cx + 7},{cy} {cx},{cy + 7} {cx - 7},{cy}" '
+                           f'fill="{(t.get("marker") or {}).get("color", "#000000")}"/>')
+        parties.append(_texte_svg(x + 22, y + 16, t["name"], _TAILLE))
+    hauteur = math.ceil(hauteur)
+    famille = _x(POLICE)
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_LARGEUR}" height="{hauteur}" '
+           f'viewBox="0 0 {_LARGEUR} {hauteur}" font-family="{famille}">'
+           f'<rect width="{_LARGEUR}" height="{hauteur}" fill="#FFFFFF"/>{"".join(parties)}</svg>')
+    return svg, _LARGEUR, hauteur
+
+
+# ====================================================================================================================
+# Images des graphiques : SVG dessinés ici ; PNG pour Word par Typst ; kaleido pour le reste
 # ====================================================================================================================
 
 _VERROU_IMAGES = threading.Lock()   # un seul Chromium de rendu à la fois par processus (le serveur Streamlit)
@@ -175,7 +456,7 @@ DELAI_IMAGES = float(os.environ.get("PERR_DELAI_IMAGES", 180))
 
 
 def _rendre_kaleido(graphiques: list[Graphique], delai: float) -> list[bytes]:
-    """Toutes les images d'un rapport avec un seul navigateur.
+    """Les images (PNG) des graphiques que `_dessiner` ne sait pas lire, avec un seul navigateur.
 
     On n'utilise pas `kaleido.start_sync_server` : sans Chromium, son fil de rendu meurt et l'appel suivant attend
     indéfiniment (constaté avec kaleido 1.5). Une session `Kaleido` à nous, dans un fil à délai, lève au contraire une
@@ -207,24 +488,73 @@ def _rendre_kaleido(graphiques: list[Graphique], delai: float) -> list[bytes]:
 
 
 def rendre_images(rapport: Rapport, delai: float | None = None) -> None:
-    """Produit le PNG de chaque graphique (une fois par rapport : le PDF et le document Word les partagent). En cas
-    d'échec (ni kaleido ni Chromium, délai dépassé), note la raison dans `rapport.images_indisponibles` : les rendus
-    mettent alors un encadré à la place de chaque graphique."""
-    a_faire = [g for g in rapport.graphiques() if g.png is None]
+    """Le dessin de chaque graphique (une fois par rapport : le PDF et le document Word le partagent) : SVG dessiné
+    ici, ou PNG par kaleido pour une figure que le dessin ne sait pas lire. En cas d'échec, note la raison dans
+    `rapport.images_indisponibles` : les rendus mettent alors un encadré à la place de chaque graphique."""
+    a_faire = [g for g in rapport.graphiques() if g.png is None and g.svg is None]
     if not a_faire or rapport.images_indisponibles:
+        return
+    autres = []
+    try:
+        for g in a_faire:
+            try:
+                g.svg = _dessiner(g.description)[0]
+            except NonDessinable:
+                autres.append(g)
+    except Exception as exc:  # noqa: BLE001 - le rapport doit sortir, graphiques ou pas
+        journal.exception("Graphiques du rapport non dessinés")
+        rapport.images_indisponibles = f"le dessin des graphiques a échoué ({type(exc).__name__})"
+        for g in a_faire:
+            g.svg = None
+        return
+    if not autres:
         return
     with _VERROU_IMAGES:
         try:
-            images = _rendre_kaleido(a_faire, DELAI_IMAGES if delai is None else delai)
+            images = _rendre_kaleido(autres, DELAI_IMAGES if delai is None else delai)
         except Exception as exc:  # noqa: BLE001 - le rapport doit sortir, graphiques ou pas
             journal.warning("Graphiques du rapport non rendus : %s", exc)
             rapport.images_indisponibles = (
                 "le moteur de rendu des graphiques (kaleido avec Chromium) n'est pas disponible sur ce serveur"
                 if isinstance(exc, ImportError) or "Chrome" in type(exc).__name__ or "Chrome" in str(exc)
                 else f"le rendu des graphiques a échoué ({type(exc).__name__})")
-            return
+            return   # les graphiques dessinés en SVG restent ; les autres sont remplacés par un encadré
+    for g, png in zip(autres, images):
+        g.png = png
+
+
+PPI_PNG = 200   # 18 cm de large → 1 400 px environ : net à l'impression, léger dans un document Word
+
+
+def images_png(rapport: Rapport) -> None:
+    """Le PNG de chaque graphique dessiné en SVG (Word ne lit pas le SVG) : une compilation Typst pour tous, une page
+    par graphique, à la taille où il est imprimé."""
+    rendre_images(rapport)
+    a_faire = [g for g in rapport.graphiques() if g.svg and g.png is None]
+    if not a_faire:
+        return
+    import typst
+    with tempfile.TemporaryDirectory(prefix="perr-png-") as dossier:
+        pages = []
+        for i, g in enumerate(a_faire):
+            (Path(dossier) / f"g{i}.svg").write_text(g.svg, encoding="utf-8")
+            pages.append(f'#page(width: 18cm, height: auto, margin: 0pt, image("g{i}.svg", width: 18cm))')
+        (Path(dossier) / "png.typ").write_text("\n".join(pages), encoding="utf-8")
+        images = typst.compile(str(Path(dossier) / "png.typ"), root=dossier, format="png", ppi=PPI_PNG)
+    if isinstance(images, bytes):
+        images = [images]
     for g, png in zip(a_faire, images):
         g.png = png
+
+
+def taille_image(g: Graphique) -> tuple[float, float]:
+    """Largeur et hauteur de l'image d'un graphique (celles du dessin SVG, sinon celles demandées à kaleido)."""
+    if g.svg:
+        import re
+        m = re.match(r'<svg[^>]* width="([\d.]+)" height="([\d.]+)"', g.svg)
+        if m:
+            return float(m.group(1)), float(m.group(2))
+    return float(g.largeur), float(g.hauteur)
 
 
 def _texte_absent(rapport: Rapport) -> str:

@@ -1,8 +1,11 @@
-"""Le rapport en Word (.docx) : python-docx, titres en styles « Titre 1/2 » (Word construit le sommaire), en-têtes de
-tableaux répétés, images avec texte de remplacement, « Page X sur Y » en pied de page."""
+"""Le rapport en Word (.docx) : python-docx, titres en styles « Titre 1/2 » numérotés par Word (une liste à plusieurs
+niveaux attachée aux styles : 1., 1.1. ; Annexe A., A.1. pour les annexes), sommaire en champ TOC mis à jour à
+l'ouverture, légendes « Tableau n » et « Figure n » en champs SEQ, tableaux à largeurs fixes ajustées à leurs mots,
+en-têtes de tableaux répétés, images avec texte de remplacement, « Page X sur Y » en pied de page."""
 from __future__ import annotations
 
 import io
+import re
 from xml.sax.saxutils import escape as _xml
 
 import pandas as pd
@@ -10,7 +13,7 @@ import pandas as pd
 from perr_metrics.commun.formats import format_date
 from .document import (Chiffres, Graphique, Liste, MENTION_DEMO, Paragraphe, Rapport, Tableau, _ecrire, _largeurs,
                        _majuscule, typographie)
-from .graphiques import _texte_absent, rendre_images
+from .graphiques import _texte_absent, images_png, taille_image
 
 
 # ====================================================================================================================
@@ -49,6 +52,36 @@ def _docx_cellule(contenu: str, largeur: int, *, fond: str | None = None, droite
     return f"<w:tc><w:tcPr>{tcpr}</w:tcPr><w:p><w:pPr>{ppr}</w:pPr>{contenu}</w:p></w:tc>"
 
 
+_TWIPS_PAR_CARACTERE = 95    # largeur moyenne d'un caractère d'Arial 8 pt (un peu plus pour le gras de l'en-tête)
+_MARGES_CASE = 160           # marges gauche et droite d'une case (70 + 70) et un peu d'air
+
+
+def _largeurs_ajustees(t: Tableau, cols: list[str], aff) -> list[int]:
+    """Les largeurs des colonnes (twips) : celles que demande le tableau, mais aucune plus étroite que son plus long mot
+    (LibreOffice et Word couperaient sinon le mot en deux) ; la place prise par une colonne élargie l'est aux colonnes
+    qui ont de la marge. Total : la largeur utile de la page."""
+    total = round(_LARGEUR_UTILE_CM * _TWIPS_PAR_CM)
+    voulues = [w * total for w in _largeurs(t, cols)]
+    minimums = []
+    for c in cols:
+        mots = [m for v in [c, *aff[c]] for m in str(v).split()]
+        minimums.append(max([len(m) for m in mots] + [2]) * _TWIPS_PAR_CARACTERE + _MARGES_CASE)
+    if sum(minimums) >= total:
+        return [round(m * total / sum(minimums)) for m in minimums]
+    largeurs = list(voulues)
+    for _ in range(len(cols)):
+        manque = sum(max(0, m - w) for m, w in zip(minimums, largeurs))
+        if manque <= 0.5:
+            break
+        largeurs = [max(m, w) for m, w in zip(minimums, largeurs)]
+        marge = [w - m for m, w in zip(minimums, largeurs)]
+        libre = sum(marge)
+        largeurs = [w - manque * g / libre for w, g in zip(largeurs, marge)]
+    largeurs = [round(w) for w in largeurs]
+    largeurs[-1] += total - sum(largeurs)
+    return largeurs
+
+
 def _docx_xml_tableau(t: Tableau) -> str:
     """Le tableau en WordprocessingML, écrit d'un coup : python-docx, cellule par cellule, mettrait des secondes à
     écrire les tableaux d'un gros protocole. Ligne d'en-tête répétée en haut de chaque page (w:tblHeader), lignes
@@ -56,7 +89,7 @@ def _docx_xml_tableau(t: Tableau) -> str:
     from docx.oxml.ns import nsdecls
     cols = t.colonnes
     aff = t.affichage()
-    largeurs = [round(w * _LARGEUR_UTILE_CM * _TWIPS_PAR_CM) for w in _largeurs(t, cols)]
+    largeurs = _largeurs_ajustees(t, cols, aff)
     total = sum(largeurs)
     droite = set(t.droite)
     lignes = ['<w:tr><w:trPr><w:cantSplit/><w:tblHeader/></w:trPr>'
@@ -87,7 +120,10 @@ def _docx_tableau(doc, t: Tableau, numero: int | None) -> None:
     from docx.oxml import parse_xml
     from docx.shared import Pt
     legende = doc.add_paragraph(style="Caption")
-    legende.add_run(typographie(t.legende if numero is None else f"Tableau {numero} — {t.legende}")).bold = True
+    if numero is None:
+        legende.add_run(typographie(t.legende)).bold = True
+    else:
+        _legende_numerotee(legende, "Tableau", numero, t.legende, gras=True)
     legende.paragraph_format.keep_with_next = True
     if t.donnees.empty:
         doc.add_paragraph(typographie(t.vide))
@@ -95,6 +131,80 @@ def _docx_tableau(doc, t: Tableau, numero: int | None) -> None:
     apres = doc.add_paragraph()
     apres.paragraph_format.space_after = Pt(4)
     apres._p.addprevious(parse_xml(_docx_xml_tableau(t)))
+
+
+def _legende_numerotee(paragraphe, quoi: str, numero: int, texte: str, gras: bool = False) -> None:
+    """« Tableau n — … » : le numéro est un champ SEQ (Word renumérote les légendes quand on ajoute ou retire un
+    tableau) ; son résultat provisoire est le numéro calculé ici."""
+    paragraphe.add_run(f"{quoi} ").bold = gras
+    _docx_champ(paragraphe, f"SEQ {quoi} \\* ARABIC", str(numero))
+    if gras:
+        for r in paragraphe._p.findall(".//{http://schemas.openxmlformats.org/wordprocessingml/2006/main}r")[-5:]:
+            r.insert(0, _rpr_gras())
+    paragraphe.add_run(typographie(f" — {texte}")).bold = gras
+
+
+def _rpr_gras():
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+    return parse_xml(f'<w:rPr {nsdecls("w")}><w:b/></w:rPr>')
+
+
+# Le numéro qu'écrit le contenu en tête d'un titre (« 2. », « 5.3. », « Annexe A. », « A.4. ») : Word le met lui-même.
+_NUMERO_TITRE = re.compile(r"^(?:(Annexe) [A-Z]\.|[A-Z]\.\d+\.|\d+(?:\.\d+)*\.)\s+")
+_NUM_CORPS, _NUM_ANNEXES = 101, 102
+
+
+def _docx_numerotation(doc) -> None:
+    """Deux listes à plusieurs niveaux pour les titres : « 1. », « 1.1. » (attachée aux styles Titre 1 et Titre 2) et
+    « Annexe A. », « A.1. » (mise sur les titres des annexes)."""
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls, qn
+    numerotation = doc.part.numbering_part.element
+
+    def niveau(ilvl: int, fmt: str, texte: str, style: str) -> str:
+        return (f'<w:lvl w:ilvl="{ilvl}"><w:start w:val="1"/><w:numFmt w:val="{fmt}"/><w:pStyle w:val="{style}"/>'
+                f'<w:lvlText w:val="{texte}"/><w:lvlJc w:val="left"/><w:pPr><w:ind w:left="0" w:firstLine="0"/>'
+                '</w:pPr></w:lvl>')
+
+    premier_num = numerotation.find(qn("w:num"))
+    for ident, niveaux in ((_NUM_CORPS, [("decimal", "%1.", "Heading1"), ("decimal", "%1.%2.", "Heading2")]),
+                           (_NUM_ANNEXES, [("upperLetter", "Annexe %1.", "Heading1"),
+                                           ("upperLetter", "%1.%2.", "Heading2")])):
+        abstrait = parse_xml(f'<w:abstractNum {nsdecls("w")} w:abstractNumId="{ident}"><w:multiLevelType '
+                             'w:val="multilevel"/>' + "".join(niveau(i, f, x, st) for i, (f, x, st)
+                                                             in enumerate(niveaux)) + "</w:abstractNum>")
+        if niveaux[1][0] == "upperLetter":   # A.1. : la lettre de l'annexe, puis un nombre
+            abstrait[2].find(qn("w:numFmt")).set(qn("w:val"), "decimal")
+            abstrait[2].find(qn("w:lvlText")).set(qn("w:val"), "%1.%2.")
+        if premier_num is not None:
+            premier_num.addprevious(abstrait)
+        else:
+            numerotation.append(abstrait)
+        numerotation.append(parse_xml(f'<w:num {nsdecls("w")} w:numId="{ident}"><w:abstractNumId w:val="{ident}"/>'
+                                      "</w:num>"))
+    for nom, ilvl, num in (("Heading 1", 0, _NUM_CORPS), ("Heading 2", 1, _NUM_CORPS), ("TOC Heading", 0, 0)):
+        # (le titre du sommaire hérite de Titre 1 : sans numéro)
+        ppr = doc.styles[nom].element.get_or_add_pPr()
+        ppr.insert(0, parse_xml(f'<w:numPr {nsdecls("w")}><w:ilvl w:val="{ilvl}"/><w:numId w:val="{num}"/>'
+                                "</w:numPr>"))
+
+
+def _docx_titre(doc, titre: str, niveau: int) -> None:
+    """Un titre en style Titre 1/2, numéroté par Word : le numéro écrit par le contenu est retiré ; un titre d'annexe
+    prend la numérotation des annexes ; un titre sans numéro n'en reçoit pas."""
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+    m = _NUMERO_TITRE.match(titre)
+    par = doc.add_heading(typographie(titre[m.end():] if m else titre), level=niveau)
+    if m and re.match(r"^(Annexe |[A-Z]\.)", titre):
+        num = _NUM_ANNEXES
+    elif m:
+        return
+    else:
+        num = 0   # aucun numéro
+    par._p.get_or_add_pPr().insert(0, parse_xml(f'<w:numPr {nsdecls("w")}><w:ilvl w:val="{niveau - 1}"/>'
+                                                 f'<w:numId w:val="{num}"/></w:numPr>'))
 
 
 def _docx_styles(doc) -> None:
@@ -131,10 +241,11 @@ def ecrire_docx(rapport: Rapport, flux) -> None:
     from docx.oxml.ns import nsdecls
     from docx.shared import Cm, Pt, RGBColor
 
-    rendre_images(rapport)
+    images_png(rapport)
     p = rapport.protocole
     doc = docx.Document()
     _docx_styles(doc)
+    _docx_numerotation(doc)
     sect = doc.sections[0]
     sect.page_width, sect.page_height = Cm(21), Cm(29.7)
     sect.left_margin = sect.right_margin = Cm(2)
@@ -201,7 +312,7 @@ def ecrire_docx(rapport: Rapport, flux) -> None:
 
     compteurs = {"tableau": 0, "figure": 0}
     for s in rapport.sections:
-        doc.add_heading(typographie(s.titre), level=s.niveau)
+        _docx_titre(doc, s.titre, s.niveau)
         for b in s.blocs:
             if isinstance(b, Paragraphe):
                 par = doc.add_paragraph(typographie(b.texte))
@@ -233,7 +344,8 @@ def ecrire_docx(rapport: Rapport, flux) -> None:
             elif isinstance(b, Graphique):
                 compteurs["figure"] += 1
                 if b.png:
-                    largeur = min(_LARGEUR_UTILE_CM, 19.0 * b.largeur / b.hauteur)
+                    largeur, hauteur = taille_image(b)
+                    largeur = min(_LARGEUR_UTILE_CM, 19.0 * largeur / hauteur)
                     doc.add_picture(io.BytesIO(b.png), width=Cm(largeur))
                     doc_pr = doc.inline_shapes[-1]._inline.docPr
                     doc_pr.set("descr", b.alt)
@@ -245,5 +357,5 @@ def ecrire_docx(rapport: Rapport, flux) -> None:
                     par.runs[0].italic = True
                     _docx_fond_paragraphe(par, "F0F0F0")
                     doc.add_paragraph(typographie(b.alt)).runs[0].font.size = Pt(8)
-                doc.add_paragraph(typographie(f"Figure {compteurs['figure']} — {b.legende}"), style="Caption")
+                _legende_numerotee(doc.add_paragraph(style="Caption"), "Figure", compteurs["figure"], b.legende)
     _ecrire(flux, doc.save)

@@ -18,7 +18,8 @@ from perr_metrics.commun.cadres import CADRES_NATIONAUX
 from perr_metrics.stockage.magasin import Store, prochain_id
 from perr_metrics.acces import journal
 from perr_metrics.acces.droits import operation, utilisateur_de
-from perr_metrics.commun.formats import NombreInvalide, lire_date, lire_nombre, normaliser_entete
+from perr_metrics.commun.formats import (NOMBRE_MAX, NombreInvalide, format_date, format_nombre, lire_date, lire_nombre,
+                                         normaliser_entete)
 from perr_metrics.commun.lecture import Feuille, FichierIllisible, est_vide, lettre_colonne, lire_classeur, trouver_feuille
 from perr_metrics.commun.erreurs import AVERTISSEMENT, ImportRefuse, Rapport
 from perr_metrics.referentiel import complements
@@ -37,7 +38,16 @@ PERIODICITES = ("annuelle", "semestrielle")
 NIVEAUX = ("QPV", "Commune", "Territoire")
 AGREGATIONS = ("somme", "taux", "non agrégeable")
 GEOGRAPHIES = ("2015", "2024")
+# La nature d'un indicateur (facultative ; « résultat » par défaut) : la section du rapport annuel où il se lit. Un
+# moyen peut dire son financement (crédits spécifiques de la politique de la ville ou droit commun), que la base garde
+# à part (indicateur.financement) ; le financeur est le signataire qui le déclare.
+NATURE_DEFAUT = "résultat"
+FINANCEMENTS = ("crédits spécifiques", "droit commun")
+NATURES = ("contexte", "moyen", *(f"moyen ({f})" for f in FINANCEMENTS), "réalisation", NATURE_DEFAUT)
 OUI_NON = ("oui", "non")
+# Quand les valeurs d'un dépôt comptent (colonne « Valeurs prises en compte » ; depots.depot.SQL_DEPOT_RETENU).
+VALEURS_RETENUES = ("dès réception", "après revue des avertissements", "après validation")
+RE_ECHEANCE = re.compile(r"^(\d{1,2})/(\d{1,2})$")
 
 RE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 RE_INSEE = re.compile(r"^(\d{2}|2A|2B)\d{3}$|^97\d{3}$")
@@ -84,6 +94,8 @@ FEUILLES: tuple[SpecFeuille, ...] = (
         Colonne("Géographie", "geographie", "choix", True, GEOGRAPHIES, largeur=12),
         Colonne("Démonstration", "demonstration", "ouinon", choix=OUI_NON, largeur=14),
         Colonne("Description", "description", "texte", largeur=60),
+        Colonne("Valeurs prises en compte", "valeurs_retenues", "choix", choix=VALEURS_RETENUES, largeur=24),
+        Colonne("Échéance des dépôts", "echeance_depots", "texte", largeur=14),
     ), aide="Une seule ligne : le protocole lui-même."),
     SpecFeuille("Contrats de ville", "contrats", (
         Colonne("Code", "code", "code", True),
@@ -171,6 +183,7 @@ FEUILLES: tuple[SpecFeuille, ...] = (
         Colonne("Minimum", "minimum", "nombre", largeur=10),
         Colonne("Maximum", "maximum", "nombre", largeur=10),
         Colonne("Définition", "definition", "texte", largeur=60),
+        Colonne("Nature", "nature", "choix", choix=NATURES, largeur=26),
     )),
     SpecFeuille("Références", "references", (
         Colonne("Indicateur", "indicateur", "code", True, liste_depuis="Indicateurs!A"),
@@ -186,6 +199,72 @@ FEUILLES: tuple[SpecFeuille, ...] = (
     ), obligatoire=False, aide="Cibles annuelles et finale (la plus tardive)."),
 )
 SPEC = {f.fichier: f for f in FEUILLES}
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Ce que la base resserre, et le contrôle qui le garde avant toute écriture
+# --------------------------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Borne:
+    """Les valeurs permises d'une colonne du classeur, et la colonne du schéma qu'elle alimente (« table.colonne »)."""
+
+    colonne_base: str
+    minimum: object
+    maximum: object
+    code: str                    # le code d'erreur au-delà (docs/erreurs.md)
+
+
+ORDRE_MAX = 99_999               # l'ordre d'un nœud s'écrit sur 5 chiffres dans son chemin de tri
+DATE_MIN, DATE_MAX = dt.date(1990, 1, 1), dt.date(2100, 12, 31)
+LONGUEUR_CODE_MAX = 100
+LONGUEUR_TEXTE_MAX = 32_767      # ce que tient une cellule de tableur : au-delà, l'export ne se relirait pas
+
+# Chaque colonne entière, date ou décimale du schéma alimentée par le classeur figure ici (un test le vérifie sur le schéma
+# après migrations : tests/core/test_proprietes_referentiel.py). Les années du protocole, des références et des cibles
+# sont contrôlées avec le reste du protocole (`_controler`, code `annee-invalide`) ; les autres bornes, à la lecture de
+# la cellule. Les codes et les textes (VARCHAR) sont bornés par type de colonne : LONGUEUR_CODE_MAX, LONGUEUR_TEXTE_MAX.
+BORNES: dict[tuple[str, str], Borne] = {
+    ("protocole", "annee_debut"): Borne("protocole.annee_debut", 2000, 2100, "annee-invalide"),
+    ("protocole", "annee_fin"): Borne("protocole.annee_fin", 2000, 2100, "annee-invalide"),
+    ("protocole", "date_signature"): Borne("protocole.date_signature", DATE_MIN, DATE_MAX, "date-hors-limites"),
+    ("contrats", "date_signature"): Borne("contrat.date_signature", DATE_MIN, DATE_MAX, "date-hors-limites"),
+    ("signatures", "date"): Borne("signature.date_signature", DATE_MIN, DATE_MAX, "date-hors-limites"),
+    ("volets", "ordre"): Borne("volet.ordre", 0, ORDRE_MAX, "entier-hors-limites"),
+    ("axes", "ordre"): Borne("noeud.ordre", 0, ORDRE_MAX, "entier-hors-limites"),
+    ("engagements", "ordre"): Borne("engagement.ordre", 0, ORDRE_MAX, "entier-hors-limites"),
+    ("indicateurs", "minimum"): Borne("indicateur.minimum", -NOMBRE_MAX, NOMBRE_MAX, "nombre-hors-limites"),
+    ("indicateurs", "maximum"): Borne("indicateur.maximum", -NOMBRE_MAX, NOMBRE_MAX, "nombre-hors-limites"),
+    ("references", "annee"): Borne("reference.annee", 1990, 2100, "annee-invalide"),
+    ("references", "valeur"): Borne("reference.valeur", -NOMBRE_MAX, NOMBRE_MAX, "nombre-hors-limites"),
+    ("cibles", "annee"): Borne("cible.annee", 1990, 2100, "annee-invalide"),
+    ("cibles", "valeur"): Borne("cible.valeur", -NOMBRE_MAX, NOMBRE_MAX, "nombre-hors-limites"),
+}
+# Les colonnes entières ou dates du schéma que l'import calcule lui-même (jamais lues d'une cellule), et pourquoi elles
+# tiennent dans leur type.
+COLONNES_CALCULEES: dict[str, str] = {
+    "protocole.importe_le": "l'heure de l'import",
+    "contrat.ordre": "le rang de la ligne dans sa feuille",
+    "perimetre.ordre": "le rang de la ligne dans sa feuille (0 pour le territoire)",
+    "signataire.ordre": "le rang de la ligne dans sa feuille",
+    "noeud.profondeur": "la profondeur dans l'arbre, au plus le nombre de nœuds",
+    "engagement_porteur.rang": "le rang du porteur dans sa cellule",
+    "signature.rang": "le rang de la ligne parmi celles de son signataire dans la feuille Signatures",
+    "indicateur.ordre": "le rang de la ligne dans sa feuille",
+}
+
+
+def _hors_bornes(borne: Borne, col: Colonne, v) -> str:
+    """Le message d'une valeur hors de ses bornes."""
+    if borne.code == "date-hors-limites":
+        return (f"« {col.entete} » attend une date entre le {format_date(borne.minimum)} et le "
+                f"{format_date(borne.maximum)} ; la cellule contient le {format_date(v)}.")
+    recu = format_nombre(v) if abs(v) < float("inf") else "un nombre démesuré"
+    if borne.code == "entier-hors-limites":
+        return (f"« {col.entete} » attend un nombre entier entre {format_nombre(borne.minimum)} et "
+                f"{format_nombre(borne.maximum)} ; la cellule contient {recu}.")
+    return (f"« {col.entete} » attend un nombre entre {format_nombre(borne.minimum)} et {format_nombre(borne.maximum)} "
+            f"(mille milliards) ; la cellule contient {recu}.")
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -224,12 +303,28 @@ class Referentiel:
         return self.protocole.get("code")
 
 
+# Les caractères de contrôle qu'aucun tableur n'enregistre (un CSV peut en porter) : remplacés par une espace, pour que
+# tout texte accepté s'exporte et se relise à l'identique. Un retour chariot devient un saut de ligne.
+_RE_CONTROLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _texte_cellule(v) -> str:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     if isinstance(v, (dt.datetime, dt.date)):
         return v.isoformat()[:10]
-    return str(v).strip()
+    return _RE_CONTROLE.sub(" ", str(v).replace("\r\n", "\n").replace("\r", "\n")).strip()
+
+
+def _trop_long(col: Colonne, texte: str, adresse: str, feuille: str, rapport: Rapport, brute) -> bool:
+    """Un code ou un texte plus long que ce que la colonne permet : signalé (texte-trop-long)."""
+    limite = LONGUEUR_CODE_MAX if col.type == "code" else LONGUEUR_TEXTE_MAX
+    if len(texte) <= limite:
+        return False
+    quoi = "un code" if col.type == "code" else "un texte"
+    rapport.ajouter("texte-trop-long", f"« {col.entete} » attend {quoi} d'au plus {format_nombre(limite)} caractères ; "
+                    f"la cellule en contient {format_nombre(len(texte))}.", feuille, adresse, brute)
+    return True
 
 
 def _convertir(col: Colonne, brute, adresse: str, feuille: str, rapport: Rapport):
@@ -240,6 +335,8 @@ def _convertir(col: Colonne, brute, adresse: str, feuille: str, rapport: Rapport
                             feuille, adresse, "")
         return None
     t = col.type
+    if t in ("texte", "code", "liste") and _trop_long(col, _texte_cellule(brute), adresse, feuille, rapport, brute):
+        return None
     if t == "texte":
         return _texte_cellule(brute)
     if t == "code":
@@ -251,7 +348,7 @@ def _convertir(col: Colonne, brute, adresse: str, feuille: str, rapport: Rapport
         return texte
     if t == "liste":
         elements = [e.strip() for e in _texte_cellule(brute).split(";") if e.strip()]
-        mauvais = [e for e in elements if not RE_CODE.match(e)]
+        mauvais = [e for e in elements if not RE_CODE.match(e) or len(e) > LONGUEUR_CODE_MAX]
         if mauvais:
             rapport.ajouter("code-invalide", f"« {mauvais[0]} » n'est pas un code valide dans « {col.entete} » : "
                             "séparez les codes par « ; ».", feuille, adresse, brute)
@@ -355,6 +452,11 @@ def _lire_feuille(spec: SpecFeuille, feuille: Feuille | None, rapport: Rapport) 
             ligne.adresses[col.cle] = adresse
             ligne.brutes[col.cle] = cellule
             v = _convertir(col, cellule, adresse, nom, rapport)
+            borne = BORNES.get((spec.fichier, col.cle))
+            if v is not None and borne is not None and borne.code != "annee-invalide" \
+                    and not borne.minimum <= v <= borne.maximum:
+                rapport.ajouter(borne.code, _hors_bornes(borne, col, v), nom, adresse, cellule)
+                v = None
             ligne.valeurs[col.cle] = ([] if v is None else v) if col.type == "liste" else v
         lignes.append(ligne)
     return lignes
@@ -427,6 +529,20 @@ def _cycles(ref: Referentiel, index: dict[str, Ligne], cle_parent: str, code_err
             courant = index[courant][cle_parent]
 
 
+def _echeance(texte) -> str | None:
+    """« 31/3 » → « 31/03 » ; une cellule que le tableur a prise pour une date (« 2025-03-31 ») → « 31/03 » ; None si
+    vide ou illisible."""
+    texte = str(texte or "").strip()
+    m = RE_ECHEANCE.match(texte)
+    jour, mois = (m.group(1), m.group(2)) if m else (texte[8:10], texte[5:7]) if re.match(
+        r"^\d{4}-\d{2}-\d{2}$", texte) else (None, None)
+    try:
+        dt.date(2024, int(mois), int(jour))
+    except (TypeError, ValueError):
+        return None
+    return f"{int(jour):02d}/{int(mois):02d}"
+
+
 def _controler(ref: Referentiel) -> None:
     r = ref.rapport
     L = ref.lignes
@@ -444,6 +560,11 @@ def _controler(ref: Referentiel) -> None:
     if p and p["annee_debut"] and p["annee_fin"] and p["annee_debut"] > p["annee_fin"]:
         r.ajouter("annees-incoherentes", f"L'année de fin ({p['annee_fin']}) précède l'année de début "
                   f"({p['annee_debut']}).", p.feuille, p.adresse("annee_fin"), p["annee_fin"])
+    if p and p["echeance_depots"]:
+        if _echeance(p["echeance_depots"]) is None:
+            r.ajouter("echeance-invalide", "« Échéance des dépôts » attend un jour et un mois, JJ/MM (31/03 : les "
+                      "valeurs d'une année sont attendues avant le 31 mars de l'année suivante).", p.feuille,
+                      p.adresse("echeance_depots"), p["echeance_depots"])
     for cle in ("annee_debut", "annee_fin"):
         if p and p[cle] is not None and not 2000 <= p[cle] <= 2100:
             r.ajouter("annee-invalide", "Une année entre 2000 et 2100 est attendue.", p.feuille, p.adresse(cle), p[cle])
@@ -672,7 +793,8 @@ def _tables(ref: Referentiel) -> dict[str, pd.DataFrame]:
             protocole=code, code=l["code"], libelle=l["libelle"], unite=l["unite"], sens=l["sens"],
             periodicite=l["periodicite"], niveau=l["niveau"], agregation=l["agregation"], numerateur=l["numerateur"],
             denominateur=l["denominateur"], source=l["source"], signataire=l["signataire"], minimum=l["minimum"],
-            maximum=l["maximum"], definition=l["definition"], ordre=i))
+            maximum=l["maximum"], definition=l["definition"], ordre=i,
+            **_nature_et_financement(l["nature"])))
         for e in dict.fromkeys(l["engagements"]):
             t["indicateur_engagement"].append(dict(protocole=code, indicateur=l["code"], engagement=e))
     for l in L["references"]:
@@ -685,6 +807,15 @@ def _tables(ref: Referentiel) -> dict[str, pd.DataFrame]:
     return {k: pd.DataFrame(v) for k, v in t.items()}
 
 
+def _nature_et_financement(nature: str | None) -> dict:
+    """« moyen (droit commun) » → nature « moyen », financement « droit commun » ; vide → « résultat »."""
+    nature = nature or NATURE_DEFAUT
+    for f in FINANCEMENTS:
+        if nature == f"moyen ({f})":
+            return dict(nature="moyen", financement=f)
+    return dict(nature=nature, financement=None)
+
+
 def inserer_df(con: duckdb.DuckDBPyConnection, table: str, df) -> None:
     """Insertion en bloc d'un DataFrame pandas ou d'une table Arrow (colonnes nommées comme la table)."""
     if len(df) == 0:
@@ -693,8 +824,15 @@ def inserer_df(con: duckdb.DuckDBPyConnection, table: str, df) -> None:
     con.register("_a_inserer", df)
     try:
         con.execute(f"INSERT INTO {table} ({colonnes}) SELECT {colonnes} FROM _a_inserer")
-    finally:
-        con.unregister("_a_inserer")
+    except Exception:
+        # L'insertion a échoué : la transaction est avortée et DuckDB refuse aussi de retirer la vue. C'est l'erreur
+        # d'origine qui doit remonter (l'appelant annule la transaction), pas « Current transaction is aborted ».
+        try:
+            con.unregister("_a_inserer")
+        except duckdb.Error:
+            pass
+        raise
+    con.unregister("_a_inserer")
 
 
 def _controler_contre_la_base(con: duckdb.DuckDBPyConnection, ref: Referentiel) -> None:
@@ -765,9 +903,12 @@ def importer_referentiel(store: Store, source, nom_fichier: str | None = None) -
                 raise ImportRefuse(ref.rapport)
         con.execute("DELETE FROM protocole WHERE code = ?", [p["code"]])
         con.execute(
-            "INSERT INTO protocole VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
+            "INSERT INTO protocole (code, titre, territoire, code_territoire, annee_debut, annee_fin, date_signature, "
+            "geographie, demonstration, description, importe_le, valeurs_retenues, echeance_depots) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp, ?, ?)",
             [p["code"], p["titre"], p["territoire"], p["code_territoire"], p["annee_debut"], p["annee_fin"],
-             p["date_signature"], p["geographie"], bool(p["demonstration"]), p["description"]])
+             p["date_signature"], p["geographie"], bool(p["demonstration"]), p["description"],
+             p["valeurs_retenues"] or VALEURS_RETENUES[0], _echeance(p["echeance_depots"])])
         for table in TABLES_REFERENTIEL:
             con.execute(f"DELETE FROM {table} WHERE protocole = ?", [p["code"]])
             inserer_df(con, table, tables[table])
@@ -809,7 +950,8 @@ def donnees_protocole(store: Store, code: str) -> dict[str, list[dict]]:
 
         sortie = {}
         sortie["protocole"] = q("SELECT code, titre, territoire, code_territoire, annee_debut, annee_fin, date_signature, "
-                                "geographie, demonstration, description FROM protocole WHERE code = ?")
+                                "geographie, demonstration, description, valeurs_retenues, echeance_depots "
+                                "FROM protocole WHERE code = ?")
         sortie["contrats"] = q("SELECT code, libelle, date_signature FROM contrat WHERE protocole = ? ORDER BY ordre")
         sortie["communes"] = q("SELECT code AS insee, libelle AS nom, contrat FROM perimetre "
                                "WHERE protocole = ? AND niveau = 'Commune' ORDER BY ordre")
@@ -848,7 +990,9 @@ def donnees_protocole(store: Store, code: str) -> dict[str, list[dict]]:
             "SELECT i.code, i.libelle, i.unite, i.sens, i.periodicite, i.niveau, i.agregation, i.numerateur, "
             "i.denominateur, i.source, i.signataire, (SELECT list(engagement ORDER BY engagement) FROM "
             "indicateur_engagement x WHERE x.protocole = i.protocole AND x.indicateur = i.code) AS engagements, "
-            "i.minimum, i.maximum, i.definition FROM indicateur i WHERE protocole = ? ORDER BY i.ordre")
+            "i.minimum, i.maximum, i.definition, CASE WHEN i.financement IS NULL THEN i.nature "
+            "ELSE i.nature || ' (' || i.financement || ')' END AS nature "
+            "FROM indicateur i WHERE protocole = ? ORDER BY i.ordre")
         sortie["references"] = q("SELECT r.indicateur, r.perimetre, r.annee, r.valeur FROM reference r "
                                  "JOIN indicateur i ON i.protocole = r.protocole AND i.code = r.indicateur "
                                  "JOIN perimetre p ON p.protocole = r.protocole AND p.code = r.perimetre "

@@ -1,13 +1,12 @@
 """Les lectures dont les pages et la ligne de commande ont besoin : une fonction par vue, un DataFrame en retour."""
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 
-from perr_metrics.stockage.magasin import SessionLecture, Store
+from perr_metrics.stockage.magasin import Store
 from perr_metrics.acces.droits import operation
 
 
@@ -34,7 +33,7 @@ SQL_PROTOCOLES = """
     s AS (SELECT protocole, count(*) AS nb FROM signataire GROUP BY 1),
     q AS (SELECT protocole, count(*) AS nb FROM perimetre WHERE niveau = 'QPV' GROUP BY 1)
     SELECT p.code, p.titre AS libelle, p.territoire, p.code_territoire, p.annee_debut, p.annee_fin,
-           p.date_signature, p.geographie, p.demonstration, p.description,
+           p.date_signature, p.geographie, p.demonstration, p.description, p.valeurs_retenues, p.echeance_depots,
            coalesce(n.nb, 0) AS nb_noeuds, coalesce(e.nb, 0) AS nb_engagements, coalesce(i.nb, 0) AS nb_indicateurs,
            coalesce(s.nb, 0) AS nb_signataires, coalesce(q.nb, 0) AS nb_quartiers
     FROM protocole p LEFT JOIN n ON n.protocole = p.code LEFT JOIN e ON e.protocole = p.code
@@ -48,7 +47,7 @@ SQL_PROTOCOLES = """
 # les protocoles de chaque table, puis n'en garde qu'un : 8 à 10 ms au lieu de 1 à 2 sur la base nationale).
 SQL_PROTOCOLE = """
     SELECT p.code, p.titre AS libelle, p.territoire, p.code_territoire, p.annee_debut, p.annee_fin,
-           p.date_signature, p.geographie, p.demonstration, p.description,
+           p.date_signature, p.geographie, p.demonstration, p.description, p.valeurs_retenues, p.echeance_depots,
            (SELECT count(*) FROM noeud WHERE protocole = $code) AS nb_noeuds,
            (SELECT count(*) FROM engagement WHERE protocole = $code) AS nb_engagements,
            (SELECT count(*) FROM indicateur WHERE protocole = $code) AS nb_indicateurs,
@@ -85,29 +84,6 @@ def _session(store):
             yield session
 
 
-@contextmanager
-def _en_parallele(con, fonction):
-    """`fonction(curseur)` menée dans un second fil pendant le bloc, sur un second curseur de la connexion `con` (la même
-    base ouverte). DuckDB lâche le GIL pendant ses requêtes : elles avancent pendant que ce fil-ci calcule en Python ou
-    attend les siennes (la machine du tableau de bord a au moins deux cœurs). Rend le `Future` du résultat ; à la sortie
-    du bloc, on attend la fin du fil, puis le curseur est refermé."""
-    curseur = con.cursor()
-    try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="perr-lecture") as fil:
-            yield fil.submit(fonction, curseur)
-    finally:
-        curseur.close()
-
-
-@contextmanager
-def _a_cote(session, fonction):
-    """`_en_parallele` pour une session (de `_session`) : `fonction(autre)`, `autre` étant la même base vue par un
-    second curseur de sa connexion, avec le même utilisateur (les droits des lectures faites à côté sont vérifiés)."""
-    with _en_parallele(session.lire(lambda con: con),
-                       lambda curseur: fonction(SessionLecture(session, curseur))) as resultat:
-        yield resultat
-
-
 def _verifier(store: Store, code: str) -> None:
     store.lire(lambda con: _verifier_con(con, code))
 
@@ -142,7 +118,7 @@ def signataires(store: Store, code: str) -> pd.DataFrame:
 _SQL_INDICATEURS = """
     SELECT i.code, i.libelle, i.unite, i.signataire, s.nom AS signataire_nom, i.sens, i.periodicite, i.niveau,
            i.agregation, i.numerateur, i.denominateur, i.source, i.minimum, i.maximum, i.definition,
-           x.engagements
+           x.engagements, i.nature, i.financement
     FROM indicateur i LEFT JOIN signataire s ON s.protocole = i.protocole AND s.code = i.signataire
     LEFT JOIN (SELECT indicateur, string_agg(engagement, ';' ORDER BY engagement) AS engagements
                FROM indicateur_engagement WHERE protocole = $code GROUP BY 1) x ON x.indicateur = i.code

@@ -224,6 +224,47 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "Nature des indicateurs et textes du rapport annuel",
+        """
+        -- La nature d'un indicateur dit où il se lit dans le rapport annuel (docs/referentiel.md) : 'contexte' |
+        -- 'moyen' | 'réalisation' | 'résultat' ; pour un moyen, son financement : 'crédits spécifiques' |
+        -- 'droit commun' (NULL : non précisé). Le financeur est le signataire qui déclare l'indicateur.
+        ALTER TABLE indicateur ADD COLUMN nature VARCHAR DEFAULT 'résultat';
+        ALTER TABLE indicateur ADD COLUMN financement VARCHAR;
+        -- Ce que la coordination écrit pour le rapport d'une année (synthèse, perspectives, renouvellement urbain) et
+        -- les avis qu'elle y joint (conseils citoyens, conseils municipaux), en texte ou en fichier. Chaque
+        -- enregistrement est une nouvelle version (rien n'est effacé) ; le rapport prend la dernière de chaque
+        -- (protocole, année, nature, cle). Une version sans texte ni fichier retire le texte ou l'avis.
+        CREATE TABLE texte_rapport (
+            id BIGINT PRIMARY KEY, protocole VARCHAR NOT NULL, annee INTEGER NOT NULL,
+            nature VARCHAR NOT NULL,   -- 'synthèse' | 'perspectives' | 'renouvellement urbain' | 'avis'
+            cle VARCHAR NOT NULL,      -- la nature pour un texte ; pour un avis, l'instance qui l'a rendu
+            version INTEGER NOT NULL,
+            texte VARCHAR, fichier_nom VARCHAR, fichier BLOB,
+            auteur VARCHAR, date_texte DATE,   -- qui signe le texte ou l'avis, et de quand il date
+            compte VARCHAR, saisi_par VARCHAR NOT NULL, saisi_le TIMESTAMP NOT NULL
+        );
+        """,
+    ),
+    (
+        "Revue avant publication : valeurs prises en compte, échéance des dépôts, avertissements confirmés",
+        """
+        -- Quand les valeurs d'un dépôt comptent (font foi) : 'dès réception' (hors dépôts « à corriger »),
+        -- 'après revue des avertissements' (un dépôt confirmé malgré un avertissement attend sa revue), ou
+        -- 'après validation' (seuls les dépôts « validé »). Colonne « Valeurs prises en compte » du référentiel.
+        ALTER TABLE protocole ADD COLUMN valeurs_retenues VARCHAR DEFAULT 'dès réception';
+        -- Le jour (JJ/MM) de l'année suivante avant lequel les valeurs d'une année sont attendues ; NULL : aucune.
+        ALTER TABLE protocole ADD COLUMN echeance_depots VARCHAR;
+        -- Le nombre d'avertissements que le partenaire a confirmés en déposant (0 : aucun).
+        ALTER TABLE depot ADD COLUMN nb_avertissements INTEGER DEFAULT 0;
+        UPDATE depot SET nb_avertissements = CAST(regexp_extract(commentaire, '^(\\d+) avertissement', 1) AS INTEGER)
+            WHERE regexp_matches(coalesce(commentaire, ''), '^\\d+ avertissements? confirmés? au dépôt');
+        -- L'avertissement confirmé sur cette valeur (son code et son message), NULL s'il n'y en a pas eu.
+        ALTER TABLE valeur ADD COLUMN avertissement_code VARCHAR;
+        ALTER TABLE valeur ADD COLUMN avertissement VARCHAR;
+        """,
+    ),
+    (
         "Le protocole tel qu'il est écrit : volets, textes des nœuds, nature des engagements, signatures",
         """
         -- Les volets (ou annexes) d'un protocole : plusieurs arborescences, chacune avec son nom (« Cité éducative de

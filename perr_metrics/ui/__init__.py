@@ -18,16 +18,17 @@ du paquet eux-mêmes : remplacer aussi l'attribut du module qui le définit (`ui
 """
 from __future__ import annotations
 
-from perr_metrics.ui.affichage import (afficher_rapport, bandeau_demonstration, date_heure_texte, date_texte, echapper,
+from perr_metrics.ui.affichage import (LIGNE_A_LA_LIGNE, afficher_rapport, bandeau_demonstration, date_heure_texte,
+                                       date_texte, echapper,
                                        nombre, periode_texte, points_texte, pourcent_signe_texte, tableau,
                                        tableau_liens, valeur_texte)
 from perr_metrics.ui.erreurs import protections
-from perr_metrics.ui.graphiques import (COULEURS_ETAT, COULEURS_STATUT, PALETTE, abreger, barres, barres_empilees,
-                                        graphique, telechargements)
+from perr_metrics.ui.graphiques import (CONFIG_PLOTLY, COULEURS_ETAT, COULEURS_STATUT, PALETTE, abreger, barres,
+                                        barres_empilees, graphique, telechargements)
 from perr_metrics.ui.magasin import (GARDE_PAR_DEFAUT, _store, lire, signature_base, store, utilisateur,
                                      vider_cache)
-from perr_metrics.ui.navigation import (PAGES, bandeau_utilisateur, garde_page, navigation, pages_du_role,
-                                        preparer_base)
+from perr_metrics.ui.navigation import (PAGES, bandeau_utilisateur, garde_page, message_page_introuvable, navigation,
+                                        pages_du_role, preparer_base)
 from perr_metrics.ui.selecteurs import (_synchro, aller_au_noeud, choisir_indicateur, choisir_noeud, choisir_periode,
                                         choisir_protocole, choisir_qpv, choisir_signataire, choisir_signataire_tous,
                                         entete_protocole, selecteur_pilote, selection_et_periode, televersement)
@@ -43,16 +44,18 @@ __all__ = [
     "COOKIE", "COOKIE_DEMANDE", "DUREE_MAX", "INACTIVITE", "fermer_session", "fournisseur_sso", "nom_fournisseur",
     "ouvrir_session", "sso_connecte", "verifier_session",
     # navigation
-    "PAGES", "bandeau_utilisateur", "garde_page", "navigation", "pages_du_role", "preparer_base",
+    "PAGES", "bandeau_utilisateur", "garde_page", "message_page_introuvable", "navigation", "pages_du_role",
+    "preparer_base",
     # sélecteurs
     "aller_au_noeud", "choisir_indicateur", "choisir_noeud", "choisir_periode", "choisir_protocole", "choisir_qpv",
     "choisir_signataire", "choisir_signataire_tous", "entete_protocole", "selecteur_pilote", "selection_et_periode",
     "televersement",
     # affichage
-    "afficher_rapport", "bandeau_demonstration", "date_heure_texte", "date_texte", "echapper", "nombre",
+    "LIGNE_A_LA_LIGNE", "afficher_rapport", "bandeau_demonstration", "date_heure_texte", "date_texte", "echapper",
+    "nombre",
     "periode_texte", "points_texte", "pourcent_signe_texte", "tableau", "tableau_liens", "valeur_texte",
     # graphiques
-    "COULEURS_ETAT", "COULEURS_STATUT", "PALETTE", "abreger", "barres", "barres_empilees", "graphique",
+    "CONFIG_PLOTLY", "COULEURS_ETAT", "COULEURS_STATUT", "PALETTE", "abreger", "barres", "barres_empilees", "graphique",
     "telechargements",
     # privés, employés par des pages (`_synchro`) et par le banc des pages (`_store`)
     "_store", "_synchro",

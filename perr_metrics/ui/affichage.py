@@ -14,14 +14,23 @@ def bandeau_demonstration(protocole: dict) -> None:
                    "indicateurs, les références et les cibles sont fictives.", icon=":material/science:")
 
 
-def tableau(df: pd.DataFrame, colonnes: dict[str, str], larges: tuple[str, ...] = (), **kwargs) -> None:
+#: La hauteur de ligne (px) à partir de laquelle st.dataframe fait passer les longs textes à la ligne dans leur case
+#: (le tableau de Streamlit 1.67 ne le fait qu'au-delà de 4 rem, 64 px) : trois lignes de texte.
+LIGNE_A_LA_LIGNE = 72
+
+
+def tableau(df: pd.DataFrame, colonnes: dict[str, str], larges: tuple[str, ...] = (),
+            largeurs: dict[str, str | int] | None = None, **kwargs) -> None:
     """Un tableau aux en-têtes français (`colonnes` : nom technique → en-tête affiché). Les cases vides restent vides
-    (jamais « None ») ; les colonnes de `larges` (noms techniques) prennent la place dont elles ont besoin."""
+    (jamais « None ») ; les colonnes de `larges` (noms techniques) prennent la place dont elles ont besoin ; `largeurs`
+    fixe celle d'autres colonnes (« small », « medium », « large » ou des pixels), pour que tout tienne à l'écran.
+    Avec `row_height` (kwargs), les longs textes passent à la ligne dans leur case."""
     vue = df[list(colonnes)].copy()
     for c in vue.columns:
         if not pd.api.types.is_numeric_dtype(vue[c]) and not pd.api.types.is_datetime64_any_dtype(vue[c]):
             vue[c] = vue[c].astype(object).where(vue[c].notna(), "")
     config = {colonnes[c]: st.column_config.TextColumn(width="large") for c in larges}
+    config |= {colonnes[c]: st.column_config.Column(width=w) for c, w in (largeurs or {}).items()}
     st.dataframe(vue.rename(columns=colonnes), hide_index=True, width="stretch", column_config=config, **kwargs)
 
 

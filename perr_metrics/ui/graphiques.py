@@ -26,10 +26,61 @@ def telechargements(df: pd.DataFrame, nom: str, cle: str | None = None) -> None:
                       icon=":material/download:")
 
 
+# La barre d'outils des graphiques en français. Le Plotly.js que livre Streamlit n'enregistre que la langue anglaise :
+# `locale: "fr"` seul n'y change rien. La traduction passe donc par `config.locales` (propre à chaque graphique), avec
+# les clés exactes qu'emploie ce Plotly.js (« Download plot as a PNG » depuis Plotly.js 3) ; les formats de dates et
+# de nombres à la française avec.
+_MOIS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre",
+         "décembre"]
+LOCALE_FR = {
+    "dictionary": {
+        "Autoscale": "Échelle automatique",
+        "Box Select": "Sélection rectangulaire",
+        "Compare data on hover": "Comparer les données au survol",
+        "Double-click to zoom back out": "Double-cliquer pour dézoomer",
+        "Download plot": "Télécharger le graphique",
+        "Download plot as a PNG": "Télécharger le graphique (PNG)",
+        "Download plot as JSON": "Télécharger le graphique (JSON)",
+        "Image download succeeded": "Image téléchargée",
+        "Lasso Select": "Sélection au lasso",
+        "Pan": "Déplacer",
+        "Preparing image - this may take a few seconds": "Préparation de l'image : quelques secondes…",
+        "Reset": "Réinitialiser",
+        "Reset axes": "Réinitialiser les axes",
+        "Reset view": "Réinitialiser la vue",
+        "Reset views": "Réinitialiser les vues",
+        "Show closest data on hover": "Afficher la donnée la plus proche au survol",
+        "Sorry, there was a problem downloading your image!": "Le téléchargement de l'image a échoué.",
+        "Toggle Spike Lines": "Afficher ou masquer les repères",
+        "Toggle show closest data on hover": "Afficher ou masquer la donnée la plus proche au survol",
+        "Zoom": "Zoomer",
+        "Zoom in": "Zoom avant",
+        "Zoom out": "Zoom arrière",
+    },
+    "format": {
+        "days": ["dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"],
+        "shortDays": ["dim.", "lun.", "mar.", "mer.", "jeu.", "ven.", "sam."],
+        "months": _MOIS,
+        "shortMonths": ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.",
+                        "déc."],
+        "date": "%d/%m/%Y",
+        "decimal": ",",
+        "thousands": "\u202f",
+    },
+}
+CONFIG_PLOTLY = {"displaylogo": False, "locale": "fr", "locales": {"fr": LOCALE_FR},
+                 # Les seuls outils utiles ici : l'image PNG, le zoom, le retour à la vue d'origine.
+                 "modeBarButtonsToRemove": ["select2d", "lasso2d", "toggleSpikelines", "hoverClosestCartesian",
+                                            "hoverCompareCartesian"],
+                 "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+
 def graphique(fig, donnees: pd.DataFrame, nom: str, demonstration: bool = False) -> None:
-    """Un graphique Plotly en français, suivi de son tableau de données (repliable) et des téléchargements."""
+    """Un graphique Plotly en français (barre d'outils comprise), suivi de son tableau de données (repliable) et des
+    téléchargements."""
     fig.update_layout(separators=", ", font=dict(family="Source Sans Pro, sans-serif"))
-    st.plotly_chart(fig, config={"displaylogo": False, "locale": "fr"}, key=f"fig-{nom}")
+    st.plotly_chart(fig, config=CONFIG_PLOTLY | {"toImageButtonOptions": {"format": "png", "scale": 2,
+                                                                           "filename": nom}}, key=f"fig-{nom}")
     with st.expander("Données du graphique"):
         if demonstration:
             st.caption("Données de démonstration.")

@@ -34,14 +34,13 @@ def _empreinte(jeton: str) -> str:
 
 
 def _cookie(nom: str, valeur: str, duree: int) -> None:
-    """Écrit (ou efface, `duree` = 0) un cookie du navigateur, par un script dans un cadre invisible de la même
-    origine (Streamlit ne pose pas de cookie lui-même)."""
+    """Écrit (ou efface, `duree` = 0) un cookie du navigateur, par un script exécuté dans la page (Streamlit ne pose
+    pas de cookie lui-même). `st.html(..., unsafe_allow_javascript=True)` : le script ne vient que d'ici (nom, jeton
+    aléatoire, durée), jamais d'une saisie ; `st.components.v1.html`, déprécié, sera retiré de Streamlit."""
     import json
-
-    import streamlit.components.v1 as components
     attributs = f"{nom}={valeur}; path=/; max-age={duree}; SameSite=Lax"
     with st.sidebar:
-        components.html(f"<script>window.parent.document.cookie = {json.dumps(attributs)};</script>", height=0)
+        st.html(f"<script>document.cookie = {json.dumps(attributs)};</script>", unsafe_allow_javascript=True)
 
 
 def _lire_cookie(nom: str) -> str | None:

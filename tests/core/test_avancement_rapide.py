@@ -198,7 +198,8 @@ def _ligne(**champs):
     base = dict(indicateur="I", libelle="Indicateur", unite="%", sens="hausse", perimetre="Q1",
                 perimetre_libelle="Q un", niveau="QPV", valeur=1.5, reference=None, annee_reference=None,
                 cible_finale=3.0, annee_cible=2025, attendu=None, progression=None, statut="en retard",
-                explication="…", depot_id=4, nb_perimetres=3, nb_renseignes=1)
+                explication="…", depot_id=4, nb_perimetres=3, nb_renseignes=1, en_attente_de_revue=False,
+                avertissement_force=False)
     base.update(champs)
     return base
 

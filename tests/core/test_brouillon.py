@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from perr_metrics.referentiel.brouillon import structure
+from perr_metrics.referentiel.brouillon import structure, tableau
 from perr_metrics.referentiel.brouillon.analyse import lire_structure
 from perr_metrics.referentiel.brouillon.classeur import FEUILLE_A_VERIFIER, ecrire_brouillon, rediger_brouillon
 from perr_metrics.referentiel.brouillon.texte import BrouillonRefuse, LigneSource, Texte, _nettoyer
@@ -134,6 +134,134 @@ def test_tableau_aplati_partenaires_en_fin_de_ligne():
         ("Resserrer la coordination des acteurs du Contrat de Ville", ["Etat"], ["PAQTE"])
     assert structure.ligne_de_partenaires("Ville de Blois", []) == ["Ville de Blois"]
     assert structure.ligne_de_partenaires("Favoriser la mobilité « individuelle » :", []) is None
+
+
+# Passage de Blois (002_…txt, enjeu 5) recopié tel que l'OCR l'a aplati : engagements, noms de partenaires en fin de
+# ligne, cellules qui débordent au-dessus de leur engagement, nom coupé (« Région Centre-Val de » / « I:gg »), bruit.
+BLOIS_ENJEU_5 = """Poursuivre le développement d'actions de médiation sociale culturelle et sportive dans un souci d'aller « vers » le public, avec Ville de Blois
+une dynamique de co-construction avec les habitants, notamment le public jeune. Etat
+Former les acteurs de terrain aux valeurs de la République et a la laicité V'"estitBlo'S
+CEuvrer au rapprochement population / institutions au sens large par I'organisation de sorties pour les jeunes des QPV, Ville de Blois
+encadrées par les services de police, de gendarmerie nationale, d’'incendie et de secours et leurs partenaires dans les QPV Etat
+Ville de Blois
+Région Centre-Val de
+Contribuer a la réécriture du Contrat Local de Santé I:gg
+Conseil Départemental
+41
+s . . - . - . ) . ) e . Ville de Blois
+outenir le dispositif des Promeneurs du Net (PDN) au titre des politiques générales de prévention portées par I'Etat (santé, Etat
+délinquance, accés au droit...) CAF
+. oA R . . . e . . . . Ville de Blois
+Associer le Conseil Citoyen a la veille active sur le niveau d'insécurité de plusieurs lieux identifiés, notamment la Place Coty Etat
+"""
+
+
+def _lignes(contenu: str) -> list[LigneSource]:
+    return [LigneSource(1, i, _nettoyer(l)) for i, l in enumerate(contenu.splitlines(), 1)]
+
+
+def test_tableau_aplati_cellules_rendues_a_leur_rangee_blois():
+    """Une cellule de partenaires au-dessus de son engagement (« Ville de Blois », « Région Centre-Val de » au-dessus de
+    « Contribuer… ») lui revient : le nom déjà présent dans la rangée du dessus la ferme ; le bruit (« s . . - . ») est
+    retiré ; « outenir … » (majuscule perdue) après un engagement complet en commence un nouveau ; un mot illisible en
+    fin de ligne (« V'"estitBlo'S ») n'entre pas dans le texte."""
+    items = tableau.lire_tableau(_lignes(BLOIS_ENJEU_5), ["Agglopolys"])
+    assert [(it.texte[:30], set(it.noms)) for it in items] == [
+        ("Poursuivre le développement d'", {"Ville de Blois", "Etat"}),
+        ("Former les acteurs de terrain ", set()),
+        ("CEuvrer au rapprochement popul", {"Ville de Blois", "Etat"}),
+        ("Contribuer a la réécriture du ", {"Ville de Blois", "Région Centre-Val de", "Conseil Départemental 41"}),
+        ("outenir le dispositif des Prom", {"Ville de Blois", "Etat", "CAF"}),
+        ("Associer le Conseil Citoyen a ", {"Ville de Blois", "Etat"})]
+    assert items[1].texte == "Former les acteurs de terrain aux valeurs de la République et a la laicité"
+
+
+def test_tableau_aplati_passage_ecrit_pour_le_test():
+    """Un tableau inventé : cellule sous son engagement (la rangée sans nom la prend), nom coupé entre deux lignes
+    (« Région Hauts-de- » … « Conseil » / « Départemental 59 »), sigle de levier, déclinaisons « o » sous un engagement
+    sans partenaire propre (la cellule vaut pour le groupe), intitulé de première colonne devant un infinitif, nom
+    précédé d'une préposition et suivi du point (« avec la CAF. ») gardé dans la phrase."""
+    items = tableau.lire_tableau(_lignes("""Emploi
+Ouvrir un guichet unique de l'emploi dans chaque quartier prioritaire en lien avec la CAF.
+
+Etat
+Conseil
+Départemental 59
+
+Logement Mobiliser les bailleurs pour :
+o loger les jeunes en alternance ANRU Bailleurs sociaux
+o réserver des logements aux femmes victimes de violences
+Proposer des ateliers de mobilité aux habitants des quartiers, avec les auto-écoles
+solidaires du territoire. Région Hauts-de-France
+"""), [])
+    assert [(it.texte, it.profondeur, set(it.noms)) for it in items] == [
+        ("Ouvrir un guichet unique de l'emploi dans chaque quartier prioritaire en lien avec la CAF.", 1,
+         {"Etat", "Conseil Départemental 59"}),
+        ("Mobiliser les bailleurs pour :", 1, {"Bailleurs sociaux"}),
+        ("loger les jeunes en alternance", 2, {"Bailleurs sociaux"}),
+        ("réserver des logements aux femmes victimes de violences", 2, {"Bailleurs sociaux"}),
+        ("Proposer des ateliers de mobilité aux habitants des quartiers, avec les auto-écoles solidaires du territoire.",
+         1, {"Région Hauts-de-France"})]
+    assert [e for it in items for e, _ in it.etiquettes] == ["Emploi", "Logement"]
+    assert items[2].leviers == ["ANRU"]
+    assert tableau.sans_bruit(". oA R . . . e . . . . Ville de Blois") == "Ville de Blois"
+    assert tableau.sans_bruit("o un accès à l'apprentissage") == "o un accès à l'apprentissage"
+
+
+BLOIS_ENJEU_1 = """ENJEU 1 DU CONTRAT
+DE VILLE DE BLOIS
+
+POURSUIVRE LE RENOUVELLEMENT URBAIN POUR GARANTIR LA MIXITE FONCTIONNELLE
+
+Enjeu 2 du Contrat de Ville : dynamiser les quartiers
+
+RAPPEL DU CONTEXTE ET DES ENJEUX
+
+Depuis 2015, la Ville de Blois est engagée dans une démarche de renouvellement. Cette nouvelle convention prévoit :
+
+- D'améliorer les conditions d’habitabilité par des travaux augmentant la performance énergétique des immeubles et
+ainsi contribuer a la transition écologique du quartier,
+
+En complément, la collectivité prévoit, en lien avec ses partenaires, la signature d'un avenant a la convention PRUIR dés 2020 pour venir renforcer son programme et
+d'intervenir sur la réhabilitation thermique des logements sociaux et la restructuration commerciale du secteur Lorjou.
+ Voir aboutir de fagon opérationnelle la stratégie de restructuration commerciale du secteur Lorjou.
+
+Renforcer notre intervention sur le parc locatif social pour poursuivre la réhabilitation thermique des logements
+
+Faire aboutir la démarche liée au Plan partenarial de gestion de la demande de logement social et d'information des
+demandeurs (PPGDLSID) pour encourager une politique de peuplement adaptée et encourager les parcours résidentiels
+
+- Eviter de concentrer les demandeurs de logement social les plus fragiles dans les QPV par une meilleure répartition
+de l'offre de logements sociaux et une réelle coordination de leur attribution aux ménages.
+
+o Contribuer & améliorer de trois points le taux d'attribution de logement sociaux hors QPV en faveur des ménages les
+plus modestes pour leur permettre de vivre ailleurs que dans les quartiers les plus paupérisés.
+ ENJEU 2 DU CONTRAT
+"""
+
+
+def test_liste_d_engagements_sans_titre_au_bout_du_contexte():
+    """Blois, enjeu 1 : l'OCR a perdu le titre « ENGAGEMENTS … » ; les paragraphes qui commencent par un infinitif au bout
+    du « Rappel du contexte », jusqu'au titre suivant, sont les engagements (sans porteur : à vérifier). Le contexte
+    lui-même (« Depuis 2015 … », « - D'améliorer … », « En complément … ») n'en est pas."""
+    b = lire_structure(texte(BLOIS_ENJEU_1))
+    assert [(e.libelle[:25], e.parent) for e in b.engagements] == [
+        ("Voir aboutir de fagon opé", None), ("Renforcer notre intervent", None), ("Faire aboutir la démarche", None),
+        ("Eviter de concentrer les ", "E003"), ("Contribuer & améliorer de", "E003")]
+    assert all(not e.porteurs for e in b.engagements)
+    assert sum(1 for a in b.a_verifier if a["feuille"] == "Engagements") == 5
+
+
+def test_liste_sans_titre_ecrite_pour_le_test():
+    """Un contexte qui finit en prose ne donne rien ; deux infinitifs seulement ne suffisent pas."""
+    entete = "AXE 1 : HABITAT\n\nL'État s'engage à :\n- soutenir les adultes relais\n\nRAPPEL DU CONTEXTE\n\n"
+    b = lire_structure(texte(entete + "Le quartier compte 4 000 habitants.\n\nRénover les écoles reste une priorité "
+                             "dont chacun convient, disait le rapport.\nAXE 2 : EMPLOI\n"))
+    assert [e.libelle for e in b.engagements] == ["soutenir les adultes relais"]
+    b = lire_structure(texte(entete + "Le quartier compte 4 000 habitants.\n\nRénover les écoles.\n\n"
+                             "Ouvrir une maison de santé.\n\nCréer un jardin partagé.\nAXE 2 : EMPLOI\n"))
+    assert [e.libelle for e in b.engagements][1:] == ["Rénover les écoles.", "Ouvrir une maison de santé.",
+                                                      "Créer un jardin partagé."]
 
 
 def test_niveau_nomme_et_liste_numerotee():
@@ -295,12 +423,16 @@ def test_troyes_pdf_de_libreoffice_donne_le_meme_brouillon(pdfs):
 
 @sans_seeds
 def test_blois_plancher_mesure():
-    """Blois (OCR, tableaux aplatis) n'atteint pas la cible de 90 % : docs/brouillon.md dit ce qui manque. Ce test
-    garde le niveau mesuré pour qu'il ne recule pas."""
+    """Blois (OCR, tableaux aplatis), texte : la cible de 90 % est atteinte sur les engagements (rappel et précision),
+    sur la précision des liens et sur le rappel des liens dont le texte écrit les porteurs. Le rappel sur tous les liens
+    de la démonstration reste bas (49 % mesurés) : elle a déduit d'ailleurs les porteurs de 38 engagements dont la
+    rangée n'en nomme aucun (docs/brouillon.md) ; il est gardé à son niveau pour qu'il ne recule pas."""
     from bench_brouillon import mesurer
     m = mesurer(BLOIS, RACINE / "data" / "demo" / "blois")
-    assert m["rappel_engagements"] >= 0.45 and m["precision_engagements"] >= 0.5
-    assert m["precision_liens"] >= 0.3
+    for cle in ("rappel_engagements", "precision_engagements", "precision_liens", "rappel_liens_ecrits"):
+        assert m[cle] >= 0.9, (cle, m[cle], m["manques"], m["en_trop"], m["ecarts_liens"])
+    assert m["rappel_liens"] >= 0.45
+    assert m["rappel_signataires_nommes"] >= 0.5
 
 
 def _corriger_selon_a_verifier(chemin: Path, demo: Path) -> set[tuple[str, str]]:

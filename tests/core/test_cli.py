@@ -463,3 +463,14 @@ def test_mauvais_arguments_sans_trace(store_demo, tmp_path, capsys, args, attend
     assert code in (1, 2), err
     assert attendu in err and "Traceback" not in err + out and "Erreur inattendue" not in err
     assert not list(tmp_path.glob("**/*.provisoire"))
+
+
+def test_engagement_recul_a_confirmer(store_demo, capsys):
+    db = str(store_demo.chemin)
+    base = ["--db", db, "engagement", "etat", "--protocole", "TCM-PERR-2019", "--engagement", "E004"]
+    store_demo.ecrire(lambda con: con.execute("DELETE FROM etat_engagement WHERE engagement = 'E004'"))
+    assert lancer(capsys, *base, "--etat", "réalisé", "--date", "2021-03-01")[0] == 0
+    code, _, err = lancer(capsys, *base, "--etat", "non démarré")
+    assert code == 1 and "[recul-a-confirmer]" in err and "--confirmer-recul" in err
+    code, out, _ = lancer(capsys, *base, "--etat", "non démarré", "--confirmer-recul")
+    assert code == 0 and "« non démarré »" in out

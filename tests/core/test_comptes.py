@@ -216,7 +216,7 @@ def test_chaque_changement_est_au_journal(store_demo, tmp_path):
     depots.deposer(caf, b"pas un fichier", "illisible.csv", protocole=TCM, signataire="CAF10")
     depots.revoir_depot(store_demo, res.depot_id, "à corriger", "Chiffre à vérifier")
     eng = suivi.etats_courants(caf, TCM)["code"].iloc[0]
-    suivi.enregistrer_etat(caf, TCM, eng, "en cours", "2022-01-10", "Lancé")
+    suivi.enregistrer_etat(caf, TCM, eng, "en cours", "2022-01-10", "Lancé", confirmer_recul=True)
     flux = io.BytesIO()
     referentiel.exporter_referentiel(store_demo, TCM, flux)
     referentiel.importer_referentiel(store_demo, flux.getvalue(), "tcm.xlsx")

@@ -19,8 +19,10 @@ from perr_metrics.demo import demonstration as demo
 from perr_metrics.demo import nationale as demo_nationale
 from perr_metrics.depots import depot as depots
 from perr_metrics.depots import modele as modele_depot
-from perr_metrics.pilotage import avancement, geo, publication, suivi, vues
+from perr_metrics.pilotage import avancement, geo, partenaire, publication, suivi, vues
 from perr_metrics.rapport import contenu as contenu_rapport
+from perr_metrics.rapport import textes as textes_rapport
+from perr_metrics.referentiel import apercu as apercu_referentiel
 from perr_metrics.referentiel import classeur as referentiel
 from perr_metrics.referentiel import requetes
 from perr_metrics.demo.demonstration import DOSSIER_DEMO
@@ -95,6 +97,8 @@ CAS = {
     requetes.rattachements_du_quartier: (lambda s, c: requetes.rattachements_du_quartier(s, TCM, "QN01001I"), False),
     referentiel.donnees_protocole: (lambda s, c: referentiel.donnees_protocole(s, TCM), False),
     referentiel.exporter_referentiel: (lambda s, c: referentiel.exporter_referentiel(s, TCM, io.BytesIO()), False),
+    apercu_referentiel.apercu_import: (lambda s, c: apercu_referentiel.apercu_import(s, DOSSIER_DEMO / "troyes"),
+                                       False),
     referentiel.importer_referentiel: (lambda s, c: referentiel.importer_referentiel(s, DOSSIER_DEMO / "troyes"),
                                        True),
     avancement.indicateurs_au_perimetre: (lambda s, c: avancement.indicateurs_au_perimetre(s, TCM, "2021"), False),
@@ -130,11 +134,15 @@ CAS = {
     depots.deposer: (lambda s, c: depots.deposer(s, c["csv_caf"], "caf.csv", protocole=TCM, signataire="CAF10",
                                                  accepter_avertissements=True), True),
     depots.revoir_depot: (lambda s, c: depots.revoir_depot(s, c["depot_caf"], "validé"), True),
+    depots.detail_depot: (lambda s, c: depots.detail_depot(s, c["depot_caf"]), False),
+    depots.depots_en_attente: (lambda s, c: depots.depots_en_attente(s, TCM), False),
+    partenaire.espace_partenaire: (lambda s, c: partenaire.espace_partenaire(s, TCM, "CAF10", "2021"), False),
     modele_depot.lignes_du_modele: (lambda s, c: modele_depot.lignes_du_modele(s, TCM, "CAF10", "2022"), False),
     modele_depot.ecrire_modele_depot: (
         lambda s, c: modele_depot.ecrire_modele_depot(s, TCM, "CAF10", "2022", io.BytesIO()), False),
+    # (confirmer_recul : l'engagement de la démonstration peut être déjà « réalisé » ; c'est le droit qu'on essaie)
     suivi.enregistrer_etat: (lambda s, c: suivi.enregistrer_etat(s, TCM, c["eng_caf"], "en cours", "2021-05-01",
-                                                                 None), True),
+                                                                 None, confirmer_recul=True), True),
     suivi.etats_courants: (lambda s, c: suivi.etats_courants(s, TCM), False),
     suivi.historique_etats: (lambda s, c: suivi.historique_etats(s, TCM, c["eng_caf"]), False),
     suivi.engagements_filtres: (lambda s, c: suivi.engagements_filtres(s, TCM), False),
@@ -143,6 +151,15 @@ CAS = {
     contenu_rapport.construire_rapport: (lambda s, c: contenu_rapport.construire_rapport(s, TCM, 2021), False),
     contenu_rapport.apercu: (lambda s, c: contenu_rapport.apercu(s, TCM, 2021), False),
     rapport.generer: (lambda s, c: rapport.generer(s, TCM, 2021, "xlsx", io.BytesIO()), False),
+    contenu_rapport.synthese_proposee: (lambda s, c: contenu_rapport.synthese_proposee(s, TCM, 2021), False),
+    textes_rapport.enregistrer_texte: (lambda s, c: textes_rapport.enregistrer_texte(s, TCM, 2021, "perspectives",
+                                                                                     "Poursuivre."), True),
+    textes_rapport.joindre_avis: (lambda s, c: textes_rapport.joindre_avis(s, TCM, 2021, "Conseil citoyen",
+                                                                           "2022-03-01", texte="Avis favorable."), True),
+    textes_rapport.retirer_avis: (lambda s, c: textes_rapport.retirer_avis(s, TCM, 2021, "Conseil citoyen"), True),
+    textes_rapport.textes_du_rapport: (lambda s, c: textes_rapport.textes_du_rapport(s, TCM, 2021), False),
+    textes_rapport.historique_textes: (lambda s, c: textes_rapport.historique_textes(s, TCM, 2021), False),
+    textes_rapport.fichier_avis: (lambda s, c: textes_rapport.fichier_avis(s, TCM, 1), False),
     demo.charger_demo: (lambda s, c: demo.charger_demo(s), True),
     demo.generer_valeurs: (lambda s, c: demo.generer_valeurs(s, TCM), True),
     demo.generer_etats: (lambda s, c: demo.generer_etats(s, TCM), True),
@@ -164,7 +181,7 @@ CAS = {
                            True),
 }
 # Ce qu'une opération permise peut lever sans que ce soit un refus de droits (l'entrée choisie est refusée).
-ATTENDU = {demo_nationale.construire: ValueError}
+ATTENDU = {demo_nationale.construire: ValueError, textes_rapport.fichier_avis: KeyError}
 
 
 def _nom(fn) -> str:
@@ -266,6 +283,8 @@ HORS_PERIMETRE = {
     "état d'un engagement d'autrui": lambda s, c: suivi.enregistrer_etat(s, TCM, c["eng_autre"], "en cours",
                                                                          "2021-05-01", None),
     "historique d'un engagement d'autrui": lambda s, c: suivi.historique_etats(s, TCM, c["eng_autre"]),
+    "espace de la DDSP": lambda s, c: partenaire.espace_partenaire(s, TCM, "ETAT-DDSP", "2022"),
+    "détail d'un dépôt de la DDSP": lambda s, c: depots.detail_depot(s, c["depot_ddsp"]),
 }
 
 

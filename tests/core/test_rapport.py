@@ -35,12 +35,14 @@ from tests import classeurs
 TCM = "TCM-PERR-2019"
 ESSAI = "EQ2030-TEST"
 ETABLI_LE = dt.date(2022, 3, 15)
+FIN_2021 = dt.date(2021, 12, 31)
 INJECTION = "=HYPERLINK(\"http://exemple.invalid\";\"cliquez\")"
 
 
 def normal(texte: str) -> str:
     """Les espaces insécables (fines ou non) deviennent des espaces ordinaires : on compare des mots, pas des espaces."""
-    return unicodedata.normalize("NFC", texte).replace("\u00a0", " ").replace("\u202f", " ")
+    return (unicodedata.normalize("NFC", texte).replace("\u00a0", " ").replace("\u202f", " ")
+            .replace("\u2060", ""))   # le gluon que Typst met devant un numéro de page du sommaire
 
 
 def pages_pdf(contenu: bytes, tmp_path, mise_en_page: bool = True) -> list[str]:
@@ -128,8 +130,8 @@ def test_chiffres_de_la_synthese_egaux_au_coeur(troyes):
     par_statut = dict(zip(tableau.donnees["Statut"], tableau.donnees["Indicateurs"]))
     assert par_statut["en retard"] == int((ter["statut"] == "en retard").sum()) > 0
     assert par_statut["Total"] == len(ter)
-    # L'état des engagements à la date du rapport (le report saisi après n'y est pas).
-    au = etats_au(store, ETABLI_LE)
+    # L'état des engagements au 31 décembre de l'année du rapport (le report daté de 2022 n'y est pas).
+    au = etats_au(store, FIN_2021)
     codes = requetes.engagements(store, TCM)["code"]
     etats = pd.Series([au.get(c, rapport.NON_RENSEIGNE) for c in codes]).value_counts()
     assert r.chiffres["etats"] == {e: int(etats.get(e, 0)) for e in rapport.ORDRE_ETATS}
@@ -147,14 +149,14 @@ def test_ce_qui_a_change(troyes):
     changes = {i for i in apres.index if str(avant.get(i)) != str(apres[i])}
     tableaux = [b for b in blocs if isinstance(b, rapport.Tableau)]
     assert set(tableaux[0].donnees["Code"]) == changes
-    # Les engagements dont l'état au 31 décembre 2020 diffère de celui à la date du rapport.
-    avant_, maintenant = etats_au(store, dt.date(2020, 12, 31)), etats_au(store, ETABLI_LE)
+    # Les engagements dont l'état au 31 décembre 2020 diffère de celui au 31 décembre 2021.
+    avant_, maintenant = etats_au(store, dt.date(2020, 12, 31)), etats_au(store, FIN_2021)
     attendus = {c for c in set(avant_) | set(maintenant) if avant_.get(c) != maintenant.get(c)}
     eng = tableaux[1].donnees.set_index("Code")
     assert set(eng.index) == attendus
     e1, e2, e3 = troyes["engagements"]
-    assert eng.loc[e1, ["État au 31/12/2020", "État actuel"]].tolist() == ["en cours", "réalisé"]
-    assert eng.loc[e2, ["État au 31/12/2020", "État actuel"]].tolist() == ["non renseigné", "en cours"]
+    assert eng.loc[e1, ["État au 31/12/2020", "État au 31/12/2021"]].tolist() == ["en cours", "réalisé"]
+    assert eng.loc[e2, ["État au 31/12/2020", "État au 31/12/2021"]].tolist() == ["non renseigné", "en cours"]
     assert e3 not in eng.index
 
 
@@ -195,13 +197,31 @@ def test_pdf_couverture_sommaire_pagination(troyes, tmp_path):
     for i, page in enumerate(pages[1:], start=2):
         assert f"Page {i} sur {n}" in page
         assert "Données de démonstration" in page
-    # Le sommaire renvoie à la bonne page pour chaque section.
-    sommaire = pages[1]
-    assert "Sommaire" in sommaire
+    # Le sommaire (sur deux pages : le rapport suit les sections du décret) renvoie à la bonne page pour chaque section.
+    sommaire = pages[1] + pages[2]
+    assert "Sommaire" in pages[1]
     entrees = re.findall(r"^\s*(\S.*?)\s*\.{3,}\s*(\d+)\s*$", sommaire, flags=re.M)
     assert len(entrees) == len(troyes["rapport"].sections)
     for titre, page in entrees:
         assert titre in pages[int(page) - 1].replace("\n", " ") or titre[:30] in pages[int(page) - 1], titre
+
+
+def test_pdf_pages_pleines_et_vues(troyes, tmp_path):
+    """Page par page : aucune page ne tient qu'une ligne de tableau orpheline ou un titre seul (assez de texte sous
+    l'en-tête) ; quelques pages mises en images (pdftoppm) : elles ne sont pas blanches."""
+    pages = pages_pdf(troyes["pdf"], tmp_path)
+    for i, page in enumerate(pages[1:], start=2):
+        lignes = [l for l in page.splitlines() if l.strip()]
+        corps = [l for l in lignes[1:] if not re.search(r"Page \d+ sur \d+", l)]
+        assert len(corps) >= 8, (i, corps)
+    chemin = tmp_path / "rapport.pdf"
+    subprocess.run(["pdftoppm", "-r", "30", "-png", "-f", "1", "-l", "4", str(chemin), str(tmp_path / "p")],
+                   check=True, capture_output=True)
+    from PIL import Image, ImageStat
+    images = sorted(tmp_path.glob("p-*.png"))
+    assert len(images) == 4
+    for image in images:
+        assert ImageStat.Stat(Image.open(image).convert("L")).mean[0] < 250     # de l'encre sur chaque page
 
 
 def test_pdf_contenu_et_formats_francais(troyes, tmp_path):
@@ -212,7 +232,7 @@ def test_pdf_contenu_et_formats_francais(troyes, tmp_path):
     assert f"{en_retard} en retard" in texte
     for s in r.sections:
         assert " ".join(s.titre.split()[:4]) in texte, s.titre
-    assert "Annexe A. Les signataires" in texte and "Annexe B. Méthode et sources" in texte
+    assert "Annexe B. Les signataires" in texte and "Annexe C. Méthode et sources" in texte
     assert re.search(r"\d+,\d %", texte)                 # 12,5 %
     assert re.search(r"\d{1,2} (janvier|février|mars) 2022", texte)   # dates des dépôts
     assert "Quatre orientations engagées" in texte      # dernier commentaire d'un engagement
@@ -221,27 +241,65 @@ def test_pdf_contenu_et_formats_francais(troyes, tmp_path):
     assert normal(format_valeur(ligne["valeur"], "%")) in texte
 
 
+def _structure_pdf(contenu: bytes) -> tuple[dict, list[str], list[str]]:
+    """Le catalogue d'un PDF, les textes de remplacement (/Alt) et les types des éléments de sa structure balisée."""
+    from pypdf import PdfReader
+    lecteur = PdfReader(io.BytesIO(contenu))
+    catalogue = lecteur.trailer["/Root"]
+    alts, types, pile = [], [], [catalogue["/StructTreeRoot"]]
+    while pile:
+        e = pile.pop()
+        e = e.get_object() if hasattr(e, "get_object") else e
+        if isinstance(e, list):
+            pile.extend(e)
+            continue
+        if not hasattr(e, "get"):
+            continue
+        if "/S" in e:
+            types.append(str(e["/S"]))
+        if "/Alt" in e:
+            alts.append(str(e["/Alt"]))
+        if "/K" in e:
+            pile.append(e["/K"])
+    return catalogue, alts, types
+
+
 def test_pdf_accessible(troyes):
+    """PDF balisé : langue, signets, structure (titres, tableaux, figures), texte de remplacement de chaque graphique."""
     r = troyes["rapport"]
-    page = rapport.rapport_html(r)
-    assert '<html lang="fr">' in page
-    assert page.count("<caption>") >= 20 and '<th scope="col"' in page and '<th scope="row"' in page
-    assert 'target-counter(attr(href), page)' in page and 'counter(pages)' in page
+    catalogue, alts, types = _structure_pdf(troyes["pdf"])
+    assert str(catalogue["/Lang"]).startswith("fr")
+    assert catalogue["/MarkInfo"]["/Marked"]
+    assert "/Outlines" in catalogue                               # signets
+    assert {"/H1", "/H2", "/Table", "/TH", "/TD", "/Figure"} <= set(types)
+    assert types.count("/Table") >= 20
     if r.images_indisponibles is None:
-        assert page.count('<img src="data:image/png;base64,') == len(list(r.graphiques()))
         for g in r.graphiques():
-            assert f'alt="{rapport._e(g.alt)}"' in page
+            assert rapport._e(g.alt) in alts
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium absent : graphiques remplacés par un encadré")
-def test_graphiques_rendus_en_png(troyes, tmp_path):
+def test_graphiques_dessines_en_svg(troyes, tmp_path):
+    """Les graphiques sont dessinés en SVG sans navigateur (PDF) ; Word en reçoit le PNG. Les libellés ne sont pas
+    tronqués, et la légende est dans le dessin (au-dessus du tracé), jamais sur le texte qui suit."""
     r = troyes["rapport"]
     assert r.images_indisponibles is None
-    assert all(g.png and g.png.startswith(b"\x89PNG") for g in r.graphiques())
-    chemin = tmp_path / "r.pdf"
-    chemin.write_bytes(troyes["pdf"])
-    images = subprocess.run(["pdfimages", "-list", str(chemin)], capture_output=True, text=True, check=True).stdout
-    assert len(images.strip().splitlines()) - 2 >= len(list(r.graphiques()))
+    for g in r.graphiques():
+        assert g.svg.startswith("<svg") and g.png.startswith(b"\x89PNG")
+    progression = [g for g in r.graphiques() if "attendu en" in g.svg]
+    assert progression
+    for g in progression:
+        hauteur = float(re.search(r'height="(\d+)"', g.svg).group(1))
+        y = float(re.search(r'y="([\d.]+)"[^>]*>attendu en', g.svg).group(1))
+        assert 0 < y < 60 < hauteur
+        textes = " ".join(re.findall(r">([^<]*)</text>", g.svg))
+        # Chaque libellé d'indicateur en entier (coupé en lignes entre les mots, pas tronqué).
+        for trace in g.description["traces"]:
+            for y in trace["y"]:
+                assert " ".join(str(y).split()).replace("'", "&#x27;") in " ".join(textes.split()) or all(
+                    m.replace("'", "&#x27;") in textes for m in str(y).split())
+        assert "…" not in textes
+    texte = texte_pdf(troyes["pdf"], tmp_path)
+    assert texte.count("Figure ") >= len(list(r.graphiques()))
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -252,9 +310,17 @@ def test_docx(troyes):
     d = docx.Document(io.BytesIO(troyes["docx"]))
     r = troyes["rapport"]
     titres = [(p.style.name, p.text) for p in d.paragraphs if p.style.name.startswith("Heading")]
-    assert [t for _, t in titres] == [rapport.typographie(s.titre) for s in r.sections]
+    # Les numéros des titres sont ceux de Word (liste à plusieurs niveaux attachée aux styles), pas du texte tapé.
+    assert [t for _, t in titres] == [rapport.typographie(re.sub(r"^(Annexe [A-Z]\.|[A-Z]\.\d+\.|[\d.]+\.)\s+", "",
+                                                                 s.titre)) for s in r.sections]
     assert {n for n, _ in titres} == {"Heading 1", "Heading 2"}
+    assert "w:numPr" in d.styles["Heading 1"].element.xml and "w:numPr" in d.styles["Heading 2"].element.xml
+    numerotation = d.part.numbering_part.element.xml
+    assert 'w:lvlText w:val="%1."' in numerotation and 'w:lvlText w:val="%1.%2."' in numerotation
+    assert 'w:lvlText w:val="Annexe %1."' in numerotation and 'w:val="upperLetter"' in numerotation
     corps = d.element.body.xml
+    # Les légendes numérotées par des champs SEQ (Word les renumérote), une par tableau et par graphique.
+    assert corps.count("SEQ Tableau") >= 20 and corps.count("SEQ Figure") == len(list(r.graphiques()))
     assert 'TOC \\o "1-2"' in corps                               # le champ sommaire
     assert "w:updateFields" in d.settings.element.xml            # mis à jour à l'ouverture
     assert "DONNÉES DE DÉMONSTRATION" in "\n".join(p.text for p in d.paragraphs)
@@ -277,17 +343,62 @@ def test_docx(troyes):
     assert format_valeur(ligne["valeur"], "%") in cellules
 
 
+def test_docx_tableaux_a_largeurs_fixes_sans_mot_coupe(troyes):
+    """Chaque tableau a des largeurs fixes qui tiennent dans la page (17 cm), et aucune colonne n'est plus étroite que
+    son plus long mot quand la page le permet."""
+    from perr_metrics.rapport import word
+    d = docx.Document(io.BytesIO(troyes["docx"]))
+    for t in d.tables:
+        xml = t._tbl.xml
+        if "w:tblCaption" not in xml:
+            continue
+        assert 'w:tblLayout w:type="fixed"' in xml
+        grille = [int(x) for x in re.findall(r'<w:gridCol w:w="(\d+)"', xml)]
+        assert abs(sum(grille) - 17 * 567) <= len(grille)
+    for _, t in troyes["rapport"].tableaux():
+        if isinstance(t, rapport.Tableau) and t.dans_document and len(t.donnees):
+            cols, aff = t.colonnes, t.affichage()
+            largeurs = word._largeurs_ajustees(t, cols, aff)
+            minimums = [max(len(m) for v in [c, *aff[c]] for m in (str(v).split() or [""]))
+                        * word._TWIPS_PAR_CARACTERE + word._MARGES_CASE for c in cols]
+            if sum(minimums) < 17 * 567:
+                assert all(w >= m - 1 for w, m in zip(largeurs, minimums)), t.legende
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice absent")
+def test_libreoffice_ouvre_le_document_et_le_classeur(troyes, tmp_path):
+    """LibreOffice ouvre le document Word et le classeur sans erreur (conversion en PDF) ; dans le document, les titres
+    portent les numéros que Word (ou LibreOffice) calcule, et les légendes leur numéro de champ."""
+    for fmt in ("docx", "xlsx"):
+        source = tmp_path / f"rapport-{fmt}.{fmt}"
+        source.write_bytes(troyes[fmt])
+        subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp_path}/lo", "--headless", "--convert-to", "pdf",
+                        "--outdir", str(tmp_path), str(source)], check=True, capture_output=True, timeout=240)
+        assert (tmp_path / f"rapport-{fmt}.pdf").read_bytes()[:5] == b"%PDF-"
+    texte = normal(subprocess.run(["pdftotext", "-layout", str(tmp_path / "rapport-docx.pdf"), "-"],
+                                  capture_output=True, text=True, check=True).stdout)
+    assert re.search(r"^\s*2\.\s+Rappel des orientations", texte, flags=re.M)
+    assert re.search(r"^\s*6\.1\.\s+Axe 1", texte, flags=re.M)
+    assert re.search(r"^\s*Annexe B\.\s+Les signataires", texte, flags=re.M)
+    assert re.search(r"^\s*B\.1\.\s+\S", texte, flags=re.M)
+    assert "Tableau 1 — " in texte and "Figure 1 — " in texte
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Excel
 # --------------------------------------------------------------------------------------------------------------------
 
 def test_xlsx(troyes):
+    """Quelques longues tables (et non une feuille par tableau), aux valeurs typées : nombres, taux de 0 à 1 au format
+    pourcentage, euros au format monétaire ; aucun texte ne devient une formule."""
     wb = openpyxl.load_workbook(io.BytesIO(troyes["xlsx"]))
     r = troyes["rapport"]
-    assert wb.sheetnames[0] == "Sommaire"
+    assert wb.sheetnames[:5] == ["Sommaire", "Synthèse", "Indicateurs", "Engagements", "Dépôts"]
+    # Une feuille par sujet (les sections du décret en ajoutent : orientations, contexte, moyens, retards, sources), jamais
+    # une par tableau : au moins trois tableaux du rapport par feuille en moyenne.
+    assert len(wb.sheetnames) <= 22 and 3 * len(wb.sheetnames) < len(list(r.tableaux()))
     assert all(len(n) <= 31 for n in wb.sheetnames)
     assert len({n.lower() for n in wb.sheetnames}) == len(wb.sheetnames)
-    assert len(wb.sheetnames) == 1 + len(list(r.tableaux()))
     sommaire = wb["Sommaire"]
     liens = [c.hyperlink.location or c.hyperlink.target for c in sommaire["B"] if c.hyperlink]
     assert len(liens) == len(wb.sheetnames) - 1
@@ -300,19 +411,53 @@ def test_xlsx(troyes):
     trouve = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row
               if isinstance(c.value, str) and c.value.startswith(INJECTION)]
     assert trouve and all(c.data_type == "s" for c in trouve)
-    # Valeurs typées : un nombre reste un nombre, égal au cœur.
-    ws = wb["Axe 1 indicateurs"]
-    entetes = [c.value for c in ws[4]]
-    ter = avancement.indicateurs_au_territoire(troyes["store"], TCM, "2021").set_index("indicateur")
-    n = 0
-    for row in ws.iter_rows(min_row=5, values_only=True):
-        ligne = dict(zip(entetes, row))
-        v = ter.at[ligne["Code"], "valeur"]
-        assert (ligne["Valeur 2021"] is None and pd.isna(v)) or ligne["Valeur 2021"] == pytest.approx(v)
+    # Chiffres clés en nombres.
+    synthese = {lib: (v, fmt) for lib, v, fmt in ((row[0].value, row[1].value, row[1].number_format)
+                                                  for row in wb["Synthèse"].iter_rows(min_row=2))}
+    assert isinstance(synthese["indicateurs suivis"][0], int) and synthese["indicateurs suivis"][1] == "#,##0"
+    assert all(isinstance(v, (int, float)) for v, _ in synthese.values())
+    assert any(fmt == "0.0%" and 0 <= v <= 1 for v, fmt in synthese.values())
+    # Indicateurs : une ligne par indicateur × périmètre × période, valeurs égales au cœur, taux en pourcentages.
+    ws = wb["Indicateurs"]
+    entetes = [c.value for c in ws[1]]
+    assert ws.freeze_panes == "B2" and ws.auto_filter.ref.startswith("A1:")
+    ter = {a: avancement.indicateurs_au_territoire(troyes["store"], TCM, str(a)).set_index("indicateur")
+           for a in (2019, 2020, 2021)}
+    n = formats = pourcents = euros = 0
+    for row in ws.iter_rows(min_row=2):
+        ligne = dict(zip(entetes, (c.value for c in row)))
+        cellule = row[entetes.index("Valeur")]
+        if ligne["Périmètre"] != "Territoire":
+            continue
+        v = ter[int(ligne["Période"])].at[ligne["Code"], "valeur"]
+        if pd.isna(v):
+            assert ligne["Valeur"] is None
+            continue
+        attendu = v / 100 if ligne["Unité"] == "%" else v
+        assert ligne["Valeur"] == pytest.approx(attendu)
+        assert isinstance(ligne["Valeur"], (int, float))
+        formats += ligne["Unité"] == "%" and cellule.number_format == "0.0%"
+        pourcents += ligne["Unité"] == "%"
+        euros += ligne["Unité"] == "€" and "€" in cellule.number_format
         n += 1
-    assert n > 10
-    # La liste complète des engagements d'un signataire, que le PDF résume.
-    assert "TCM engagements" in wb.sheetnames and wb["TCM engagements"].max_row > 50
+    # Chaque taux au format pourcentage (les indicateurs de contexte ont leur propre feuille : moins de taux ici).
+    assert n > 100 and formats == pourcents > 5
+    # Les montants (nature « moyen ») sont dans la feuille « Moyens », au format monétaire.
+    moyens = wb["Moyens"]
+    entetes_moyens = [c.value for c in moyens[1]]
+    for row in moyens.iter_rows(min_row=2):
+        ligne = dict(zip(entetes_moyens, row))
+        for c in (v for k, v in ligne.items() if str(k).startswith("Valeur") and v.value is not None):
+            assert isinstance(c.value, (int, float))
+            euros += ligne["Unité"].value == "€" and "€" in c.number_format
+    assert euros > 0
+    assert {c.value for c in ws["D"][1:]} - {"Territoire"}            # les quartiers aussi
+    # Les engagements, une fois chacun, avec leurs porteurs (la liste complète de ceux d'un signataire, que le PDF
+    # résume, se filtre dans la colonne Porteurs).
+    eng = [c.value for c in wb["Engagements"]["A"][1:]]
+    assert len(eng) == len(set(eng)) == 147
+    colonne = [c.value for c in wb["Engagements"][1]].index("Porteurs")
+    assert sum("TCM" in str(r[colonne].value).split(", ") for r in wb["Engagements"].iter_rows(min_row=2)) > 50
 
 
 def test_xlsx_sans_formule_au_niveau_du_fichier(troyes):
@@ -337,8 +482,10 @@ def store_essai(store, tmp_path):
 
 
 def sans_graphiques(monkeypatch):
-    def refus(graphiques, delai):
-        raise FileNotFoundError("Chromium introuvable (simulé)")
+    """Le dessin des graphiques en échec (simulé) : chaque graphique est remplacé par un encadré."""
+    def refus(*args, **kwargs):
+        raise RuntimeError("dessin impossible (simulé)")
+    monkeypatch.setattr("perr_metrics.rapport.graphiques._dessiner", refus)
     monkeypatch.setattr("perr_metrics.rapport.graphiques._rendre_kaleido", refus)
 
 
@@ -368,16 +515,22 @@ def test_protocole_presque_vide(store_essai, monkeypatch, tmp_path):
     assert any("Graphique non disponible" in p.text for p in d.paragraphs)
     assert not d.inline_shapes
     wb = openpyxl.load_workbook(io.BytesIO(contenus["xlsx"]))
-    assert "QPV QN09301A" in wb.sheetnames and "Sommaire" == wb.sheetnames[0]
+    assert "Sommaire" == wb.sheetnames[0]
+    assert "QN09301A" in {c.value for c in wb["Indicateurs"]["E"]}
 
 
 def test_sans_chromium_le_rapport_sort_quand_meme(store_essai, monkeypatch):
-    """Un vrai échec de kaleido (navigateur introuvable), et non une simulation : pas d'exception, pas d'attente."""
+    """Une figure que le dessin ne sait pas lire (une figure Plotly toute faite) passe par kaleido : un vrai échec de
+    kaleido (navigateur introuvable), et non une simulation, ne lève rien et n'attend pas ; cette figure est remplacée
+    par un encadré, les autres restent dessinées."""
     monkeypatch.setenv("BROWSER_PATH", "/chemin/inexistant/chromium")
     r = rapport.construire_rapport(store_essai, ESSAI, 2024)
+    graphiques = list(r.graphiques())
+    graphiques[0].description = graphiques[0].figure      # une figure Plotly toute faite
     rapport.rendre_images(r, delai=60)
     assert r.images_indisponibles and "Chromium" in r.images_indisponibles
-    assert all(g.png is None for g in r.graphiques())
+    assert graphiques[0].png is None and graphiques[0].svg is None
+    assert all(g.svg for g in graphiques[1:])
     flux = io.BytesIO()
     rapport.ecrire_docx(r, flux)
     assert flux.getvalue()[:2] == b"PK"
@@ -462,7 +615,7 @@ def test_tableaux_par_groupe_egaux_aux_tableaux_construits_a_part(cas, request):
         tab = sections[f"qpv-{rapport._ancre(q)}"].blocs[1]
         sous = qpv[qpv["perimetre"] == q]
         egal(tab.donnees, rapport._donnees_quartier(sous if len(sous) else d.per.iloc[0:0], annee, valeur_ter,
-                                                    statut_ter), check_exact=True)
+                                                    statut_ter, d), check_exact=True)
     dep = d.depots[d.depots["periode"].fillna("").str.startswith(str(annee))]
     for c in d.signataires["code"]:
         s = sections.get(f"annexe-{rapport._ancre(c)}")

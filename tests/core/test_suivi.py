@@ -148,3 +148,67 @@ def test_bilan_signataire(store_demo):
     assert set(ddsp.engagements["code"]) < set(b.engagements["code"])
     with pytest.raises(KeyError, match="n'existe pas"):
         suivi.bilan_signataire(store_demo, TCM, "PERSONNE", "2021")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Un engagement réalisé ne revient pas en arrière par un clic distrait
+# --------------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("actuel, nouvel, recul", [
+    (None, "non démarré", False), (suivi.NON_RENSEIGNE, "réalisé", False), ("non démarré", "en cours", False),
+    ("en cours", "réalisé", False), ("réalisé", "réalisé", False), ("reporté", "en cours", False),
+    ("abandonné", "en cours", False), ("en cours", "reporté", False),
+    ("réalisé", "non démarré", True), ("réalisé", "en cours", True), ("réalisé", "abandonné", True),
+    ("en cours", "non démarré", True), ("reporté", "non démarré", True),
+])
+def test_est_un_recul(actuel, nouvel, recul):
+    assert suivi.est_un_recul(actuel, nouvel) is recul
+
+
+def _lignes(store, engagement):
+    return store.requete("SELECT count(*) AS n FROM etat_engagement WHERE engagement = ?", [engagement])["n"][0]
+
+
+def test_recul_demande_confirmation_et_rien_n_est_ecrit(store_demo):
+    etat(store_demo, "E001", "réalisé", "2021-11-02", commentaire="Quatre orientations engagées")
+    with pytest.raises(suivi.ConfirmationRequise) as exc:
+        etat(store_demo, "E001", "non démarré", "2022-06-30")
+    assert exc.value.code == "recul-a-confirmer" and isinstance(exc.value, suivi.EtatRefuse)
+    assert exc.value.actuel == "réalisé" and exc.value.date_actuelle == dt.date(2021, 11, 2)
+    assert str(exc.value) == ("L'engagement E001 est « réalisé » depuis le 2 novembre 2021 : le passer à « non "
+                              "démarré » au 30 juin 2022 le ferait revenir en arrière. Confirmez ce retour, ou "
+                              "choisissez un autre état.")
+    assert _lignes(store_demo, "E001") == 1
+    assert suivi.etats_courants(store_demo, TCM).set_index("code").loc["E001", "etat"] == "réalisé"
+
+    # Confirmé : écrit, et le journal dit ce qui a été défait.
+    qui = store_demo.pour(Utilisateur("agent", "Agent", "administrateur"))
+    ligne = suivi.enregistrer_etat(qui, TCM, "E001", "non démarré", "2022-06-30", "Erreur de saisie en 2021",
+                                   confirmer_recul=True, aujourd_hui=AUJOURD_HUI)
+    assert (ligne["precedent"], ligne["courant"], ligne["recul"]) == ("réalisé", True, True)
+    assert suivi.etats_courants(store_demo, TCM).set_index("code").loc["E001", "etat"] == "non démarré"
+    detail = store_demo.requete("SELECT detail FROM journal WHERE action = 'état d''engagement' AND objet = 'E001' "
+                                "ORDER BY id DESC LIMIT 1")["detail"][0]
+    assert detail == ("non démarré au 30 juin 2022 — Erreur de saisie en 2021 (retour en arrière confirmé : était "
+                      "« réalisé » depuis le 2 novembre 2021)")
+
+
+def test_meme_etat_sans_commentaire_refuse(store_demo):
+    etat(store_demo, "E002", "réalisé", "2021-03-01")
+    with pytest.raises(suivi.EtatRefuse) as exc:
+        etat(store_demo, "E002", "réalisé", "2022-06-30")
+    assert exc.value.code == "etat-inchange"
+    assert "L'engagement E002 est déjà « réalisé » depuis le 1er mars 2021 : rien à enregistrer." in str(exc.value)
+    assert _lignes(store_demo, "E002") == 1
+    # Avec un commentaire, c'est une note de plus : acceptée.
+    assert etat(store_demo, "E002", "réalisé", "2022-06-30", commentaire="Bilan remis au COPIL")["courant"]
+    assert _lignes(store_demo, "E002") == 2
+
+
+def test_etat_anterieur_complete_l_historique_sans_confirmation(store_demo):
+    etat(store_demo, "E003", "réalisé", "2022-01-05")
+    ligne = etat(store_demo, "E003", "en cours", "2021-03-01")
+    assert (ligne["precedent"], ligne["courant"], ligne["recul"]) == ("réalisé", False, False)
+    assert suivi.etats_courants(store_demo, TCM).set_index("code").loc["E003", "etat"] == "réalisé"
+    assert "ajouté à l'historique" in store_demo.requete(
+        "SELECT detail FROM journal WHERE objet = 'E003' ORDER BY id DESC LIMIT 1")["detail"][0]

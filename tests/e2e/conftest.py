@@ -17,9 +17,10 @@ Connexion (le tableau de bord l'exige) :
 - `ouvrir_connecte(page, url, identifiant="coordination")` : comme un lien reçu par courriel. Ouvre `url` ; vérifie que la
   page de connexion s'affiche sous cette même adresse ; se connecte ; vérifie qu'on reste sur la même page, avec les mêmes
   paramètres. Tous les tests qui ouvrent une adresse passent par là.
-  La session vit dans la session Streamlit de l'onglet, pas dans un cookie : chaque chargement complet (`page.goto`,
-  rechargement, nouvel onglet) repart non connecté. D'où une connexion après chaque `goto`, et pas d'onglet « déjà
-  connecté » : il ne le resterait pas au premier `goto`.
+  La session survit au rechargement (cookie posé par un script de la page) : `connecter` accepte un onglet déjà
+  connecté sous le bon compte.
+- Le journal de chaque serveur est relu à son arrêt : une ligne du logger `streamlit.deprecation_util` (une
+  dépréciation de Streamlit) fait échouer les tests.
 - `serveur_streamlit(dossier, …, options=[…], port=…)` sert aussi au serveur de la connexion unique (test_connexion.py),
   qui reçoit ses secrets par `--secrets.files`.
 """
@@ -103,6 +104,9 @@ def serveur_streamlit(dossier, nom_journal: str = "streamlit-e2e.log", *, option
         # Sans cela, une modification des sources pendant les tests (autres développeurs, éditeur) fait apparaître
         # « Source file changed / Rerun » dans le widget d'état, et les attentes sur ce widget ne finissent jamais.
         "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+        # Le nom du logger dans chaque ligne du journal : une dépréciation de Streamlit (logger
+        # streamlit.deprecation_util) y est reconnue sans dépendre de son texte, et fait échouer les tests.
+        "--logger.messageFormat", "%(asctime)s %(name)s %(levelname)s %(message)s",
         *options,
     ]
     serveur = subprocess.Popen(commande, cwd=RACINE, env=env, stdin=subprocess.DEVNULL, stdout=journal,
@@ -126,6 +130,16 @@ def serveur_streamlit(dossier, nom_journal: str = "streamlit-e2e.log", *, option
     finally:
         arreter(serveur)
         journal.close()
+    depreciations = depreciations_du_journal(chemin_journal)
+    if depreciations:
+        pytest.fail(f"Le serveur a écrit {len(depreciations)} dépréciation(s) de Streamlit ({chemin_journal}) : "
+                    f"à remplacer avant que Streamlit ne les retire.\n" + "\n".join(depreciations[:5]), pytrace=False)
+
+
+def depreciations_du_journal(chemin: Path) -> list[str]:
+    """Les lignes du journal d'un serveur de test écrites par streamlit.deprecation_util."""
+    texte = Path(chemin).read_text(encoding="utf-8", errors="replace")
+    return [ligne for ligne in texte.splitlines() if " streamlit.deprecation_util " in ligne]
 
 
 def arreter(proc: subprocess.Popen) -> None:

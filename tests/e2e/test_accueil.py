@@ -51,7 +51,7 @@ def protocole_choisi(page: Page):
 
 def test_accueil(onglet: Page, app_url, capture):
     page = onglet
-    ouvrir_accueil(page, app_url + "/")
+    ouvrir_accueil(page, app_url + "/accueil")
 
     expect(page.get_by_test_id("stAlert").filter(has_text="Données de démonstration")).to_be_visible()
     expect(page.get_by_test_id("stMetricLabel").filter(has_text=re.compile(r"^Engagements$"))).to_be_visible()
@@ -67,7 +67,7 @@ def test_accueil(onglet: Page, app_url, capture):
 def test_changer_de_protocole_et_lien_partage(onglet: Page, nouvel_onglet, app_url, capture):
     page = onglet
     # Un lien partagé rouvre la vue de Troyes.
-    ouvrir_accueil(page, f"{app_url}/?protocole={TROYES}")
+    ouvrir_accueil(page, f"{app_url}/accueil?protocole={TROYES}")
     expect(titre_protocole(page)).to_contain_text("Troyes Champagne Métropole")
     expect(page.locator(GRAPHIQUE).first).to_be_visible()
     capture(page, "accueil-troyes")
@@ -97,12 +97,12 @@ def test_changer_de_protocole_et_lien_partage(onglet: Page, nouvel_onglet, app_u
 
     # Les deux liens partagés restaurent chacun leur vue, dans une page neuve (nouvelle session Streamlit).
     lien_troyes = nouvel_onglet()
-    ouvrir_accueil(lien_troyes, f"{app_url}/?protocole={TROYES}")
+    ouvrir_accueil(lien_troyes, f"{app_url}/accueil?protocole={TROYES}")
     expect(titre_protocole(lien_troyes)).to_contain_text("Troyes Champagne Métropole")
     expect(protocole_choisi(lien_troyes)).to_have_value(re.compile(re.escape(f"({TROYES})")))
 
     lien_choix = nouvel_onglet()
-    ouvrir_accueil(lien_choix, f"{app_url}/?protocole={code}")
+    ouvrir_accueil(lien_choix, f"{app_url}/accueil?protocole={code}")
     expect(protocole_choisi(lien_choix)).to_have_value(re.compile(re.escape(f"({code})")))
     expect(titre_protocole(lien_choix)).not_to_contain_text("Troyes Champagne Métropole")
 
@@ -127,7 +127,7 @@ def classeur_casse(chemin) -> None:
 
 def test_referentiel_classeur_refuse(onglet: Page, app_url, capture, tmp_path):
     page = onglet
-    ouvrir_accueil(page, app_url + "/")
+    ouvrir_accueil(page, app_url + "/accueil")
     lien_menu(page, "Référentiel").click()
     expect(page.get_by_role("heading", name="Référentiel d'un protocole")).to_be_visible()
     expect(page).to_have_url(re.compile(r"/referentiel(\?|$)"))
@@ -136,7 +136,9 @@ def test_referentiel_classeur_refuse(onglet: Page, app_url, capture, tmp_path):
 
     chemin = tmp_path / "classeur-casse.xlsx"
     classeur_casse(chemin)
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(chemin)
+    # La page a deux sélecteurs de fichier (le protocole signé pour un brouillon, puis le classeur) : celui du classeur.
+    page.get_by_role("region", name=re.compile(r"^Classeur du référentiel")).locator('input[type="file"]'
+                                                                                       ).set_input_files(chemin)
 
     erreur = page.get_by_test_id("stAlert").filter(has_text="Classeur refusé")
     expect(erreur).to_be_visible(timeout=60_000)

@@ -35,7 +35,7 @@ def serveur(tmp_path_factory):
 def test_import_en_ligne_de_commande_pendant_la_consultation(onglet: Page, serveur, tmp_path, capture):
     url, base = serveur
     page = onglet
-    ouvrir_connecte(page, url + "/")
+    ouvrir_connecte(page, url + "/accueil")
     expect(page.get_by_role("heading", name=TITRE_ACCUEIL, exact=True)).to_be_visible(timeout=PREMIER_CHARGEMENT)
     attendre_fin_calcul(page)
 

@@ -34,9 +34,9 @@ import urllib.request
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import (arreter, 
-    ARTEFACTS, COMPTES_DEMO, DELAI_DEMARRAGE, PREMIER_CHARGEMENT, RACINE, _port_libre, attendre_meme_adresse,
-    bandeau_connecte, connecter, ouvrir_connecte, page_de_connexion, pages_du_menu, serveur_streamlit,
+from tests.e2e.conftest import (
+    ARTEFACTS, arreter, COMPTES_DEMO, DELAI_DEMARRAGE, PREMIER_CHARGEMENT, RACINE, _port_libre, attendre_meme_adresse,
+    bandeau_connecte, connecter, lien_menu, ouvrir_connecte, page_de_connexion, pages_du_menu, serveur_streamlit,
 )
 from tests.e2e.test_accueil import GRAPHIQUE, TITRE_ACCUEIL, attendre_fin_calcul
 
@@ -46,7 +46,9 @@ TROYES = "TCM-PERR-2019"
 PILOTAGE = {"Accueil", "Vue d'ensemble", "Par axe", "Par QPV", "Par signataire", "Fiche indicateur", "Engagements"}
 ADMINISTRATION = {"Référentiel", "Comptes", "Journal", "Vue publique"}
 PAGES_LECTEUR = PILOTAGE | {"Suivi des dépôts", "Rapport annuel", "Mon compte"}
-PAGES_CONTRIBUTEUR = {"Engagements", "Déposer", "Suivi des dépôts", "Mon compte"}
+PAGES_CONTRIBUTEUR = {"Accueil", "Engagements", "Déposer", "Suivi des dépôts", "Mon compte"}
+ACCUEIL_LECTEUR = "Vue d'ensemble"          # un membre du COPIL arrive sur la vue d'ensemble
+ACCUEIL_CONTRIBUTEUR = "Votre espace partenaire"
 PAGES_ADMINISTRATEUR = PAGES_LECTEUR | {"Déposer"} | ADMINISTRATION
 PUBLIQUE = "Indicateurs publiés"      # dans le menu de tous les rôles si la vue publique est ouverte
 
@@ -68,6 +70,7 @@ def test_mauvais_mot_de_passe_puis_accueil(onglet: Page, app_url, capture):
     page = onglet
     page.goto(app_url + "/")
     expect(page_de_connexion(page)).to_be_visible(timeout=PREMIER_CHARGEMENT)
+    attendre_meme_adresse(page, app_url + "/connexion")     # une seule adresse par page : la racine y renvoie
     attendre_fin_calcul(page)
     # Les comptes de démonstration, un par rôle, avec leur mot de passe.
     expect(page.get_by_test_id("stAlert").filter(has_text="Démonstration")).to_be_visible()
@@ -95,7 +98,7 @@ def test_mauvais_mot_de_passe_puis_accueil(onglet: Page, app_url, capture):
 
     connecter(page, "coordination")
     expect(page.get_by_role("heading", name=TITRE_ACCUEIL, exact=True)).to_be_visible(timeout=60_000)
-    attendre_meme_adresse(page, app_url + "/")
+    attendre_meme_adresse(page, app_url + "/accueil")
     attendre_fin_calcul(page)
     expect(bandeau_connecte(page)).to_contain_text("Administrateur")
     assert_menu(page, PAGES_ADMINISTRATEUR)
@@ -105,8 +108,11 @@ def test_mauvais_mot_de_passe_puis_accueil(onglet: Page, app_url, capture):
 
 def test_lecteur_pilotage_sans_depot_ni_comptes(onglet: Page, app_url, capture):
     page = onglet
-    ouvrir_connecte(page, app_url + "/", "copil")
-    expect(page.get_by_role("heading", name=TITRE_ACCUEIL, exact=True)).to_be_visible(timeout=60_000)
+    # Son arrivée (« / ») le mène à la vue d'ensemble, à son adresse (la même pour tous les rôles).
+    page.goto(app_url + "/")
+    connecter(page, "copil")
+    expect(page.get_by_role("heading", name=ACCUEIL_LECTEUR, exact=True)).to_be_visible(timeout=60_000)
+    attendre_meme_adresse(page, app_url + "/vue_ensemble")
     attendre_fin_calcul(page)
     expect(bandeau_connecte(page, "Membre du COPIL (démo)")).to_contain_text("Lecteur")
     assert_menu(page, PAGES_LECTEUR)
@@ -122,13 +128,20 @@ def test_lecteur_pilotage_sans_depot_ni_comptes(onglet: Page, app_url, capture):
     capture(page, "lecteur-comptes-refuse")
 
 
-def test_contributeur_arrive_sur_deposer(onglet: Page, app_url, capture):
+def test_contributeur_arrive_sur_son_espace_puis_deposer(onglet: Page, app_url, capture):
     page = onglet
-    ouvrir_connecte(page, app_url + "/", "caf-aube")
-    expect(page.get_by_role("heading", name="Déposer des valeurs", exact=True)).to_be_visible(timeout=60_000)
+    page.goto(app_url + "/")
+    connecter(page, "caf-aube")
+    expect(page.get_by_role("heading", name=ACCUEIL_CONTRIBUTEUR, exact=True)).to_be_visible(timeout=60_000)
+    attendre_meme_adresse(page, app_url + "/accueil")       # la même adresse que pour la coordination
     attendre_fin_calcul(page)
     expect(bandeau_connecte(page, "CAF de l'Aube (démo)")).to_contain_text("CAF10")
     assert_menu(page, PAGES_CONTRIBUTEUR)
+    expect(page.get_by_role("heading", name="Ce qui est attendu de vous", exact=True)).to_be_visible()
+    capture(page, "accueil-contributeur")
+    lien_menu(page, "Déposer").click()
+    expect(page.get_by_role("heading", name="Déposer des valeurs", exact=True)).to_be_visible(timeout=60_000)
+    attendre_fin_calcul(page)
     expect(page.get_by_text("Vous déposez au nom de CAF de l'Aube (démo) (caf-aube)")).to_be_visible()
     # Son protocole et son signataire, rien d'autre.
     protocole = page.get_by_test_id("stSelectbox").filter(has=page.get_by_text("Protocole", exact=True))
@@ -143,7 +156,7 @@ def test_contributeur_arrive_sur_deposer(onglet: Page, app_url, capture):
         assert len(textes) == 1 and textes[0].endswith(attendu), textes
         page.keyboard.press("Escape")
     expect(page.get_by_role("button", name=re.compile(r"^Modèle CAF10 — "))).to_be_visible()
-    capture(page, "accueil-contributeur")
+    capture(page, "deposer-contributeur")
 
     # Un lien vers un autre protocole ne l'ouvre pas : on reste sur celui de la CAF de l'Aube.
     page.goto(app_url + "/deposer?protocole=BLOIS-PERR-2020")
@@ -352,7 +365,7 @@ def test_sso_agent_connu(page_sso: Page, app_sso, fournisseur_oidc, capture):
     _autoriser(page, app_sso, fournisseur_oidc, "Agent@Exemple.gouv.fr")
     expect(bandeau_connecte(page, AGENT["nom"])).to_be_visible(timeout=60_000)
     expect(bandeau_connecte(page, AGENT["nom"])).to_contain_text("Lecteur")
-    expect(page.get_by_role("heading", name=TITRE_ACCUEIL, exact=True)).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", name=ACCUEIL_LECTEUR, exact=True)).to_be_visible(timeout=60_000)
     attendre_fin_calcul(page)
     assert_menu(page, PAGES_LECTEUR)
     expect(page.locator(GRAPHIQUE).first).to_be_visible(timeout=60_000)
@@ -361,7 +374,7 @@ def test_sso_agent_connu(page_sso: Page, app_sso, fournisseur_oidc, capture):
     # La session de la connexion unique tient dans un cookie : elle survit au rechargement de la page.
     page.reload()
     expect(bandeau_connecte(page, AGENT["nom"])).to_be_visible(timeout=60_000)
-    expect(page.get_by_role("heading", name=TITRE_ACCUEIL, exact=True)).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", name=ACCUEIL_LECTEUR, exact=True)).to_be_visible(timeout=60_000)
 
 
 def _cookie_sso(page: Page) -> bool:

@@ -57,8 +57,13 @@ def test_deposer_refus_puis_acceptation(onglet: Page, app_neuve, capture, tmp_pa
     expect(page.get_by_test_id("stAlert").filter(has_text="Fichier refusé")).to_be_visible(timeout=60_000)
     attendre_fin_calcul(page)
     tableau = page.get_by_test_id("stDataFrame").first
-    expect(tableau).to_contain_text("Valeurs!J3")
-    expect(tableau).to_contain_text("valeur-non-numerique")
+    expect(tableau).to_contain_text("J3")
+    expect(tableau).to_contain_text("Valeur non numérique")          # le nom du problème, le code à côté
+    # Chaque problème en entier, avec son code (la dernière colonne du tableau peut être hors de l'écran).
+    page.get_by_text("Lire chaque problème en entier").click()
+    entier = page.get_by_test_id("stExpander").filter(has_text="Lire chaque problème en entier")
+    expect(entier).to_contain_text("n'est pas un nombre")
+    expect(entier).to_contain_text("valeur-non-numerique")
     capture(page, "deposer-refus")
 
     ws["J3"] = 12
@@ -67,7 +72,9 @@ def test_deposer_refus_puis_acceptation(onglet: Page, app_neuve, capture, tmp_pa
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(bon)
     succes = page.get_by_test_id("stAlert").filter(has_text="enregistré")
     expect(succes).to_be_visible(timeout=60_000)
-    expect(succes).to_contain_text("2 valeurs")
+    # Le modèle de 2022, période déjà déposée, arrive pré-rempli : toutes ses valeurs sont redéposées.
+    remplies = sum(1 for r in ws.iter_rows(min_row=2) if r[9].value is not None)
+    expect(succes).to_contain_text(f"{remplies} valeurs")
     attendre_fin_calcul(page)
     capture(page, "deposer-accepte")
 

@@ -1,5 +1,5 @@
 """Le rapport annuel dans un vrai navigateur : l'aperçu s'affiche sans construire le rapport, puis la coordination le
-prépare (vrais graphiques par kaleido et Chromium, WeasyPrint, python-docx, openpyxl) et télécharge le PDF et le
+prépare (graphiques dessinés en SVG, Typst, python-docx, openpyxl) et télécharge le PDF et le
 classeur, relus comme un lecteur le ferait. Captures dans tests/artefacts/screenshots/rapport-*.png."""
 from __future__ import annotations
 
@@ -35,8 +35,9 @@ def test_apercu_puis_rapport_pdf_et_excel(onglet: Page, app_url, capture, tmp_pa
     # Le sommaire du rapport, avant de l'avoir construit.
     page.get_by_test_id("stExpander").filter(has_text="Sommaire du rapport").click()
     sommaire = page.get_by_test_id("stExpander").filter(has_text="Sommaire du rapport")
-    expect(sommaire).to_contain_text("Annexe B. Méthode et sources", timeout=ATTENTE)
-    expect(sommaire).to_contain_text("Les quartiers")
+    expect(sommaire).to_contain_text("Annexe C. Méthode et sources", timeout=ATTENTE)
+    expect(sommaire).to_contain_text("Évolution de la situation des quartiers")
+    expect(sommaire).to_contain_text("Avis des conseils citoyens")
     # Avant préparation, rien à télécharger.
     expect(bouton_telecharger(page, "PDF")).to_be_disabled()
     capture(page, "rapport-apercu")
@@ -57,6 +58,7 @@ def test_apercu_puis_rapport_pdf_et_excel(onglet: Page, app_url, capture, tmp_pa
     texte = " ".join(subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True,
                                     text=True).stdout.split())
     assert "Rapport annuel d'évaluation 2021" in texte and "Méthode et sources" in texte
+    assert "Rappel des orientations" in texte and "Moyens mobilisés en 2021" in texte and "dépôt n° " in texte
 
     with page.expect_download() as telechargement:
         bouton_telecharger(page, "Excel").click()

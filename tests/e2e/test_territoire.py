@@ -128,8 +128,13 @@ def test_engagements_filtre_saisie_et_lien(onglet: Page, nouvel_onglet, app_url,
     # Plus de nom à taper : l'état est saisi au nom du compte connecté.
     expect(formulaire.get_by_text(f"Saisi au nom de {AUTEUR}.")).to_be_visible()
     formulaire.get_by_role("button", name="Enregistrer l'état").click()
-    expect(page.get_by_test_id("stAlert").filter(has_text=f"enregistré pour l'engagement {code}")).to_be_visible(
-        timeout=30_000)
+    enregistre = page.get_by_test_id("stAlert").filter(has_text=f"enregistré pour l'engagement {code}")
+    # Un engagement que la démonstration dit déjà « réalisé » : revenir à « en cours » se confirme (issue 14).
+    confirmer = page.get_by_role("button", name="Confirmer le retour à « en cours »")
+    expect(enregistre.or_(confirmer)).to_be_visible(timeout=30_000)
+    if confirmer.count():
+        confirmer.click()
+    expect(enregistre).to_be_visible(timeout=30_000)
     attendre_fin_calcul(page)
     historique = page.get_by_test_id("stDataFrame").last
     expect(historique).to_contain_text(AUTEUR, timeout=DELAI)

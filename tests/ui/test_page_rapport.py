@@ -48,7 +48,7 @@ def test_apercu_puis_telechargements(monkeypatch, store_demo, faux_graphiques):
     sommaire = next(md.value for md in at.markdown if md.value.startswith("- 1. Synthèse"))
     r = rapport.construire_rapport(store_demo, BLOIS, 2021)
     assert sommaire.splitlines() == [("  " * (n - 1)) + f"- {t}" for n, t in r.sommaire]
-    assert "  - A.1. " in sommaire and "- Annexe B. Méthode et sources" in sommaire
+    assert "  - B.1. " in sommaire and "- Annexe C. Méthode et sources" in sommaire
     # Avant préparation, les trois boutons sont là mais inactifs.
     avant = boutons(at)
     assert set(avant) == {"PDF", "Word", "Excel"} and all(b.disabled for b in avant.values())
@@ -79,3 +79,41 @@ def test_erreur_d_un_format_en_francais(monkeypatch, store_demo, faux_graphiques
     assert any("Le PDF ne peut pas être produit sur ce serveur" in e.value for e in at.error)
     b = boutons(at)
     assert b["PDF"].disabled and not b["Word"].disabled and not b["Excel"].disabled
+
+
+def test_textes_et_avis_par_la_page(monkeypatch, store_demo):
+    """La coordination écrit les textes du rapport et joint un avis sur la page ; le rapport les reprend, la page en
+    montre l'historique ; un lecteur les lit sans pouvoir les écrire."""
+    at = page(monkeypatch, store_demo, protocole=BLOIS, periode="2022")
+    persp = f"texte_perspectives_{BLOIS}_2022"
+    at.text_area(key=persp).input("Relancer le comité technique emploi.\n- Deux réunions par an.")
+    at.button(key=f"enregistrer_{persp}").click().run()
+    assert not at.exception, at.exception
+    assert any("version 1 enregistrée" in s.value for s in at.success)
+    # La synthèse : partir de celle tirée des données, la reprendre, l'enregistrer.
+    synth = f"texte_synthèse_{BLOIS}_2022"
+    at.button(key=f"proposer_{BLOIS}_2022").click().run()
+    assert at.text_area(key=synth).value.startswith("Synthèse 2022, tirée des données")
+    at.text_area(key=synth).input("Année de reprise :\n- Emploi en hausse.")
+    at.button(key=f"enregistrer_{synth}").click().run()
+    # Un avis, en texte.
+    at.text_input(key="avis_auteur").input("Conseil citoyen Blois Nord")
+    at.text_area(key="avis_texte").input("Avis favorable, sous réserve du calendrier.")
+    at.button(key="joindre_avis").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert any("Avis de Conseil citoyen Blois Nord joint" in s.value for s in at.success)
+    assert any("Historique des textes et des avis 2022 (3 versions)" in e.label for e in at.expander)
+
+    r = rapport.construire_rapport(store_demo, BLOIS, 2022)
+    assert r.section("synthese-copil").blocs[:2] == [rapport.Paragraphe("Année de reprise :", "chapeau"),
+                                                     rapport.Liste(["Emploi en hausse."])]
+    assert r.section("perspectives").blocs[0] == rapport.Paragraphe("Relancer le comité technique emploi.")
+    avis = r.section("avis-1")
+    assert avis.titre.startswith("A.1. Conseil citoyen Blois Nord (")
+    assert any(getattr(b, "texte", "") == "Avis favorable, sous réserve du calendrier." for b in avis.blocs)
+
+    # Un lecteur : il lit les textes, sans champ pour les écrire.
+    lecteur = page(monkeypatch, store_demo, compte="copil", protocole=BLOIS, periode="2022")
+    assert not lecteur.text_area and not lecteur.text_input
+    assert any("Relancer le comité technique emploi." in m.value for m in lecteur.markdown)

@@ -60,15 +60,18 @@ def test_accueil_troyes(monkeypatch, store_demo):
     m = metriques(at)
     assert m["Engagements"] == "147" and m["Quartiers"] == "9"
     assert "Troyes Champagne Métropole" in textes(at)
-    arbre = at.dataframe[0].value
+    # (devant la structure, l'administrateur a d'abord les dépôts à revoir : les tableaux se cherchent par leurs
+    # colonnes)
+    tableaux = [d.value for d in at.dataframe]
+    arbre = [t for t in tableaux if "Axe / thématique" in t.columns][0]
     assert arbre["Engagements"].iloc[0] == 55 and len(arbre) == 17
-    signataires = at.dataframe[2].value
+    signataires = [t for t in tableaux if "Signe le protocole" in t.columns][0]
     assert "CAF de l'Aube" in set(signataires["Nom"])
-    quartiers = at.dataframe[4].value
+    quartiers = [t for t in tableaux if "Quartier" in t.columns][0]
     assert len(quartiers) == 9 and "La Chapelle-Saint-Luc" in " ".join(quartiers["Communes"])
     # Descendre dans un nœud : ses engagements et leurs porteurs.
     at.selectbox(key="noeud-TCM-PERR-2019").select("2.4").run()
-    engagements = at.dataframe[1].value
+    engagements = [d.value for d in at.dataframe if "Engagement" in d.value.columns][0]
     assert engagements["Engagement"].str.contains("doublant le nombre d'apprentis").any()
 
 
@@ -150,6 +153,11 @@ def test_referentiel_refus_puis_import(monkeypatch, store_demo, tmp_path):
     assert ("Quartiers!A2", "code-qpv-invalide") in set(zip(rapport["Cellule"], rapport["Code"]))
     bon = classeurs.ecrire(tmp_path).read_bytes()
     at.file_uploader(key="classeur").set_value(("bon.xlsx", bon, XLSX)).run()
+    assert not at.exception
+    # D'abord l'aperçu de ce qui serait créé ; rien n'est écrit avant la confirmation.
+    assert any("Ce que changerait l'import" in h.value for h in at.subheader)
+    assert store_demo.requete("SELECT count(*) AS n FROM protocole WHERE code = 'EQ2030-TEST'")["n"][0] == 0
+    at.button(key="confirmer_import").click().run()
     assert not at.exception
     assert "EQ2030-TEST créé" in at.success[0].value
     assert any("EQ2030-TEST" in o for o in at.selectbox(key="export").options)

@@ -24,7 +24,7 @@ def test_pages_de_chaque_role():
     lecteur = set(ui.pages_du_role("lecteur"))
     assert PILOTAGE <= lecteur and not lecteur & ADMINISTRATION and "pages/deposer.py" not in lecteur
     assert lecteur >= {"pages/engagements.py", "pages/suivi_depots.py", "pages/rapport_annuel.py", "pages/mon_compte.py"}
-    assert set(ui.pages_du_role("contributeur")) == {"pages/engagements.py", "pages/deposer.py",
+    assert set(ui.pages_du_role("contributeur")) == {"pages/accueil.py", "pages/engagements.py", "pages/deposer.py",
                                                      "pages/suivi_depots.py", "pages/indicateurs_publies.py",
                                                      "pages/mon_compte.py"}
     admin = set(ui.pages_du_role("administrateur"))
@@ -47,7 +47,7 @@ def test_connexion_par_le_formulaire(monkeypatch, store_demo):
     at.button[0].click().run()
     assert not at.exception
     assert at.session_state["perr_session"]["compte"] == "copil"
-    assert at.title[0].value == "Protocoles d'engagements renforcés et réciproques"     # l'accueil du COPIL
+    assert at.title[0].value == "Vue d'ensemble"                                       # l'accueil du COPIL
     assert any("Membre du COPIL (démo)" in c.value for c in at.sidebar.caption)
     # Se déconnecter : retour à la connexion, consigné au journal.
     [b for b in at.sidebar.button if b.label == "Se déconnecter"][0].click().run()
@@ -80,7 +80,8 @@ def test_le_lecteur_consulte_sans_rien_changer(monkeypatch, store_demo):
 
 def test_le_contributeur_ne_voit_que_ce_qui_est_a_lui(monkeypatch, store_demo):
     at = app(monkeypatch, store_demo.chemin, compte="caf-aube")
-    assert at.title[0].value == "Déposer des valeurs"                              # sa page d'accueil
+    assert at.title[0].value == "Votre espace partenaire"                          # sa page d'accueil
+    assert not at.exception and not at.error
     at = app(monkeypatch, store_demo.chemin, compte="caf-aube", page="engagements.py")
     assert not at.exception and not at.error
     liste = at.dataframe[1].value
@@ -88,7 +89,7 @@ def test_le_contributeur_ne_voit_que_ce_qui_est_a_lui(monkeypatch, store_demo):
     assert [b for b in at.button if b.label == "Enregistrer l'état"]
     at = app(monkeypatch, store_demo.chemin, compte="caf-aube", page="suivi_depots.py", periode="2021")
     assert not at.exception and not at.error
-    historique = at.dataframe[-1].value
+    historique = [d.value for d in at.dataframe if "Commentaire de revue" in d.value.columns][0]
     assert set(historique["Signataire"]) == {"CAF de l'Aube"}
 
 
@@ -199,7 +200,7 @@ def test_retour_de_l_authentification_unique(monkeypatch, store_demo):
     at.run()
     assert not at.exception
     assert at.session_state["perr_session"]["compte"] == "agent.sso"
-    assert at.title[0].value == "Protocoles d'engagements renforcés et réciproques"
+    assert at.title[0].value == "Vue d'ensemble"                  # l'accueil d'un lecteur
     at = AppTest.from_file(str(RACINE / "dashboard.py"), default_timeout=60)
     at.user = {"is_logged_in": True, "email": "inconnu@exemple.gouv.fr", "provider": "proconnect"}
     at.run()

@@ -49,7 +49,7 @@ def test_engagements_filtres(monkeypatch, store_demo):
     at.selectbox(key="axe").select("2").run()
     assert not at.exception
     liste = at.dataframe[1].value
-    assert set(liste["Axe"]) == {"2"} and len(liste) == int(metriques(at)["Non renseigné"])
+    assert liste["Axe"].str.startswith("2 — ").all() and len(liste) == int(metriques(at)["Non renseigné"])
     assert parametre(at, "axe") == "2"
     at.selectbox(key="porteur").select("CAF10").run()
     liste = at.dataframe[1].value
@@ -83,6 +83,39 @@ def test_engagements_saisie_d_un_etat(monkeypatch, store_demo):
     assert suivi.etats_courants(store_demo, TCM).set_index("code").loc["E005", "etat"] == "en cours"
 
 
+def test_engagements_realise_survit_a_un_clic_distrait(monkeypatch, store_demo):
+    """Le formulaire part de l'état courant ; le renvoyer tel quel n'écrit rien ; revenir en arrière demande une
+    confirmation, qu'« Annuler » (le bouton mis en avant) refuse et que « Confirmer » enregistre."""
+    suivi.enregistrer_etat(store_demo, TCM, "E005", "réalisé", "2021-11-02", "Quatre orientations engagées")
+    at = page(monkeypatch, store_demo, "pages/engagements.py", protocole=TCM, engagement="E005")
+    assert at.selectbox(key="nouvel_etat_etat").value == "réalisé"
+    assert any("actuellement : **réalisé** depuis le 2 novembre 2021" in m.value for m in at.markdown)
+    assert any("Historique (1 état)" in h.value for h in at.subheader)
+
+    at.button(key="enregistrer_etat").click().run()          # le clic distrait : rien ne change
+    assert not at.exception and "déjà « réalisé » depuis le 2 novembre 2021 : rien à enregistrer" in at.error[0].value
+    assert len(suivi.historique_etats(store_demo, TCM, "E005")) == 1
+
+    at.selectbox(key="nouvel_etat_etat").select("non démarré")
+    at.button(key="enregistrer_etat").click().run()          # un retour en arrière : confirmation demandée
+    assert not at.exception and "le ferait revenir en arrière" in at.warning[-1].value
+    assert len(suivi.historique_etats(store_demo, TCM, "E005")) == 1
+    at.button(key="annuler_recul").click().run()
+    assert "Rien n'a été enregistré : l'engagement E005 reste « réalisé » depuis le 2 novembre 2021." in \
+        at.info[0].value
+    assert at.selectbox(key="nouvel_etat_etat").value == "réalisé"
+    assert suivi.etats_courants(store_demo, TCM).set_index("code").loc["E005", "etat"] == "réalisé"
+
+    at.selectbox(key="nouvel_etat_etat").select("en cours")
+    at.text_area(key="nouvel_etat_commentaire").input("Deuxième tranche relancée")
+    at.button(key="enregistrer_etat").click().run()
+    at.button(key="confirmer_recul").click().run()
+    assert not at.exception
+    assert "Retour en arrière confirmé (était « réalisé »)" in at.success[0].value
+    assert at.dataframe[-1].value["État"].tolist() == ["en cours", "réalisé"]
+    assert at.selectbox(key="nouvel_etat_etat").value == "en cours"
+
+
 def test_engagements_lien_partage(monkeypatch, store_demo):
     tous = suivi.etats_courants(store_demo, BLOIS)
     code = tous.loc[tous["axe"] == "2", "code"].iloc[3]
@@ -96,8 +129,9 @@ def test_engagements_lien_partage(monkeypatch, store_demo):
     liste = at.dataframe[1].value
     # Le premier niveau de Blois s'appelle « Enjeu » : la colonne dit le mot du protocole (issue 15).
     assert at.selectbox(key="axe").label == "Enjeu"
+    axe2 = suivi.etats_courants(store_demo, BLOIS).set_index("code").loc[code, "axe_libelle"]
     assert liste[["Code", "Enjeu", "État", "Commentaire"]].values.tolist() == [
-        [code, "2", "reporté", "Attente du financement"]]
+        [code, f"2 — {axe2}", "reporté", "Attente du financement"]]
     assert at.dataframe[-1].value["Saisi par"].tolist() == ["Administratrice de test"]
 
 

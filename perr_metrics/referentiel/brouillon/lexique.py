@@ -79,9 +79,9 @@ ORGANISMES: tuple[Organisme, ...] = (
     _o(r"\bCMA\b|chambres? des? m[ée]tiers", "CMA{dep}", "Chambre de métiers et de l'artisanat", "Chambre consulaire"),
     _o(r"\bchambres? consulaires?\b", "CCI{dep};CMA{dep}", "Chambres consulaires", "Chambre consulaire"),
     _o(r"\bconseils? citoyens?\b", "CONSEIL-CITOYEN", "Conseil citoyen", "Conseil citoyen"),
-    _o(r"\bconseil (?:d[ée]partemental|g[ée]n[ée]ral)\b|\bd[ée]partement\b|\bCD ?\d{2}\b", "CD{dep}", "Département",
+    _o(r"\bconseil (?:d[ée]partemental|g[ée]n[ée]ral)\b|\bd[ée]partement\b|\bCD ?\d{2}\b|^\(?CD\)?$", "CD{dep}", "Département",
        "Département"),
-    _o(r"\bconseil r[ée]gional\b|\br[ée]gion\b", "REGION", "Région", "Région"),
+    _o(r"\bconseil r[ée]gional\b|\br[ée]gion\b|^\(?CR\)?$", "REGION", "Région", "Région"),
 )
 
 # Noms d'EPCI : « Communauté d'agglomération de X », « X Métropole », « Agglo… », « Grand X ».

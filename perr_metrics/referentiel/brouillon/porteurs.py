@@ -67,12 +67,15 @@ class Annuaire:
         for o in ORGANISMES:
             if o.motif.search(nom):
                 sortie = []
+                plusieurs = ";" in o.code
                 for code in o.code.split(";"):
+                    # « Chambres consulaires » : la CCI et la CMA, chacune sous son propre nom.
+                    propre = next((x for x in ORGANISMES if x.code == code), o) if plusieurs else o
                     code = code.replace("{dep}", self.dep)
-                    libelle = o.nom
+                    libelle = propre.nom
                     if o.categorie in ("Département",) and self.dep:
                         libelle = f"Département ({self.dep})"
-                    sortie.append(self.ajouter(Signataire(code, libelle, o.categorie, signe=signe, page=page,
+                    sortie.append(self.ajouter(Signataire(code, libelle, propre.categorie, signe=signe, page=page,
                                                           ligne=ligne, extrait=extrait, alias={cle(nom)})))
                 return sortie
         return []
@@ -101,9 +104,9 @@ class Annuaire:
         k = cle(morceau)
         if not k:
             return []
-        for s in self.signataires.values():
-            if k in s.alias or k == cle(s.nom):
-                return [s.code]
+        memes = [s.code for s in self.signataires.values() if k in s.alias or k == cle(s.nom)]
+        if memes:
+            return memes           # « Chambres consulaires » : la CCI et la CMA
         for nom in self.epci:
             kn = cle(nom)
             if kn and (kn in k or (len(k) >= 6 and difflib.SequenceMatcher(None, k, kn).ratio() >= 0.75)):

@@ -6,19 +6,26 @@ docs/brouillon.md ; chacune est essayée sur un passage des textes sources dans 
 from __future__ import annotations
 
 import re
+from collections import Counter
 
-from perr_metrics.referentiel.brouillon.lexique import cle
-from perr_metrics.referentiel.brouillon.porteurs import Signataire
+from perr_metrics.referentiel.brouillon.lexique import RE_EPCI, cle
+from perr_metrics.referentiel.brouillon.porteurs import Signataire, nom_epci
 from perr_metrics.referentiel.brouillon.structure import (FIN_DU_CORPS, HORS_ARBRE, RE_CROCHETS, RE_EN_SENGAGEANT,
                                                           RE_ENTETE_TABLEAU, RE_FORMULE, RE_NIVEAU, RE_NOUS, RE_PUCE,
                                                           RE_SIGNATURE_FIN, SECTION_CITEE, SOUS_PUCES, Lecteur,
-                                                          cadre_de, capitaliser, detacher_fin, est_infinitif,
-                                                          ligne_de_partenaires, majuscules)
+                                                          _ressemble_epci, cadre_de, capitaliser, est_infinitif,
+                                                          majuscules)
+from perr_metrics.referentiel.brouillon.tableau import lire_tableau
 
 PREPOSITIONS = {"de", "du", "des", "la", "le", "les", "à", "a", "au", "aux", "et", "ou", "en", "par", "pour", "sur",
                 "dans", "avec", "d'", "l'", "un", "une", "son", "sa", "ses", "leur", "leurs", "vers", "entre", "que",
                 "qui", "dont", "notamment", "afin", "sans", "chez"}
 RE_NUMERO_LISTE = re.compile(r"(?:^|\s)(?P<num>\d{1,2})\.\s+(?P<lib>[A-ZÉÈÀ][a-zéèêàâîôûç'].*)$")
+
+
+def est_infinitif_strict(texte: str) -> bool:
+    mots = texte.split()
+    return bool(mots) and mots[0][:1].isupper() and est_infinitif(mots[0]) and not re.search(r"['’]", mots[0])
 
 
 def titre_propre(t: str) -> str:
@@ -80,15 +87,24 @@ def parcourir(lec: Lecteur) -> None:
     mode: str | None = None           # None | formule | tableau | cite | hors
     formule = ""
     porteurs_formule: list[str] = []
-    groupe: list = []                 # l'engagement de premier rang et ses déclinaisons, en tableau
     item: Item | None = None
     noeud_liste = None                # le nœud d'une liste numérotée dont on lit la suite de l'intitulé
     attendu = 0                       # prochain numéro d'une liste d'objectifs
     puces_vues = False
     noms_suivants: list[str] = []
+    if not lec.annuaire.epci:
+        # Sans bloc de signature, l'EPCI est le nom d'intercommunalité le plus cité (trois fois au moins).
+        comptes = Counter(nom_epci(m) for m in RE_EPCI.finditer(lec.contenu))
+        for nom, n in comptes.most_common():
+            if n >= 3 and cle(nom) not in ("agglomeration", "metropole", "agglo", "communaute"):
+                lec.annuaire.epci.append(nom)
+                break
     epci = lec.annuaire.epci
     nombre_cite = 0
     precedente = ""
+    tampon: list = []                 # les lignes du tableau en cours, lues d'un coup à sa fin (tableau.lire_tableau)
+    partenaires_tableau = False       # l'en-tête du tableau nomme une colonne de partenaires
+    contexte: list | None = None      # les lignes d'un « Rappel du contexte », où finit parfois une liste sans titre
 
     def fermer_item():
         nonlocal item
@@ -101,39 +117,65 @@ def parcourir(lec: Lecteur) -> None:
         if item.porteurs_crochets is not None:
             porteurs, confiance = item.porteurs_crochets, "haute"
         type_item = item.type_item
-        e = lec.ajouter_engagement(texte, porteurs, formule if mode == "formule" else "", item.l, item.profondeur,
-                                   extrait, confiance, type_item, item.leviers)
-        if e is not None and mode == "tableau":
-            e._noms = item.noms  # noqa: SLF001 - noms lus en fin de ligne, résolus au groupe
-            groupe.append(e)
+        lec.ajouter_engagement(texte, porteurs, formule if mode == "formule" else "", item.l, item.profondeur,
+                               extrait, confiance, type_item, item.leviers)
         item = None
 
-    def fermer_groupe():
-        """En tableau, les partenaires lus sur les lignes d'un engagement et de ses déclinaisons valent pour tous."""
-        if not groupe:
-            return
-        noms = [n for e in groupe for n in getattr(e, "_noms", [])]
+    def noms_en_codes(noms: list[str], l) -> list[str]:
         codes: list[str] = []
         for n in noms:
-            trouves, inconnus = lec.annuaire.resoudre(n, groupe[0].page, groupe[0].ligne, n)
+            if epci and len(n.split()) <= 2 and _ressemble_epci(n.split()[-1], epci):
+                trouves = [lec.annuaire.epci_nom(epci[0], l.page, l.ligne, n).code]
+            else:
+                trouves = lec.annuaire.resoudre(n, l.page, l.ligne, n)[0]
             codes += [c for c in trouves if c not in codes]
-        for e in groupe:
-            propres: list[str] = []
-            for n in getattr(e, "_noms", []):
-                propres += lec.annuaire.resoudre(n, e.page, e.ligne, n)[0]
-            if not e.porteurs:
-                e.porteurs = codes
-                e.confiance = "moyenne" if codes else "faible"
-        groupe.clear()
+        return codes
+
+    def ajouter_items(items, confiance_sans: str = "faible") -> None:
+        base = lec.courant()
+        for it in items:
+            for etiquette, src in it.etiquettes:
+                if base is not None:
+                    n = lec.ouvrir_noeud("Objectif", capitaliser(etiquette), src, base.rang + 1)
+                    n.confiance = "liste"
+            porteurs = noms_en_codes(it.noms, it.source)
+            lec.ajouter_engagement(it.texte, porteurs, "", it.source, it.profondeur, " ".join(it.morceaux)[:300],
+                                   "moyenne" if porteurs else confiance_sans, "engagement", it.leviers)
+
+    def fermer_tableau():
+        if tampon:
+            ajouter_items(lire_tableau(tampon, epci, partenaires_tableau))
+            tampon.clear()
+
+    def fermer_contexte():
+        """« Rappel du contexte » puis, sans titre (perdu par l'OCR), la liste des engagements : la suite d'au moins
+        trois paragraphes qui commencent par un infinitif et mènent jusqu'au titre suivant."""
+        nonlocal contexte
+        if contexte:
+            items = lire_tableau(contexte, epci, True)
+            fin = len(items)
+            while fin > 0 and (items[fin - 1].profondeur > 1 or est_infinitif_strict(items[fin - 1].texte)):
+                fin -= 1
+            while fin < len(items) and items[fin].profondeur > 1:
+                fin += 1
+            suite = items[fin:]
+            if sum(1 for it in suite if it.profondeur == 1) >= 3:
+                for it in suite:
+                    it.etiquettes = []
+                ajouter_items(suite)
+        contexte = None
 
     def fermer_tout():
         fermer_item()
-        fermer_groupe()
+        fermer_tableau()
+        fermer_contexte()
 
     for i, l in enumerate(L):
         brut = l.texte
         t = brut.strip()
         if not t:
+            if mode == "tableau" and tampon:
+                tampon.append(l)           # les lignes vides d'un tableau aplati marquent l'espace entre ses rangées
             continue
         if (lec.engagements or item is not None) and (FIN_DU_CORPS.match(t) or RE_SIGNATURE_FIN.match(t)):
             fermer_tout()
@@ -171,13 +213,14 @@ def parcourir(lec: Lecteur) -> None:
                 courant.page, courant.ligne = l.page, l.ligne
                 continue
             if "ENGAGEMENT" in haut and "PROTOCOLE" not in haut:
-                deja = [n for n in lec.noeuds if n.parent == (courant.code if courant else None)]
-                if mode == "tableau_fini" and courant is not None:
+                entete = bool(RE_ENTETE_TABLEAU.search(propre))
+                partenaires_tableau = entete or (partenaires_tableau and mode == "tableau")
+                if "TRANSVERSA" in haut and lec.pile:
+                    # « ENGAGEMENTS TRANSVERSAUX 2020 - 2022 » : un regroupement sous le niveau courant.
                     libelle = capitaliser(RE_ENTETE_TABLEAU.sub("", propre).strip(" -—"))
                     libelle = re.sub(r"\s*-\s*", "-", libelle) if re.search(r"\d\s*-\s*\d", libelle) else libelle
-                    niveau = capitaliser(" ".join(propre.split()[:2]))
-                    lec.ouvrir_noeud(niveau, libelle, l, courant.rang + 1)
-                del deja
+                    n = lec.ouvrir_noeud("Engagements transversaux", libelle, l, lec.pile[0].rang + 1)
+                    n.confiance = "liste"
                 mode = "tableau"
                 continue
             if mode == "cite":
@@ -186,9 +229,12 @@ def parcourir(lec: Lecteur) -> None:
                 mode = "hors" if mode != "tableau" else "tableau"
                 if mode == "tableau" and ("RAPPEL" in haut or "PRECONIS" in haut or "RESULTAT" in haut):
                     mode = "hors"
+                if "RAPPEL" in haut or "CONTEXTE" in haut:
+                    contexte = []
                 continue
             if explicites:
                 if mode == "tableau":
+                    partenaires_tableau = partenaires_tableau or bool(RE_ENTETE_TABLEAU.search(propre))
                     continue
                 mode = "hors" if mode is None else mode
                 continue
@@ -251,36 +297,22 @@ def parcourir(lec: Lecteur) -> None:
                 continue
             noeud_liste = None
         # --- engagements ------------------------------------------------------------------------------------------
-        if mode not in ("formule", "tableau"):
-            continue
         if mode == "tableau":
-            noms = ligne_de_partenaires(t, epci)
-            if noms is not None:
-                if item is not None:
-                    item.noms += noms
-                elif groupe:
-                    groupe[-1]._noms += noms  # noqa: SLF001
-                continue
-            t, noms, leviers = detacher_fin(t, epci)
-            t = RE_ENTETE_TABLEAU.sub("", t).strip() if RE_ENTETE_TABLEAU.search(t) and len(t) < 60 else t
-            if not t or len(t.split()) <= 1 and not t[:1].islower():
-                if item is not None:
-                    item.noms += noms
-                continue
-        else:
-            noms, leviers = [], []
-        pm = RE_PUCE.match(t if mode == "tableau" else brut)
+            tampon.append(l)
+            continue
+        if mode == "hors" and contexte is not None:
+            contexte.append(l)
+        if mode != "formule":
+            continue
+        noms, leviers = [], []
+        pm = RE_PUCE.match(brut)
         if pm:
             texte = pm.group("reste")
             sous = bool(pm.group("m2")) or pm.group("m") in SOUS_PUCES or (len(pm.group("ind")) >= 1 and mode == "formule"
                                                                           and pm.group("m") in "-–•")
             profondeur = 2 if sous else 1
-            if mode == "tableau" and not sous and pm.group("m") in "«»":
-                profondeur = 1
             mc = RE_CROCHETS.match(texte)
             fermer_item()
-            if profondeur == 1:
-                fermer_groupe()
             item = Item(texte, l, profondeur, "engagement")
             if mc:
                 codes, _ = lec.annuaire.resoudre(mc.group("qui"), l.page, l.ligne, t)
@@ -295,7 +327,6 @@ def parcourir(lec: Lecteur) -> None:
             continue
         else:
             fermer_item()
-            fermer_groupe()
             item = Item(t, l, 1, "engagement")
             mc = RE_CROCHETS.match(t)
             if mc:

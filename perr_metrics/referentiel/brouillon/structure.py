@@ -140,6 +140,8 @@ NOMS_PORTEURS_FIN = re.compile(
     r"D[ée]partemental\s+\d{2}|R[ée]gion(?:\s+[A-ZÉ][\w-]+(?:-[\w]+)*)?(?:\s+de)?|CAF|CPAM|ARS|Bailleurs sociaux|"
     r"Chambres\s+[Cc]onsulaires|BPI France|Bpifrance|P[ôo]le emploi|France Travail|Mission locale|"
     r"\([EÉ]tat\)|\(CR\)|\(CD\)|Consulaires|Chambres))\s*\.?\s*$")
+LIAISONS_PHRASE = {"avec", "de", "du", "des", "par", "pour", "et", "en", "au", "aux", "à", "a", "sur", "dans", "chez",
+                   "entre", "vers"}
 RE_ACRONYME_FIN = re.compile(r"(?<![Dd]u )(?<![Dd]e )(?<![Ll]e )(?<![Ll]a )(?<![Dd]es )(?<!l')(?<!d')\s(?P<sigle>"
                              r"[A-Z][A-Za-z]{1,5}[A-Z])\s*$")
 
@@ -148,20 +150,30 @@ def detacher_fin(ligne: str, epci: list[str]) -> tuple[str, list[str], list[str]
     """Retire de la fin d'une ligne de tableau aplati les noms de partenaires et les sigles de levier qui y ont glissé."""
     noms: list[str] = []
     leviers: list[str] = []
-    for _ in range(4):
+    for _ in range(5):
         m = NOMS_PORTEURS_FIN.search(ligne)
-        if m and len(ligne[:m.start()].split()) >= 2:
+        avant = ligne[:m.start()].split() if m else []
+        # « … avec BPI France. » : un nom précédé d'une préposition et suivi du point final appartient à la phrase.
+        dans_la_phrase = bool(m) and bool(avant) and m.group(0).rstrip().endswith(".") and (
+            avant[-1].lower() in LIAISONS_PHRASE or avant[-1].lower() in ("le", "la", "les", "l'")
+            and len(avant) >= 2 and avant[-2].lower() in LIAISONS_PHRASE)
+        if m and len(avant) >= 2 and not dans_la_phrase:
             noms.insert(0, m.group("nom").strip("() "))
             ligne = ligne[:m.start()].rstrip()
             continue
         dernier = ligne.split()[-1] if ligne.split() else ""
-        if epci and len(ligne.split()) >= 3 and _ressemble_epci(dernier, epci):
+        # « … de la Ville et d'Agglopolys » : un nom élidé (d', l') appartient à la phrase.
+        if epci and len(ligne.split()) >= 3 and not re.match(r"^[dlDL]['’]", dernier) \
+                and _ressemble_epci(dernier, epci):
             noms.insert(0, epci[0])
             ligne = ligne[: ligne.rfind(dernier)].rstrip()
             continue
         a = RE_ACRONYME_FIN.search(ligne)
+        mot_avant = ligne[:a.start()].split()[-1].lower() if a and ligne[:a.start()].split() else ""
+        # « … au sein du QPV », « … dans les QPV » : un sigle après un article ou une préposition est dans la phrase.
         if a and (noms or a.group("sigle").isupper()) and len(ligne[:a.start()].split()) >= 3 \
-                and not ligne[:a.start()].rstrip().endswith((",", "(")):
+                and not ligne[:a.start()].rstrip().endswith((",", "(")) \
+                and mot_avant not in LIAISONS_PHRASE | {"le", "la", "les", "l'", "d'", "un", "une", "son", "sa", "ses"}:
             leviers.insert(0, a.group("sigle"))
             ligne = ligne[:a.start()].rstrip()
             continue
@@ -182,8 +194,8 @@ def ligne_de_partenaires(ligne: str, epci: list[str]) -> list[str] | None:
     t = ligne.strip(" .,;:'\"")
     if not t or len(t) > 60:
         return None
-    reste, noms, _ = detacher_fin("x x " + t, epci)
-    if noms and reste.strip() == "x x":
+    reste, noms, _ = detacher_fin("x x x " + t, epci)
+    if noms and reste.strip() == "x x x":
         return noms
     if _ressemble_epci(t, epci) and len(t.split()) <= 2:
         return [epci[0]]
