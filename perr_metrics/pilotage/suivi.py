@@ -243,7 +243,7 @@ def engagements_filtres(store: Store, protocole: str, axe: str | None = None, po
 
 
 @operation("consulter_engagements")
-def engagements_par_signataire(store: Store, protocole: str) -> pd.DataFrame:
+def engagements_par_signataire(store: Store, protocole: str, etats: dict | None = None) -> pd.DataFrame:
     """Combien d'engagements porte chaque signataire, et où ils en sont : une ligne par signataire (dans l'ordre du
     référentiel) qui porte au moins un engagement, lui-même ou par ses services, puis une dernière ligne
     `SANS_PORTEUR` (« sans porteur désigné », signataire vide) pour les engagements qui n'en ont aucun, s'il y en a :
@@ -252,8 +252,13 @@ def engagements_par_signataire(store: Store, protocole: str) -> pd.DataFrame:
     Colonnes : signataire, nom, nb_engagements (portés par lui ou ses services), nb_seul (sans autre porteur), puis une
     colonne par état (`ETATS`, puis `NON_RENSEIGNE`). Un engagement porté par deux signataires compte pour chacun : la
     somme de la colonne dépasse alors le nombre d'engagements du protocole. Un contributeur ne voit que les siens.
+
+    `etats` (code → état) remplace les états courants : ceux à une date passée, pour le rapport d'une année (un
+    engagement absent est « non renseigné »).
     """
     df = etats_courants(store, protocole)
+    if etats is not None:
+        df = df.assign(etat=[etats.get(c, NON_RENSEIGNE) for c in df["code"]])
 
     def lire(con):
         sig = con.execute("SELECT code, nom FROM signataire WHERE protocole = ? ORDER BY ordre", [protocole]).fetchall()
