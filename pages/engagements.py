@@ -19,18 +19,28 @@ with ui.protections():
         arbre = ui.lire(requetes.arbre, p["code"])
         axes = dict(zip(arbre.loc[arbre["profondeur"] == 1, "code"], arbre.loc[arbre["profondeur"] == 1, "libelle"]))
         sig = ui.lire(requetes.signataires, p["code"])
-        noms = dict(zip(sig["code"], sig["libelle"]))
-        g, m, d = st.columns([2, 2, 1])
-        with g:
-            axe = ui._synchro("axe", [TOUS, *axes], lambda c: "Tous" if c == TOUS else f"{c} — {axes[c]}", "Axe")
-        with m:
+        noms = {**dict(zip(sig["code"], sig["libelle"])), requetes.SANS_PORTEUR: requetes.SANS_PORTEUR.capitalize()}
+        # Les mots du protocole : le nom de ses niveaux (« Priorité », « Enjeu »…) et les natures de ses items.
+        niv = ui.lire(requetes.niveaux, p["code"])
+        niveau_1 = niv.loc[niv["volet"].isna() & (niv["profondeur"] == 1), "niveau"]
+        mot_axe = niveau_1.iloc[0] if len(niveau_1) else "Axe"
+        natures = list(ui.lire(requetes.natures, p["code"])["nature"])
+        colonnes = st.columns([2, 2, 1, 2] if natures else [2, 2, 1])
+        with colonnes[0]:
+            axe = ui._synchro("axe", [TOUS, *axes], lambda c: "Tous" if c == TOUS else f"{c} — {axes[c]}", mot_axe)
+        with colonnes[1]:
             porteur = ui._synchro("porteur", [TOUS, *noms], lambda c: "Tous" if c == TOUS else noms[c],
                                   "Porteur (et ses services)")
-        with d:
+        with colonnes[2]:
             etat = ui._synchro("etat", [TOUS, *suivi.ETATS, suivi.NON_RENSEIGNE],
                                lambda c: "Tous" if c == TOUS else c, "État")
+        nature = TOUS
+        if natures:
+            with colonnes[3]:
+                nature = ui._synchro("nature", [TOUS, *natures], lambda c: "Toutes" if c == TOUS else c, "Nature")
         df = ui.lire(suivi.engagements_filtres, p["code"], None if axe == TOUS else axe,
-                     None if porteur == TOUS else porteur, None if etat == TOUS else etat)
+                     None if porteur == TOUS else porteur, None if etat == TOUS else etat,
+                     None if nature == TOUS else nature)
         if df.empty:
             st.info("Aucun engagement ne correspond à ces filtres.")
             st.stop()
@@ -40,15 +50,17 @@ with ui.protections():
         rep = suivi.repartition(df.assign(axe=df["axe"] + " — " + df["axe_libelle"].str.slice(0, 50)))
         fig = ui.barres(rep, "nombre", "axe", "etat", COULEURS, "Engagements", legende="État",
                         hauteur=110 + 45 * rep["axe"].nunique())
-        ui.graphique(fig, rep.rename(columns={"axe": "Axe", "etat": "État", "nombre": "Engagements"}),
+        ui.graphique(fig, rep.rename(columns={"axe": mot_axe, "etat": "État", "nombre": "Engagements"}),
                      f"etats-engagements-{p['code']}")
         vue = df.assign(quand=df["date_etat"].map(lambda x: "" if pd.isna(x) else ui.date_texte(x)),
                         axe_nom=df["axe"] + " — " + df["axe_libelle"].fillna(""))
-        # Tout tient en 1 440 px ; les longs textes passent à la ligne (« Saisi par » est dans l'historique).
-        ui.tableau(vue, {"code": "Code", "libelle": "Engagement", "axe_nom": "Axe", "porteurs_noms": "Porteurs",
-                         "etat": "État", "quand": "Depuis le", "commentaire": "Commentaire"},
-                   largeurs={"code": 55, "libelle": 280, "axe_nom": 130, "porteurs_noms": 130, "etat": 90,
-                             "quand": 110, "commentaire": 160},
+        # Tout tient en 1 440 px ; les longs textes passent à la ligne (« Saisi par » est dans l'historique). La
+        # colonne « Nature » (vocabulaire du protocole) ne vient que s'il en donne, prise sur le libellé.
+        ui.tableau(vue, {"code": "Code", "libelle": "Engagement", **({"nature": "Nature"} if natures else {}),
+                         "axe_nom": mot_axe, "porteurs_noms": "Porteurs", "etat": "État", "quand": "Depuis le",
+                         "commentaire": "Commentaire"},
+                   largeurs={"code": 55, "libelle": 240 if natures else 280, **({"nature": 110} if natures else {}),
+                             "axe_nom": 130, "porteurs_noms": 130, "etat": 90, "quand": 110, "commentaire": 160},
                    row_height=ui.LIGNE_A_LA_LIGNE, height=min(38 + (ui.LIGNE_A_LA_LIGNE + 1) * len(vue), 520))
 
         st.header("Suivre un engagement")
@@ -57,7 +69,8 @@ with ui.protections():
         e = df.set_index("code").loc[code]
         formule = e["formule"] if isinstance(e["formule"], str) else ""
         st.markdown(f"**{code}** — {ui.echapper(formule)} {ui.echapper(e['libelle'])}")
-        details = [f"Porté par : {e['porteurs_noms'] or 'personne'}", f"{e['axe']} — {e['noeud_libelle']}"]
+        details = [f"Porté par : {e['porteurs_noms'] or requetes.SANS_PORTEUR}", f"{e['axe']} — {e['noeud_libelle']}"]
+        details += [f"{k} : {e[c]}" for k, c in (("Nature", "nature"), ("Volet", "volet_libelle")) if pd.notna(e[c])]
         details += [f"{k} : {e[c]}" for k, c in (("Levier", "levier"), ("Échéance", "echeance")) if pd.notna(e[c])]
         st.caption(ui.echapper(" · ".join(details)))
         if (message := st.session_state.pop("etat_enregistre", None)):

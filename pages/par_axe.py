@@ -38,6 +38,8 @@ with ui.protections():
         if noeud:
             ici = fil.iloc[-1]
             st.header(f"{ici['niveau']} {ici['code']} — {ici['libelle']}")
+            if isinstance(ici.get("texte"), str) and ici["texte"]:
+                st.markdown(ui.echapper(ici["texte"]))   # l'objectif stratégique, l'enjeu : le texte du protocole
             n = {s: int(ici[c]) for s, c in vues.COLONNES_STATUT.items()}
             score, nb_eng = ici["score"], int(ici["nb_engagements"])
         else:

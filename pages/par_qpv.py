@@ -6,6 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from perr_metrics.pilotage import geo
+from perr_metrics.referentiel import requetes
+from perr_metrics.commun.formats import accord
 from perr_metrics import ui
 from perr_metrics.pilotage.avancement import STATUTS, formater
 from perr_metrics.commun.erreurs import ImportRefuse
@@ -37,6 +39,17 @@ with ui.protections():
             st.caption("Territoire : la valeur de l'ensemble, agrégée selon la règle de l'indicateur (somme des "
                        "quartiers, taux recalculé). Les indicateurs suivis par commune ou pour le territoire entier "
                        "sont dans la vue d'ensemble.")
+
+            # Ce que le protocole attache à ce quartier : une cité éducative, un projet de quartier, une priorité.
+            attaches = ui.lire(requetes.rattachements_du_quartier, p["code"], q)
+            if not attaches.empty:
+                st.header("Ce que le protocole prévoit pour ce quartier")
+                for r in attaches.itertuples():
+                    sorte = r.nature if isinstance(r.nature, str) else ("Volet" if r.sorte == "volet" else "")
+                    st.markdown(f"**{ui.echapper(sorte)} — {ui.echapper(r.libelle)}** "
+                                f"({ui.echapper(accord(r.nb_engagements, 'engagement'))})")
+                    if isinstance(r.texte, str) and r.texte:
+                        st.caption(ui.echapper(r.texte))
 
             st.header("Comparer les quartiers")
             libelles = dict(zip(comp["indicateur"], comp["libelle"]))
@@ -79,7 +92,8 @@ with ui.protections():
                 manque = couv["sans_contour"].iloc[0]
                 st.caption(f"{avec} quartier{'s' if avec > 1 else ''} sur {int(couv['nb_quartiers'].sum())} sur la "
                            f"carte{f' ; sans contour officiel : {manque}' if manque else ''}. Contours : "
-                           f"{charges['fichier_nom']}, importés le {ui.date_heure_texte(charges['importe_le'])}.")
+                           + (f"{charges['fichier_nom']}, importés le {ui.date_heure_texte(charges['importe_le'])}."
+                              if charges.get("nb_importes") else f"{charges['source']}."))
 
         if not u.peut("administrer_referentiel") or u.portee is not None:   # les contours valent pour l'instance
             if ui.lire(geo.etat_contours)["nb_contours"] == 0:

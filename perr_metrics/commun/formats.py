@@ -70,6 +70,50 @@ def format_date_heure(d) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------------------
+# Accord et pluriel dans le texte généré
+# --------------------------------------------------------------------------------------------------------------------
+
+def pluriel(n, singulier: str, pluriel_: str | None = None) -> str:
+    """La forme qui s'accorde avec le nombre `n` : le singulier pour 0 et 1 (« aucun indicateur », « 1 indicateur »,
+    « 0,5 jour »), le pluriel à partir de 2. Sert aussi aux verbes et aux adjectifs : `pluriel(n, "se lit",
+    "se lisent")`, `pluriel(n, "renseigné")`. Sans `pluriel_`, un seul mot prend un « s » (sauf s'il finit par s, x ou
+    z ; « -al » devient « -aux », « -eau » et « -eu » prennent un « x ») ; plusieurs mots demandent leur pluriel écrit."""
+    try:
+        nombre = abs(float(n))
+    except (TypeError, ValueError):
+        nombre = 0.0
+    if nombre < 2:
+        return singulier
+    if pluriel_ is not None:
+        return pluriel_
+    if " " in singulier.strip():
+        raise ValueError(f"« {singulier} » a plusieurs mots : donnez son pluriel.")
+    if singulier.endswith(("s", "x", "z")):
+        return singulier
+    if singulier.endswith("al") and singulier not in ("bal", "festival", "carnaval", "récital", "chacal"):
+        return singulier[:-2] + "aux"
+    if singulier.endswith(("eau", "eu")) and singulier not in ("pneu", "bleu"):
+        return singulier + "x"
+    return singulier + "s"
+
+
+def accord(n, singulier: str, pluriel_: str | None = None, *, feminin: bool = False, zero: str | None = None) -> str:
+    """Un nombre et ce qu'il compte, accordés : `accord(1, "indicateur")` → « 1 indicateur », `accord(21,
+    "indicateur")` → « 21 indicateurs », `accord(0, "indicateur")` → « aucun indicateur » (« aucune commune » avec
+    `feminin=True`) ; `zero` remplace le tout pour 0 (« rien », « 0 indicateur »). Le nombre s'écrit à la française
+    (« 1 234 indicateurs »). `accord(21, "non renseigné", "non renseignés")` → « 21 non renseignés »."""
+    try:
+        est_zero = float(n) == 0
+    except (TypeError, ValueError):
+        est_zero = n is None
+    if est_zero:
+        if zero is not None:
+            return zero
+        return f"{'aucune' if feminin else 'aucun'} {singulier}"
+    return f"{format_nombre(n)} {pluriel(n, singulier, pluriel_)}"
+
+
+# --------------------------------------------------------------------------------------------------------------------
 # Lecture de ce qu'un partenaire a tapé
 # --------------------------------------------------------------------------------------------------------------------
 

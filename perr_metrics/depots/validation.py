@@ -533,6 +533,12 @@ def verifier(lecture: Lecture, ctx: Contexte, periode_demandee: str | None) -> p
         # La valeur qui faisait foi à la période précédente, par une jointure (et non une recherche par ligne).
         cles = ["indicateur", "perimetre", "periode"]
         prec = ctx.precedentes[cles + ["valeur"]].drop_duplicates(cles).astype({c: object for c in cles})
+        # Quand le fichier porte lui-même la période précédente (une correction de S1 et S2 ensemble), c'est sa
+        # valeur qui fera foi : on compare à elle, jamais à la valeur qu'elle remplace.
+        du_fichier = pd.DataFrame({c: df[c].to_numpy(dtype=object) for c in cles}).assign(
+            valeur=nombres.to_numpy(dtype=float))[sain.to_numpy()].drop_duplicates(cles)
+        if not du_fichier.empty:
+            prec = pd.concat([du_fichier, prec], ignore_index=True).drop_duplicates(cles)
         cherchees = pd.DataFrame({
             "indicateur": df["indicateur"].to_numpy(dtype=object), "perimetre": df["perimetre"].to_numpy(dtype=object),
             "periode": _par_valeur(df["periode"], lambda p: periode_precedente(p) if p and p != "?" else "")

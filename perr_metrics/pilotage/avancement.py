@@ -775,8 +775,15 @@ def _agreger(ind, P: list[str], entier: bool, d: _Donnees) -> dict:
         # Des cibles fixées pour le territoire entier, et non périmètre par périmètre.
         cibles = d.cibles[(cle_ind, d.code_territoire)]
         annee_reference, reference = d.references.get((cle_ind, d.code_territoire), (None, None))
-        valeur = valeur_totale
         note = " Comparé à la cible fixée pour l'ensemble du territoire."
+        if reference is None and P and all((c, p) in d.references for c in composantes for p in P):
+            # Sans référence du territoire entier, celle de l'ensemble des périmètres attendus : la somme de leurs
+            # références (recalculée pour un taux), comme le dit docs/avancement.md.
+            annee_reference = min(d.references[(c, p)][0] for c in composantes for p in P)
+            reference = f([sum([d.references[(c, p)][1] for p in P]) for c in composantes])
+            note += (f" Référence {'recalculée' if est_taux else 'sommée'} sur "
+                     f"{_couverture(ind.niveau, len(P), len(P))}.")
+        valeur = valeur_totale
     else:
         cibles = None
         valeur = valeur_totale

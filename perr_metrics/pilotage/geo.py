@@ -4,8 +4,12 @@ Contours. L'ANCT publie sur data.gouv.fr les contours des QPV en GeoJSON (jeu «
 de la ville », fichier `qpv-2024-geojson.zip` pour la géographie 2024) : une FeatureCollection dont chaque entité porte
 `code_qp`, `lib_qp` et `insee_com`. La coordination l'importe une fois (`python -m perr_metrics qpv importer FICHIER`,
 ou la page « Par QPV ») ; tous les contours sont gardés dans la table `contour_qpv`, si bien qu'un même import sert à
-tous les protocoles de la base, et un nouvel import remplace le précédent. Le fichier n'est jamais livré avec
-l'application : il est public, volumineux, et sa géographie change (2015, 2024).
+tous les protocoles de la base, et un nouvel import remplace le précédent.
+
+Contours livrés. Les 1 584 contours officiels de 2024 (simplifiés) sont livrés avec l'application
+(`data/reference/qpv-2024.geojson`, ANCT, Licence Ouverte 2.0 ; `data/reference/README.md`) : la carte fonctionne dès
+l'installation, sans téléchargement. Un contour importé l'emporte sur le contour livré du même code ; les contours livrés
+complètent ceux qui manquent à l'import (un import des contours de 2015 laisse ceux de 2024 aux protocoles de 2024).
 
 Carte. Elle est dessinée en SVG (polygones Plotly sur des axes cartésiens, proportions corrigées de la latitude), sans
 fond de carte : `go.Choropleth` télécharge un fond du monde sur cdn.plot.ly même quand on lui donne les contours, et
@@ -20,6 +24,7 @@ import math
 import re
 import zipfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +41,9 @@ from perr_metrics.referentiel.classeur import inserer_df
 PROPRIETES_CODE = ("code_qp", "code_quartier", "codeqp", "code_qpv")
 PROPRIETES_LIBELLE = ("lib_qp", "nom_qp", "lib_quartier", "nom_quartier", "libelle", "nom")
 PROPRIETES_INSEE = ("insee_com", "code_insee", "insee", "commune_qp")
+
+CONTOURS_LIVRES = Path(__file__).resolve().parents[2] / "data" / "reference" / "qpv-2024.geojson"
+SOURCE_LIVREE = "contours officiels des QPV de 2024 livrés avec l'application (ANCT, Licence Ouverte 2.0)"
 
 RE_CODE_QPV = re.compile(r"^(QP(\d{2}[0-9AB]|97\d)\d{3}|QN(\d{2}[0-9AB]|97\d)\d{2}[A-Z])$")
 TAILLE_MAX_DECOMPRESSEE = 500 * 1024 * 1024   # octets : au-delà, une archive est refusée (« bombe zip »)
@@ -266,41 +274,92 @@ def importer_contours(store: Store, source, nom_fichier: str | None = None) -> R
     return ResultatContours(len(contours), precedents, nom, couverture(store), rapport)
 
 
+@lru_cache(maxsize=1)
+def contours_livres() -> dict[str, dict]:
+    """Les contours livrés avec l'application : code → géométrie GeoJSON (lus une fois par processus ; vide si le
+    fichier manque)."""
+    if not CONTOURS_LIVRES.exists():  # pragma: no cover - livré avec le projet
+        return {}
+    with CONTOURS_LIVRES.open(encoding="utf-8") as f:
+        fc = json.load(f)
+    return {str(e["properties"]["code_qp"]): e["geometry"] for e in fc.get("features", [])
+            if e.get("geometry") and e.get("properties", {}).get("code_qp")}
+
+
+@lru_cache(maxsize=1)
+def codes_livres() -> frozenset[str]:
+    """Les codes des contours livrés, sans lire les géométries (la liste officielle, `data/reference/qpv-2024.csv`)."""
+    liste = CONTOURS_LIVRES.with_suffix(".csv")
+    if not liste.exists():  # pragma: no cover - livré avec le projet
+        return frozenset(contours_livres())
+    with liste.open(encoding="utf-8") as f:
+        next(f, None)
+        return frozenset(l.split(",", 1)[0] for l in f if l.strip())
+
+
 @operation("consulter_pilotage")
 def etat_contours(store: Store) -> dict:
-    """Ce qui est chargé : nombre de contours, date et fichier du dernier import (None si rien)."""
-    n, quand, fichier = store.lire(lambda con: con.execute(
-        "SELECT count(*), max(importe_le), any_value(fichier_nom) FROM contour_qpv").fetchone())
-    return {"nb_contours": int(n), "importe_le": quand, "fichier_nom": fichier}
+    """Ce qui est chargé : nombre de contours disponibles (importés, plus les contours livrés de codes que l'import
+    n'a pas), date et fichier du dernier import (None si rien n'a été importé), `nb_importes`, `nb_livres` et
+    `source` (le fichier importé, ou les contours livrés s'il n'y a pas eu d'import)."""
+    def lire(con):
+        n, quand, fichier = con.execute(
+            "SELECT count(*), max(importe_le), any_value(fichier_nom) FROM contour_qpv").fetchone()
+        importes = {r[0] for r in con.execute("SELECT code FROM contour_qpv").fetchall()} if n else set()
+        return int(n), quand, fichier, importes
+    n, quand, fichier, importes = store.lire(lire)
+    livres = codes_livres()
+    return {"nb_contours": n + len(livres - importes), "importe_le": quand, "fichier_nom": fichier,
+            "nb_importes": n, "nb_livres": len(livres), "source": fichier if n else SOURCE_LIVREE}
 
 
 @operation("consulter_pilotage")
 def couverture(store: Store, protocole: str | None = None) -> pd.DataFrame:
-    """Pour chaque protocole (ou celui demandé) : ses quartiers (QPV et veille active), combien ont un contour, et
-    lesquels n'en ont pas (codes séparés par « ; »). Pour un compte limité à certains protocoles, les siens."""
+    """Pour chaque protocole (ou celui demandé) : ses quartiers (QPV et veille active), combien ont un contour (importé
+    ou livré), et lesquels n'en ont pas (codes séparés par « ; »). Pour un compte limité à certains protocoles,
+    les siens."""
     df = store.requete("""
-        SELECT q.protocole, p.territoire, p.geographie, count(*) AS nb_quartiers, count(c.code) AS nb_avec_contour,
-               coalesce(string_agg(CASE WHEN c.code IS NULL THEN q.code END, ';' ORDER BY q.ordre), '') AS sans_contour
+        SELECT q.protocole, p.territoire, p.geographie, q.code, c.code IS NOT NULL AS importe
         FROM perimetre q JOIN protocole p ON p.code = q.protocole
         LEFT JOIN contour_qpv c ON c.code = q.code
         WHERE q.niveau = 'QPV' AND (? IS NULL OR q.protocole = ?)
-        GROUP BY ALL ORDER BY q.protocole
+        ORDER BY q.protocole, q.ordre
     """, [protocole, protocole])
     portee = portee_de(store)
-    return df if portee is None else df[df["protocole"].isin(portee)].reset_index(drop=True)
+    if portee is not None:
+        df = df[df["protocole"].isin(portee)].reset_index(drop=True)
+    colonnes = ["protocole", "territoire", "geographie", "nb_quartiers", "nb_avec_contour", "sans_contour"]
+    if df.empty:
+        return pd.DataFrame(columns=colonnes)
+    livres = codes_livres()
+    df["avec"] = df["importe"].astype(bool) | df["code"].isin(livres)
+    lignes = [dict(protocole=pr, territoire=g["territoire"].iloc[0], geographie=g["geographie"].iloc[0],
+                   nb_quartiers=len(g), nb_avec_contour=int(g["avec"].sum()),
+                   sans_contour=";".join(g.loc[~g["avec"], "code"]))
+              for pr, g in df.groupby("protocole", sort=True)]
+    return pd.DataFrame(lignes, columns=colonnes).astype({"nb_quartiers": "int64", "nb_avec_contour": "int64"})
 
 
 @operation("consulter_pilotage")
 def contours_du_protocole(store: Store, protocole: str) -> dict:
     """Les contours des quartiers d'un protocole, en FeatureCollection (`id` = code du quartier ; propriétés code,
-    libelle (celui du protocole), type). Les quartiers sans contour n'y figurent pas."""
+    libelle (celui du protocole), type, source : « importé » ou « livré »). Le contour importé l'emporte ; à défaut, le
+    contour officiel livré avec l'application. Les quartiers sans contour n'y figurent pas."""
     df = store.requete("""
-        SELECT q.code, q.libelle, q.type, c.geojson FROM perimetre q JOIN contour_qpv c ON c.code = q.code
+        SELECT q.code, q.libelle, q.type, c.geojson FROM perimetre q LEFT JOIN contour_qpv c ON c.code = q.code
         WHERE q.protocole = ? AND q.niveau = 'QPV' ORDER BY q.ordre
     """, [protocole])
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "id": r.code, "properties": {"code": r.code, "libelle": r.libelle, "type": r.type},
-         "geometry": json.loads(r.geojson)} for r in df.itertuples()]}
+    entites = []
+    for r in df.itertuples():
+        if isinstance(r.geojson, str):
+            geometrie, source = json.loads(r.geojson), "importé"
+        elif r.code in codes_livres() and (geometrie := contours_livres().get(r.code)) is not None:
+            source = "livré"
+        else:
+            continue
+        entites.append({"type": "Feature", "id": r.code, "geometry": geometrie,
+                        "properties": {"code": r.code, "libelle": r.libelle, "type": r.type, "source": source}})
+    return {"type": "FeatureCollection", "features": entites}
 
 
 # --------------------------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from perr_metrics.stockage.magasin import Store
 from perr_metrics.acces.droits import exiger_signataire, operation, perimetre_de, utilisateur_de
 from perr_metrics.depots.depot import completude, liste_depots, signataires_couverts
 from perr_metrics.commun.formats import format_date, lire_date
-from perr_metrics.referentiel.requetes import ProtocoleInconnu, _session
+from perr_metrics.referentiel.requetes import SANS_PORTEUR, ProtocoleInconnu, _session
 
 ETATS = ("non démarré", "en cours", "réalisé", "reporté", "abandonné")
 NON_RENSEIGNE = "non renseigné"
@@ -27,7 +27,8 @@ ETATS_A_JUSTIFIER = ("reporté", "abandonné")
 
 COLONNES_ETATS = [
     "code", "libelle", "formule", "levier", "echeance", "noeud", "noeud_libelle", "axe", "axe_libelle", "porteurs",
-    "porteurs_noms", "etat", "date_etat", "commentaire", "auteur", "saisi_le", "nb_etats",
+    "porteurs_noms", "etat", "date_etat", "commentaire", "auteur", "saisi_le", "nb_etats", "nature", "volet",
+    "volet_libelle",
 ]
 
 
@@ -163,7 +164,9 @@ def _verifier(con: duckdb.DuckDBPyConnection, protocole: str) -> None:
 @operation("consulter_engagements")
 def etats_courants(store: Store, protocole: str) -> pd.DataFrame:
     """Chaque engagement du protocole, dans l'ordre du référentiel, avec son axe (nœud racine de l'arborescence), ses
-    porteurs et son dernier état (date, commentaire, auteur) ; « non renseigné » s'il n'a encore aucun état.
+    porteurs et son dernier état (date, commentaire, auteur) ; « non renseigné » s'il n'a encore aucun état. Un
+    engagement sans porteur a `porteurs` vide et `porteurs_noms` à `SANS_PORTEUR` (« sans porteur désigné »). Aussi :
+    sa nature dans le vocabulaire du protocole (`nature`) et son volet (`volet`, `volet_libelle`, vides pour le corps).
 
     Le dernier état est celui de la date la plus récente ; à date égale, le dernier saisi.
     """
@@ -181,19 +184,20 @@ def etats_courants(store: Store, protocole: str) -> pd.DataFrame:
                    FROM engagement_porteur x JOIN signataire s ON s.protocole = x.protocole AND s.code = x.signataire
                    WHERE x.protocole = $p GROUP BY x.engagement)
             SELECT e.code, e.libelle, e.formule, e.levier, e.echeance, e.noeud, n.libelle AS noeud_libelle,
-                   r.code AS axe, r.libelle AS axe_libelle, p.porteurs, pn.porteurs_noms,
+                   r.code AS axe, r.libelle AS axe_libelle, p.porteurs, coalesce(pn.porteurs_noms, $sp) AS porteurs_noms,
                    coalesce(dernier.d.etat, $nr) AS etat, dernier.d.date_etat AS date_etat,
                    dernier.d.commentaire AS commentaire, dernier.d.auteur AS auteur, dernier.d.saisi_le AS saisi_le,
-                   coalesce(dernier.nb_etats, 0) AS nb_etats
+                   coalesce(dernier.nb_etats, 0) AS nb_etats, e.nature, n.volet, v.libelle AS volet_libelle
             FROM engagement e
             JOIN noeud n ON n.protocole = e.protocole AND n.code = e.noeud
+            LEFT JOIN volet v ON v.protocole = n.protocole AND v.code = n.volet
             LEFT JOIN noeud r ON r.protocole = e.protocole AND r.chemin = split_part(n.chemin, '.', 1)
             LEFT JOIN dernier ON dernier.engagement = e.code
             LEFT JOIN p ON p.engagement = e.code
             LEFT JOIN pn ON pn.engagement = e.code
             WHERE e.protocole = $p
             ORDER BY e.ordre, e.code
-        """, {"p": protocole, "nr": NON_RENSEIGNE}).df()
+        """, {"p": protocole, "nr": NON_RENSEIGNE, "sp": SANS_PORTEUR}).df()
 
     df = store.lire(lire)
     df["nb_etats"] = df["nb_etats"].astype("int64")
@@ -220,18 +224,64 @@ def historique_etats(store: Store, protocole: str, engagement: str) -> pd.DataFr
 
 @operation("consulter_engagements")
 def engagements_filtres(store: Store, protocole: str, axe: str | None = None, porteur: str | None = None,
-                        etat: str | None = None) -> pd.DataFrame:
-    """`etats_courants`, restreint à un axe (nœud racine), à un porteur (lui ou l'un de ses services) et à un état
-    (`NON_RENSEIGNE` compris)."""
+                        etat: str | None = None, nature: str | None = None) -> pd.DataFrame:
+    """`etats_courants`, restreint à un axe (nœud racine), à un porteur (lui ou l'un de ses services ; `SANS_PORTEUR` :
+    les engagements qui n'en ont aucun), à un état (`NON_RENSEIGNE` compris) et à une nature."""
     df = etats_courants(store, protocole)
     if axe:
         df = df[df["axe"] == axe]
-    if porteur:
+    if nature:
+        df = df[df["nature"] == nature]
+    if porteur == SANS_PORTEUR:
+        df = df[df["porteurs"].isna() | (df["porteurs"] == "")]
+    elif porteur:
         couverts = store.lire(lambda con: signataires_couverts(con, protocole, porteur))
         df = df[df["porteurs"].fillna("").map(lambda p: bool(couverts & set(p.split(";"))))]
     if etat:
         df = df[df["etat"] == etat]
     return df.reset_index(drop=True)
+
+
+@operation("consulter_engagements")
+def engagements_par_signataire(store: Store, protocole: str, etats: dict | None = None) -> pd.DataFrame:
+    """Combien d'engagements porte chaque signataire, et où ils en sont : une ligne par signataire (dans l'ordre du
+    référentiel) qui porte au moins un engagement, lui-même ou par ses services, puis une dernière ligne
+    `SANS_PORTEUR` (« sans porteur désigné », signataire vide) pour les engagements qui n'en ont aucun, s'il y en a :
+    ils ne disparaissent jamais des comptes.
+
+    Colonnes : signataire, nom, nb_engagements (portés par lui ou ses services), nb_seul (sans autre porteur), puis une
+    colonne par état (`ETATS`, puis `NON_RENSEIGNE`). Un engagement porté par deux signataires compte pour chacun : la
+    somme de la colonne dépasse alors le nombre d'engagements du protocole. Un contributeur ne voit que les siens.
+
+    `etats` (code → état) remplace les états courants : ceux à une date passée, pour le rapport d'une année (un
+    engagement absent est « non renseigné »).
+    """
+    df = etats_courants(store, protocole)
+    if etats is not None:
+        df = df.assign(etat=[etats.get(c, NON_RENSEIGNE) for c in df["code"]])
+
+    def lire(con):
+        sig = con.execute("SELECT code, nom FROM signataire WHERE protocole = ? ORDER BY ordre", [protocole]).fetchall()
+        return [(c, n, signataires_couverts(con, protocole, c)) for c, n in sig]
+
+    signataires = store.lire(lire)
+    porteurs = [set(p.split(";")) if isinstance(p, str) and p else set() for p in df["porteurs"]]
+    etats = list(ETATS) + [NON_RENSEIGNE]
+    lignes = []
+    for code, nom, couverts in signataires:
+        garde = [bool(ps & couverts) for ps in porteurs]
+        if not any(garde):
+            continue
+        sous = df[garde]
+        seul = sum(ps <= couverts for ps, g in zip(porteurs, garde) if g)
+        lignes.append(dict(signataire=code, nom=nom, nb_engagements=int(sum(garde)), nb_seul=int(seul),
+                           **{e: int((sous["etat"] == e).sum()) for e in etats}))
+    sans = [not ps for ps in porteurs]
+    if any(sans):
+        sous = df[sans]
+        lignes.append(dict(signataire=None, nom=SANS_PORTEUR, nb_engagements=int(sum(sans)), nb_seul=0,
+                           **{e: int((sous["etat"] == e).sum()) for e in etats}))
+    return pd.DataFrame(lignes, columns=["signataire", "nom", "nb_engagements", "nb_seul", *etats])
 
 
 def repartition(df: pd.DataFrame, par: str = "axe") -> pd.DataFrame:

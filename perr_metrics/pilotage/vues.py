@@ -379,7 +379,8 @@ def arbre_avancement(store: Store, protocole: str, periode, lire: Lecteur | None
 
     Colonnes : code, parent, niveau, libelle, profondeur, nb_engagements, nb_indicateurs (engagements et indicateurs du
     nœud et de ses descendants), nb_atteint, nb_en_bonne_voie, nb_en_retard, nb_non_renseigne, nb_sans_cible, score
-    (ceux de `avancement.avancement_par_noeud`) et nb_juges (atteints, en bonne voie ou en retard).
+    (ceux de `avancement.avancement_par_noeud`), nb_juges (atteints, en bonne voie ou en retard), puis texte (l'objectif
+    stratégique, l'enjeu), volet et volet_libelle (vides pour le corps du protocole).
     """
     lire = _lecteur(store, lire)
     # Les statuts au territoire, l'arborescence et l'appartenance des indicateurs aux nœuds : la lecture que font aussi
@@ -388,11 +389,12 @@ def arbre_avancement(store: Store, protocole: str, periode, lire: Lecteur | None
     lire_periode(periode)
     d = lire(_pilotage, protocole, periode)
     av = avancement.comptes_par_noeud(d.noeuds, d.appartenance, d.territoire[periode])
-    arbre = d.arbre[["code", "niveau", "nb_engagements", "nb_indicateurs"]]
+    textes = [c for c in ("texte", "volet", "volet_libelle") if c in d.arbre.columns]
+    arbre = d.arbre[["code", "niveau", "nb_engagements", "nb_indicateurs", *textes]]
     df = av.merge(arbre, on="code", how="left")
     df["nb_juges"] = df["nb_atteint"] + df["nb_en_bonne_voie"] + df["nb_en_retard"]
     colonnes = ["code", "parent", "niveau", "libelle", "profondeur", "nb_engagements", "nb_indicateurs"]
-    return df[colonnes + [c for c in avancement.COLONNES_NOEUD if c not in colonnes] + ["nb_juges"]]
+    return df[colonnes + [c for c in avancement.COLONNES_NOEUD if c not in colonnes] + ["nb_juges", *textes]]
 
 
 def axes(arbre: pd.DataFrame) -> pd.DataFrame:

@@ -69,7 +69,7 @@ from .document import _ancre, _figure, _vide
 from .donnees import (_au_perimetre_qpv, _charger, _completudes, _depots, _engagements, _etats_courants, _indicateurs,
                       _perimetres, _signataires)
 from .contenu import (_donnees_indicateurs, _donnees_quartier, _engagements_de, _indicateurs_axe, _indicateurs_de,
-                      _sections_annexes, _sections_quartiers, _tableau_depots, _tableau_engagements)
+                      _noms, _sections_annexes, _sections_quartiers, _tableau_depots, _tableau_engagements)
 from .pdf import _e
 from .classeur import _nom_feuille
 

@@ -132,7 +132,7 @@ def _indicateurs(rapport: Rapport, tableaux: list) -> pd.DataFrame:
         elif _est_quartier(t):
             valeur = next((c for c in df.columns if c.startswith("Quartier ")), None)
             quartier = section.titre.split(". ", 1)[-1]
-            code_q = t.feuille.split(" ", 1)[-1] if t.feuille.startswith("QPV ") else None
+            code_q = t.feuille.rsplit(" ", 1)[-1] if t.feuille.startswith(("QPV ", "Veille active ")) else None
             for r in df.to_dict("records"):
                 lignes.append({
                     "Code": r["Code"], "Indicateur": r["Indicateur"], "Partie du rapport": section.titre,

@@ -20,9 +20,10 @@ from perr_metrics.acces.droits import operation
 from perr_metrics.commun.formats import ESPACE_INSECABLE, format_date, format_nombre, format_pourcent
 from .document import (COULEURS_ETATS, Chiffres, Liste, MENTION_DEMO, NON_RENSEIGNE, ORDRE_ETATS, Paragraphe, Rapport,
                        RapportImpossible, SANS_STATUT, Section, Tableau, _RANG_STATUT, _ancre, _annee, _court, _date,
-                       _date_heure, _majuscule, _nom_fichier, _pluriel, _pourcent, _score, _vide, accord)
+                       _date_heure, _majuscule, _nom_fichier, _pluriel, _pourcent, _score, _vide, accord, compte)
 from .donnees import (A_ACTUALISER, _Donnees, _charger, _completudes, _depots, _engagements_et_etats, _extraire,
-                      _indicateurs, _memo, _positions, _protocole_et_annee, _signataires, date_des_etats)
+                      _indicateurs, _memo, _positions, _protocole_et_annee, _signataires, date_des_etats,
+                      _mots_des_racines)
 from . import copil, decret, sources, textes
 from .graphiques import (_COLONNES_PROGRESSION, _compter, _graphique_completude, _graphique_etats, _graphique_statuts,
                          _progression)
@@ -41,7 +42,7 @@ def _comptes(statuts) -> dict:
 
 
 def _phrase_comptes(c: dict) -> str:
-    morceaux = [f"{format_nombre(c[s])} {s}" for s in avancement.STATUTS if c.get(s)]
+    morceaux = [compte(c[s], s) for s in avancement.STATUTS if c.get(s)]
     return ", ".join(morceaux) if morceaux else "aucun indicateur évalué"
 
 
@@ -108,8 +109,10 @@ def _titre_evolutions(a: int) -> str:
     return f"1.5. Ce qui a changé depuis {a - 1}"
 
 
-def _titre_axe(numero: int, rang: int, code, libelle) -> str:
-    return f"{numero}.{rang}. Axe {code} — {libelle}"
+def _titre_axe(numero: int, rang: int, code, libelle, mot: str = "Axe") -> str:
+    """« 6.1. Axe 1 — … », « 6.2. Priorité P2 — … » : le nom du niveau tel que le protocole l'écrit
+    (`donnees._mots_des_racines`)."""
+    return f"{numero}.{rang}. {mot} {code} — {libelle}"
 
 
 def _titre_quartiers(numero: int) -> str:
@@ -164,7 +167,8 @@ def _intro_synthese(p: dict, a: int, ter: pd.DataFrame, comp: pd.DataFrame,
         Paragraphe(
             f"En {a}, sur les {_pluriel(n_ind, 'indicateur')} du protocole : {_phrase_comptes(c)}"
             + (f" ; {_pluriel(int(statuts.isna().sum()), 'indicateur non agrégeable', 'indicateurs non agrégeables')}"
-               " se lisent quartier par quartier" if statuts.isna().any() else "")
+               f" {accord(int(statuts.isna().sum()), 'se lit', 'se lisent')} quartier par quartier"
+               if statuts.isna().any() else "")
             + ". Ces statuts sont ceux du territoire entier, selon le modèle d'avancement résumé dans l'annexe "
               "« Méthode et sources »."),
     ]
@@ -231,6 +235,7 @@ def _synthese(d: _Donnees) -> tuple[list[Section], dict]:
         g = _graphique_etats(lignes_etats, f"Engagements par état et par axe au {format_date(d.au)}")
         if g:
             blocs.append(g)
+    blocs += _blocs_par_signataire(d)
     sections.append(Section(titres[3], 2, "synthese-engagements", blocs))
 
     # -- Complétude
@@ -249,6 +254,30 @@ def _synthese(d: _Donnees) -> tuple[list[Section], dict]:
     sections.append(Section(titres[4], 2, "synthese-completude", blocs))
     sections.append(Section(_titre_evolutions(a), 2, "synthese-evolutions", _evolutions(d)))
     return sections, chiffres
+
+
+def _blocs_par_signataire(d: _Donnees) -> list:
+    """Les engagements de chaque signataire et leur état au `au` (`suivi.engagements_par_signataire`), avec la ligne
+    « sans porteur désigné » des objectifs et des orientations qui n'en ont aucun."""
+    ps = d.par_signataire
+    if ps is None or ps.empty:
+        return []
+    etats = [e for e in ORDRE_ETATS if e in ps.columns]
+    df = pd.DataFrame({"Signataire": [_majuscule(n) for n in ps["nom"]],
+                       "Engagements": ps["nb_engagements"].astype("int64"),
+                       "Dont seul": ps["nb_seul"].astype("int64"),
+                       **{_majuscule(e): ps[e].astype("int64") for e in etats}})
+    sans = ps.loc[ps["signataire"].isna(), "nb_engagements"]
+    texte = ("Un engagement porté par plusieurs signataires compte pour chacun ; celui d'un service compte aussi pour "
+             "le signataire dont il relève.")
+    if len(sans):
+        n = int(sans.iloc[0])
+        texte += (f" {_pluriel(n, 'item', 'items')} du protocole {accord(n, 'n’a', 'n’ont')} aucun porteur (un "
+                  f"objectif, une orientation attendue des autres signataires) : {accord(n, 'il est compté', 'ils sont comptés')} "
+                  f"à part, « {requetes.SANS_PORTEUR} ».")
+    return [Paragraphe(texte, "note"), Tableau(
+        df, f"Engagements par signataire et par état au {format_date(d.au)}", "Engagements par signataire",
+        droite=tuple(df.columns[1:]), largeurs={"Signataire": 4.4, **{c: 1.2 for c in df.columns[1:]}})]
 
 
 def _tableau_completude(comp: pd.DataFrame, annee: int) -> Tableau:
@@ -288,7 +317,7 @@ def _evolutions(d: _Donnees) -> list:
         texte = (f"De {a - 1} à {a}, {_pluriel(len(lignes), 'indicateur change', 'indicateurs changent')} de statut : "
                  f"{format_nombre(n['progresse'])} progresse{'nt' if n['progresse'] > 1 else ''}, "
                  f"{format_nombre(n['recule'])} recule{'nt' if n['recule'] > 1 else ''}, "
-                 f"{_pluriel(n['autre changement'], 'autre changement')} (vers ou depuis « non renseigné » ou « sans "
+                 f"{_pluriel(n['autre changement'], 'autre changement', 'autres changements')} (vers ou depuis « non renseigné » ou « sans "
                  "cible »).")
     else:
         texte = f"Aucun indicateur ne change de statut de {a - 1} à {a}."
@@ -391,8 +420,10 @@ def _tableau_indicateurs_de(d: _Donnees, t: pd.DataFrame, legende: str, feuille:
                   **{f"Valeur {y}": 1.45 for y in d.annees}, "Statut": 1.9, "Source": 2.6})
 
 
-def _tableau_engagements(eng: pd.DataFrame, legende: str, feuille: str, dans_document: bool = True) -> Tableau:
-    return _tableau_engagements_de(_donnees_engagements(eng), legende, feuille, dans_document)
+def _tableau_engagements(eng: pd.DataFrame, legende: str, feuille: str, dans_document: bool = True,
+                         noms: dict | None = None) -> Tableau:
+    """Le tableau des engagements `eng`, construit à part ; `noms` : code → nom des signataires (`_noms`)."""
+    return _tableau_engagements_de(_donnees_engagements(eng, noms), legende, feuille, dans_document)
 
 
 def _engagements_de(d: _Donnees, positions: list[int], legende: str, feuille: str,
@@ -400,13 +431,28 @@ def _engagements_de(d: _Donnees, positions: list[int], legende: str, feuille: st
     """Le tableau des engagements `positions` de `d.engagements`, pris dans le tableau de tous les engagements (ses
     colonnes faites de listes sont toujours des textes : mêmes types que construit à part, s'il y a des lignes)."""
     if positions:
-        df = _extraire(_memo(d, "tableau_engagements", lambda: _donnees_engagements(d.engagements)), positions)
+        df = _extraire(_memo(d, "tableau_engagements", lambda: _donnees_engagements(d.engagements, _noms(d))),
+                       positions)
     else:
-        df = _donnees_engagements(d.engagements.iloc[positions])
+        df = _donnees_engagements(d.engagements.iloc[positions], _noms(d))
     return _tableau_engagements_de(df, legende, feuille, dans_document)
 
 
-def _donnees_engagements(eng: pd.DataFrame) -> pd.DataFrame:
+def _noms(d: _Donnees) -> dict:
+    return _memo(d, "noms_signataires", lambda: dict(zip(d.signataires["code"], d.signataires["libelle"])))
+
+
+def _noms_des_porteurs(porteurs, noms: dict | None) -> str:
+    """« Ville de Bar-le-Duc, Communauté d'agglomération… » ; « sans porteur désigné » pour un engagement qui n'en a
+    aucun (un objectif, une orientation attendue des autres signataires)."""
+    if _vide(porteurs) or not porteurs:
+        return requetes.SANS_PORTEUR
+    return ", ".join((noms or {}).get(c, c) for c in porteurs.split(";"))
+
+
+def _donnees_engagements(eng: pd.DataFrame, noms: dict | None = None) -> pd.DataFrame:
+    """Le tableau des engagements : les porteurs par leur nom (« Porteurs ») et par leur code (« Codes des porteurs »,
+    que seul le classeur reçoit), la nature de l'item dans le vocabulaire du protocole (imprimée s'il en donne)."""
     commentaires = []
     for com, quand, qui in zip(eng["commentaire"], eng["date_etat"], eng["auteur"]):
         if _vide(quand):
@@ -418,7 +464,9 @@ def _donnees_engagements(eng: pd.DataFrame) -> pd.DataFrame:
         "Code": eng["code"], "Parent": ["" if _vide(p) else p for p in eng["parent"]], "Thématique": eng["noeud"],
         "Engagement": [("– " if not _vide(p) else "") + _majuscule(lib) for p, lib in zip(eng["parent"],
                                                                                           eng["libelle"])],
-        "Porteurs": [("" if _vide(p) else p.replace(";", ", ")) for p in eng["porteurs"]],
+        "Nature": ["" if _vide(n) else n for n in (eng["nature"] if "nature" in eng else [None] * len(eng))],
+        "Porteurs": [_noms_des_porteurs(p, noms) for p in eng["porteurs"]],
+        "Codes des porteurs": [("" if _vide(p) else p.replace(";", ", ")) for p in eng["porteurs"]],
         "État": eng["etat"],
         "À actualiser": [A_ACTUALISER if x else "" for x in eng["a_actualiser"]],
         "Dernier commentaire": commentaires}).reset_index(drop=True)
@@ -429,9 +477,10 @@ def _tableau_engagements_de(df: pd.DataFrame, legende: str, feuille: str, dans_d
     # Le dernier commentaire s'écrit sous l'engagement, sur toute la largeur : dans une colonne, il étirerait chaque
     # ligne sur cinq ou six lignes.
     return Tableau(df, legende, feuille, pastilles={"État": COULEURS_ETATS}, vide="Aucun engagement.",
-                   detail="Dernier commentaire", dans_document=dans_document, facultatives=("Parent", "À actualiser"),
-                   largeurs={"Code": 1.0, "Parent": 1.0, "Thématique": 1.5, "Engagement": 6.4, "Porteurs": 2.6,
-                             "État": 1.8, "À actualiser": 1.9})
+                   detail="Dernier commentaire", dans_document=dans_document, masquees=("Codes des porteurs",),
+                   facultatives=("Parent", "Nature", "À actualiser"),
+                   largeurs={"Code": 1.0, "Parent": 1.0, "Thématique": 1.5, "Nature": 1.7, "Engagement": 6.4,
+                             "Porteurs": 2.6, "État": 1.8, "À actualiser": 1.9})
 
 
 def _section_axe(d: _Donnees, numero: int, rang: int, r) -> Section:
@@ -458,8 +507,7 @@ def _section_axe(d: _Donnees, numero: int, rang: int, r) -> Section:
               f"bonne voie sur {format_nombre(jugeables)} {'jugeables' if jugeables > 1 else 'jugeable'}). "
               if jugeables else "Aucun indicateur ne peut encore être jugé (ni valeur, ni cible). ")
     if pos_eng:
-        texte += "Engagements : " + ", ".join(f"{format_nombre(int(etats[e]))} {e}" for e in ORDRE_ETATS
-                                              if e in etats) + "."
+        texte += "Engagements : " + ", ".join(compte(int(etats[e]), e) for e in ORDRE_ETATS if e in etats) + "."
     blocs = [Paragraphe(texte)]
     if ailleurs:
         blocs.append(Paragraphe(
@@ -484,7 +532,8 @@ def _section_axe(d: _Donnees, numero: int, rang: int, r) -> Section:
                                          f"cible, valeurs et statut en {a}", f"Axe {r.code} indicateurs"))
     blocs.append(_engagements_de(d, pos_eng, f"Engagements de l'axe {r.code} : état et dernier commentaire",
                                  f"Axe {r.code} engagements"))
-    return Section(_titre_axe(numero, rang, r.code, r.libelle), 2, f"axe-{_ancre(r.code)}", blocs)
+    return Section(_titre_axe(numero, rang, r.code, r.libelle, d.mots_racines.get(r.code, "Axe")), 2,
+                   f"axe-{_ancre(r.code)}", blocs)
 
 
 def _sections_quartiers(d: _Donnees, numero: int) -> list[Section]:
@@ -533,7 +582,7 @@ def _sections_quartiers(d: _Donnees, numero: int) -> list[Section]:
         else:
             df = _donnees_quartier(per_q.take(pos) if pos else d.per.iloc[0:0], a, valeur_ter, statut_ter, d)
         tab = Tableau(
-            df, f"{q.libelle} : indicateurs du quartier comparés au territoire en {a}", f"QPV {q.code}",
+            df, f"{q.libelle} : indicateurs du quartier comparés au territoire en {a}", f"{_mot_type(q.type)} {q.code}",
             unite="Unité", avec_unite=(f"Quartier {a}", "Cible du quartier", f"Territoire {a}"),
             formats={"Année de la cible": _annee}, masquees=("Code", "Unité", "Année de la cible"),
             suffixes={"Cible du quartier": "Année de la cible"},
@@ -552,6 +601,12 @@ def _sections_quartiers(d: _Donnees, numero: int) -> list[Section]:
         sections.append(Section(_titre_quartier(numero, i, q.libelle), 2, f"qpv-{_ancre(q.code)}",
                                 [Paragraphe(texte, "chapeau"), tab]))
     return sections
+
+
+def _mot_type(type_q) -> str:
+    """Le mot d'un quartier selon son type : « QPV », ou « Veille active » pour un territoire de veille active (jamais
+    appelé « QPV »)."""
+    return "Veille active" if type_q == "Veille active" else "QPV"
 
 
 def _donnees_quartier(sous: pd.DataFrame, a: int, valeur_ter: dict, statut_ter: dict, d: _Donnees) -> pd.DataFrame:
@@ -705,7 +760,26 @@ def _sections_annexes(d: _Donnees, lettre: str) -> list[Section]:
         "engagements, avec leurs intitulés, est aussi dans le classeur Excel du rapport.")]
     if sans_rien:
         intro.append(Paragraphe("Sans engagement porté, indicateur déclaré ni dépôt : " + ", ".join(sans_rien) + "."))
+    intro += _blocs_signatures(d)
     return [Section(_titre_annexe_signataires(lettre), 1, "annexe-signataires", intro)] + sections
+
+
+def _blocs_signatures(d: _Donnees) -> list:
+    """Les lignes de signature telles que le protocole les écrit (`requetes.signatures`) : qui a signé quel acte, en
+    quelle qualité, quand ; plusieurs par signataire (le contrat de ville, puis le protocole). Une liste et non un
+    tableau : le classeur du rapport garde une feuille par sujet, et le référentiel exporté les a toutes."""
+    g = d.signatures
+    if g is None or g.empty:
+        return []
+    lignes = []
+    for r in g.itertuples(index=False):
+        qui = ", ".join(str(x) for x in (r.qualite, r.representant) if not _vide(x))
+        quand = f"signé le {_date(r.date_signature)}" if not _vide(r.date_signature) else "date non renseignée"
+        lignes.append(f"{r.signataire_nom}{f' ({qui})' if qui else ''} : {r.acte_libelle or 'acte non précisé'}, "
+                      f"{quand}.")
+    n = len(lignes)
+    return [Paragraphe(f"{_pluriel(n, 'ligne de signature', 'lignes de signature')}, telles que le protocole "
+                       f"{accord(n, 'l’écrit', 'les écrit')} :"), Liste(lignes)]
 
 
 def _donnees_indicateurs_signataire(ind: pd.DataFrame, a: int, valeur_ter: dict, statut_ter: dict,
@@ -819,8 +893,8 @@ def _sections_methode(d: _Donnees, lettre: str, etabli_le: dt.date) -> list[Sect
                            "Catégorie": sig["categorie"], "Signe le protocole": sig["signe"].astype(bool)})
     sections.append(Section(titres[2], 2, "methode-sources", [
         Paragraphe("La source de chaque indicateur est celle que déclare le référentiel du protocole ; le signataire "
-                   "qui le déclare dépose ses valeurs. Les signataires sont désignés par leur code dans les tableaux "
-                   "des engagements."),
+                   "qui le déclare dépose ses valeurs. Les tableaux des engagements nomment leurs porteurs (« sans porteur "
+                   "désigné » pour un item qui n'en a aucun) ; le classeur Excel donne aussi leurs codes."),
         Tableau(df, "Sources des indicateurs", "Sources", droite=("Indicateurs",),
                 largeurs={"Source": 3.5, "Indicateurs": 1.1, "Déclarés par": 4.5}),
         Tableau(sigles, "Codes des signataires et partenaires", "Signataires",
@@ -834,12 +908,15 @@ def _sections_methode(d: _Donnees, lettre: str, etabli_le: dt.date) -> list[Sect
                           "Dépôts")
     tab.donnees["Fait foi"] = ["oui" if int(i) in cites else "non" for i in tab.donnees["N°"]]
     tab.largeurs["Fait foi"] = 1
+    autres = len(dep) - len(cites & set(dep['id'].astype('int64')))
     sections.append(Section(titres[3], 2, "methode-depots", [
         Paragraphe(f"{_pluriel(len(cites), 'dépôt')} {accord(len(cites), 'fournit', 'fournissent')} les valeurs "
                    f"de ce rapport, de {d.annees[0]} à {a} (« Fait foi » : oui) ; "
-                   f"{_pluriel(len(dep) - len(cites & set(dep['id'].astype('int64'))), 'autre dépôt')} pour {a} "
-                   "n'en fournit aucune : une valeur plus récente le remplace, ou il est marqué « à corriger ». Du plus "
-                   "ancien au plus récent ; le numéro est celui que citent les colonnes « Source »."),
+                   f"{_pluriel(autres, 'autre dépôt', 'autres dépôts')} pour {a} "
+                   f"{accord(autres, 'n’en fournit', 'n’en fournissent')} aucune : une valeur plus récente "
+                   f"{accord(autres, 'le', 'les')} remplace, ou {accord(autres, 'il est marqué', 'ils sont marqués')} "
+                   "« à corriger ». Du plus ancien au plus récent ; le numéro est celui que citent les colonnes "
+                   "« Source »."),
         tab]))
     return sections
 
@@ -872,7 +949,8 @@ class Apercu:
         return _nom_fichier(self.protocole, self.annee)
 
 
-def _sommaire(annee: int, axes: pd.DataFrame, qpv, avis: list, signataires: list) -> list[tuple[int, str]]:
+def _sommaire(annee: int, axes: pd.DataFrame, qpv, avis: list, signataires: list,
+              mots: dict | None = None) -> list[tuple[int, str]]:
     """(niveau, titre) de chaque section du rapport, dans l'ordre : ce qu'écrit `construire_rapport` et que montre
     l'aperçu. `axes` : code et libellé des axes ; `qpv` : les libellés des quartiers ; `avis` : les avis joints ;
     `signataires` : les libellés de ceux qui ont une fiche."""
@@ -882,7 +960,7 @@ def _sommaire(annee: int, axes: pd.DataFrame, qpv, avis: list, signataires: list
     sommaire += [(2, _titre_quartier(3, i, libelle)) for i, libelle in enumerate(qpv, start=1)]
     sommaire += [(1, decret.titre_actions(4, annee)), (1, decret.titre_moyens(5, annee)),
                  (1, decret.titre_resultats(6, annee))]
-    sommaire += [(2, _titre_axe(6, i, code, libelle))
+    sommaire += [(2, _titre_axe(6, i, code, libelle, (mots or {}).get(code, "Axe")))
                  for i, (code, libelle) in enumerate(zip(axes["code"], axes["libelle"]), start=1)]
     sommaire += [(1, decret.titre_perspectives(7)), (1, decret.titre_renouvellement(8))]
     sommaire.append((1, decret.titre_annexe_avis(ANNEXE_AVIS)))
@@ -912,10 +990,12 @@ def apercu(store: Store, protocole: str, annee: int | str, au: dt.date | None = 
         ind, sig = _indicateurs(s, protocole), _signataires(s, protocole)
         dep = _depots_de_l_annee(_depots(s, protocole), annee)
         avis = textes._textes(s, protocole, annee).avis
+        mots = _mots_des_racines(s, protocole)
     intro, chiffres = _intro_synthese(p, annee, ter, comp, eng)
     qpv = d.perimetres.loc[d.perimetres["niveau"] == "QPV", "perimetre_libelle"]
     fiches, _ = _fiches_signataires(sig, _porteurs(eng), _positions(ind["signataire"]), _positions(dep["signataire"]))
-    return Apercu(p, annee, chiffres, intro, _sommaire(annee, axes, qpv, avis, [f[0].libelle for f in fiches]))
+    return Apercu(p, annee, chiffres, intro, _sommaire(annee, axes, qpv, avis, [f[0].libelle for f in fiches],
+                                                       mots))
 
 
 @operation("consulter_pilotage")

@@ -16,8 +16,9 @@ import pandas as pd
 
 from perr_metrics.pilotage import avancement
 from perr_metrics.commun.formats import ESPACE_INSECABLE, format_date, format_nombre, format_pourcent
+from perr_metrics.referentiel.requetes import SANS_PORTEUR
 from .document import (COULEURS_ETATS, NON_RENSEIGNE, Paragraphe, Section, Tableau, _date, _majuscule, _pluriel,
-                       _vide, accord)
+                       _vide, accord, compte)
 from .donnees import A_ACTUALISER, _Donnees, _memo
 from . import sources
 from . import textes
@@ -148,7 +149,32 @@ def section_orientations(d: _Donnees, numero: int) -> Section:
               Tableau(df, "Les axes du protocole et leurs objectifs", "Orientations", droite=("Engagements",
                                                                                                "Indicateurs"),
                       largeurs={"Axe / objectif": 7, "Engagements": 1.3, "Indicateurs": 1.3})]
+    blocs += _blocs_textes_et_volets(d, axes)
     return Section(titre_orientations(numero), 1, "orientations", blocs)
+
+
+def _blocs_textes_et_volets(d: _Donnees, axes: pd.DataFrame) -> list:
+    """Ce que le protocole écrit sous chaque racine (l'objectif stratégique d'une priorité, l'enjeu), dans ses mots
+    (« Priorité P1 »), puis ses volets (cité éducative, annexe d'un quartier) avec les quartiers qu'ils concernent."""
+    blocs = []
+    for code, lib in zip(axes["code"], axes["libelle"]):
+        t = d.textes_racines.get(code)
+        if not _vide(t):
+            blocs.append(Paragraphe(f"{d.mots_racines.get(code, 'Axe')} {code} — {lib} : {t}"))
+    v = d.volets
+    if v is not None and len(v):
+        blocs.append(Paragraphe(
+            f"Le protocole a aussi {_pluriel(len(v), 'volet', 'volets')} avec {accord(len(v), 'sa', 'leur')} "
+            f"propre arborescence, dont les engagements sont suivis comme les autres (leurs racines sont parmi les "
+            "axes ci-dessus) :", "chapeau"))
+        blocs.append(Tableau(pd.DataFrame({
+            "Volet": v["libelle"], "Nature": ["" if _vide(x) else x for x in v["nature"]],
+            "Quartiers": ["tout le territoire" if _vide(x) else x for x in v["quartiers_libelles"]],
+            "Engagements": v["nb_engagements"].astype("int64"),
+            "Texte": ["" if _vide(x) else x for x in v["texte"]]}).reset_index(drop=True),
+            "Les volets du protocole", "Volets", detail="Texte", facultatives=("Nature",), droite=("Engagements",),
+            largeurs={"Volet": 4.5, "Nature": 2, "Quartiers": 3, "Engagements": 1.3}))
+    return blocs
 
 
 # ====================================================================================================================
@@ -246,8 +272,8 @@ def section_actions(d: _Donnees, numero: int) -> Section:
         elif not _vide(r.date_etat):
             commentaire = f"État du {_date(r.date_etat)}, sans commentaire ({r.auteur})."
         lignes.append((ordre_sig.get(porteurs[0], len(ordre_sig)) if porteurs else len(ordre_sig) + 1, {
-            "Porteur": noms.get(porteurs[0], porteurs[0]) if porteurs else "non renseigné",
-            "Avec": ", ".join(porteurs[1:]), "Code": r.code, "Parent": "" if _vide(r.parent) else r.parent,
+            "Porteur": noms.get(porteurs[0], porteurs[0]) if porteurs else SANS_PORTEUR,
+            "Avec": ", ".join(noms.get(c, c) for c in porteurs[1:]), "Code": r.code, "Parent": "" if _vide(r.parent) else r.parent,
             "Engagement": ("– " if not _vide(r.parent) else "") + _majuscule(r.libelle),
             avant_col: avant, apres_col: r.etat, "Depuis le": r.date_etat, "Commentaire": commentaire}))
     lignes.sort(key=lambda x: x[0])      # tri stable : l'ordre de l'arbre sous chaque porteur
@@ -262,7 +288,7 @@ def section_actions(d: _Donnees, numero: int) -> Section:
     comptes = df[apres_col].value_counts()
     par_porteur = df["Porteur"].value_counts(sort=False)
     resume = (f"{_pluriel(len(df), 'engagement')} en {a} : "
-              + ", ".join(f"{format_nombre(int(comptes[e]))} {e}" for e in
+              + ", ".join(compte(int(comptes[e]), e) for e in
                           ("réalisé", "en cours", "non démarré", "reporté", "abandonné") if e in comptes)
               + f" au {format_date(d.au)}. Par porteur : "
               + ", ".join(f"{p} ({format_nombre(int(n))})" for p, n in par_porteur.items()) + ".")
@@ -340,7 +366,7 @@ def blocs_resultats(d: _Donnees) -> list:
     res = ter[ter["indicateur"].isin(garde)]
     comptes = res["statut"].value_counts()
     texte = (f"Les indicateurs de réalisation et de résultat ({format_nombre(len(res))}) en {a} : "
-             + (", ".join(f"{format_nombre(int(comptes[s]))} {s}" for s in avancement.STATUTS if s in comptes)
+             + (", ".join(compte(int(comptes[s]), s) for s in avancement.STATUTS if s in comptes)
                 or "aucun évalué")
              + f". Les engagements sont donnés dans leur état au {format_date(d.au)} ; un état qui n'a pas bougé "
                f"depuis plus d'un an est signalé « {A_ACTUALISER} ». Ci-dessous, les indicateurs en retard et ce que "

@@ -24,6 +24,7 @@ import pandas as pd
 
 from perr_metrics.pilotage import avancement
 from perr_metrics.commun.couleurs import COULEUR_ETAT_NON_RENSEIGNE, COULEURS_ETAT
+from perr_metrics.commun import formats
 from perr_metrics.commun.formats import format_date, format_date_heure, format_nombre, format_pourcent, format_valeur
 
 journal = logging.getLogger("perr_metrics.rapport")
@@ -316,13 +317,28 @@ def _date_heure(x) -> str:
 
 
 def accord(n: int, singulier: str, pluriel: str | None = None) -> str:
-    """Le mot accordé au nombre, à la française (singulier pour 0 et 1) : `accord(3, "indicateur")` → « indicateurs »."""
-    return singulier if abs(n) < 2 else (pluriel or singulier + "s")
+    """Le mot accordé au nombre, à la française (singulier pour 0 et 1) : `accord(3, "indicateur")` → « indicateurs ».
+    La règle de `commun.formats.pluriel` : plusieurs mots demandent leur pluriel écrit (« autre changement » ne
+    devient pas « autre changements »)."""
+    return formats.pluriel(n, singulier, pluriel)
 
 
 def _pluriel(n: int, mot: str, pluriel: str | None = None) -> str:
-    """Le nombre et le mot accordé : `_pluriel(3, "indicateur")` → « 3 indicateurs »."""
+    """Le nombre et le mot accordé : `_pluriel(3, "indicateur")` → « 3 indicateurs » (« 0 indicateur » : pour
+    « aucun indicateur », `commun.formats.accord`)."""
     return f"{format_nombre(n)} {accord(n, mot, pluriel)}"
+
+
+# Les statuts et les états qui s'accordent (« 2 atteints », « 19 réalisés », « 21 non renseignés ») ; les autres sont
+# invariables (« 3 en retard », « 4 en cours », « 2 sans cible »).
+_PLURIELS_COMPTES = {"atteint": "atteints", "non renseigné": "non renseignés", "non démarré": "non démarrés",
+                     "réalisé": "réalisés", "reporté": "reportés", "abandonné": "abandonnés"}
+
+
+def compte(n: int, statut_ou_etat: str) -> str:
+    """Un nombre d'indicateurs d'un statut ou d'engagements d'un état, accordé : `compte(19, "réalisé")` →
+    « 19 réalisés », `compte(3, "en retard")` → « 3 en retard »."""
+    return f"{format_nombre(n)} {accord(n, statut_ou_etat, _PLURIELS_COMPTES.get(statut_ou_etat, statut_ou_etat))}"
 
 
 def _annee(x) -> str:

@@ -13,7 +13,7 @@ from typing import Callable
 
 import pandas as pd
 
-from perr_metrics.pilotage import avancement
+from perr_metrics.pilotage import avancement, suivi
 from perr_metrics.depots import depot as depots
 from perr_metrics.referentiel import requetes
 from perr_metrics.acces.droits import exiger, perimetre_de
@@ -52,6 +52,26 @@ class _Donnees:
     commentaires: dict = field(default_factory=dict)   # (indicateur, périmètre, période) → commentaire du partenaire
     evaluations: dict = field(default_factory=dict, repr=False)   # année → données d'avancement (`avancement._Donnees`)
     memo: dict = field(default_factory=dict, repr=False)   # ce que plusieurs sections partagent, calculé une fois
+    # Le protocole dans ses propres mots (issue 15) : le nom du niveau de chaque racine (« Axe », « Priorité »,
+    # « Enjeu », celui d'un volet), les volets, les lignes de signature, et les engagements par signataire au `au`.
+    mots_racines: dict = field(default_factory=dict)
+    textes_racines: dict = field(default_factory=dict)   # code d'une racine → ce que le protocole écrit sous elle
+    volets: pd.DataFrame | None = None
+    signatures: pd.DataFrame | None = None
+    par_signataire: pd.DataFrame | None = None
+
+
+def _racines(store, protocole: str) -> pd.DataFrame:
+    return store.requete("SELECT code, volet, texte FROM noeud WHERE protocole = ? AND profondeur = 1", [protocole])
+
+
+def _mots_des_racines(store, protocole: str, racines: pd.DataFrame | None = None) -> dict:
+    """Code de chaque racine de l'arborescence → le nom de son niveau (`requetes.niveaux` : le nom le plus employé à la
+    profondeur 1 de son volet, ou du corps du protocole)."""
+    niv = requetes.niveaux(store, protocole)
+    mots = {("" if _vide(v) else v): n for v, p, n in zip(niv["volet"], niv["profondeur"], niv["niveau"]) if p == 1}
+    racines = _racines(store, protocole) if racines is None else racines
+    return {c: mots.get("" if _vide(v) else v, "Axe") for c, v in zip(racines["code"], racines["volet"])}
 
 
 def _memo(d: _Donnees, cle, calcul: Callable):
@@ -183,7 +203,7 @@ def _completudes(store, protocole: str, annee: int, avec_avant: bool) -> tuple[p
 _SQL_ENGAGEMENTS = """
     SELECT e.code, e.noeud, e.parent, e.libelle,
            (SELECT string_agg(x.signataire, ';' ORDER BY x.rang) FROM engagement_porteur x
-             WHERE x.protocole = e.protocole AND x.engagement = e.code) AS porteurs
+             WHERE x.protocole = e.protocole AND x.engagement = e.code) AS porteurs, e.nature
     FROM engagement e JOIN noeud n ON n.protocole = e.protocole AND n.code = e.noeud
     WHERE e.protocole = ?
     ORDER BY e.ordre, e.code
@@ -191,7 +211,8 @@ _SQL_ENGAGEMENTS = """
 
 
 def _engagements(store, protocole: str) -> pd.DataFrame:
-    """`requetes.engagements(store, protocole)`, ses colonnes code, noeud, parent, libelle et porteurs (même droit)."""
+    """`requetes.engagements(store, protocole)`, ses colonnes code, noeud, parent, libelle, porteurs et nature (même
+    droit)."""
     exiger(store, "consulter_referentiel")
     return store.requete(_SQL_ENGAGEMENTS, [protocole])
 
@@ -400,6 +421,7 @@ def _charger(store, protocole: str, annee: int, etabli_le: dt.date, au: dt.date 
     tables = [avancement._au_territoire(x, None) for x in ds]
     ter = {a: t.set_index("indicateur", drop=False) for a, t in zip(annees, tables)}
     comp, comp_avant = _completudes(store, protocole, annee, annee > debut)
+    racines = _racines(store, protocole)
     return _Donnees(
         p=p, annee=annee, annees=annees, contrats=requetes.contrats(store, protocole),
         signataires=_signataires(store, protocole), perimetres=_perimetres(store, protocole),
@@ -411,4 +433,7 @@ def _charger(store, protocole: str, annee: int, etabli_le: dt.date, au: dt.date 
         etats_saisis=etats_saisis, au=au, textes=textes_rapport._textes(store, protocole, annee),
         valeurs={a: x.valeurs for a, x in zip(annees, ds)},
         commentaires=_commentaires(store, protocole, debut, annee),
-        evaluations=dict(zip(annees, ds)))
+        evaluations=dict(zip(annees, ds)), mots_racines=_mots_des_racines(store, protocole, racines),
+        textes_racines={c: t for c, t in zip(racines["code"], racines["texte"]) if not _vide(t)},
+        volets=requetes.volets(store, protocole), signatures=requetes.signatures(store, protocole),
+        par_signataire=suivi.engagements_par_signataire(store, protocole, dict(zip(eng["code"], eng["etat"]))))

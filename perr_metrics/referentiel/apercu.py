@@ -1,5 +1,6 @@
-"""Ce que changerait l'import d'un classeur de référentiel, calculé sans rien écrire : nœuds de l'arborescence,
-engagements (porteurs compris), indicateurs, références et cibles ajoutés, modifiés ou retirés.
+"""Ce que changerait l'import d'un classeur de référentiel, calculé sans rien écrire : nœuds de l'arborescence (texte,
+volet et quartiers compris), engagements (porteurs et nature compris), indicateurs, références, cibles, volets et
+lignes de signature ajoutés, modifiés ou retirés.
 
 La page « Référentiel » le montre avant de demander confirmation ; l'import lui-même reste
 `classeur.importer_referentiel` (tout ou rien). Les mêmes contrôles que l'import s'appliquent : un classeur refusé
@@ -7,14 +8,16 @@ La page « Référentiel » le montre avant de demander confirmation ; l'import 
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 
 import pandas as pd
 
 from perr_metrics.acces.droits import exiger_protocole, operation
 from perr_metrics.commun.erreurs import ImportRefuse
-from perr_metrics.commun.formats import format_nombre
+from perr_metrics.commun.formats import format_date, format_nombre
 from perr_metrics.referentiel.classeur import _controler_contre_la_base, _tables, lire_referentiel
 from perr_metrics.stockage.magasin import Store
 
@@ -23,10 +26,11 @@ AJOUTE, MODIFIE, RETIRE = "ajouté", "modifié", "retiré"
 # (catégorie affichée, table, clé, colonne du libellé, colonnes comparées → leur nom en clair)
 _CATEGORIES = (
     ("Nœuds", "noeud", ("code",), "libelle",
-     {"libelle": "libellé", "parent": "parent", "niveau": "niveau", "ordre": "ordre"}),
+     {"libelle": "libellé", "parent": "parent", "niveau": "niveau", "ordre": "ordre", "texte": "texte",
+      "volet": "volet", "quartiers": "quartiers"}),
     ("Engagements", "engagement", ("code",), "libelle",
      {"libelle": "libellé", "noeud": "nœud", "formule": "formule", "levier": "levier", "echeance": "échéance",
-      "porteurs": "porteurs"}),
+      "porteurs": "porteurs", "nature": "nature"}),
     ("Indicateurs", "indicateur", ("code",), "libelle",
      {"libelle": "libellé", "unite": "unité", "sens": "sens", "periodicite": "périodicité", "niveau": "niveau",
       "agregation": "agrégation", "signataire": "signataire", "minimum": "minimum", "maximum": "maximum",
@@ -34,6 +38,10 @@ _CATEGORIES = (
       "engagements": "engagements mesurés"}),
     ("Références", "reference", ("indicateur", "perimetre", "annee"), None, {"valeur": "valeur"}),
     ("Cibles", "cible", ("indicateur", "perimetre", "annee"), None, {"valeur": "valeur"}),
+    ("Volets", "volet", ("code",), "libelle",
+     {"libelle": "libellé", "nature": "nature", "texte": "texte", "ordre": "ordre", "quartiers": "quartiers"}),
+    ("Signatures", "signature", ("signataire", "rang"), "representant",
+     {"qualite": "qualité", "representant": "représentant", "acte": "acte", "date_signature": "date"}),
 )
 CATEGORIES = tuple(c[0] for c in _CATEGORIES)
 
@@ -92,6 +100,8 @@ def _texte(v) -> str:
         return ", ".join(map(str, v)) or "(aucun)"
     if isinstance(v, float):
         return format_nombre(v)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):            # une date (de signature) : en toutes lettres
+        return format_date(dt.date.fromisoformat(v))
     return f"« {v} »"
 
 
@@ -113,6 +123,8 @@ def _completer(tables: dict) -> dict:
                                        "signataire", "rang")
     tables["indicateur"] = _avec_liste(tables["indicateur"], tables["indicateur_engagement"], "engagements",
                                        "indicateur", "engagement")
+    tables["noeud"] = _avec_liste(tables["noeud"], tables["noeud_quartier"], "quartiers", "noeud", "perimetre")
+    tables["volet"] = _avec_liste(tables["volet"], tables["volet_quartier"], "quartiers", "volet", "perimetre")
     return tables
 
 
@@ -129,6 +141,8 @@ def _index(df: pd.DataFrame, cle: tuple[str, ...], colonnes: list[str], libelle:
 def _code(cle: tuple, categorie: str) -> str:
     if len(cle) == 1:
         return str(cle[0])
+    if len(cle) == 2:                      # une ligne de signature : signataire et rang
+        return f"{cle[0]} · {int(cle[1]) if isinstance(cle[1], float) else cle[1]}"
     indicateur, perimetre, annee = cle
     return f"{indicateur} · {perimetre} · {int(annee) if isinstance(annee, float) else annee}"
 
@@ -152,7 +166,7 @@ def apercu_import(store: Store, source, nom_fichier: str | None = None) -> Aperc
             _controler_contre_la_base(con, ref)
         actuelles = {t: con.execute(f"SELECT * FROM {t} WHERE protocole = ?", [code]).df()
                      for t in ("noeud", "engagement", "engagement_porteur", "indicateur", "indicateur_engagement",
-                               "reference", "cible")}
+                               "reference", "cible", "volet", "volet_quartier", "noeud_quartier", "signature")}
         return existe, actuelles
 
     existe, actuelles = store.lire(lire)

@@ -23,6 +23,7 @@ from perr_metrics.commun.formats import (NOMBRE_MAX, NombreInvalide, format_date
                                          normaliser_entete)
 from perr_metrics.commun.lecture import Feuille, FichierIllisible, est_vide, lettre_colonne, lire_classeur, trouver_feuille
 from perr_metrics.commun.erreurs import AVERTISSEMENT, ImportRefuse, Rapport
+from perr_metrics.referentiel import complements
 
 # --------------------------------------------------------------------------------------------------------------------
 # Vocabulaires
@@ -122,6 +123,23 @@ FEUILLES: tuple[SpecFeuille, ...] = (
         Colonne("Code INSEE", "insee", "code", liste_depuis="Communes!A", largeur=12),
         Colonne("Courriel de contact", "courriel", "texte", largeur=32),
     )),
+    SpecFeuille("Signatures", "signatures", (
+        Colonne("Signataire", "signataire", "code", True, liste_depuis="Signataires!A"),
+        Colonne("Qualité", "qualite", "texte", largeur=40),
+        Colonne("Représentant", "representant", "texte", largeur=32),
+        Colonne("Acte", "acte", "texte", largeur=40),
+        Colonne("Date", "date", "date", largeur=16),
+    ), obligatoire=False, aide="Facultative : les lignes de signature, plusieurs par signataire s'il signe plusieurs "
+                               "actes (le contrat de ville, puis le protocole)."),
+    SpecFeuille("Volets", "volets", (
+        Colonne("Code", "code", "code", True, largeur=12),
+        Colonne("Libellé", "libelle", "texte", True, largeur=48),
+        Colonne("Nature", "nature", "texte", largeur=20),
+        Colonne("Quartiers", "quartiers", "liste", largeur=24),
+        Colonne("Texte", "texte", "texte", largeur=60),
+        Colonne("Ordre", "ordre", "entier", largeur=8),
+    ), obligatoire=False, aide="Facultative : les volets ou annexes qui ont leur propre arborescence (une cité "
+                               "éducative, un projet de quartier), rattachés ou non à des quartiers."),
     SpecFeuille("Axes", "axes", (
         Colonne("Code", "code", "code", True, largeur=10),
         Colonne("Parent", "parent", "code", liste_depuis="Axes!A", largeur=10),
@@ -129,18 +147,22 @@ FEUILLES: tuple[SpecFeuille, ...] = (
         Colonne("Libellé", "libelle", "texte", True, largeur=60),
         Colonne("Ordre", "ordre", "entier", largeur=8),
         Colonne("Cadres", "cadres", "liste", largeur=30),
+        Colonne("Texte", "texte", "texte", largeur=60),
+        Colonne("Volet", "volet", "code", liste_depuis="Volets!A", largeur=12),
+        Colonne("Quartiers", "quartiers", "liste", largeur=24),
     ), aide="L'arborescence : axes, thématiques ou enjeux, objectifs… sur autant de niveaux que nécessaire."),
     SpecFeuille("Engagements", "engagements", (
         Colonne("Code", "code", "code", True, largeur=10),
         Colonne("Axe", "axe", "code", True, liste_depuis="Axes!A", largeur=10),
         Colonne("Engagement parent", "parent", "code", liste_depuis="Engagements!A", largeur=12),
         Colonne("Libellé", "libelle", "texte", True, largeur=70),
-        Colonne("Porteurs", "porteurs", "liste", True, largeur=30),
+        Colonne("Porteurs", "porteurs", "liste", largeur=30),
         Colonne("Formule", "formule", "texte", largeur=40),
         Colonne("Levier", "levier", "texte", largeur=20),
         Colonne("Échéance", "echeance", "texte", largeur=12),
         Colonne("Cadres", "cadres", "liste", largeur=24),
         Colonne("Ordre", "ordre", "entier", largeur=8),
+        Colonne("Nature", "nature", "texte", largeur=24),
     )),
     SpecFeuille("Cadres", "cadres", (
         Colonne("Code", "code", "code", True),
@@ -214,6 +236,8 @@ BORNES: dict[tuple[str, str], Borne] = {
     ("protocole", "annee_fin"): Borne("protocole.annee_fin", 2000, 2100, "annee-invalide"),
     ("protocole", "date_signature"): Borne("protocole.date_signature", DATE_MIN, DATE_MAX, "date-hors-limites"),
     ("contrats", "date_signature"): Borne("contrat.date_signature", DATE_MIN, DATE_MAX, "date-hors-limites"),
+    ("signatures", "date"): Borne("signature.date_signature", DATE_MIN, DATE_MAX, "date-hors-limites"),
+    ("volets", "ordre"): Borne("volet.ordre", 0, ORDRE_MAX, "entier-hors-limites"),
     ("axes", "ordre"): Borne("noeud.ordre", 0, ORDRE_MAX, "entier-hors-limites"),
     ("engagements", "ordre"): Borne("engagement.ordre", 0, ORDRE_MAX, "entier-hors-limites"),
     ("indicateurs", "minimum"): Borne("indicateur.minimum", -NOMBRE_MAX, NOMBRE_MAX, "nombre-hors-limites"),
@@ -233,6 +257,7 @@ COLONNES_CALCULEES: dict[str, str] = {
     "signataire.ordre": "le rang de la ligne dans sa feuille",
     "noeud.profondeur": "la profondeur dans l'arbre, au plus le nombre de nœuds",
     "engagement_porteur.rang": "le rang du porteur dans sa cellule",
+    "signature.rang": "le rang de la ligne parmi celles de son signataire dans la feuille Signatures",
     "indicateur.ordre": "le rang de la ligne dans sa feuille",
 }
 
@@ -740,6 +765,9 @@ def _controler(ref: Referentiel) -> None:
                 else:
                     vus[cle] = l.numero
 
+    # Volets, nœuds rattachés à des quartiers, signatures, natures ; codes suggérés, codes QPV officiels.
+    complements.controler(ref)
+
 
 # --------------------------------------------------------------------------------------------------------------------
 # Écriture
@@ -748,7 +776,7 @@ def _controler(ref: Referentiel) -> None:
 TABLES_REFERENTIEL = (
     "contrat", "perimetre", "perimetre_commune", "signataire", "noeud", "noeud_cadre", "engagement",
     "engagement_porteur", "engagement_cadre", "indicateur", "indicateur_engagement", "reference", "cible", "echeance",
-)
+) + complements.TABLES
 
 
 def _tables(ref: Referentiel) -> dict[str, pd.DataFrame]:
@@ -817,6 +845,7 @@ def _tables(ref: Referentiel) -> dict[str, pd.DataFrame]:
                                annee=l["annee"], valeur=l["valeur"]))
     for l in L.get("echeances", []):
         t["echeance"].append(dict(protocole=code, periode=l["periode"], date_limite=l["date_limite"]))
+    complements.completer_tables(ref, t)
     return {k: pd.DataFrame(v) for k, v in t.items()}
 
 
@@ -980,14 +1009,24 @@ def donnees_protocole(store: Store, code: str) -> dict[str, list[dict]]:
                                   "WHERE protocole = ? ORDER BY ordre")
         sortie["axes"] = q(
             "SELECT n.code, n.parent, n.niveau, n.libelle, n.ordre, (SELECT list(cadre ORDER BY cadre) FROM noeud_cadre c "
-            "WHERE c.protocole = n.protocole AND c.noeud = n.code) AS cadres FROM noeud n WHERE protocole = ? "
-            "ORDER BY chemin")
+            "WHERE c.protocole = n.protocole AND c.noeud = n.code) AS cadres, n.texte, "
+            "CASE WHEN n.volet IS DISTINCT FROM p.volet THEN n.volet END AS volet, "
+            "(SELECT list(perimetre ORDER BY perimetre) FROM noeud_quartier q WHERE q.protocole = n.protocole "
+            " AND q.noeud = n.code) AS quartiers FROM noeud n LEFT JOIN noeud p ON p.protocole = n.protocole "
+            "AND p.code = n.parent WHERE n.protocole = ? ORDER BY n.chemin")
+        sortie["signatures"] = q("SELECT s.signataire, s.qualite, s.representant, s.acte, s.date_signature AS date "
+                                 "FROM signature s JOIN signataire g ON g.protocole = s.protocole "
+                                 "AND g.code = s.signataire WHERE s.protocole = ? ORDER BY g.ordre, s.rang")
+        sortie["volets"] = q("SELECT v.code, v.libelle, v.nature, (SELECT list(perimetre ORDER BY perimetre) FROM "
+                             "volet_quartier x WHERE x.protocole = v.protocole AND x.volet = v.code) AS quartiers, "
+                             "v.texte, v.ordre FROM volet v WHERE v.protocole = ? ORDER BY v.ordre, v.code")
         sortie["engagements"] = q(
             "SELECT e.code, e.noeud AS axe, e.parent, e.libelle, "
             "(SELECT list(signataire ORDER BY rang) FROM engagement_porteur x WHERE x.protocole = e.protocole "
             " AND x.engagement = e.code) AS porteurs, e.formule, e.levier, e.echeance, "
             "(SELECT list(cadre ORDER BY cadre) FROM engagement_cadre c WHERE c.protocole = e.protocole "
-            " AND c.engagement = e.code) AS cadres, e.ordre FROM engagement e WHERE protocole = ? ORDER BY e.ordre, e.code")
+            " AND c.engagement = e.code) AS cadres, e.ordre, e.nature FROM engagement e WHERE protocole = ? "
+            "ORDER BY e.ordre, e.code")
         sortie["cadres"] = con.execute(
             "SELECT code, referentiel, libelle FROM cadre WHERE code NOT IN (SELECT unnest(?)) AND code IN ("
             " SELECT cadre FROM noeud_cadre WHERE protocole = ? UNION SELECT cadre FROM engagement_cadre "
@@ -1021,14 +1060,23 @@ INSTRUCTIONS = [
     "une feuille par table, une ligne par élément, les en-têtes en ligne 1. Le format complet est décrit dans",
     "docs/referentiel.md.",
     "",
-    "Ordre conseillé : Protocole, Contrats de ville, Communes, Quartiers, Signataires, Axes, Engagements, Indicateurs,",
-    "Références, Cibles. Les listes déroulantes proposent les valeurs permises et les codes déjà saisis.",
+    "Ordre conseillé : Protocole, Contrats de ville, Communes, Quartiers, Signataires, Signatures, Volets, Axes,",
+    "Engagements, Indicateurs, Références, Cibles. Les listes déroulantes proposent les valeurs permises et les codes",
+    "déjà saisis.",
     "",
     "Règles :",
     "• Les codes sont les clés stables (lettres, chiffres, « - », « _ », « . », sans espace). Ne les changez pas d'un import",
     "  à l'autre : c'est par eux que les valeurs déposées et le suivi restent attachés.",
     "• Plusieurs codes dans une cellule (porteurs, communes, cadres, engagements) : séparez-les par « ; ».",
     "• Un service de l'État (DDSP, DDETS, DSDEN…) est un signataire « Service de l'État » rattaché à ETAT.",
+    "• Porteurs : zéro, un ou plusieurs codes de signataires ou de services. Un item sans porteur (un objectif, une",
+    "  orientation attendue des autres signataires) laisse la cellule vide : il est compté « sans porteur désigné ».",
+    "• Nature (feuille Engagements) : la sorte d'item, dans les mots du protocole (Objectif opérationnel, Exemple",
+    "  d'action, Engagement, Orientation attendue des autres signataires…) ; écrivez-la toujours de la même façon.",
+    "• Texte (feuille Axes) : l'objectif stratégique, l'enjeu ou la description que le protocole écrit sous le titre.",
+    "• Volets (annexes, cités éducatives, projets de quartier) : une ligne dans la feuille Volets, puis le code du volet",
+    "  dans la colonne Volet des racines de son arborescence ; Quartiers rattache un volet ou un nœud à ses quartiers.",
+    "• Signatures : une ligne par signature (qualité, représentant, acte signé, date), plusieurs par signataire.",
     "• Quartiers : code officiel du QPV (QP + 3 + 3 chiffres en géographie 2015, QN + 3 + 2 chiffres + lettre en 2024) ;",
     "  un territoire de veille active prend un code libre et le type « Veille active ».",
     "• Périmètre des références et cibles : code du quartier, code INSEE de la commune, ou code territoire du protocole.",

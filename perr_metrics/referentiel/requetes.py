@@ -10,6 +10,11 @@ from perr_metrics.stockage.magasin import Store
 from perr_metrics.acces.droits import operation, portee_de
 
 
+#: Ce que montrent les pages, les exports et le rapport à la place des porteurs d'un engagement qui n'en a pas (un
+#: objectif, une orientation attendue des autres signataires), et la ligne qui le compte parmi les signataires.
+SANS_PORTEUR = "sans porteur désigné"
+
+
 class ProtocoleInconnu(KeyError):
     def __init__(self, code: str):
         super().__init__(code)
@@ -161,8 +166,12 @@ _SQL_ARBRE = """
            LEFT JOIN e ON e.chemin = n.chemin OR starts_with(e.chemin, n.chemin || '.') GROUP BY n.code),
     nc AS (SELECT noeud, string_agg(cadre, ';' ORDER BY cadre) AS cadres FROM noeud_cadre WHERE protocole = ?
            GROUP BY noeud)
-    SELECT n.code, n.parent, n.niveau, n.libelle, n.profondeur, n.chemin, ne.nb AS nb_engagements, nc.cadres
+    SELECT n.code, n.parent, n.niveau, n.libelle, n.profondeur, n.chemin, ne.nb AS nb_engagements, nc.cadres,
+           n.texte, n.volet, v.libelle AS volet_libelle, nq.quartiers
     FROM n JOIN ne ON ne.code = n.code LEFT JOIN nc ON nc.noeud = n.code
+    LEFT JOIN volet v ON v.protocole = n.protocole AND v.code = n.volet
+    LEFT JOIN (SELECT noeud, string_agg(perimetre, ';' ORDER BY perimetre) AS quartiers FROM noeud_quartier
+               WHERE protocole = ? GROUP BY noeud) nq ON nq.noeud = n.code
     ORDER BY n.chemin
 """
 
@@ -172,7 +181,7 @@ def _arbre(con, code: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     ouverte, sans vérifier le protocole. Le nombre d'indicateurs d'un nœud est son nombre de lignes d'appartenance : les
     indicateurs distincts qui mesurent un engagement du nœud ou d'un descendant, la règle même de la requête d'avant
     (une jointure groupée de plus, qui relisait ce que lit l'appartenance)."""
-    df = con.execute(_SQL_ARBRE, [code, code, code]).df()
+    df = con.execute(_SQL_ARBRE, [code, code, code, code]).df()
     appartenance = con.execute(SQL_APPARTENANCE, [code, code]).df()
     comptes = appartenance["noeud"].value_counts()
     nb = np.array([comptes.get(c, 0) for c in df["code"].tolist()], dtype="int64")
@@ -183,7 +192,9 @@ def _arbre(con, code: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 @operation("consulter_referentiel")
 def arbre(store: Store, code: str) -> pd.DataFrame:
     """L'arborescence des axes, dans l'ordre, avec pour chaque nœud le nombre d'engagements et d'indicateurs qu'il
-    contient, lui et ses descendants (un indicateur compte pour un nœud s'il mesure l'un de ses engagements)."""
+    contient, lui et ses descendants (un indicateur compte pour un nœud s'il mesure l'un de ses engagements), son texte
+    (objectif stratégique, enjeu), son volet (`volet`, `volet_libelle` ; vides pour le corps du protocole, dont les
+    nœuds viennent en premier) et les quartiers auxquels il est rattaché (`quartiers`, codes séparés par « ; »)."""
     def lire(con):
         _verifier_con(con, code)
         return _arbre(con, code)[0]
@@ -192,23 +203,27 @@ def arbre(store: Store, code: str) -> pd.DataFrame:
 
 @operation("consulter_referentiel")
 def engagements(store: Store, code: str, noeud: str | None = None) -> pd.DataFrame:
-    """Les engagements (d'un nœud et de ses descendants si `noeud` est donné), avec leurs porteurs en clair."""
+    """Les engagements (d'un nœud et de ses descendants si `noeud` est donné), avec leurs porteurs en clair
+    (`porteurs_noms` : `SANS_PORTEUR` pour un engagement qui n'en a pas ; `porteurs` reste vide), leur nature dans le
+    vocabulaire du protocole (`nature`) et leur volet (`volet`, `volet_libelle`)."""
     return _verifiee(store, code, """
         WITH racine AS (SELECT chemin FROM noeud WHERE protocole = ? AND code = ?)
         SELECT e.code, e.noeud, n.libelle AS noeud_libelle, e.parent, e.libelle, e.formule, e.levier, e.echeance,
                (SELECT string_agg(x.signataire, ';' ORDER BY x.rang) FROM engagement_porteur x
                  WHERE x.protocole = e.protocole AND x.engagement = e.code) AS porteurs,
-               (SELECT string_agg(s.nom, ', ' ORDER BY x.rang) FROM engagement_porteur x JOIN signataire s
+               coalesce((SELECT string_agg(s.nom, ', ' ORDER BY x.rang) FROM engagement_porteur x JOIN signataire s
                  ON s.protocole = x.protocole AND s.code = x.signataire
-                 WHERE x.protocole = e.protocole AND x.engagement = e.code) AS porteurs_noms,
+                 WHERE x.protocole = e.protocole AND x.engagement = e.code), ?) AS porteurs_noms,
                (SELECT string_agg(cadre, ';' ORDER BY cadre) FROM engagement_cadre c
-                 WHERE c.protocole = e.protocole AND c.engagement = e.code) AS cadres
+                 WHERE c.protocole = e.protocole AND c.engagement = e.code) AS cadres,
+               e.nature, n.volet, v.libelle AS volet_libelle
         FROM engagement e JOIN noeud n ON n.protocole = e.protocole AND n.code = e.noeud
+        LEFT JOIN volet v ON v.protocole = n.protocole AND v.code = n.volet
         WHERE e.protocole = ?
           AND (? IS NULL OR n.chemin = (SELECT chemin FROM racine)
                OR starts_with(n.chemin, (SELECT chemin FROM racine) || '.'))
         ORDER BY e.ordre, e.code
-    """, [code, noeud, code, noeud])
+    """, [code, noeud, SANS_PORTEUR, code, noeud])
 
 
 # Les communes de chaque quartier groupées une fois pour le protocole (deux sous-requêtes corrélées par périmètre, sur
@@ -252,3 +267,111 @@ def cadres_du_protocole(store: Store, code: str) -> pd.DataFrame:
 @operation("consulter_referentiel")
 def nombre_de_valeurs(store: Store, code: str) -> int:
     return store.lire(lambda con: con.execute("SELECT count(*) FROM valeur WHERE protocole = ?", [code]).fetchone()[0])
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Le protocole dans ses propres mots : noms des niveaux, natures des items, volets, signatures, rattachements aux quartiers
+# --------------------------------------------------------------------------------------------------------------------
+
+@operation("consulter_referentiel")
+def niveaux(store: Store, code: str) -> pd.DataFrame:
+    """Le nom de chaque niveau de l'arborescence, tel que le protocole l'écrit, volet par volet : colonnes volet (vide
+    pour le corps), volet_libelle, profondeur (1 pour les racines), niveau (le nom le plus employé à cette profondeur :
+    « Axe », « Priorité », « Enjeu »…), noms (tous les noms employés à cette profondeur, séparés par « ; », dans
+    l'ordre de l'arbre) et nb_noeuds. Ce qu'une page, un export ou le rapport écrit au lieu d'« Axe » ou de
+    « Thématique »."""
+    df = _verifiee(store, code, """
+        SELECT n.volet, v.libelle AS volet_libelle, n.profondeur, n.niveau, n.chemin
+        FROM noeud n LEFT JOIN volet v ON v.protocole = n.protocole AND v.code = n.volet
+        WHERE n.protocole = ? ORDER BY n.chemin
+    """, [code])
+    lignes = []
+    for (volet, profondeur), g in df.groupby([df["volet"].fillna(""), "profondeur"], sort=False):
+        comptes = g["niveau"].value_counts(sort=False)   # dans l'ordre de l'arbre : à égalité, le premier employé
+        lignes.append(dict(volet=volet or None, volet_libelle=g["volet_libelle"].iloc[0],
+                           profondeur=int(profondeur), niveau=comptes.idxmax(), noms=";".join(comptes.index),
+                           nb_noeuds=len(g), premier=g["chemin"].iloc[0]))
+    sortie = pd.DataFrame(lignes, columns=["volet", "volet_libelle", "profondeur", "niveau", "noms", "nb_noeuds",
+                                           "premier"])
+    # Le corps d'abord, puis les volets dans l'ordre de l'arbre ; chaque volet de sa racine à ses feuilles.
+    ordre_volet = sortie.groupby(sortie["volet"].fillna(""), sort=False)["premier"].transform("min")
+    sortie = sortie.assign(_v=ordre_volet, _c=sortie["volet"].notna())
+    return sortie.sort_values(["_c", "_v", "profondeur"]).drop(columns=["premier", "_v", "_c"]).reset_index(drop=True)
+
+
+@operation("consulter_referentiel")
+def natures(store: Store, code: str) -> pd.DataFrame:
+    """Le vocabulaire des natures d'items du protocole (objectif opérationnel, exemple d'action, engagement,
+    orientation attendue des autres signataires…), dans l'ordre de leur première apparition : colonnes nature,
+    nb_engagements, nb_sans_porteur. Vide si le protocole n'en donne aucune."""
+    return _verifiee(store, code, """
+        SELECT e.nature, count(*) AS nb_engagements,
+               count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM engagement_porteur x WHERE x.protocole = e.protocole
+                                                  AND x.engagement = e.code)) AS nb_sans_porteur
+        FROM engagement e WHERE e.protocole = ? AND e.nature IS NOT NULL
+        GROUP BY e.nature ORDER BY min(e.ordre), min(e.code)
+    """, [code])
+
+
+@operation("consulter_referentiel")
+def volets(store: Store, code: str) -> pd.DataFrame:
+    """Les volets (annexes, cités éducatives, projets de quartier) du protocole, dans l'ordre : code, libelle, nature,
+    texte, quartiers (codes séparés par « ; »), quartiers_libelles (« Blois Nord, La Quinière »), nb_noeuds,
+    nb_engagements. Vide pour un protocole d'une seule arborescence."""
+    return _verifiee(store, code, """
+        WITH q AS (SELECT x.volet, string_agg(x.perimetre, ';' ORDER BY p.ordre) AS quartiers,
+                          string_agg(p.libelle, ', ' ORDER BY p.ordre) AS quartiers_libelles
+                   FROM volet_quartier x JOIN perimetre p ON p.protocole = x.protocole AND p.code = x.perimetre
+                   WHERE x.protocole = $code GROUP BY x.volet),
+        n AS (SELECT volet, count(*) AS nb FROM noeud WHERE protocole = $code GROUP BY volet),
+        e AS (SELECT n.volet, count(*) AS nb FROM engagement e JOIN noeud n ON n.protocole = e.protocole
+              AND n.code = e.noeud WHERE e.protocole = $code GROUP BY n.volet)
+        SELECT v.code, v.libelle, v.nature, v.texte, q.quartiers, q.quartiers_libelles,
+               coalesce(n.nb, 0) AS nb_noeuds, coalesce(e.nb, 0) AS nb_engagements
+        FROM volet v LEFT JOIN q ON q.volet = v.code LEFT JOIN n ON n.volet = v.code LEFT JOIN e ON e.volet = v.code
+        WHERE v.protocole = $code ORDER BY v.ordre, v.code
+    """, {"code": code})
+
+
+@operation("consulter_referentiel")
+def signatures(store: Store, code: str) -> pd.DataFrame:
+    """Les lignes de signature, dans l'ordre des signataires : signataire, signataire_nom, qualite, representant, acte
+    (tel qu'écrit), acte_libelle (le libellé du contrat de ville ou le titre du protocole quand l'acte en est le code,
+    sinon l'acte tel qu'écrit), date_signature."""
+    return _verifiee(store, code, """
+        SELECT g.signataire, s.nom AS signataire_nom, g.qualite, g.representant, g.acte,
+               coalesce(c.libelle, CASE WHEN g.acte = p.code THEN p.titre END, g.acte) AS acte_libelle,
+               g.date_signature
+        FROM signature g JOIN signataire s ON s.protocole = g.protocole AND s.code = g.signataire
+        JOIN protocole p ON p.code = g.protocole
+        LEFT JOIN contrat c ON c.protocole = g.protocole AND c.code = g.acte
+        WHERE g.protocole = ? ORDER BY s.ordre, g.rang
+    """, [code])
+
+
+@operation("consulter_referentiel")
+def rattachements_du_quartier(store: Store, code: str, quartier: str) -> pd.DataFrame:
+    """Ce que le protocole attache à un quartier : ses volets (une cité éducative, un projet de quartier) et ses nœuds
+    (une priorité déclinée pour ce quartier), chacun avec ses nœuds et engagements. Colonnes : sorte (« volet » ou
+    « nœud »), code, libelle, nature (du volet) ou niveau (du nœud), texte, nb_noeuds, nb_engagements ; dans l'ordre des
+    volets, puis de l'arbre."""
+    return _verifiee(store, code, """
+        WITH e AS (SELECT n.code, n.chemin, n.volet FROM engagement e JOIN noeud n ON n.protocole = e.protocole
+                   AND n.code = e.noeud WHERE e.protocole = $code)
+        SELECT 'volet' AS sorte, v.code, v.libelle, v.nature AS nature_ou_niveau, v.texte,
+               (SELECT count(*) FROM noeud n WHERE n.protocole = $code AND n.volet = v.code) AS nb_noeuds,
+               (SELECT count(*) FROM e WHERE e.volet = v.code) AS nb_engagements, 0 AS groupe, v.ordre AS rang,
+               '' AS chemin
+        FROM volet_quartier x JOIN volet v ON v.protocole = x.protocole AND v.code = x.volet
+        WHERE x.protocole = $code AND x.perimetre = $quartier
+        UNION ALL
+        SELECT 'nœud', n.code, n.libelle, n.niveau, n.texte,
+               (SELECT count(*) FROM noeud d WHERE d.protocole = $code
+                  AND (d.chemin = n.chemin OR starts_with(d.chemin, n.chemin || '.'))),
+               (SELECT count(*) FROM e WHERE e.chemin = n.chemin OR starts_with(e.chemin, n.chemin || '.')),
+               1, 0, n.chemin
+        FROM noeud_quartier x JOIN noeud n ON n.protocole = x.protocole AND n.code = x.noeud
+        WHERE x.protocole = $code AND x.perimetre = $quartier
+        ORDER BY groupe, rang, chemin
+    """, {"code": code, "quartier": quartier}).drop(columns=["groupe", "rang", "chemin"]).rename(
+        columns={"nature_ou_niveau": "nature"})

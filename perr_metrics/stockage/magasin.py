@@ -304,6 +304,36 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE compte ADD COLUMN avis_depots BOOLEAN;   -- NULL : non (le lac refuse un DEFAULT false ajouté)
         """,
     ),
+    (
+        "Le protocole tel qu'il est écrit : volets, textes des nœuds, nature des engagements, signatures",
+        """
+        -- Les volets (ou annexes) d'un protocole : plusieurs arborescences, chacune avec son nom (« Cité éducative de
+        -- Blois Nord », « Projet de quartier »), rattachées ou non à des quartiers. Un nœud sans volet est du corps.
+        CREATE TABLE volet (
+            protocole VARCHAR NOT NULL, code VARCHAR NOT NULL, libelle VARCHAR NOT NULL, nature VARCHAR,
+            texte VARCHAR, ordre INTEGER NOT NULL, PRIMARY KEY (protocole, code)
+        );
+        CREATE TABLE volet_quartier (
+            protocole VARCHAR NOT NULL, volet VARCHAR NOT NULL, perimetre VARCHAR NOT NULL,
+            PRIMARY KEY (protocole, volet, perimetre)
+        );
+        -- Un nœud attaché à un ou plusieurs quartiers (une priorité déclinée quartier par quartier).
+        CREATE TABLE noeud_quartier (
+            protocole VARCHAR NOT NULL, noeud VARCHAR NOT NULL, perimetre VARCHAR NOT NULL,
+            PRIMARY KEY (protocole, noeud, perimetre)
+        );
+        ALTER TABLE noeud ADD COLUMN texte VARCHAR;    -- l'objectif stratégique, l'enjeu, la description du nœud
+        ALTER TABLE noeud ADD COLUMN volet VARCHAR;
+        -- La nature de l'item, dans le vocabulaire du protocole (objectif opérationnel, exemple d'action, engagement,
+        -- orientation attendue des autres signataires…). Un engagement peut n'avoir aucun porteur.
+        ALTER TABLE engagement ADD COLUMN nature VARCHAR;
+        -- Les lignes de signature : plusieurs par signataire (le contrat de 2015, le protocole de 2019…).
+        CREATE TABLE signature (
+            protocole VARCHAR NOT NULL, signataire VARCHAR NOT NULL, rang INTEGER NOT NULL, qualite VARCHAR,
+            representant VARCHAR, acte VARCHAR, date_signature DATE, PRIMARY KEY (protocole, signataire, rang)
+        );
+        """,
+    ),
 ]
 
 VERSION_SCHEMA = len(MIGRATIONS)

@@ -86,3 +86,30 @@ def test_retirer_ce_qui_porte_des_valeurs_est_refuse_des_l_apercu(store_demo, tm
     with pytest.raises(ImportRefuse) as exc:
         apercu.apercu_import(store_demo, classeurs.ecrire(tmp_path, d).read_bytes(), "tcm.xlsx")
     assert "indicateur-supprime-avec-valeurs" in {l["code"] for l in exc.value.rapport.lignes()}
+
+
+def test_reimport_du_protocole_fidele_montre_volets_signatures_natures_et_quartiers(store, tmp_path):
+    """Le troisième protocole (issue 15) : ce que ses feuilles Volets et Signatures, la nature des engagements, le texte,
+    le volet et les quartiers des nœuds changeraient se lit aussi dans l'aperçu ; le même classeur ne change rien."""
+    from tests import protocole_fidele as pf
+    importer_referentiel(store, pf.ecrire(tmp_path).read_bytes(), "mgs.xlsx")
+    assert apercu.apercu_import(store, pf.ecrire(tmp_path).read_bytes(), "mgs.xlsx").vide
+    d = copy.deepcopy(pf.DONNEES)
+    d["volets"][0]["quartiers"] = [pf.QPV, pf.VEILLE]
+    d["volets"] = d["volets"] + [dict(code="PRU", libelle="Projet de renouvellement urbain", ordre=3)]
+    d["signatures"][5]["date"] = __import__("datetime").date(2024, 4, 15)
+    d["signatures"] = d["signatures"][:4] + d["signatures"][5:]      # la seconde signature de la Ville retirée
+    d["engagements"][2]["nature"] = "Engagement prioritaire"
+    d["axes"][0]["texte"] = "Objectif stratégique : un taux de chômage ramené à celui de l'agglomération."
+    d["axes"][2]["quartiers"] = []
+    a = apercu.apercu_import(store, pf.ecrire(tmp_path, d).read_bytes(), "mgs.xlsx")
+    c = a.changements.set_index(["categorie", "code"])
+    assert c.loc[("Volets", "CE-CSC"), "detail"] == f"quartiers : {pf.QPV} → {pf.QPV}, {pf.VEILLE}"
+    assert c.loc[("Volets", "PRU"), "changement"] == apercu.AJOUTE
+    assert c.loc[("Signatures", "CAF55 · 1"), "detail"] == "date : (vide) → 15 avril 2024"
+    assert c.loc[("Signatures", "V-BLD · 2"), "changement"] == apercu.RETIRE
+    assert c.loc[("Engagements", "E1"), "detail"] == "nature : « Engagement » → « Engagement prioritaire »"
+    assert c.loc[("Nœuds", "P1"), "detail"].startswith("texte : « Objectif stratégique : ramener")
+    assert c.loc[("Nœuds", "P1.2"), "detail"] == f"quartiers : {pf.QPV} → (aucun)"
+    resume = a.resume.set_index("categorie")
+    assert resume.loc["Volets", "ajoutes"] == 1 and resume.loc["Signatures", "retires"] == 1

@@ -51,3 +51,32 @@ def test_neutraliser_formule():
     assert neutraliser_formule("@SUM(A1)") == "'@SUM(A1)"
     assert neutraliser_formule("Texte") == "Texte"
     assert neutraliser_formule(12) == 12
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Accord et pluriel du texte généré (issue 15) : 0, 1 et n
+# --------------------------------------------------------------------------------------------------------------------
+
+def test_accord_sur_zero_un_et_n():
+    from perr_metrics.commun.formats import accord, pluriel
+    assert [accord(n, "indicateur") for n in (0, 1, 21)] == ["aucun indicateur", "1 indicateur", "21 indicateurs"]
+    assert [accord(n, "commune", feminin=True) for n in (0, 1, 2)] == ["aucune commune", "1 commune", "2 communes"]
+    assert accord(1234, "indicateur") == "1\u00a0234 indicateurs"
+    assert [accord(n, "non renseigné", "non renseignés") for n in (0, 1, 21)] == [
+        "aucun non renseigné", "1 non renseigné", "21 non renseignés"]
+    assert [accord(n, "autre changement", "autres changements") for n in (1, 21)] == [
+        "1 autre changement", "21 autres changements"]
+    assert accord(0, "valeur", zero="rien") == "rien"
+    assert accord(0, "indicateur", zero="0 indicateur") == "0 indicateur"
+    n = 1
+    assert (f"{accord(n, 'indicateur non agrégeable', 'indicateurs non agrégeables')} "
+            f"{pluriel(n, 'se lit', 'se lisent')} quartier par quartier") == \
+        "1 indicateur non agrégeable se lit quartier par quartier"
+    n = 3
+    assert f"{accord(n, 'engagement')} {pluriel(n, 'réalisé')}" == "3 engagements réalisés"
+    assert [pluriel(n, m) for n, m in ((2, "local"), (2, "niveau"), (2, "enjeu"), (2, "prix"), (0, "jour"),
+                                       (1.5, "jour"), (2.5, "jour"))] == [
+        "locaux", "niveaux", "enjeux", "prix", "jour", "jour", "jours"]
+    with pytest.raises(ValueError):
+        pluriel(2, "exemple d'action")
+    assert pluriel(2, "exemple d'action", "exemples d'actions") == "exemples d'actions"

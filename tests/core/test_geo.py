@@ -156,11 +156,30 @@ def test_archive_sans_geojson():
     assert r.aplatir() == [("", "geojson-illisible")] and "0 fichiers GeoJSON" in r.erreurs[0].message
 
 
-def test_sans_contours_couverture_vide(store_demo):
+def test_sans_import_les_contours_livres_servent(store_demo):
+    """Installation neuve (issue 15) : aucun contour importé, la carte prend les contours officiels livrés."""
+    assert compte(store_demo) == 0
     couv = geo.couverture(store_demo, TCM)
-    assert couv[["nb_quartiers", "nb_avec_contour"]].values.tolist() == [[9, 0]]
-    assert geo.etat_contours(store_demo)["nb_contours"] == 0
-    assert geo.contours_du_protocole(store_demo, TCM)["features"] == []
+    assert couv[["nb_quartiers", "nb_avec_contour", "sans_contour"]].values.tolist() == [[9, 9, ""]]
+    assert geo.couverture(store_demo, BLOIS)["sans_contour"].tolist() == ["VA-QUINIERE"]
+    etat = geo.etat_contours(store_demo)
+    assert (etat["nb_contours"], etat["nb_importes"], etat["nb_livres"], etat["fichier_nom"]) == (1584, 0, 1584, None)
+    assert "livrés avec l'application" in etat["source"]
+    fc = geo.contours_du_protocole(store_demo, TCM)
+    assert [f["id"] for f in fc["features"]] == QPV_TROYES
+    assert {f["properties"]["source"] for f in fc["features"]} == {"livré"}
+    assert fc["features"][0]["geometry"]["type"] == "MultiPolygon"
+
+
+def test_un_contour_importe_l_emporte_sur_le_contour_livre(store_demo):
+    donnees = json.dumps({"type": "FeatureCollection", "features": [
+        entite({"code_qp": "QN01001I", "lib_qp": "Gare", "insee_com": ["10387"]})]}).encode()
+    geo.importer_contours(store_demo, donnees, "gare.geojson")
+    fc = geo.contours_du_protocole(store_demo, TCM)
+    sources = {f["id"]: f["properties"]["source"] for f in fc["features"]}
+    assert sources.pop("QN01001I") == "importé" and set(sources.values()) == {"livré"} and len(sources) == 8
+    etat = geo.etat_contours(store_demo)
+    assert (etat["nb_contours"], etat["nb_importes"], etat["source"]) == (1584, 1, "gare.geojson")
 
 
 def test_comparaison_quartier(store_demo):

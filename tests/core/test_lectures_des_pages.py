@@ -171,7 +171,8 @@ def test_arbre_et_structure_des_noeuds_comme_avant(store_demo, nationale):
     for store, protocoles in _bases(store_demo, nationale):
         for c in protocoles:
             arbre = requetes.arbre(store, c)
-            egal(arbre, store.requete(SQL_ARBRE_AVANT, [c] * 4))
+            avant = store.requete(SQL_ARBRE_AVANT, [c] * 4)
+            egal(arbre[list(avant.columns)], avant)   # texte, volet et quartiers (issue 15) viennent après
             assert (arbre["nb_indicateurs"] > 0).any()
             d = vues._pilotage(store, c, "2025")
             egal(d.arbre, arbre)

@@ -199,6 +199,20 @@ def test_chaque_colonne_resserree_du_referentiel_a_son_controle(store):
                                            [b.minimum, b.maximum]).fetchall())
 
 
+# Une ligne valide des feuilles facultatives que le référentiel minimal n'a pas, pour y essayer leurs bornes.
+LIGNES_FACULTATIVES = {
+    "signatures": dict(signataire="ETAT", qualite="Préfet", acte="Protocole d'engagements renforcés et réciproques"),
+    "volets": dict(code="VOLET-1", libelle="Cité éducative d'essai", quartiers=["QN09301A"]),
+}
+
+
+def _donnees_pour(fichier: str) -> dict:
+    d = classeurs.donnees()
+    if not d.get(fichier):
+        d[fichier] = [dict(LIGNES_FACULTATIVES[fichier])]
+    return d
+
+
 def _cas_de_bornes():
     from perr_metrics.referentiel.classeur import BORNES, SPEC
     from perr_metrics.commun.lecture import lettre_colonne
@@ -222,7 +236,7 @@ def _donnees_avec(fichier: str) -> dict:
     """Le référentiel minimal, avec au moins une ligne dans la feuille `fichier`."""
     d = classeurs.donnees()
     if not d.get(fichier):
-        d[fichier] = [dict(PREMIERE_LIGNE[fichier])]
+        d[fichier] = [dict({**LIGNES_FACULTATIVES, **PREMIERE_LIGNE}[fichier])]
     return d
 
 

@@ -456,8 +456,12 @@ def test_xlsx(troyes):
     # résume, se filtre dans la colonne Porteurs).
     eng = [c.value for c in wb["Engagements"]["A"][1:]]
     assert len(eng) == len(set(eng)) == 147
-    colonne = [c.value for c in wb["Engagements"][1]].index("Porteurs")
-    assert sum("TCM" in str(r[colonne].value).split(", ") for r in wb["Engagements"].iter_rows(min_row=2)) > 50
+    # Les porteurs par leur nom (issue 15), leurs codes dans la colonne d'à côté, que seul le classeur reçoit.
+    entetes_eng = [c.value for c in wb["Engagements"][1]]
+    noms, codes = entetes_eng.index("Porteurs"), entetes_eng.index("Codes des porteurs")
+    lignes_tcm = [r for r in wb["Engagements"].iter_rows(min_row=2) if "TCM" in str(r[codes].value).split(", ")]
+    assert len(lignes_tcm) > 50
+    assert all("Troyes Champagne Métropole" in str(r[noms].value) for r in lignes_tcm)
 
 
 def test_xlsx_sans_formule_au_niveau_du_fichier(troyes):
@@ -597,7 +601,8 @@ def test_tableaux_par_groupe_egaux_aux_tableaux_construits_a_part(cas, request):
     axes = list(d.noeuds.loc[d.noeuds["profondeur"] == 1, "code"]) + ["AXE-INCONNU"]
     for axe in axes:
         pos = [i for i, a in enumerate(eng["axe"]) if a == axe]
-        a_part = rapport._tableau_engagements(eng[eng["axe"] == axe].reset_index(drop=True), "l", "f")
+        a_part = rapport._tableau_engagements(eng[eng["axe"] == axe].reset_index(drop=True), "l", "f",
+                                              noms=rapport._noms(d))
         egal(rapport._engagements_de(d, pos, "l", "f").donnees, a_part.donnees, check_exact=True)
         egal(rapport._indicateurs_de(d, [i for i, c in enumerate(ter["indicateur"])
                                          if axe in d.axes_indicateur.get(c, ())]),
@@ -605,7 +610,8 @@ def test_tableaux_par_groupe_egaux_aux_tableaux_construits_a_part(cas, request):
     for c in d.signataires["code"]:
         pos = [i for i, ps in enumerate(eng["porteurs"]) if c in str(ps).split(";")]
         egal(rapport._engagements_de(d, pos, "l", "f").donnees,
-             rapport._tableau_engagements(eng.take(pos).reset_index(drop=True), "l", "f").donnees, check_exact=True)
+             rapport._tableau_engagements(eng.take(pos).reset_index(drop=True), "l", "f", noms=rapport._noms(d)).donnees,
+             check_exact=True)
     # Les annexes et les quartiers, par le rapport entier : chaque tableau égal à celui construit à part.
     sections = {s.ancre: s for s in rapport._sections_annexes(d, "A") + rapport._sections_quartiers(d, 3)}
     valeur_ter = dict(zip(ter["indicateur"], ter["valeur"]))

@@ -228,7 +228,9 @@ def test_retirer_un_indicateur_qui_a_des_valeurs_est_refuse(store, tmp_path):
     d["references"] = [r for r in d["references"] if r["indicateur"] != "PATROUILLES"]
     d["cibles"] = [r for r in d["cibles"] if r["indicateur"] != "PATROUILLES"]
     plat = refus(store, classeurs.ecrire(tmp_path, d, "v2.xlsx"))
-    assert plat == [("Indicateurs", "indicateur-supprime-avec-valeurs")]
+    # Les codes fictifs des quartiers d'essai ne sont pas dans la liste officielle : avertis, pas refusés.
+    assert plat == [("Quartiers!A2", "code-qpv-inconnu"), ("Quartiers!A3", "code-qpv-inconnu"),
+                    ("Indicateurs", "indicateur-supprime-avec-valeurs")]
 
 
 def test_retirer_un_indicateur_sans_valeur_est_permis(store, tmp_path):

@@ -149,7 +149,9 @@ def test_echeance_illisible_refusee(essai, tmp_path, echeance):
     d["protocole"][0].update(echeance_depots=echeance)
     with pytest.raises(Exception) as exc:
         importer_referentiel(essai, classeurs.ecrire(tmp_path, d, "choix.xlsx"))
-    assert [(p.cellule, p.code) for p in exc.value.rapport.problemes] == [("Protocole!L2", "echeance-invalide")]
+    # Les codes fictifs des quartiers d'essai ne sont pas dans la liste officielle des QPV : avertis, pas refusés.
+    assert [(p.cellule, p.code) for p in exc.value.rapport.problemes] == [
+        ("Protocole!L2", "echeance-invalide"), ("Quartiers!A2", "code-qpv-inconnu"), ("Quartiers!A3", "code-qpv-inconnu")]
 
 
 def test_apres_validation(essai, tmp_path):

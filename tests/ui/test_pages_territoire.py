@@ -127,8 +127,10 @@ def test_engagements_lien_partage(monkeypatch, store_demo):
     assert at.selectbox(key="etat").value == "reporté"
     assert at.selectbox(key="engagement").value == code
     liste = at.dataframe[1].value
+    # Le premier niveau de Blois s'appelle « Enjeu » : la colonne dit le mot du protocole (issue 15).
+    assert at.selectbox(key="axe").label == "Enjeu"
     axe2 = suivi.etats_courants(store_demo, BLOIS).set_index("code").loc[code, "axe_libelle"]
-    assert liste[["Code", "Axe", "État", "Commentaire"]].values.tolist() == [
+    assert liste[["Code", "Enjeu", "État", "Commentaire"]].values.tolist() == [
         [code, f"2 — {axe2}", "reporté", "Attente du financement"]]
     assert at.dataframe[-1].value["Saisi par"].tolist() == ["Administratrice de test"]
 
@@ -152,8 +154,11 @@ def test_par_qpv_comparaison(monkeypatch, store_demo):
     noms = [y for t in fig["data"] for y in t["y"]]
     assert "<b>▶ Chantereigne Montvilliers Beau-Toquat</b>" in noms and len(noms) == 9
     assert fig["layout"]["separators"] == ", "
-    # Sans contours : on dit comment les charger.
-    assert any("qpv importer" in i.value for i in at.info)
+    # Sans contours importés : la carte prend les contours officiels livrés avec l'application (issue 15).
+    assert not any("qpv importer" in i.value for i in at.info)
+    assert len(at.get("plotly_chart")) == 2
+    assert any("9 quartiers sur 9 sur la carte" in c.value and "livrés avec l'application" in c.value
+               for c in at.caption)
 
 
 def test_par_qpv_changer_d_indicateur_et_lien(monkeypatch, store_demo):
