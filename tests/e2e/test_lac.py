@@ -42,7 +42,7 @@ def test_deux_serveurs_sur_le_lac_pendant_un_import(nouvel_onglet, deux_serveurs
     un, deux, env_lac = deux_serveurs
     onglets: list[Page] = [nouvel_onglet(), nouvel_onglet()]
     for page, url in zip(onglets, (un, deux)):
-        ouvrir_connecte(page, url + "/")
+        ouvrir_connecte(page, url + "/accueil")
         expect(page.get_by_role("heading", name=TITRE_ACCUEIL, exact=True)).to_be_visible(timeout=PREMIER_CHARGEMENT)
         attendre_fin_calcul(page)
 
