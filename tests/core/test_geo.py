@@ -1,7 +1,6 @@
 """Contours des QPV (import du GeoJSON officiel, refus en français, base inchangée) et un quartier comparé aux autres.
 
-Le GeoJSON des 1 584 QPV de 2024 est lu là où il est fourni pour les tests (../shared/reference) ; il n'est jamais
-copié dans le projet.
+Le GeoJSON des 1 584 QPV de 2024 est celui que le projet livre (data/reference, Licence Ouverte 2.0).
 """
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ import pytest
 from perr_metrics.pilotage import geo
 from perr_metrics.commun.erreurs import ImportRefuse
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "qpv-2024.geojson"
+REFERENCE = Path(__file__).resolve().parents[2] / "data" / "reference" / "qpv-2024.geojson"
 TCM, BLOIS = "TCM-PERR-2019", "BLOIS-PERR-2020"
 QPV_TROYES = ["QN01001I", "QN01002M", "QN01003M", "QN01004I", "QN01005M", "QN01006M", "QN01007I", "QN01008I",
               "QN01009M"]
@@ -24,8 +23,7 @@ QPV_TROYES = ["QN01001I", "QN01002M", "QN01003M", "QN01004I", "QN01005M", "QN010
 @pytest.fixture(scope="module")
 def reference() -> bytes:
     if not REFERENCE.exists():
-        pytest.skip(f"GeoJSON de référence absent ({REFERENCE}) : les contours officiels ne sont pas livrés avec le "
-                    "projet ; déposez qpv-2024.geojson dans ../shared/reference pour lancer ces tests.")
+        pytest.fail(f"GeoJSON de référence absent ({REFERENCE}) : il est livré avec le projet (data/reference).")
     return REFERENCE.read_bytes()
 
 
