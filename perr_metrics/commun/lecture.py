@@ -53,14 +53,20 @@ class Feuille:
         return f"{self.nom}!{lettre_colonne(colonne)}{ligne + 1}"
 
 
-def _lire_csv_octets(donnees: bytes, nom: str) -> Feuille:
+def decoder_texte(donnees: bytes) -> str | None:
+    """Le texte d'un fichier d'un tableur ou d'un traitement de texte : UTF-8 (avec ou sans BOM), sinon Windows-1252 ;
+    None si aucun des deux ne convient."""
     for encodage in ("utf-8-sig", "cp1252"):
         try:
-            texte = donnees.decode(encodage)
-            break
+            return donnees.decode(encodage)
         except UnicodeDecodeError:
             continue
-    else:  # pragma: no cover - cp1252 décode presque tout
+    return None  # pragma: no cover - cp1252 décode presque tout
+
+
+def _lire_csv_octets(donnees: bytes, nom: str) -> Feuille:
+    texte = decoder_texte(donnees)
+    if texte is None:  # pragma: no cover
         raise FichierIllisible(f"{nom} : encodage non reconnu (UTF-8 ou Windows-1252 attendu).")
     premiere = texte.split("\n", 1)[0]
     separateur = ";" if premiere.count(";") > premiere.count(",") else ","

@@ -18,6 +18,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from perr_metrics.commun.lecture import decoder_texte
 from perr_metrics.commun.erreurs import Rapport
 
 FORMATS = (".pdf", ".docx", ".odt", ".txt", ".md")
@@ -86,13 +87,8 @@ def _depuis_pages(pages: list[str]) -> list[LigneSource]:
 
 
 def _texte_brut(donnees: bytes, nom: str) -> list[str]:
-    for enc in ("utf-8-sig", "cp1252"):
-        try:
-            contenu = donnees.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - cp1252 décode presque tout
+    contenu = decoder_texte(donnees)
+    if contenu is None:  # pragma: no cover - cp1252 décode presque tout
         raise refuser("protocole-illisible", f"{nom} : encodage non reconnu (UTF-8 ou Windows-1252 attendu).", nom)
     if "\x00" in contenu[:2000]:
         raise refuser("protocole-illisible", f"{nom} n'est pas un fichier texte : enregistrez le protocole en .pdf, "
